@@ -1,0 +1,233 @@
+"""The source data contract (features/reference/SOURCES.md), declared once.
+
+Every contract file has one pandera model here. The reader checks deliveries against these models,
+the synthetic generator writes frames that must pass them, and the tests build bad rows against
+them; nothing else restates a column name, type or allowed value. Each column's `kind` (metadata)
+says how a raw value is parsed before the model's checks run: CSV deliveries arrive as text and
+Parquet deliveries may carry the wrong physical type, so parsing is explicit, never a silent cast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from features.reference import district_names
+
+ColumnKind = Literal["string", "date", "timestamp", "int", "float", "bool"]
+
+HOUSING_TYPES = (
+    "apartment", "multi_family", "detached", "officetel", "semi_basement", "gosiwon", "other",
+)
+TENURES = ("owner", "jeonse", "monthly_rent", "public_rental", "other")
+LIVELIHOOD_STATUSES = ("none", "applied", "recipient", "dropped")
+SENSOR_SERVICES = ("smart_plug", "ami", "ai_call", "phone_activity")
+SENSOR_CHANNELS = ("power_w", "light_lux", "phone_events")
+CONTACT_CHANNELS = ("phone", "chat")
+CONTACT_TOPICS = ("loneliness_talk", "information", "crisis")
+VISIT_TRIGGERS = ("system_list", "sensor_alert", "referral", "survey", "call_120")
+VISIT_OUTCOMES = ("isolated", "at_risk", "not_isolated", "unreachable", "moved", "refused")
+POSITIVE_OUTCOMES = ("isolated", "at_risk")
+"""Visit outcomes that make a household a positive case (contract: Target)."""
+
+PROTECTED_ATTRIBUTES = ("head_sex", "disability")
+
+SENSOR_VALUE_MAXIMUM = {"power_w": 50_000.0, "light_lux": 200_000.0, "phone_events": 3_600.0}
+"""Largest physically plausible hourly value per channel; anything above is a device fault."""
+
+
+def _column(kind: ColumnKind, description: str, *, nullable: bool = False, **checks) -> object:
+    return pa.Field(nullable=nullable, description=description, metadata={"kind": kind}, **checks)
+
+
+def _identifier(description: str = "pseudonymous household key") -> object:
+    return _column("string", description, str_length={"min_value": 1})
+
+
+class _Contract(pa.DataFrameModel):
+    class Config:
+        strict = True
+        coerce = False
+        ordered = False
+
+
+class Households(_Contract):
+    """Administrative registry, effective-dated: one row per household per period."""
+
+    household_id: Series[str] = _identifier()
+    valid_from: Series[pa.DateTime] = _column("date", "first day this row is true")
+    valid_to: Series[pa.DateTime] = _column(
+        "date", "first day it is no longer true; null = still true", nullable=True
+    )
+    gu: Series[str] = _column("string", "district, Korean name", isin=list(district_names()))
+    dong_code: Series[str] = _column(
+        "string", "administrative dong code", str_length={"min_value": 1}
+    )
+    head_birth_year: Series[pd.Int64Dtype] = _column(
+        "int", "birth year of the household head", ge=1890, le=2030
+    )
+    head_sex: Series[str] = _column("string", "M or F (protected)", isin=["M", "F"])
+    household_size: Series[pd.Int64Dtype] = _column(
+        "int", "members registered at the address", ge=1, le=30
+    )
+    housing_type: Series[str] = _column("string", "housing type", isin=list(HOUSING_TYPES))
+    tenure: Series[str] = _column("string", "tenure", isin=list(TENURES))
+    moved_in: Series[pa.DateTime] = _column("date", "when the household moved to this address")
+    livelihood_status: Series[str] = _column(
+        "string", "basic livelihood security status", isin=list(LIVELIHOOD_STATUSES)
+    )
+    medical_aid: Series[pd.BooleanDtype] = _column("bool", "receives medical aid")
+    disability: Series[pd.BooleanDtype] = _column(
+        "bool", "registered disability in the household (protected)"
+    )
+
+    @pa.dataframe_check(error="valid_to must be after valid_from")
+    def validity_is_forward(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["valid_to"].isna() | (df["valid_to"] > df["valid_from"])
+
+    @pa.dataframe_check(error="head_birth_year is after the row's valid_from year")
+    def head_born_before_period(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["head_birth_year"] <= df["valid_from"].dt.year
+
+    @pa.dataframe_check(error="moved_in is on or after valid_to")
+    def moved_in_before_period_end(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["valid_to"].isna() | (df["moved_in"] < df["valid_to"])
+
+
+class CrisisEvents(_Contract):
+    """Crisis information from agencies: one row per indicator reported for a household."""
+
+    household_id: Series[str] = _identifier()
+    indicator: Series[str] = _column(
+        "string", "indicator code; unknown codes count under category `other`",
+        str_length={"min_value": 1},
+    )
+    reference_month: Series[pa.DateTime] = _column(
+        "date", "first day of the month the event refers to"
+    )
+    reported_on: Series[pa.DateTime] = _column("date", "when the agency's report reached the city")
+    amount_krw: Series[float] = _column(
+        "float", "amount in arrears or spent", nullable=True, ge=0
+    )
+    months_overdue: Series[pd.Int64Dtype] = _column(
+        "int", "months in arrears", nullable=True, ge=0, le=600
+    )
+
+    @pa.dataframe_check(error="reference_month is not the first day of a month")
+    def reference_month_is_month_start(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["reference_month"].dt.day == 1
+
+    @pa.dataframe_check(error="reported_on is before reference_month")
+    def reported_after_reference(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["reported_on"] >= df["reference_month"]
+
+
+class SensorEnrollments(_Contract):
+    """Who is watched by which smart welfare-check service."""
+
+    household_id: Series[str] = _identifier()
+    service: Series[str] = _column("string", "smart service", isin=list(SENSOR_SERVICES))
+    enrolled_on: Series[pa.DateTime] = _column("date", "first day of the enrolment")
+    ended_on: Series[pa.DateTime] = _column("date", "last day; null = still enrolled", nullable=True)
+
+    @pa.dataframe_check(error="ended_on is before enrolled_on")
+    def ends_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["ended_on"].isna() | (df["ended_on"] >= df["enrolled_on"])
+
+
+class SensorReadings(_Contract):
+    """Hourly readings from enrolled households (duplicates and gaps are normal)."""
+
+    household_id: Series[str] = _identifier()
+    ts: Series[pa.DateTime] = _column("timestamp", "start of the hour, KST")
+    channel: Series[str] = _column("string", "reading channel", isin=list(SENSOR_CHANNELS))
+    value: Series[float] = _column("float", "mean watts, mean lux or event count", ge=0)
+
+    @pa.dataframe_check(error="value is above the largest plausible reading for its channel")
+    def value_is_plausible(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["value"] <= df["channel"].map(SENSOR_VALUE_MAXIMUM).astype(float)
+
+
+class AiCalls(_Contract):
+    """Automated weekly check-in calls."""
+
+    household_id: Series[str] = _identifier()
+    called_at: Series[pa.DateTime] = _column("timestamp", "when the call was placed, KST")
+    answered: Series[pd.BooleanDtype] = _column("bool", "whether the call was answered")
+    duration_s: Series[float] = _column(
+        "float", "length of the answered call", nullable=True, ge=0, le=86_400
+    )
+    risk_flag: Series[pd.BooleanDtype] = _column(
+        "bool", "speech analysis heard risky words (answered calls only)", nullable=True
+    )
+
+    @pa.dataframe_check(error="risk_flag is set on an unanswered call")
+    def risk_flag_only_when_answered(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["answered"].fillna(False) | df["risk_flag"].isna()
+
+
+class CallCenterContacts(_Contract):
+    """Optional: contacts with the 120 loneliness line."""
+
+    household_id: Series[str] = _identifier()
+    contacted_at: Series[pa.DateTime] = _column("timestamp", "when the contact happened, KST")
+    channel: Series[str] = _column("string", "phone or chat", isin=list(CONTACT_CHANNELS))
+    topic: Series[str] = _column("string", "what the contact was about", isin=list(CONTACT_TOPICS))
+
+
+class OutreachVisits(_Contract):
+    """What visits found: the labels."""
+
+    household_id: Series[str] = _identifier()
+    visited_on: Series[pa.DateTime] = _column("date", "day of the visit")
+    trigger: Series[str] = _column("string", "why the visit happened", isin=list(VISIT_TRIGGERS))
+    outcome: Series[str] = _column("string", "what the visit found", isin=list(VISIT_OUTCOMES))
+    checklist_score: Series[pd.Int64Dtype] = _column(
+        "int", "social-isolation checklist, 0-13", nullable=True, ge=0, le=13
+    )
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How one contract file is found, checked and de-duplicated."""
+
+    name: str
+    model: type[_Contract]
+    required: bool = True
+    unique_key: tuple[str, ...] = ()
+    """Columns that identify one fact; a repeat delivery of a key is quarantined as a duplicate."""
+    in_registry: bool = True
+    """Whether every household_id must exist in the households registry."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.model.to_schema().columns)
+
+    def kind(self, column: str) -> ColumnKind:
+        return self.model.to_schema().columns[column].metadata["kind"]
+
+
+SOURCES: tuple[SourceSpec, ...] = (
+    SourceSpec("households", Households, in_registry=False),
+    SourceSpec(
+        "crisis_events", CrisisEvents,
+        unique_key=("household_id", "indicator", "reference_month", "reported_on"),
+    ),
+    SourceSpec(
+        "sensor_enrollments", SensorEnrollments,
+        unique_key=("household_id", "service", "enrolled_on"),
+    ),
+    SourceSpec("sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel")),
+    SourceSpec("ai_calls", AiCalls, unique_key=("household_id", "called_at")),
+    SourceSpec(
+        "call_center_contacts", CallCenterContacts, required=False,
+        unique_key=("household_id", "contacted_at", "channel"),
+    ),
+    SourceSpec("outreach_visits", OutreachVisits, unique_key=("household_id", "visited_on", "trigger")),
+)
+
+SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in SOURCES}
