@@ -44,6 +44,11 @@ def _column(kind: ColumnKind, description: str, *, nullable: bool = False, **che
     return pa.Field(nullable=nullable, description=description, metadata={"kind": kind}, **checks)
 
 
+def _holds(rule: pd.Series) -> pd.Series:
+    """A cross-column rule holds where it cannot be judged: missing values fail nullability instead."""
+    return rule.fillna(True).astype(bool)
+
+
 def _identifier(description: str = "pseudonymous household key") -> object:
     return _column("string", description, str_length={"min_value": 1})
 
@@ -87,15 +92,15 @@ class Households(_Contract):
 
     @pa.dataframe_check(error="valid_to must be after valid_from")
     def validity_is_forward(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["valid_to"].isna() | (df["valid_to"] > df["valid_from"])
+        return _holds(df["valid_to"].isna() | (df["valid_to"] > df["valid_from"]))
 
     @pa.dataframe_check(error="head_birth_year is after the row's valid_from year")
     def head_born_before_period(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["head_birth_year"] <= df["valid_from"].dt.year
+        return _holds(df["head_birth_year"] <= df["valid_from"].dt.year)
 
     @pa.dataframe_check(error="moved_in is on or after valid_to")
     def moved_in_before_period_end(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["valid_to"].isna() | (df["moved_in"] < df["valid_to"])
+        return _holds(df["valid_to"].isna() | (df["moved_in"] < df["valid_to"]))
 
 
 class CrisisEvents(_Contract):
@@ -119,11 +124,11 @@ class CrisisEvents(_Contract):
 
     @pa.dataframe_check(error="reference_month is not the first day of a month")
     def reference_month_is_month_start(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["reference_month"].dt.day == 1
+        return _holds(df["reference_month"].dt.day == 1)
 
     @pa.dataframe_check(error="reported_on is before reference_month")
     def reported_after_reference(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["reported_on"] >= df["reference_month"]
+        return _holds(df["reported_on"] >= df["reference_month"])
 
 
 class SensorEnrollments(_Contract):
@@ -136,7 +141,7 @@ class SensorEnrollments(_Contract):
 
     @pa.dataframe_check(error="ended_on is before enrolled_on")
     def ends_after_start(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["ended_on"].isna() | (df["ended_on"] >= df["enrolled_on"])
+        return _holds(df["ended_on"].isna() | (df["ended_on"] >= df["enrolled_on"]))
 
 
 class SensorReadings(_Contract):
@@ -149,7 +154,7 @@ class SensorReadings(_Contract):
 
     @pa.dataframe_check(error="value is above the largest plausible reading for its channel")
     def value_is_plausible(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["value"] <= df["channel"].map(SENSOR_VALUE_MAXIMUM).astype(float)
+        return _holds(df["value"] <= df["channel"].map(SENSOR_VALUE_MAXIMUM).astype(float))
 
 
 class AiCalls(_Contract):
@@ -167,7 +172,7 @@ class AiCalls(_Contract):
 
     @pa.dataframe_check(error="risk_flag is set on an unanswered call")
     def risk_flag_only_when_answered(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["answered"].fillna(False) | df["risk_flag"].isna()
+        return _holds(df["answered"].fillna(False) | df["risk_flag"].isna())
 
 
 class CallCenterContacts(_Contract):
