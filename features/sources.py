@@ -61,6 +61,8 @@ class SourceReport:
     unknown_indicators: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     note: str = ""
+    fingerprint: list[int] = field(default_factory=list)
+    """Size and modification time of the delivered file, to notice a changed delivery cheaply."""
 
     @property
     def delivered(self) -> bool:
@@ -96,6 +98,11 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(8 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _fingerprint(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _masked(reason: str) -> str:
@@ -213,6 +220,7 @@ class _FileValidation:
     def run(self, con: duckdb.DuckDBPyConnection, final: Path, registry: Path | None) -> None:
         self._check_columns()
         self.report.sha256 = _sha256(self.path)
+        self.report.fingerprint = _fingerprint(self.path)
         for directory in (self.staging.parent, self.quarantine.parent):
             directory.mkdir(parents=True, exist_ok=True)
         quarantine = pq.ParquetWriter(self.quarantine, _quarantine_schema(self.spec), compression="zstd")
@@ -398,6 +406,24 @@ def validate_drop(
     report = DropReport(str(data_dir), str(out_dir), reports)
     (out_dir / REPORT_FILE).write_text(report.to_json(), encoding="utf-8")
     return report
+
+
+def ensure_validated(data_dir: Path, progress: Progress | None = None) -> DropReport:
+    """The drop's validated copy, validating again only when a delivered file has changed."""
+    data_dir = Path(data_dir)
+    out_dir = default_out_dir(data_dir)
+    if (out_dir / REPORT_FILE).is_file():
+        report = read_report(out_dir)
+        current = {spec.name: find_source_file(data_dir, spec) for spec in SOURCES}
+        unchanged = all(
+            (path is None and not source.delivered)
+            or (path is not None and source.file == path.name and source.fingerprint == _fingerprint(path))
+            for source in report.sources
+            for path in [current[source.name]]
+        )
+        if unchanged:
+            return report
+    return validate_drop(data_dir, out_dir, progress)
 
 
 def read_report(out_dir: Path) -> DropReport:

@@ -1,0 +1,47 @@
+"""What outreach already knows: earlier visits and their outcomes, and contacts with the 120 line."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from features.catalogue import LEVEL_NAMES
+from features.schemas import POSITIVE_OUTCOMES
+
+
+def history_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Visits on or before `as_of` and 120-line contacts before the end of that day."""
+    outcomes = ", ".join(f"'{o}'" for o in LEVEL_NAMES["last_visit_outcome"])
+    positive = ", ".join(f"'{o}'" for o in POSITIVE_OUTCOMES)
+    query = f"""
+    WITH visits AS (
+        SELECT household_id,
+               count(*) AS visits_before,
+               first(outcome ORDER BY visited_on DESC, outcome) AS last_outcome,
+               date_diff('day', max(visited_on), $as_of)::DOUBLE AS days_since_last_visit,
+               count(*) FILTER (WHERE outcome IN ({positive})) AS positive_visits_before,
+               count(*) FILTER (WHERE trigger IN ('system_list', 'sensor_alert')
+                                AND outcome NOT IN ({positive})) AS flagged_without_finding
+        FROM outreach_visits WHERE visited_on <= $as_of
+        GROUP BY household_id
+    ),
+    contacts AS (
+        SELECT household_id,
+               count(*) FILTER (WHERE contacted_at >= $day_end - INTERVAL 90 DAY) AS contacts_120_90d,
+               count(*) FILTER (WHERE topic = 'crisis') AS contacts_120_crisis_365d
+        FROM call_center_contacts
+        WHERE contacted_at < $day_end AND contacted_at >= $day_end - INTERVAL 365 DAY
+        GROUP BY household_id
+    )
+    SELECT household_id,
+           v.visits_before,
+           list_position([{outcomes}], v.last_outcome) - 1 AS last_visit_outcome,
+           v.days_since_last_visit,
+           v.positive_visits_before,
+           v.flagged_without_finding,
+           c.contacts_120_90d,
+           c.contacts_120_crisis_365d
+    FROM visits v FULL OUTER JOIN contacts c USING (household_id)
+    """
+    params = {"as_of": as_of.date(), "day_end": as_of + pd.Timedelta(days=1)}
+    return con.execute(query, params).df()

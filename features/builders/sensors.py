@@ -1,0 +1,124 @@
+"""Smart-sensor features, each against the household's own previous 60 days, not fixed thresholds.
+
+A household that always uses little power is not inactive; one whose days have gone flat is.
+Device trouble is kept apart from behaviour: a missing hour or an exact zero (an unplugged plug)
+counts as offline time, never as inactivity. Households without sensors get missing values.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+RECENT_DAYS = 7
+BASELINE_DAYS = 60
+FLAT_WATTS = 2.0
+"""An hour whose mean power moved less than this from the hour before counts as without change."""
+DAY_HOURS = (8, 21)
+"""Hours 08:00-21:59 are day; the rest night, for the day/night rhythm."""
+
+
+def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per household enrolled in any smart service at the end of `as_of`."""
+    query = f"""
+    WITH enrolled AS (
+        SELECT DISTINCT household_id FROM sensor_enrollments
+        WHERE enrolled_on <= $as_of AND (ended_on IS NULL OR ended_on >= $as_of)
+    ),
+    readings AS (
+        SELECT household_id, ts, channel, value,
+               ts >= $recent_start AS recent
+        FROM sensor_readings
+        WHERE ts >= $baseline_start AND ts < $day_end
+    ),
+    power AS (
+        SELECT household_id, ts, recent, value,
+               CASE WHEN lag(ts) OVER w = ts - INTERVAL 1 HOUR AND value > 0 AND lag(value) OVER w > 0
+                    THEN abs(value - lag(value) OVER w) < {FLAT_WATTS} END AS flat,
+               hour(ts) BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]} AS daytime
+        FROM readings WHERE channel = 'power_w'
+        WINDOW w AS (PARTITION BY household_id ORDER BY ts)
+    ),
+    flat_runs AS (
+        SELECT household_id, count(*) AS run_hours
+        FROM (
+            SELECT household_id,
+                   epoch(ts) // 3600 - row_number() OVER (PARTITION BY household_id ORDER BY ts) AS run
+            FROM power WHERE recent AND flat
+        )
+        GROUP BY household_id, run
+    ),
+    longest_flat AS (
+        SELECT household_id, max(run_hours) AS longest FROM flat_runs GROUP BY household_id
+    ),
+    power_summary AS (
+        SELECT household_id,
+               avg(flat::INTEGER) FILTER (WHERE recent) AS inactive_recent,
+               avg(flat::INTEGER) FILTER (WHERE NOT recent) AS inactive_baseline,
+               avg(value) FILTER (WHERE recent AND daytime AND value > 0) AS day_recent,
+               avg(value) FILTER (WHERE recent AND NOT daytime AND value > 0) AS night_recent,
+               avg(value) FILTER (WHERE NOT recent AND daytime AND value > 0) AS day_baseline,
+               avg(value) FILTER (WHERE NOT recent AND NOT daytime AND value > 0) AS night_baseline,
+               count(*) FILTER (WHERE recent AND value > 0) AS live_hours_recent
+        FROM power GROUP BY household_id
+    ),
+    other_channels AS (
+        SELECT household_id,
+               avg(value) FILTER (WHERE channel = 'phone_events' AND recent) AS phone_recent,
+               avg(value) FILTER (WHERE channel = 'phone_events' AND NOT recent) AS phone_baseline,
+               avg(value) FILTER (WHERE channel = 'light_lux' AND recent) AS light_recent,
+               avg(value) FILTER (WHERE channel = 'light_lux' AND NOT recent) AS light_baseline
+        FROM readings WHERE channel <> 'power_w' GROUP BY household_id
+    ),
+    power_enrolled AS (
+        SELECT DISTINCT household_id FROM sensor_enrollments
+        WHERE service IN ('smart_plug', 'ami')
+          AND enrolled_on <= $recent_start_day AND (ended_on IS NULL OR ended_on >= $as_of)
+    ),
+    calls AS (
+        SELECT household_id, called_at, answered, risk_flag,
+               count(*) FILTER (WHERE answered) OVER (
+                   PARTITION BY household_id ORDER BY called_at DESC
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS answered_since
+        FROM ai_calls WHERE called_at < $day_end
+    ),
+    call_summary AS (
+        SELECT household_id,
+               count(*) FILTER (WHERE answered_since = 0) AS unanswered_streak,
+               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 84 DAY
+                                              AND called_at < $day_end - INTERVAL 28 DAY) AS answer_before,
+               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 28 DAY) AS answer_recent,
+               count(*) FILTER (WHERE risk_flag AND called_at >= $day_end - INTERVAL 90 DAY) AS risk_flags
+        FROM calls GROUP BY household_id
+    )
+    SELECT
+        e.household_id,
+        1 AS sensor_enrolled,
+        p.inactive_recent AS sensor_inactive_share_7d,
+        p.inactive_recent - p.inactive_baseline AS sensor_inactive_change,
+        CASE WHEN p.household_id IS NOT NULL THEN coalesce(lf.longest, 0) END::DOUBLE
+            AS sensor_longest_flat_hours_7d,
+        ln(p.day_baseline / p.night_baseline) - ln(p.day_recent / p.night_recent) AS sensor_day_night_change,
+        CASE WHEN o.phone_baseline > 0 THEN 1 - o.phone_recent / o.phone_baseline END AS sensor_phone_drop,
+        CASE WHEN o.light_baseline > 0 THEN 1 - o.light_recent / o.light_baseline END AS sensor_light_drop,
+        CASE WHEN pe.household_id IS NOT NULL
+             THEN {RECENT_DAYS * 24} - coalesce(p.live_hours_recent, 0) END::DOUBLE AS sensor_offline_hours_7d,
+        c.unanswered_streak::DOUBLE AS ai_call_unanswered_streak,
+        c.answer_before - c.answer_recent AS ai_call_answer_drop,
+        c.risk_flags::DOUBLE AS ai_call_risk_flags_90d
+    FROM enrolled e
+    LEFT JOIN power_summary p USING (household_id)
+    LEFT JOIN other_channels o USING (household_id)
+    LEFT JOIN power_enrolled pe USING (household_id)
+    LEFT JOIN call_summary c USING (household_id)
+    LEFT JOIN longest_flat lf USING (household_id)
+    """
+    day_end = as_of + pd.Timedelta(days=1)
+    params = {
+        "as_of": as_of.date(),
+        "day_end": day_end,
+        "recent_start": day_end - pd.Timedelta(days=RECENT_DAYS),
+        "recent_start_day": (day_end - pd.Timedelta(days=RECENT_DAYS)).date(),
+        "baseline_start": day_end - pd.Timedelta(days=RECENT_DAYS + BASELINE_DAYS),
+    }
+    return con.execute(query, params).df()

@@ -1,0 +1,134 @@
+"""One feature row per household in the registry on a round date, and training sets of rounds.
+
+The table's feature columns are exactly the catalogue's, in its order, all float64: the same
+columns for every round whatever indicator codes appear, so a model trained on earlier rounds
+scores later ones. Zero and missing mean different things and are kept apart: no crisis report is
+a count of 0; no sensor is missing, never 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features import catalogue
+from features.builders.admin import registry_on
+from features.builders.crisis import crisis_features
+from features.builders.drop import connect
+from features.builders.history import history_features
+from features.builders.labels import FRAMING, LABEL_HORIZON_DAYS, labels
+from features.builders.sensors import sensor_features
+from features.sources import ensure_validated
+
+IDENTITY_COLUMNS = ("household_id", "round_date")
+AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
+"""Who the household is, for lists and the fairness audit; never model inputs."""
+LABEL_COLUMNS = ("label", "label_trigger", "label_survey")
+
+AGE_BANDS = ((0, 30, "under_30"), (30, 40, "30s"), (40, 50, "40s"), (50, 60, "50s"),
+             (60, 70, "60s"), (70, 80, "70s"), (80, 200, "80_plus"))
+
+_ZERO_WHEN_ABSENT = frozenset(
+    [f.name for f in catalogue.catalogue() if f.family == "crisis" and f.name != "crisis_days_since_last"]
+    + ["visits_before", "positive_visits_before", "flagged_without_finding",
+       "contacts_120_90d", "contacts_120_crisis_365d", "sensor_enrolled"]
+)
+"""Features where a household absent from the source really has zero; all others stay missing."""
+
+
+@dataclass
+class RoundManifest:
+    round_dates: list[str]
+    catalogue_version: str
+    inputs: dict[str, str | None]
+    """Contract file name -> SHA-256 of the delivered file."""
+    rows: int
+    households_per_round: dict[str, int]
+    build_seconds: float
+    label_framing: str | None = None
+    labelled_rows: int | None = None
+    positive_rows: int | None = None
+    feature_columns: list[str] = field(default_factory=list)
+
+    def write(self, table_path: Path) -> Path:
+        path = manifest_path(table_path)
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+        return path
+
+
+def manifest_path(table_path: Path) -> Path:
+    return Path(table_path).with_suffix(".manifest.json")
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    bands = pd.Series(pd.NA, index=age.index, dtype="str")
+    for low, high, name in AGE_BANDS:
+        bands[(age >= low) & (age < high)] = name
+    return bands
+
+
+def _round_frame(con, as_of: pd.Timestamp) -> pd.DataFrame:
+    table = registry_on(con, as_of)
+    for family in (crisis_features, sensor_features, history_features):
+        table = table.merge(family(con, as_of), on="household_id", how="left")
+    for name in catalogue.names():
+        values = pd.to_numeric(table[name], errors="raise").astype("float64")
+        table[name] = values.fillna(0.0) if name in _ZERO_WHEN_ABSENT else values
+    table["round_date"] = as_of
+    table["age_band"] = age_band(table["age"])
+    columns = [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *catalogue.names()]
+    return table.loc[:, columns].sort_values("household_id", ignore_index=True)
+
+
+def build_round(data_dir: Path, as_of: pd.Timestamp) -> tuple[pd.DataFrame, RoundManifest]:
+    """Features of every household registered at the end of `as_of`, using nothing later."""
+    return _build(Path(data_dir), [pd.Timestamp(as_of)], with_labels=False)
+
+
+def build_training_set(
+    data_dir: Path, round_dates: list[pd.Timestamp]
+) -> tuple[pd.DataFrame, RoundManifest]:
+    """Round tables for several dates, stacked, with the contract's label attached."""
+    return _build(Path(data_dir), [pd.Timestamp(d) for d in round_dates], with_labels=True)
+
+
+def _build(
+    data_dir: Path, round_dates: list[pd.Timestamp], with_labels: bool
+) -> tuple[pd.DataFrame, RoundManifest]:
+    started = time.perf_counter()
+    report = ensure_validated(data_dir)
+    frames = []
+    with connect(Path(report.out_dir)) as con:
+        for as_of in round_dates:
+            frame = _round_frame(con, as_of)
+            if with_labels:
+                frame = frame.merge(labels(con, as_of), on="household_id", how="left")
+                frame["label_survey"] = frame["label_survey"].fillna(0).astype("int64")
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    manifest = RoundManifest(
+        round_dates=[d.date().isoformat() for d in round_dates],
+        catalogue_version=catalogue.CATALOGUE_VERSION,
+        inputs={s.file or s.name: s.sha256 for s in report.sources},
+        rows=len(table),
+        households_per_round={d.date().isoformat(): len(f) for d, f in zip(round_dates, frames, strict=True)},
+        build_seconds=round(time.perf_counter() - started, 3),
+        feature_columns=catalogue.names(),
+    )
+    if with_labels:
+        manifest.label_framing = f"{FRAMING} (horizon {LABEL_HORIZON_DAYS} days)"
+        manifest.labelled_rows = int(table["label"].notna().sum())
+        manifest.positive_rows = int((table["label"] == 1).sum())
+    return table, manifest
+
+
+def write_table(table: pd.DataFrame, manifest: RoundManifest, out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    manifest.write(out)
+    return out
