@@ -335,3 +335,32 @@ def indicator_names() -> dict[str, tuple[str, str]]:
         code: (ko, en)
         for code, ko, en in zip(table["code"], table["name_ko"], table["name_en"], strict=True)
     }
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown document, so the docs are generated, never retyped."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        f"Generated from `features/catalogue.py` (catalogue version {CATALOGUE_VERSION}) by "
+        "`anbu catalogue --out docs/features.md`; do not edit by hand.",
+        "",
+        "Windows end on the round date and use only facts reported, valid, visited or measured "
+        "on or before it. `protected` features are model inputs only when an experiment says so, "
+        "and never reasons.",
+        "",
+    ]
+    for family in ("admin", "crisis", "sensor", "history", "protected"):
+        lines += [f"## {family}", "", "| feature | window | 설명 | description | reason (ko / en) |",
+                  "|---|---|---|---|---|"]
+        for f in catalogue():
+            if f.family != family:
+                continue
+            window = (
+                f"{f.window_months} months" if f.window_months
+                else f"{f.window_days} days" if f.window_days else ""
+            )
+            reason = f"{f.reason_ko} / {f.reason_en}" if f.can_be_reason and f.reason_ko else "never a reason"
+            lines.append(f"| `{f.name}` | {window} | {f.description_ko} | {f.description_en} | {reason} |")
+        lines.append("")
+    return "\n".join(lines)

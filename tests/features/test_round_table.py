@@ -1,0 +1,99 @@
+"""The feature table of a round: who is in it, which columns, zero versus missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import names
+from features.round_table import (
+    AUDIT_COLUMNS,
+    IDENTITY_COLUMNS,
+    build_round,
+    build_training_set,
+    manifest_path,
+    write_table,
+)
+from tests.features.drops import D, valid_frames, write_drop
+
+
+def test_table_has_every_registered_household_and_exactly_the_catalogue_columns(tmp_path: Path) -> None:
+    table, manifest = build_round(write_drop(tmp_path / "drop"), D("2025-03-31"))
+    assert list(table.columns) == [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *names()]
+    assert table["household_id"].tolist() == ["H1", "H2", "H3"]
+    assert all(table[name].dtype == "float64" for name in names())
+    assert manifest.rows == 3 and manifest.catalogue_version
+
+
+def test_registry_follows_the_effective_dated_row_valid_on_the_round(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    before, _ = build_round(drop, D("2025-02-28"))
+    after, _ = build_round(drop, D("2025-03-01"))
+    h3_before = before.set_index("household_id").loc["H3"]
+    h3_after = after.set_index("household_id").loc["H3"]
+    assert (h3_before["household_size"], h3_before["household_shrunk_12m"]) == (2.0, 0.0)
+    assert (h3_after["household_size"], h3_after["household_shrunk_12m"]) == (1.0, 1.0)
+    assert h3_after["livelihood_status"] == 1.0  # applied
+
+
+def test_households_not_yet_registered_are_not_in_the_round(tmp_path: Path) -> None:
+    frames = valid_frames()
+    frames["households"].loc[1, "valid_from"] = D("2025-06-01")
+    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-03-31"))
+    assert "H2" not in set(table["household_id"])
+
+
+def test_no_crisis_report_is_zero_but_no_sensor_is_missing(tmp_path: Path) -> None:
+    table, _ = build_round(write_drop(tmp_path / "drop"), D("2025-03-31"))
+    h2 = table.set_index("household_id").loc["H2"]
+    assert h2["crisis_utility_12m"] == 0.0 and h2["crisis_distinct_12m"] == 0.0
+    assert np.isnan(h2["crisis_days_since_last"])
+    assert h2["sensor_enrolled"] == 0.0
+    assert np.isnan(h2["sensor_inactive_share_7d"]) and np.isnan(h2["ai_call_unanswered_streak"])
+
+
+def test_a_new_indicator_code_counts_under_other_and_adds_no_column(tmp_path: Path) -> None:
+    frames = valid_frames()
+    new = frames["crisis_events"].iloc[[0]].assign(indicator="ENERGY_VOUCHER_UNUSED")
+    frames["crisis_events"] = pd.concat([frames["crisis_events"], new], ignore_index=True)
+    plain, _ = build_round(write_drop(tmp_path / "plain"), D("2025-03-31"))
+    grown, _ = build_round(write_drop(tmp_path / "grown", frames), D("2025-03-31"))
+    assert list(grown.columns) == list(plain.columns)
+    h1 = grown.set_index("household_id").loc["H1"]
+    assert h1["crisis_other_3m"] == 1.0 and h1["crisis_utility_3m"] == 2.0
+
+
+def test_crisis_windows_count_by_reporting_date_not_reference_month(tmp_path: Path) -> None:
+    # H3's health-insurance arrears refer to February but reached the city on 2 May.
+    drop = write_drop(tmp_path / "drop")
+    april, _ = build_round(drop, D("2025-04-30"))
+    may, _ = build_round(drop, D("2025-05-02"))
+    assert april.set_index("household_id").loc["H3", "crisis_insurance_3m"] == 0.0
+    assert may.set_index("household_id").loc["H3", "crisis_insurance_3m"] == 1.0
+
+
+def test_training_set_labels_visits_in_the_90_days_after_each_round(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    table, manifest = build_training_set(drop, [D("2025-01-01"), D("2025-03-31"), D("2025-04-05")])
+    labels = table.set_index(["round_date", "household_id"])["label"]
+    assert np.isnan(labels[(D("2025-01-01"), "H1")])  # the visit on 2 April is 91 days later
+    assert labels[(D("2025-03-31"), "H1")] == 1.0  # found isolated
+    assert labels[(D("2025-03-31"), "H2")] == 0.0  # found not isolated
+    assert np.isnan(labels[(D("2025-03-31"), "H3")])  # never visited: unlabelled, not negative
+    assert labels[(D("2025-04-05"), "H2")] == 0.0 and np.isnan(labels[(D("2025-04-05"), "H1")])
+    assert manifest.label_framing.startswith("visit_within_90d")
+    assert (manifest.labelled_rows, manifest.positive_rows) == (3, 1)
+
+
+def test_manifest_records_round_inputs_and_catalogue(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    table, manifest = build_round(drop, D("2025-03-31"))
+    out = write_table(table, manifest, tmp_path / "round.parquet")
+    recorded = json.loads(manifest_path(out).read_text(encoding="utf-8"))
+    assert recorded["round_dates"] == ["2025-03-31"]
+    assert len(recorded["inputs"]["households.parquet"]) == 64
+    assert recorded["households_per_round"] == {"2025-03-31": 3}
+    assert pd.read_parquet(out).shape == table.shape

@@ -1,0 +1,41 @@
+"""Experiment configs fail at start, naming the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.config import ConfigError, load_experiment
+
+GOOD = """
+name = "t"
+description = "d"
+[rounds]
+train = ["2025-05-31", "2025-07-31"]
+validation = "2025-11-30"
+test = "2026-03-31"
+"""
+
+
+def test_a_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(GOOD)
+    config = load_experiment(path)
+    assert config.label.framing == "survey_weighted"
+    assert config.features.protected_inputs is False
+    assert config.evaluation.capacity_share == 0.01
+
+
+def test_a_misspelt_key_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(GOOD + '[label]\nframeing = "visited_only"\n')
+    with pytest.raises(ConfigError, match=r"t\.toml: label\.frameing: Extra inputs"):
+        load_experiment(path)
+
+
+def test_training_labels_may_not_reach_into_the_validation_round(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(GOOD.replace('validation = "2025-11-30"', 'validation = "2025-09-30"'))
+    with pytest.raises(ConfigError, match="label window reaches past the validation round"):
+        load_experiment(path)

@@ -1,0 +1,115 @@
+"""Experiment configs: one TOML file in `experiments/` is one experiment.
+
+Validated with pydantic when it is read, so a misspelt key or a validation round earlier than a
+training round fails at start, with the file and field named, not an hour into a run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from features.builders.labels import LABEL_HORIZON_DAYS
+
+Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
+"""Which households train the model, given that labels exist only where a visit happened:
+- visited_only: households visited in the 90 days after a round, labelled by what was found;
+- survey_weighted: the same, with survey-visit rows weighted up (they sample the city evenly);
+- unvisited_negative: every household, the unvisited counted as negative (the naive framing)."""
+
+FeatureFamily = Literal["admin", "crisis", "sensor", "history"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rounds(_Strict):
+    train: list[date] = Field(min_length=1)
+    validation: date
+    test: date
+
+    @model_validator(mode="after")
+    def _temporal(self) -> Rounds:
+        horizon = timedelta(days=LABEL_HORIZON_DAYS)
+        if max(self.train) + horizon > self.validation:
+            raise ValueError(
+                f"the last training round {max(self.train)} plus its {LABEL_HORIZON_DAYS}-day label "
+                f"window reaches past the validation round {self.validation}"
+            )
+        if self.validation + horizon > self.test:
+            raise ValueError(
+                f"the validation round {self.validation} plus its label window reaches past the "
+                f"test round {self.test}"
+            )
+        return self
+
+
+class Features(_Strict):
+    families: list[FeatureFamily] = ["admin", "crisis", "sensor", "history"]
+    protected_inputs: bool = False
+    """Whether head_sex and disability are model inputs (they are never reasons)."""
+
+
+class Label(_Strict):
+    framing: Framing = "survey_weighted"
+    survey_weight: float = Field(default=5.0, gt=0)
+
+
+class Calibration(_Strict):
+    method: Literal["isotonic", "sigmoid"] = "isotonic"
+
+
+class Evaluation(_Strict):
+    capacity_share: float = Field(default=0.01, gt=0, lt=1)
+    """Share of households a team can visit in a round (1 % city-wide by default)."""
+
+
+class LightGBMParams(_Strict):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    n_estimators: int = Field(default=600, gt=0)
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: int = Field(default=31, gt=1)
+    min_child_samples: int = Field(default=50, gt=0)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    subsample_freq: int = 1
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    reg_lambda: float = Field(default=1.0, ge=0)
+    early_stopping_rounds: int = Field(default=50, gt=0)
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    description: str
+    rounds: Rounds
+    features: Features = Features()
+    label: Label = Label()
+    calibration: Calibration = Calibration()
+    evaluation: Evaluation = Evaluation()
+    lightgbm: LightGBMParams = LightGBMParams()
+    seed: int = 7
+
+
+class ConfigError(Exception):
+    """An experiment file that cannot be used, with the file and the fields named."""
+
+
+def load_experiment(path: Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,153 @@
+"""How a ranking is judged by the people who act on it.
+
+A team visits the top of the list up to its capacity, so the measures that matter are precision
+and recall *at capacity*, city-wide and per district (capacity proportional to the district's
+households), the lift over today's rule, whether a score of 0.3 really means 30 %, and whether any
+group — district, age band, sex, housing type, living alone — is served worse than the whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+
+def capacity_count(n_households: int, share: float) -> int:
+    """Households a team can visit: a share of those on the list, at least one."""
+    return max(1, int(round(n_households * share)))
+
+
+def top_k_mask(score: np.ndarray, k: int) -> np.ndarray:
+    """The k highest scores; ties broken by position so the list is reproducible."""
+    order = np.lexsort((np.arange(len(score)), -np.asarray(score, dtype=float)))
+    mask = np.zeros(len(score), dtype=bool)
+    mask[order[:k]] = True
+    return mask
+
+
+def precision_recall_at(y_true: np.ndarray, selected: np.ndarray) -> tuple[float, float]:
+    y = np.asarray(y_true, dtype=bool)
+    hits = int((y & selected).sum())
+    precision = hits / max(int(selected.sum()), 1)
+    recall = hits / int(y.sum()) if y.any() else float("nan")
+    return precision, recall
+
+
+def per_district_selection(score: np.ndarray, district: pd.Series, share: float) -> np.ndarray:
+    """Each district visits its own top `share` of households (capacity proportional to size)."""
+    selected = np.zeros(len(score), dtype=bool)
+    codes = pd.factorize(pd.Series(district).to_numpy())[0]
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        selected[rows[top_k_mask(score[rows], capacity_count(len(rows), share))]] = True
+    return selected
+
+
+def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, bins: int = 20) -> float:
+    """ECE over equal-count bins of the predicted probability.
+
+    Equal-width bins put nearly every household of a 3 % outcome into the first bin and say
+    nothing about the top of the list, where decisions are made; equal-count bins do not.
+    """
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(prob, dtype=float)
+    order = np.argsort(p, kind="stable")
+    error = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            error += len(chunk) * abs(p[chunk].mean() - y[chunk].mean())
+    return error / len(p)
+
+
+def calibration_curve(y_true: np.ndarray, prob: np.ndarray, bins: int = 20) -> pd.DataFrame:
+    """Mean predicted versus observed rate per equal-count bin (the calibration plot's points)."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(prob, dtype=float)
+    order = np.argsort(p, kind="stable")
+    rows = [
+        {"mean_predicted": p[c].mean(), "observed_rate": y[c].mean(), "households": len(c)}
+        for c in np.array_split(order, bins) if len(c)
+    ]
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    households: int
+    positives: int
+    capacity: int
+    precision_at_capacity: float
+    recall_at_capacity: float
+    district_precision_at_capacity: float
+    district_recall_at_capacity: float
+    roc_auc: float
+    pr_auc: float
+    brier: float
+    ece: float
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {f"{prefix}{k}": float(v) for k, v in self.__dict__.items()}
+
+
+def ranking_metrics(
+    y_true: np.ndarray, prob: np.ndarray, district: pd.Series, share: float
+) -> RankingMetrics:
+    """Every headline measure of one scored round against its outcomes."""
+    y = np.asarray(y_true, dtype=int)
+    p = np.asarray(prob, dtype=float)
+    k = capacity_count(len(p), share)
+    precision, recall = precision_recall_at(y, top_k_mask(p, k))
+    d_precision, d_recall = precision_recall_at(y, per_district_selection(p, district, share))
+    both = 0 < y.sum() < len(y)
+    return RankingMetrics(
+        households=len(y),
+        positives=int(y.sum()),
+        capacity=k,
+        precision_at_capacity=precision,
+        recall_at_capacity=recall,
+        district_precision_at_capacity=d_precision,
+        district_recall_at_capacity=d_recall,
+        roc_auc=roc_auc_score(y, p) if both else float("nan"),
+        pr_auc=average_precision_score(y, p) if both else float("nan"),
+        brier=brier_score_loss(y, np.clip(p, 0, 1)),
+        ece=expected_calibration_error(y, p),
+    )
+
+
+def group_metrics(
+    y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame
+) -> pd.DataFrame:
+    """Recall at capacity and false-positive rate per group, with their ratio to the whole city.
+
+    `groups` has one column per grouping (district, age band, …); the result has one row per
+    (grouping, group). A recall ratio well below 1 means that group's isolated households are
+    missed more often than others'.
+    """
+    y = np.asarray(y_true, dtype=bool)
+    overall_recall = (y & selected).sum() / max(y.sum(), 1)
+    overall_fpr = (~y & selected).sum() / max((~y).sum(), 1)
+    rows = []
+    for grouping in groups.columns:
+        values = groups[grouping].astype("str").fillna("unknown").to_numpy()
+        for group in sorted(pd.unique(values)):
+            member = values == group
+            positives = int((y & member).sum())
+            negatives = int((~y & member).sum())
+            recall = (y & member & selected).sum() / positives if positives else float("nan")
+            fpr = (~y & member & selected).sum() / negatives if negatives else float("nan")
+            rows.append(
+                {
+                    "grouping": grouping,
+                    "group": group,
+                    "households": int(member.sum()),
+                    "positives": positives,
+                    "recall_at_capacity": recall,
+                    "recall_ratio": recall / overall_recall if overall_recall else float("nan"),
+                    "false_positive_rate": fpr,
+                    "fpr_ratio": fpr / overall_fpr if overall_fpr else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
