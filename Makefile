@@ -25,6 +25,7 @@ install: .venv/.synced
 demo: install
 	$(RUN) anbu generate --scale small --seed 7 --out $(DEMO_DIR)
 	$(RUN) anbu validate --data $(DEMO_DIR)
+	$(RUN) anbu features --data $(DEMO_DIR) --as-of 2026-07-31 --out $(DEMO_DIR)/_rounds/2026-07-31.parquet
 
 test: install
 	$(RUN) pytest -n 2
@@ -33,7 +34,7 @@ lint: install
 	$(RUN) ruff check .
 
 mlflow-ui: install
-	$(RUN) mlflow ui --backend-store-uri sqlite:///models/mlflow.db --default-artifact-root models/artifacts
+	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db --default-artifact-root $(CURDIR)/models/artifacts
 
 clean:
 	rm -rf .venv .tools data .pytest_cache

@@ -390,6 +390,7 @@ def validate_drop(
     reports: list[SourceReport] = []
     registry = out_dir / "households.parquet"
     with duckdb.connect(config={"temp_directory": str(out_dir / ".staging" / "duckdb")}) as con:
+        con.execute("SET enable_progress_bar = false")
         for spec in SOURCES:
             path = located[spec.name]
             if path is None:

@@ -21,6 +21,7 @@ def connect(validated_dir: Path, memory_limit: str = "6GB", threads: int | None 
     if threads is not None:
         config["threads"] = threads
     con = duckdb.connect(config=config)
+    con.execute("SET enable_progress_bar = false")
     for spec in SOURCES:
         path = validated_dir / f"{spec.name}.parquet"
         if path.is_file():

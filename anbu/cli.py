@@ -1,0 +1,30 @@
+"""The `anbu` command: one sub-command per pipeline stage."""
+
+from __future__ import annotations
+
+import typer
+
+
+app = typer.Typer(
+    name="anbu",
+    help="안부 — find socially isolated households before a crisis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from anbu.commands.features import catalogue_doc, features, training_set
+    from anbu.commands.synthetic import generate
+    from anbu.commands.validate import validate
+
+    app.command("generate")(generate)
+    app.command("validate")(validate)
+    app.command("features")(features)
+    app.command("training-set")(training_set)
+    app.command("catalogue")(catalogue_doc)
+
+
+_register()
+

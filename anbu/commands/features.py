@@ -1,0 +1,70 @@
+"""`anbu features`, `anbu training-set`, `anbu catalogue`: feature tables for rounds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from anbu.console import console, fail
+from features.catalogue import catalogue_markdown
+from features.round_table import build_round, build_training_set, write_table
+from features.sources import ContractError
+
+
+def _round_date(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(datetime.strptime(text, "%Y-%m-%d"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def features(
+    data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
+    as_of: str = typer.Option(..., "--as-of", help="Round date YYYY-MM-DD; nothing after it is used."),
+    out: Path = typer.Option(..., "--out", help="Feature table to write (.parquet); a manifest goes beside it."),
+) -> None:
+    """Build the feature table of one round: every household in the registry on that day."""
+    round_date = _round_date(as_of)
+    try:
+        with console.status(f"Building features as of {round_date.date()} …"):
+            table, manifest = build_round(data, round_date)
+    except ContractError as error:
+        fail(str(error))
+    write_table(table, manifest, out)
+    console.print(
+        f"{manifest.rows:,} households × {len(manifest.feature_columns)} features as of "
+        f"{round_date.date()} → {out} ({manifest.build_seconds:.1f} s)"
+    )
+
+
+def training_set(
+    data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
+    rounds: list[str] = typer.Option(..., "--round", help="A round date YYYY-MM-DD; repeat for several."),
+    out: Path = typer.Option(..., "--out", help="Training table to write (.parquet); a manifest goes beside it."),
+) -> None:
+    """Stack the feature tables of several rounds and attach the contract's 90-day visit label."""
+    round_dates = [_round_date(text) for text in rounds]
+    try:
+        with console.status(f"Building {len(round_dates)} rounds …"):
+            table, manifest = build_training_set(data, round_dates)
+    except ContractError as error:
+        fail(str(error))
+    write_table(table, manifest, out)
+    console.print(
+        f"{manifest.rows:,} rows, {manifest.labelled_rows:,} labelled, {manifest.positive_rows:,} "
+        f"positive ({manifest.label_framing}) → {out}"
+    )
+
+
+def catalogue_doc(
+    out: Path | None = typer.Option(None, "--out", help="Write the Markdown here instead of printing it."),
+) -> None:
+    """Print the feature catalogue as Markdown (docs/features.md is generated this way)."""
+    text = catalogue_markdown()
+    if out is None:
+        console.print(text, markup=False, highlight=False)
+    else:
+        out.write_text(text, encoding="utf-8")

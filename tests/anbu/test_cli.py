@@ -1,0 +1,99 @@
+"""The command line as a data scientist meets it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from anbu.cli import app
+from tests.features.drops import valid_frames, write_drop
+
+runner = CliRunner()
+
+
+def test_every_command_has_help() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    expected = ["generate", "validate", "features", "training-set", "catalogue"]
+    commands = [name for name in expected if name in result.output]
+    assert commands == expected
+    for command in commands:
+        sub = runner.invoke(app, [command, "--help"])
+        assert sub.exit_code == 0 and "--" in sub.output
+
+
+def test_validate_prints_the_summary_per_file(tmp_path: Path) -> None:
+    frames = valid_frames()
+    readings = frames["sensor_readings"]
+    frames["sensor_readings"] = pd.concat([readings, readings.iloc[[0]]], ignore_index=True)
+    drop = write_drop(tmp_path / "drop", frames)
+    result = runner.invoke(app, ["validate", "--data", str(drop)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "sensor_readings.parquet" in result.output
+    assert "duplicate of row N" in result.output
+    assert (drop / "_validated" / "quarantine" / "sensor_readings.parquet").is_file()
+
+
+@pytest.mark.parametrize("missing", ["households", "outreach_visits"])
+def test_validate_names_a_missing_file_without_a_trace(tmp_path: Path, missing: str) -> None:
+    drop = write_drop(tmp_path / "drop")
+    (drop / f"{missing}.parquet").unlink()
+    result = runner.invoke(app, ["validate", "--data", str(drop)], terminal_width=200)
+    assert result.exit_code == 2
+    assert f"{missing}.parquet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_features_writes_the_round_table_and_its_manifest(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    out = tmp_path / "round.parquet"
+    result = runner.invoke(
+        app, ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out)["household_id"].tolist() == ["H1", "H2", "H3"]
+    assert out.with_suffix(".manifest.json").is_file()
+    assert "3 households" in result.output
+
+
+def test_training_set_takes_several_rounds(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    out = tmp_path / "train.parquet"
+    result = runner.invoke(
+        app,
+        ["training-set", "--data", str(drop), "--round", "2025-01-31", "--round", "2025-03-31",
+         "--out", str(out)],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(out)) == 6
+
+
+def test_a_round_date_that_is_not_a_date_is_refused_by_name(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["features", "--data", str(tmp_path), "--as-of", "31/03/2025", "--out", "x.parquet"],
+        terminal_width=200,
+    )
+    assert result.exit_code == 2
+    assert "'31/03/2025' is not a date in the form YYYY-MM-DD" in result.output
+
+
+def test_generate_writes_a_city_and_prints_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "city"
+    result = runner.invoke(
+        app, ["generate", "--households", "800", "--months", "6", "--seed", "2", "--out", str(out)],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "households.parquet").is_file() and (out / "_truth" / "monthly_state.parquet").is_file()
+    assert "Synthetic city beside published figures" in result.output and "one-person share" in result.output
+
+
+def test_generate_refuses_an_unknown_scale_by_name(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--scale", "busan", "--out", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 2
+    assert "'busan' is not one of tiny, small, seoul" in result.output

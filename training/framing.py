@@ -1,0 +1,49 @@
+"""Which households a model learns from, given that only visited households have labels.
+
+Most visits follow a list or an alert, so the visited are not the city. Each framing is a
+deliberate answer to that (see experiments/README.md and the experiment write-ups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import Feature, catalogue
+from training.config import ExperimentConfig, Framing
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    features: pd.DataFrame
+    label: np.ndarray
+    weight: np.ndarray
+
+
+def model_features(config: ExperimentConfig) -> list[Feature]:
+    """The catalogue features an experiment feeds the model, in table order."""
+    families = set(config.features.families)
+    if config.features.protected_inputs:
+        families.add("protected")
+    return [f for f in catalogue() if f.family in families]
+
+
+def categorical_features(features: list[Feature]) -> list[str]:
+    return [f.name for f in features if f.categorical]
+
+
+def frame_rows(table: pd.DataFrame, framing: Framing, survey_weight: float, columns: list[str]) -> TrainingRows:
+    """Rows, labels and weights of a training table under one framing."""
+    if framing == "unvisited_negative":
+        rows = table
+        label = rows["label"].fillna(0.0).to_numpy(dtype=int)
+        weight = np.ones(len(rows))
+    else:
+        rows = table[table["label"].notna()]
+        label = rows["label"].to_numpy(dtype=int)
+        weight = np.ones(len(rows))
+        if framing == "survey_weighted":
+            weight = np.where(rows["label_survey"].to_numpy() == 1, survey_weight, 1.0)
+    return TrainingRows(rows.loc[:, columns].reset_index(drop=True), label, weight)

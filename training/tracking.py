@@ -1,0 +1,53 @@
+"""Where runs and models are recorded: an embedded MLflow store by default, a server if told.
+
+By default the store is SQLite at `models/mlflow.db` with artifacts in `models/artifacts/`
+(both git-ignored), so a new user needs no server. Setting `MLFLOW_TRACKING_URI` (and optionally
+`MLFLOW_REGISTRY_URI`) points everything at a real tracking server instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+MODEL_NAME = "isolation-risk"
+"""The registered model every experiment's candidate is registered under."""
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+EXPERIMENT_NAME = "anbu-isolation-risk"
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_store_dir() -> Path:
+    return Path(os.environ.get("ANBU_MODELS_DIR", PROJECT_ROOT / "models"))
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the embedded SQLite store under models/."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    store = default_store_dir()
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(store / 'mlflow.db').resolve()}"
+
+
+def artifact_root() -> str | None:
+    """Local artifact folder for the embedded store; a server decides its own."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    return (default_store_dir() / "artifacts").resolve().as_uri()
+
+
+def configure() -> MlflowClient:
+    """Point MLflow at the store and make sure the project's experiment exists."""
+    mlflow.set_tracking_uri(tracking_uri())
+    client = MlflowClient()
+    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
+        client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root())
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    return client
