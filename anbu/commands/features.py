@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import typer
 
 from anbu.console import console, fail
 from features.catalogue import catalogue_markdown
-from features.round_table import build_round, build_training_set, write_table
+from features.round_table import RoundManifest, build_round, build_training_set, write_table
 from features.sources import ContractError
 
 
@@ -21,6 +22,17 @@ def _round_date(text: str) -> pd.Timestamp:
         raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
+def _build(status: str, build: Callable[[], tuple[pd.DataFrame, RoundManifest]], out: Path) -> RoundManifest:
+    """Run a build with a status line, turn contract problems into a message, write the result."""
+    try:
+        with console.status(status):
+            table, manifest = build()
+    except ContractError as error:
+        fail(str(error))
+    write_table(table, manifest, out)
+    return manifest
+
+
 def features(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date YYYY-MM-DD; nothing after it is used."),
@@ -28,12 +40,7 @@ def features(
 ) -> None:
     """Build the feature table of one round: every household in the registry on that day."""
     round_date = _round_date(as_of)
-    try:
-        with console.status(f"Building features as of {round_date.date()} …"):
-            table, manifest = build_round(data, round_date)
-    except ContractError as error:
-        fail(str(error))
-    write_table(table, manifest, out)
+    manifest = _build(f"Building features as of {round_date.date()} …", lambda: build_round(data, round_date), out)
     console.print(
         f"{manifest.rows:,} households × {len(manifest.feature_columns)} features as of "
         f"{round_date.date()} → {out} ({manifest.build_seconds:.1f} s)"
@@ -47,12 +54,7 @@ def training_set(
 ) -> None:
     """Stack the feature tables of several rounds and attach the contract's 90-day visit label."""
     round_dates = [_round_date(text) for text in rounds]
-    try:
-        with console.status(f"Building {len(round_dates)} rounds …"):
-            table, manifest = build_training_set(data, round_dates)
-    except ContractError as error:
-        fail(str(error))
-    write_table(table, manifest, out)
+    manifest = _build(f"Building {len(round_dates)} rounds …", lambda: build_training_set(data, round_dates), out)
     console.print(
         f"{manifest.rows:,} rows, {manifest.labelled_rows:,} labelled, {manifest.positive_rows:,} "
         f"positive ({manifest.label_framing}) → {out}"
