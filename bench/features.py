@@ -110,12 +110,9 @@ def _step(step: str, validated: Path, as_of: pd.Timestamp) -> None:
 
     started = time.perf_counter()
     if step == "round":
-        from features.round_table import _round_frame
+        from features.round_table import write_round
 
-        with connect(validated) as con:
-            table = _round_frame(con, as_of)
-        table.to_parquet(validated.parent / "_bench_round.parquet", index=False)
-        rows = len(table)
+        rows = write_round(validated.parent, as_of, validated.parent / "_bench_round.parquet").rows
     elif step == "duckdb_sensors":
         with connect(validated) as con:
             table = sensor_features(con, as_of)
@@ -154,7 +151,7 @@ def main() -> None:
     b = pd.read_parquet(validated.parent / "_bench_pandas.parquet").reindex(a.index)
     largest = float(np.nanmax(np.abs(a.to_numpy() - b.to_numpy()))) if len(a) else 0.0
     same_missing = bool((a.isna().to_numpy() == b.isna().to_numpy()).all())
-    for name in ("_bench_round.parquet", "_bench_duckdb.parquet", "_bench_pandas.parquet"):
+    for name in ("_bench_round.parquet", "_bench_round.manifest.json", "_bench_duckdb.parquet", "_bench_pandas.parquet"):
         (validated.parent / name).unlink(missing_ok=True)
 
     print()

@@ -13,15 +13,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from features import catalogue
-from features.builders.admin import registry_on
-from features.builders.crisis import crisis_features
+from features.builders.admin import registry_query
+from features.builders.crisis import crisis_query
 from features.builders.drop import connect
-from features.builders.history import history_features
+from features.builders.history import history_query
 from features.builders.labels import FRAMING, LABEL_HORIZON_DAYS, labels
-from features.builders.sensors import sensor_features
+from features.builders.sensors import sensor_query
 from features.sources import ensure_validated
 
 IDENTITY_COLUMNS = ("household_id", "round_date")
@@ -64,24 +65,72 @@ def manifest_path(table_path: Path) -> Path:
     return Path(table_path).with_suffix(".manifest.json")
 
 
-def age_band(age: pd.Series) -> pd.Series:
-    bands = pd.Series(pd.NA, index=age.index, dtype="str")
-    for low, high, name in AGE_BANDS:
-        bands[(age >= low) & (age < high)] = name
-    return bands
+def _age_band_sql(column: str) -> str:
+    cases = " ".join(f"WHEN {column} >= {low} AND {column} < {high} THEN '{name}'" for low, high, name in AGE_BANDS)
+    return f"CASE {cases} END"
 
 
-def _round_frame(con, as_of: pd.Timestamp) -> pd.DataFrame:
-    table = registry_on(con, as_of)
-    for family in (crisis_features, sensor_features, history_features):
-        table = table.merge(family(con, as_of), on="household_id", how="left")
-    for name in catalogue.names():
-        values = pd.to_numeric(table[name], errors="raise").astype("float64")
-        table[name] = values.fillna(0.0) if name in _ZERO_WHEN_ABSENT else values
-    table["round_date"] = as_of
-    table["age_band"] = age_band(table["age"])
-    columns = [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *catalogue.names()]
-    return table.loc[:, columns].sort_values("household_id", ignore_index=True)
+def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
+    """Compute each family into a temp table; return the query joining them into the round table.
+
+    The join, the zero-or-missing decision and the column order all happen in DuckDB, so a
+    city-sized round never goes through pandas merges (each of which copies the whole table).
+    """
+    for name, family in (("registry", registry_query), ("crisis", crisis_query),
+                         ("sensors", sensor_query), ("history", history_query)):
+        query, params = family(as_of)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE family_{name} AS {query}", params)
+    features = ",\n        ".join(
+        f"CAST(coalesce({name}, 0) AS DOUBLE) AS {name}" if name in _ZERO_WHEN_ABSENT
+        else f"CAST({name} AS DOUBLE) AS {name}"
+        for name in catalogue.names()
+    )
+    return f"""
+    SELECT household_id,
+        TIMESTAMP '{as_of.isoformat(sep=" ")}' AS round_date,
+        gu, dong_code, head_sex, {_age_band_sql("age")} AS age_band, housing_type_name,
+        {features}
+    FROM family_registry
+    LEFT JOIN family_crisis USING (household_id)
+    LEFT JOIN family_sensors USING (household_id)
+    LEFT JOIN family_history USING (household_id)
+    ORDER BY household_id
+    """
+
+
+def _round_frame(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    table = con.execute(_round_query(con, as_of)).df()
+    for column in ("household_id", *AUDIT_COLUMNS):
+        table[column] = table[column].astype("str")
+    table["round_date"] = table["round_date"].astype("datetime64[us]")
+    return table
+
+
+def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path) -> RoundManifest:
+    """Build one round straight into Parquet: bounded memory at city scale."""
+    started = time.perf_counter()
+    as_of = pd.Timestamp(as_of)
+    report = ensure_validated(Path(data_dir))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with connect(Path(report.out_dir)) as con:
+        con.execute(f"COPY ({_round_query(con, as_of)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    manifest = _manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
+    manifest.write(out)
+    return manifest
+
+
+def _manifest(report, round_dates: list[pd.Timestamp], per_round: dict[str, int], started: float) -> RoundManifest:
+    return RoundManifest(
+        round_dates=[d.date().isoformat() for d in round_dates],
+        catalogue_version=catalogue.CATALOGUE_VERSION,
+        inputs={s.file or s.name: s.sha256 for s in report.sources},
+        rows=sum(per_round.values()),
+        households_per_round=per_round,
+        build_seconds=round(time.perf_counter() - started, 3),
+        feature_columns=catalogue.names(),
+    )
 
 
 def build_round(data_dir: Path, as_of: pd.Timestamp) -> tuple[pd.DataFrame, RoundManifest]:
@@ -110,15 +159,8 @@ def _build(
                 frame["label_survey"] = frame["label_survey"].fillna(0).astype("int64")
             frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    manifest = RoundManifest(
-        round_dates=[d.date().isoformat() for d in round_dates],
-        catalogue_version=catalogue.CATALOGUE_VERSION,
-        inputs={s.file or s.name: s.sha256 for s in report.sources},
-        rows=len(table),
-        households_per_round={d.date().isoformat(): len(f) for d, f in zip(round_dates, frames, strict=True)},
-        build_seconds=round(time.perf_counter() - started, 3),
-        feature_columns=catalogue.names(),
-    )
+    per_round = {d.date().isoformat(): len(f) for d, f in zip(round_dates, frames, strict=True)}
+    manifest = _manifest(report, round_dates, per_round, started)
     if with_labels:
         manifest.label_framing = f"{FRAMING} (horizon {LABEL_HORIZON_DAYS} days)"
         manifest.labelled_rows = int(table["label"].notna().sum())

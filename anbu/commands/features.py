@@ -11,7 +11,7 @@ import typer
 
 from anbu.console import console, fail
 from features.catalogue import catalogue_markdown
-from features.round_table import RoundManifest, build_round, build_training_set, write_table
+from features.round_table import RoundManifest, build_training_set, write_round, write_table
 from features.sources import ContractError
 
 
@@ -40,7 +40,11 @@ def features(
 ) -> None:
     """Build the feature table of one round: every household in the registry on that day."""
     round_date = _round_date(as_of)
-    manifest = _build(f"Building features as of {round_date.date()} …", lambda: build_round(data, round_date), out)
+    try:
+        with console.status(f"Building features as of {round_date.date()} …"):
+            manifest = write_round(data, round_date, out)
+    except ContractError as error:
+        fail(str(error))
     console.print(
         f"{manifest.rows:,} households × {len(manifest.feature_columns)} features as of "
         f"{round_date.date()} → {out} ({manifest.build_seconds:.1f} s)"

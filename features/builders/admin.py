@@ -13,7 +13,7 @@ def _level_code(column: str, levels: tuple[str, ...]) -> str:
     return f"(list_position([{values}], r.{column}) - 1)"
 
 
-def registry_on(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+def registry_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Households in the registry at the end of `as_of`, with their admin features and audit columns."""
     levels = {name: tuple(LEVEL_NAMES[name]) for name in ("housing_type", "tenure", "livelihood_status")}
     query = f"""
@@ -56,4 +56,9 @@ def registry_on(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataF
     ORDER BY r.household_id
     """
     params = {"as_of": as_of.date(), "year_ago": (as_of - pd.DateOffset(months=12)).date()}
+    return query, params
+
+
+def registry_on(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    query, params = registry_query(as_of)
     return con.execute(query, params).df()

@@ -16,7 +16,7 @@ def _within(months: int) -> str:
     return f"reported_on > $as_of - INTERVAL {months} MONTH"
 
 
-def crisis_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+def crisis_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """One row per household with at least one crisis report on or before `as_of`."""
     per_category = [
         f"count(*) FILTER (WHERE category = '{category}' AND {_within(m)}) AS crisis_{category}_{m}m"
@@ -50,4 +50,9 @@ def crisis_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.D
     FROM events
     GROUP BY household_id
     """
-    return con.execute(query, {"as_of": as_of.date()}).df()
+    return query, {"as_of": as_of.date()}
+
+
+def crisis_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    query, params = crisis_query(as_of)
+    return con.execute(query, params).df()

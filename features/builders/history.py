@@ -9,7 +9,7 @@ from features.catalogue import LEVEL_NAMES
 from features.schemas import POSITIVE_OUTCOMES
 
 
-def history_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Visits on or before `as_of` and 120-line contacts before the end of that day."""
     outcomes = ", ".join(f"'{o}'" for o in LEVEL_NAMES["last_visit_outcome"])
     positive = ", ".join(f"'{o}'" for o in POSITIVE_OUTCOMES)
@@ -44,4 +44,9 @@ def history_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.
     FROM visits v FULL OUTER JOIN contacts c USING (household_id)
     """
     params = {"as_of": as_of.date(), "day_end": as_of + pd.Timedelta(days=1)}
+    return query, params
+
+
+def history_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    query, params = history_query(as_of)
     return con.execute(query, params).df()

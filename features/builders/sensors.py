@@ -5,9 +5,9 @@ Device trouble is kept apart from behaviour: a missing hour or an exact zero (an
 counts as offline time, never as inactivity. Households without sensors get missing values.
 
 At city scale this is the heaviest family (tens of millions of hourly readings per round), so the
-query is shaped for it: enrolled households get a small integer id, every reading one packed
-integer key (household id, hour), and "the hour before" is simply key - 1 — an integer hash join
-instead of a window that would sort every reading.
+query is shaped for it: enrolled households get a small integer id and every reading one packed
+integer key (household number, hour), so "the hour before" is the previous row in key order when
+its key is key - 1 — one sort on an integer instead of a window partitioned by text ids.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _HOUR_BITS = 20
 """Room for the hour offset in the packed key (2**20 hours is far more than the 67-day window)."""
 
 
-def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """One row per household enrolled in any smart service at the end of `as_of`."""
     query = f"""
     WITH enrolled AS (
@@ -33,7 +33,7 @@ def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.D
         FROM (SELECT DISTINCT household_id FROM sensor_enrollments
               WHERE enrolled_on <= $as_of AND (ended_on IS NULL OR ended_on >= $as_of))
     ),
-    power AS MATERIALIZED (
+    power AS (
         SELECT e.hid,
                (e.hid << {_HOUR_BITS}) + (epoch(r.ts)::BIGINT // 3600 - $first_hour) AS key,
                epoch(r.ts)::BIGINT // 3600 AS hour_index,
@@ -42,11 +42,14 @@ def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.D
         WHERE r.channel = 'power_w' AND r.ts >= $baseline_start AND r.ts < $day_end
     ),
     power_hours AS MATERIALIZED (
-        SELECT a.hid, a.hour_index, a.value,
-               a.hour_index >= $recent_hour AS recent,
-               CASE WHEN a.value > 0 AND b.value > 0 THEN abs(a.value - b.value) < {FLAT_WATTS} END AS flat,
-               a.hour_index % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]} AS daytime
-        FROM power a LEFT JOIN power b ON b.key = a.key - 1
+        -- Ordered by one integer key, "the row before" is the household's previous hour exactly
+        -- when its key is key - 1; a sort on one integer beats a window partitioned by text.
+        SELECT hid, hour_index, value,
+               hour_index >= $recent_hour AS recent,
+               CASE WHEN lag(key) OVER w = key - 1 AND value > 0 AND lag(value) OVER w > 0
+                    THEN abs(value - lag(value) OVER w) < {FLAT_WATTS} END AS flat,
+               hour_index % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]} AS daytime
+        FROM power WINDOW w AS (ORDER BY key)
     ),
     longest_flat AS (
         SELECT hid, max(run_hours) AS longest
@@ -69,7 +72,7 @@ def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.D
                count(*) FILTER (WHERE recent AND value > 0) AS live_hours_recent
         FROM power_hours GROUP BY hid
     ),
-    other_means AS (
+    other_means AS MATERIALIZED (
         SELECT household_id, channel, ts >= $recent_start AS recent, avg(value) AS mean
         FROM sensor_readings
         WHERE channel <> 'power_w' AND ts >= $baseline_start AND ts < $day_end
@@ -139,4 +142,9 @@ def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.D
         "first_hour": (baseline_start - pd.Timestamp(0)) // hour,
         "recent_hour": (recent_start - pd.Timestamp(0)) // hour,
     }
+    return query, params
+
+
+def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    query, params = sensor_query(as_of)
     return con.execute(query, params).df()

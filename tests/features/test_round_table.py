@@ -15,6 +15,7 @@ from features.round_table import (
     build_round,
     build_training_set,
     manifest_path,
+    write_round,
     write_table,
 )
 from tests.features.drops import D, valid_frames, write_drop
@@ -97,3 +98,16 @@ def test_manifest_records_round_inputs_and_catalogue(tmp_path: Path) -> None:
     assert len(recorded["inputs"]["households.parquet"]) == 64
     assert recorded["households_per_round"] == {"2025-03-31": 3}
     assert pd.read_parquet(out).shape == table.shape
+
+
+def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
+    drop = write_drop(tmp_path / "drop")
+    table, _ = build_round(drop, D("2025-03-31"))
+    manifest = write_round(drop, D("2025-03-31"), tmp_path / "round.parquet")
+    written = pd.read_parquet(tmp_path / "round.parquet")
+    assert manifest.rows == len(table)
+    assert list(written.columns) == list(table.columns)
+    pd.testing.assert_frame_equal(
+        written.astype({c: "str" for c in ("household_id", *AUDIT_COLUMNS)}).astype({"round_date": "datetime64[us]"}),
+        table,
+    )
