@@ -5,7 +5,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
@@ -17,7 +16,7 @@ DEMO_DIR ?= data/demo
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
 install: .venv/.synced

@@ -58,7 +58,7 @@ def render_city_report(report: CityReport) -> None:
     headline["generated"] = [
         f"{v:,.0f}" if i == 0 else f"{v:.2%}" for i, v in enumerate(headline["generated"])
     ]
-    headline["target"] = [f"{v:,.0f}" if i == 0 else (f"{v:.2%}" if not isinstance(v, str) else v) for i, v in enumerate(headline["target"])]
+    headline["target"] = [v if isinstance(v, str) else f"{v:.2%}" for v in headline["target"]]
     console.print(_table("Synthetic city beside published figures", headline, {}))
     console.print(_table("Districts: share of households and one-person share", report.districts,
                          {c: pct for c in report.districts.columns if c != "gu"}))

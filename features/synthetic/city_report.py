@@ -78,7 +78,7 @@ def city_report(data_dir: Path) -> CityReport:
     years = state["months"].iloc[0] / 12
     indicators = (events.groupby("indicator")["household_id"].nunique() / n * 1000 / years).round(2)
     headline = pd.DataFrame([
-        ("households (distinct ids)", n, float(published["households"].sum())),
+        ("households (distinct ids)", n, f"Seoul: {published['households'].sum():,}"),
         ("one-person share", (first["household_size"] == 1).mean(), published["single_person_households"].sum() / published["households"].sum()),
         ("isolated, average month", state["isolated"].iloc[0], "2-3 %"),
         ("at risk, average month", state["at_risk"].iloc[0], "a few % more"),
