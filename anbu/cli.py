@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-
 app = typer.Typer(
     name="anbu",
     help="안부 — find socially isolated households before a crisis.",
@@ -27,4 +26,3 @@ def _register() -> None:
 
 
 _register()
-

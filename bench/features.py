@@ -24,8 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 READING_FEATURES = (
-    "sensor_inactive_share_7d", "sensor_inactive_change", "sensor_longest_flat_hours_7d",
-    "sensor_day_night_change", "sensor_phone_drop", "sensor_light_drop",
+    "sensor_inactive_share_7d",
+    "sensor_inactive_change",
+    "sensor_longest_flat_hours_7d",
+    "sensor_day_night_change",
+    "sensor_phone_drop",
+    "sensor_light_drop",
 )
 
 
@@ -45,7 +49,9 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
     grouped = power.groupby("household_id", sort=False)
     previous_ts = grouped["ts"].shift()
     previous_value = grouped["value"].shift()
-    contiguous = (previous_ts == power["ts"] - pd.Timedelta(hours=1)) & (power["value"] > 0) & (previous_value > 0)
+    contiguous = (
+        (previous_ts == power["ts"] - pd.Timedelta(hours=1)) & (power["value"] > 0) & (previous_value > 0)
+    )
     power["flat"] = ((power["value"] - previous_value).abs() < FLAT_WATTS).astype(float).where(contiguous)
     power["daytime"] = power["ts"].dt.hour.between(*DAY_HOURS)
     live = power[power["value"] > 0]
@@ -68,7 +74,9 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
     flat_recent["run"] = hour_index - flat_recent.groupby("household_id").cumcount()
     longest = flat_recent.groupby(["household_id", "run"]).size().groupby("household_id").max()
     other = readings[readings["channel"] != "power_w"]
-    means = other.groupby(["household_id", "channel", "recent"])["value"].mean().unstack(["channel", "recent"])
+    means = (
+        other.groupby(["household_id", "channel", "recent"])["value"].mean().unstack(["channel", "recent"])
+    )
 
     def channel_mean(channel: str, recent: bool) -> pd.Series:
         key = (channel, recent)
@@ -116,7 +124,9 @@ def _step(step: str, validated: Path, as_of: pd.Timestamp) -> None:
     elif step == "duckdb_sensors":
         with connect(validated) as con:
             table = sensor_features(con, as_of)
-        table.set_index("household_id")[list(READING_FEATURES)].to_parquet(validated.parent / "_bench_duckdb.parquet")
+        table.set_index("household_id")[list(READING_FEATURES)].to_parquet(
+            validated.parent / "_bench_duckdb.parquet"
+        )
         rows = len(table)
     else:
         table = pandas_sensor_features(validated, as_of)
@@ -142,7 +152,9 @@ def main() -> None:
     validated = Path(report.out_dir)
     households = report.source("households").rows_accepted
     readings = report.source("sensor_readings").rows_accepted
-    print(f"data: {args.data} · registry rows {households:,} · sensor readings {readings:,} · cores {os.cpu_count()}")
+    print(
+        f"data: {args.data} · registry rows {households:,} · sensor readings {readings:,} · cores {os.cpu_count()}"
+    )
     round_result = _run_step("round", validated, args.as_of)
     duck = _run_step("duckdb_sensors", validated, args.as_of)
     pand = _run_step("pandas_sensors", validated, args.as_of)
@@ -151,18 +163,31 @@ def main() -> None:
     b = pd.read_parquet(validated.parent / "_bench_pandas.parquet").reindex(a.index)
     largest = float(np.nanmax(np.abs(a.to_numpy() - b.to_numpy()))) if len(a) else 0.0
     same_missing = bool((a.isna().to_numpy() == b.isna().to_numpy()).all())
-    for name in ("_bench_round.parquet", "_bench_round.manifest.json", "_bench_duckdb.parquet", "_bench_pandas.parquet"):
+    for name in (
+        "_bench_round.parquet",
+        "_bench_round.manifest.json",
+        "_bench_duckdb.parquet",
+        "_bench_pandas.parquet",
+    ):
         (validated.parent / name).unlink(missing_ok=True)
 
     print()
     print("| step | households | wall s | peak RSS GiB |")
     print("|---|---:|---:|---:|")
-    print(f"| one round, all families (DuckDB) | {round_result['rows']:,} | {round_result['seconds']:.1f} | {round_result['peak_rss_gib']:.2f} |")
-    print(f"| sensor features, DuckDB | {duck['rows']:,} | {duck['seconds']:.1f} | {duck['peak_rss_gib']:.2f} |")
-    print(f"| sensor features, pandas groupby baseline | {pand['rows']:,} | {pand['seconds']:.1f} | {pand['peak_rss_gib']:.2f} |")
+    print(
+        f"| one round, all families (DuckDB) | {round_result['rows']:,} | {round_result['seconds']:.1f} | {round_result['peak_rss_gib']:.2f} |"
+    )
+    print(
+        f"| sensor features, DuckDB | {duck['rows']:,} | {duck['seconds']:.1f} | {duck['peak_rss_gib']:.2f} |"
+    )
+    print(
+        f"| sensor features, pandas groupby baseline | {pand['rows']:,} | {pand['seconds']:.1f} | {pand['peak_rss_gib']:.2f} |"
+    )
     print()
-    print(f"pandas / DuckDB sensor time: {pand['seconds'] / duck['seconds']:.1f}x "
-          f"(peak memory {pand['peak_rss_gib'] / max(duck['peak_rss_gib'], 1e-9):.1f}x)")
+    print(
+        f"pandas / DuckDB sensor time: {pand['seconds'] / duck['seconds']:.1f}x "
+        f"(peak memory {pand['peak_rss_gib'] / max(duck['peak_rss_gib'], 1e-9):.1f}x)"
+    )
     print(f"results agree: largest |difference| {largest:.2e}, same missing values: {same_missing}")
     if largest > 1e-9 or not same_missing:
         raise SystemExit("DuckDB and pandas sensor features disagree")

@@ -148,40 +148,64 @@ def _crisis_features() -> list[Feature]:
         )
     features += [
         Feature(
-            "crisis_days_since_last", "crisis",
-            "가장 최근 위기정보 통보 후 경과 일수", "days since the latest crisis report",
-            "최근 위기정보 통보 {value}일 전", "latest crisis report {value} days ago",
-            unit="days", reason_when="present",
+            "crisis_days_since_last",
+            "crisis",
+            "가장 최근 위기정보 통보 후 경과 일수",
+            "days since the latest crisis report",
+            "최근 위기정보 통보 {value}일 전",
+            "latest crisis report {value} days ago",
+            unit="days",
+            reason_when="present",
         ),
         Feature(
-            "crisis_max_months_overdue_12m", "crisis",
-            "최근 12개월 최장 체납 개월 수", "longest arrears in months, last 12 months",
-            "{value}개월 체납", "{value} months of arrears",
-            unit="count", window_months=12,
+            "crisis_max_months_overdue_12m",
+            "crisis",
+            "최근 12개월 최장 체납 개월 수",
+            "longest arrears in months, last 12 months",
+            "{value}개월 체납",
+            "{value} months of arrears",
+            unit="count",
+            window_months=12,
         ),
         Feature(
-            "crisis_amount_12m", "crisis",
-            "최근 12개월 체납·지출 금액 합계(원)", "total amount in arrears or spent, last 12 months (KRW)",
-            "체납·지출 금액 {value}", "{value} in arrears or spent",
-            unit="krw", window_months=12,
+            "crisis_amount_12m",
+            "crisis",
+            "최근 12개월 체납·지출 금액 합계(원)",
+            "total amount in arrears or spent, last 12 months (KRW)",
+            "체납·지출 금액 {value}",
+            "{value} in arrears or spent",
+            unit="krw",
+            window_months=12,
         ),
         Feature(
-            "crisis_first_ever_3m", "crisis",
-            "최근 3개월 처음으로 위기정보 통보", "first crisis report ever, in the last 3 months",
-            "최근 3개월 처음으로 위기정보 발생", "first crisis report ever, in the last 3 months",
-            unit="flag", window_months=3,
+            "crisis_first_ever_3m",
+            "crisis",
+            "최근 3개월 처음으로 위기정보 통보",
+            "first crisis report ever, in the last 3 months",
+            "최근 3개월 처음으로 위기정보 발생",
+            "first crisis report ever, in the last 3 months",
+            unit="flag",
+            window_months=3,
         ),
         Feature(
-            "crisis_repeat_months_12m", "crisis",
-            "최근 12개월 위기정보가 있었던 달의 수", "months with a crisis report in the last 12 months",
-            "최근 12개월 중 {value}개월 연속·반복 위기정보", "crisis reports in {value} of the last 12 months",
-            unit="count", window_months=12,
+            "crisis_repeat_months_12m",
+            "crisis",
+            "최근 12개월 위기정보가 있었던 달의 수",
+            "months with a crisis report in the last 12 months",
+            "최근 12개월 중 {value}개월 연속·반복 위기정보",
+            "crisis reports in {value} of the last 12 months",
+            unit="count",
+            window_months=12,
         ),
         Feature(
-            "crisis_trend_3m", "crisis",
-            "최근 3개월 건수 − 그 전 3개월 건수", "crisis reports in the last 3 months minus the 3 before",
-            "위기정보 증가 추세(+{value}건)", "crisis reports rising (+{value})",
-            unit="count", window_months=6,
+            "crisis_trend_3m",
+            "crisis",
+            "최근 3개월 건수 − 그 전 3개월 건수",
+            "crisis reports in the last 3 months minus the 3 before",
+            "위기정보 증가 추세(+{value}건)",
+            "crisis reports rising (+{value})",
+            unit="count",
+            window_months=6,
         ),
     ]
     return features
@@ -190,122 +214,316 @@ def _crisis_features() -> list[Feature]:
 def _admin_features() -> list[Feature]:
     def level_feature(name: str, source: str, ko: str, en: str) -> Feature:
         return Feature(
-            name, "admin", ko, en, "{level_ko}", "{level_en}", unit="level",
-            levels=tuple(LEVEL_NAMES[source]), reason_when="present",
+            name,
+            "admin",
+            ko,
+            en,
+            "{level_ko}",
+            "{level_en}",
+            unit="level",
+            levels=tuple(LEVEL_NAMES[source]),
+            reason_when="present",
         )
 
     return [
-        Feature("age", "admin", "세대주 나이", "age of the household head",
-                "세대주 {value}세", "household head aged {value}", unit="years", reason_when="present"),
-        Feature("lives_alone", "admin", "1인 가구 여부", "lives alone",
-                "1인 가구", "lives alone", unit="flag"),
-        Feature("household_size", "admin", "세대원 수", "members registered at the address",
-                "세대원 {value}명", "{value} registered members", unit="count", reason_when="present"),
+        Feature(
+            "age",
+            "admin",
+            "세대주 나이",
+            "age of the household head",
+            "세대주 {value}세",
+            "household head aged {value}",
+            unit="years",
+            reason_when="present",
+        ),
+        Feature(
+            "lives_alone", "admin", "1인 가구 여부", "lives alone", "1인 가구", "lives alone", unit="flag"
+        ),
+        Feature(
+            "household_size",
+            "admin",
+            "세대원 수",
+            "members registered at the address",
+            "세대원 {value}명",
+            "{value} registered members",
+            unit="count",
+            reason_when="present",
+        ),
         level_feature("housing_type", "housing_type", "주거 형태", "housing type"),
         level_feature("tenure", "tenure", "점유 형태", "tenure"),
-        Feature("years_at_address", "admin", "현 주소 거주 기간(년)", "years at the current address",
-                "현 주소 거주 {value}년", "{value} years at this address", unit="years",
-                reason_when="present"),
-        level_feature("livelihood_status", "livelihood_status", "기초생활보장 상태",
-                      "basic livelihood security status"),
-        Feature("medical_aid", "admin", "의료급여 수급", "receives medical aid",
-                "의료급여 수급", "receives medical aid", unit="flag"),
-        Feature("livelihood_dropped_12m", "admin", "최근 12개월 기초생활 수급 탈락",
-                "dropped from basic livelihood support in the last 12 months",
-                "최근 1년 내 기초생활 수급 탈락", "dropped from basic livelihood support this year",
-                unit="flag", window_months=12),
-        Feature("household_shrunk_12m", "admin", "최근 12개월 세대원 감소",
-                "fewer registered members than 12 months ago",
-                "최근 1년 세대원 감소(사망·분가 등)", "household shrank this year (death, moving out)",
-                unit="flag", window_months=12),
-        Feature("moved_in_12m", "admin", "최근 12개월 전입", "moved to this address in the last 12 months",
-                "최근 1년 내 전입", "moved here in the last year", unit="flag", window_months=12),
-        Feature("gu_code", "admin", "자치구(코드)", "district (code)", "", "",
-                unit="level", can_be_reason=False),
+        Feature(
+            "years_at_address",
+            "admin",
+            "현 주소 거주 기간(년)",
+            "years at the current address",
+            "현 주소 거주 {value}년",
+            "{value} years at this address",
+            unit="years",
+            reason_when="present",
+        ),
+        level_feature(
+            "livelihood_status", "livelihood_status", "기초생활보장 상태", "basic livelihood security status"
+        ),
+        Feature(
+            "medical_aid",
+            "admin",
+            "의료급여 수급",
+            "receives medical aid",
+            "의료급여 수급",
+            "receives medical aid",
+            unit="flag",
+        ),
+        Feature(
+            "livelihood_dropped_12m",
+            "admin",
+            "최근 12개월 기초생활 수급 탈락",
+            "dropped from basic livelihood support in the last 12 months",
+            "최근 1년 내 기초생활 수급 탈락",
+            "dropped from basic livelihood support this year",
+            unit="flag",
+            window_months=12,
+        ),
+        Feature(
+            "household_shrunk_12m",
+            "admin",
+            "최근 12개월 세대원 감소",
+            "fewer registered members than 12 months ago",
+            "최근 1년 세대원 감소(사망·분가 등)",
+            "household shrank this year (death, moving out)",
+            unit="flag",
+            window_months=12,
+        ),
+        Feature(
+            "moved_in_12m",
+            "admin",
+            "최근 12개월 전입",
+            "moved to this address in the last 12 months",
+            "최근 1년 내 전입",
+            "moved here in the last year",
+            unit="flag",
+            window_months=12,
+        ),
+        Feature(
+            "gu_code", "admin", "자치구(코드)", "district (code)", "", "", unit="level", can_be_reason=False
+        ),
     ]
 
 
 def _sensor_features() -> list[Feature]:
     recent = "최근 7일"
     return [
-        Feature("sensor_enrolled", "sensor", "스마트 안부확인 서비스 이용 중", "enrolled in a smart welfare-check service",
-                "", "", unit="flag", can_be_reason=False),
-        Feature("sensor_inactive_share_7d", "sensor", f"{recent} 전력 변화 없는 시간 비율",
-                "share of hours without power change, last 7 days",
-                f"{recent} 생활 움직임 없는 시간 {{value}}", "no activity in {value} of hours this week",
-                unit="share", window_days=7, reason_group="sensor_inactivity"),
-        Feature("sensor_inactive_change", "sensor", "평소(이전 60일) 대비 무활동 시간 비율 변화",
-                "change in inactive share versus the household's previous 60 days",
-                "평소보다 무활동 시간 {value} 증가", "inactive hours up {value} on its usual level",
-                unit="share", window_days=67, reason_group="sensor_inactivity"),
-        Feature("sensor_longest_flat_hours_7d", "sensor", f"{recent} 최장 무변화 연속 시간",
-                "longest stretch without power change, last 7 days",
-                "{value}시간 연속 전력 변화 없음", "{value} hours in a row without power change",
-                unit="hours", window_days=7),
-        Feature("sensor_day_night_change", "sensor", "평소 대비 낮/밤 전력 사용 리듬 변화(로그 비)",
-                "change of the day/night power rhythm versus the previous 60 days (log ratio)",
-                "낮·밤 생활 리듬 약화", "day and night rhythm flattening",
-                unit="ratio", window_days=67, reason_when="positive"),
-        Feature("sensor_phone_drop", "sensor", "평소 대비 휴대전화 사용 감소율",
-                "drop in phone activity versus the previous 60 days",
-                "휴대전화 사용 {value} 감소", "phone activity down {value}",
-                unit="share", window_days=67),
-        Feature("sensor_light_drop", "sensor", "평소 대비 조도 감소율",
-                "drop in light level versus the previous 60 days",
-                "조명 사용 {value} 감소", "light use down {value}",
-                unit="share", window_days=67),
-        Feature("sensor_offline_hours_7d", "sensor", f"{recent} 기기 미수신·플러그 뽑힘 시간",
-                "hours the device sent nothing or was unplugged, last 7 days",
-                "", "", unit="hours", window_days=7, can_be_reason=False),
-        Feature("ai_call_unanswered_streak", "sensor", "AI 안부전화 연속 미응답 횟수",
-                "consecutive unanswered AI check-in calls",
-                "AI 안부전화 {value}회 연속 미응답", "{value} AI check-in calls unanswered in a row",
-                unit="count"),
-        Feature("ai_call_answer_drop", "sensor", "평소 대비 AI 안부전화 응답률 감소",
-                "drop in AI-call answer rate, last 4 weeks versus the 8 before",
-                "AI 안부전화 응답률 {value} 감소", "AI-call answer rate down {value}",
-                unit="share", window_days=84),
-        Feature("ai_call_risk_flags_90d", "sensor", "최근 90일 AI 안부전화 위험 발화 횟수",
-                "AI calls with risky words, last 90 days",
-                "최근 3개월 AI 통화 중 위험 발화 {value}회", "{value} AI calls with risky words in 3 months",
-                unit="count", window_days=90),
+        Feature(
+            "sensor_enrolled",
+            "sensor",
+            "스마트 안부확인 서비스 이용 중",
+            "enrolled in a smart welfare-check service",
+            "",
+            "",
+            unit="flag",
+            can_be_reason=False,
+        ),
+        Feature(
+            "sensor_inactive_share_7d",
+            "sensor",
+            f"{recent} 전력 변화 없는 시간 비율",
+            "share of hours without power change, last 7 days",
+            f"{recent} 생활 움직임 없는 시간 {{value}}",
+            "no activity in {value} of hours this week",
+            unit="share",
+            window_days=7,
+            reason_group="sensor_inactivity",
+        ),
+        Feature(
+            "sensor_inactive_change",
+            "sensor",
+            "평소(이전 60일) 대비 무활동 시간 비율 변화",
+            "change in inactive share versus the household's previous 60 days",
+            "평소보다 무활동 시간 {value} 증가",
+            "inactive hours up {value} on its usual level",
+            unit="share",
+            window_days=67,
+            reason_group="sensor_inactivity",
+        ),
+        Feature(
+            "sensor_longest_flat_hours_7d",
+            "sensor",
+            f"{recent} 최장 무변화 연속 시간",
+            "longest stretch without power change, last 7 days",
+            "{value}시간 연속 전력 변화 없음",
+            "{value} hours in a row without power change",
+            unit="hours",
+            window_days=7,
+        ),
+        Feature(
+            "sensor_day_night_change",
+            "sensor",
+            "평소 대비 낮/밤 전력 사용 리듬 변화(로그 비)",
+            "change of the day/night power rhythm versus the previous 60 days (log ratio)",
+            "낮·밤 생활 리듬 약화",
+            "day and night rhythm flattening",
+            unit="ratio",
+            window_days=67,
+            reason_when="positive",
+        ),
+        Feature(
+            "sensor_phone_drop",
+            "sensor",
+            "평소 대비 휴대전화 사용 감소율",
+            "drop in phone activity versus the previous 60 days",
+            "휴대전화 사용 {value} 감소",
+            "phone activity down {value}",
+            unit="share",
+            window_days=67,
+        ),
+        Feature(
+            "sensor_light_drop",
+            "sensor",
+            "평소 대비 조도 감소율",
+            "drop in light level versus the previous 60 days",
+            "조명 사용 {value} 감소",
+            "light use down {value}",
+            unit="share",
+            window_days=67,
+        ),
+        Feature(
+            "sensor_offline_hours_7d",
+            "sensor",
+            f"{recent} 기기 미수신·플러그 뽑힘 시간",
+            "hours the device sent nothing or was unplugged, last 7 days",
+            "",
+            "",
+            unit="hours",
+            window_days=7,
+            can_be_reason=False,
+        ),
+        Feature(
+            "ai_call_unanswered_streak",
+            "sensor",
+            "AI 안부전화 연속 미응답 횟수",
+            "consecutive unanswered AI check-in calls",
+            "AI 안부전화 {value}회 연속 미응답",
+            "{value} AI check-in calls unanswered in a row",
+            unit="count",
+        ),
+        Feature(
+            "ai_call_answer_drop",
+            "sensor",
+            "평소 대비 AI 안부전화 응답률 감소",
+            "drop in AI-call answer rate, last 4 weeks versus the 8 before",
+            "AI 안부전화 응답률 {value} 감소",
+            "AI-call answer rate down {value}",
+            unit="share",
+            window_days=84,
+        ),
+        Feature(
+            "ai_call_risk_flags_90d",
+            "sensor",
+            "최근 90일 AI 안부전화 위험 발화 횟수",
+            "AI calls with risky words, last 90 days",
+            "최근 3개월 AI 통화 중 위험 발화 {value}회",
+            "{value} AI calls with risky words in 3 months",
+            unit="count",
+            window_days=90,
+        ),
     ]
 
 
 def _history_features() -> list[Feature]:
     return [
-        Feature("visits_before", "history", "이전 방문 횟수", "previous outreach visits",
-                "이전 방문 {value}회", "{value} previous visits", unit="count"),
-        Feature("last_visit_outcome", "history", "가장 최근 방문 결과", "outcome of the latest visit",
-                "지난 방문 결과: {level_ko}", "latest visit found: {level_en}", unit="level",
-                levels=tuple(LEVEL_NAMES["last_visit_outcome"]), reason_when="present"),
-        Feature("days_since_last_visit", "history", "가장 최근 방문 후 경과 일수",
-                "days since the latest visit", "마지막 방문 {value}일 전",
-                "last visited {value} days ago", unit="days", reason_when="present"),
-        Feature("positive_visits_before", "history", "이전 방문에서 고립·위험 확인 횟수",
-                "previous visits that found isolation or risk",
-                "이전 방문에서 고립·위험 {value}회 확인", "isolation or risk found on {value} earlier visits",
-                unit="count"),
-        Feature("flagged_without_finding", "history", "명단·경보로 방문했으나 확인되지 않은 횟수",
-                "times flagged by a list or alert without a finding",
-                "", "", unit="count", can_be_reason=False),
-        Feature("contacts_120_90d", "history", "최근 90일 120 외로움 상담 건수",
-                "contacts with the 120 loneliness line, last 90 days",
-                "최근 3개월 120 외로움 상담 {value}건", "{value} calls to the 120 loneliness line in 3 months",
-                unit="count", window_days=90),
-        Feature("contacts_120_crisis_365d", "history", "최근 1년 120 위기 상담 건수",
-                "crisis contacts with the 120 line, last 12 months",
-                "최근 1년 120 위기 상담 {value}건", "{value} crisis calls to the 120 line this year",
-                unit="count", window_days=365),
+        Feature(
+            "visits_before",
+            "history",
+            "이전 방문 횟수",
+            "previous outreach visits",
+            "이전 방문 {value}회",
+            "{value} previous visits",
+            unit="count",
+        ),
+        Feature(
+            "last_visit_outcome",
+            "history",
+            "가장 최근 방문 결과",
+            "outcome of the latest visit",
+            "지난 방문 결과: {level_ko}",
+            "latest visit found: {level_en}",
+            unit="level",
+            levels=tuple(LEVEL_NAMES["last_visit_outcome"]),
+            reason_when="present",
+        ),
+        Feature(
+            "days_since_last_visit",
+            "history",
+            "가장 최근 방문 후 경과 일수",
+            "days since the latest visit",
+            "마지막 방문 {value}일 전",
+            "last visited {value} days ago",
+            unit="days",
+            reason_when="present",
+        ),
+        Feature(
+            "positive_visits_before",
+            "history",
+            "이전 방문에서 고립·위험 확인 횟수",
+            "previous visits that found isolation or risk",
+            "이전 방문에서 고립·위험 {value}회 확인",
+            "isolation or risk found on {value} earlier visits",
+            unit="count",
+        ),
+        Feature(
+            "flagged_without_finding",
+            "history",
+            "명단·경보로 방문했으나 확인되지 않은 횟수",
+            "times flagged by a list or alert without a finding",
+            "",
+            "",
+            unit="count",
+            can_be_reason=False,
+        ),
+        Feature(
+            "contacts_120_90d",
+            "history",
+            "최근 90일 120 외로움 상담 건수",
+            "contacts with the 120 loneliness line, last 90 days",
+            "최근 3개월 120 외로움 상담 {value}건",
+            "{value} calls to the 120 loneliness line in 3 months",
+            unit="count",
+            window_days=90,
+        ),
+        Feature(
+            "contacts_120_crisis_365d",
+            "history",
+            "최근 1년 120 위기 상담 건수",
+            "crisis contacts with the 120 line, last 12 months",
+            "최근 1년 120 위기 상담 {value}건",
+            "{value} crisis calls to the 120 line this year",
+            unit="count",
+            window_days=365,
+        ),
     ]
 
 
 def _protected_features() -> list[Feature]:
     return [
-        Feature("head_sex_female", "protected", "세대주 여성", "household head is female",
-                "", "", unit="flag", can_be_reason=False),
-        Feature("disability", "protected", "장애 등록 가구원", "registered disability in the household",
-                "", "", unit="flag", can_be_reason=False),
+        Feature(
+            "head_sex_female",
+            "protected",
+            "세대주 여성",
+            "household head is female",
+            "",
+            "",
+            unit="flag",
+            can_be_reason=False,
+        ),
+        Feature(
+            "disability",
+            "protected",
+            "장애 등록 가구원",
+            "registered disability in the household",
+            "",
+            "",
+            unit="flag",
+            can_be_reason=False,
+        ),
     ]
 
 
@@ -313,7 +531,10 @@ def _protected_features() -> list[Feature]:
 def catalogue() -> tuple[Feature, ...]:
     """Every feature, in the column order of a feature table."""
     return tuple(
-        _admin_features() + _crisis_features() + _sensor_features() + _history_features()
+        _admin_features()
+        + _crisis_features()
+        + _sensor_features()
+        + _history_features()
         + _protected_features()
     )
 
@@ -332,8 +553,7 @@ def indicator_names() -> dict[str, tuple[str, str]]:
     """Indicator code -> (Korean, English) name, for reasons that cite the household's indicators."""
     table = indicator_catalogue()
     return {
-        code: (ko, en)
-        for code, ko, en in zip(table["code"], table["name_ko"], table["name_en"], strict=True)
+        code: (ko, en) for code, ko, en in zip(table["code"], table["name_ko"], table["name_en"], strict=True)
     }
 
 
@@ -351,14 +571,21 @@ def catalogue_markdown() -> str:
         "",
     ]
     for family in ("admin", "crisis", "sensor", "history", "protected"):
-        lines += [f"## {family}", "", "| feature | window | 설명 | description | reason (ko / en) |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## {family}",
+            "",
+            "| feature | window | 설명 | description | reason (ko / en) |",
+            "|---|---|---|---|---|",
+        ]
         for f in catalogue():
             if f.family != family:
                 continue
             window = (
-                f"{f.window_months} months" if f.window_months
-                else f"{f.window_days} days" if f.window_days else ""
+                f"{f.window_months} months"
+                if f.window_months
+                else f"{f.window_days} days"
+                if f.window_days
+                else ""
             )
             reason = f"{f.reason_ko} / {f.reason_en}" if f.can_be_reason and f.reason_ko else "never a reason"
             lines.append(f"| `{f.name}` | {window} | {f.description_ko} | {f.description_en} | {reason} |")

@@ -111,7 +111,5 @@ def parse_column(values: pa.Array, kind: ColumnKind, column: str) -> tuple[pd.Se
     reasons = pd.Series("", index=typed.index, dtype="str")
     if refused.any():
         raw_text = _as_text(values)[refused]
-        reasons[refused] = (
-            column + ": " + raw_text.map(repr) + f" is not {_EXPECTED[kind]}"
-        )
+        reasons[refused] = column + ": " + raw_text.map(repr) + f" is not {_EXPECTED[kind]}"
     return typed, reasons

@@ -30,13 +30,26 @@ AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
 """Who the household is, for lists and the fairness audit; never model inputs."""
 LABEL_COLUMNS = ("label", "label_trigger", "label_survey")
 
-AGE_BANDS = ((0, 30, "under_30"), (30, 40, "30s"), (40, 50, "40s"), (50, 60, "50s"),
-             (60, 70, "60s"), (70, 80, "70s"), (80, 200, "80_plus"))
+AGE_BANDS = (
+    (0, 30, "under_30"),
+    (30, 40, "30s"),
+    (40, 50, "40s"),
+    (50, 60, "50s"),
+    (60, 70, "60s"),
+    (70, 80, "70s"),
+    (80, 200, "80_plus"),
+)
 
 _ZERO_WHEN_ABSENT = frozenset(
     [f.name for f in catalogue.catalogue() if f.family == "crisis" and f.name != "crisis_days_since_last"]
-    + ["visits_before", "positive_visits_before", "flagged_without_finding",
-       "contacts_120_90d", "contacts_120_crisis_365d", "sensor_enrolled"]
+    + [
+        "visits_before",
+        "positive_visits_before",
+        "flagged_without_finding",
+        "contacts_120_90d",
+        "contacts_120_crisis_365d",
+        "sensor_enrolled",
+    ]
 )
 """Features where a household absent from the source really has zero; all others stay missing."""
 
@@ -66,7 +79,9 @@ def manifest_path(table_path: Path) -> Path:
 
 
 def _age_band_sql(column: str) -> str:
-    cases = " ".join(f"WHEN {column} >= {low} AND {column} < {high} THEN '{name}'" for low, high, name in AGE_BANDS)
+    cases = " ".join(
+        f"WHEN {column} >= {low} AND {column} < {high} THEN '{name}'" for low, high, name in AGE_BANDS
+    )
     return f"CASE {cases} END"
 
 
@@ -76,12 +91,17 @@ def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
     The join, the zero-or-missing decision and the column order all happen in DuckDB, so a
     city-sized round never goes through pandas merges (each of which copies the whole table).
     """
-    for name, family in (("registry", registry_query), ("crisis", crisis_query),
-                         ("sensors", sensor_query), ("history", history_query)):
+    for name, family in (
+        ("registry", registry_query),
+        ("crisis", crisis_query),
+        ("sensors", sensor_query),
+        ("history", history_query),
+    ):
         query, params = family(as_of)
         con.execute(f"CREATE OR REPLACE TEMP TABLE family_{name} AS {query}", params)
     features = ",\n        ".join(
-        f"CAST(coalesce({name}, 0) AS DOUBLE) AS {name}" if name in _ZERO_WHEN_ABSENT
+        f"CAST(coalesce({name}, 0) AS DOUBLE) AS {name}"
+        if name in _ZERO_WHEN_ABSENT
         else f"CAST({name} AS DOUBLE) AS {name}"
         for name in catalogue.names()
     )
@@ -121,7 +141,9 @@ def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path) -> RoundManifest
     return manifest
 
 
-def _manifest(report, round_dates: list[pd.Timestamp], per_round: dict[str, int], started: float) -> RoundManifest:
+def _manifest(
+    report, round_dates: list[pd.Timestamp], per_round: dict[str, int], started: float
+) -> RoundManifest:
     return RoundManifest(
         round_dates=[d.date().isoformat() for d in round_dates],
         catalogue_version=catalogue.CATALOGUE_VERSION,
@@ -138,9 +160,7 @@ def build_round(data_dir: Path, as_of: pd.Timestamp) -> tuple[pd.DataFrame, Roun
     return _build(Path(data_dir), [pd.Timestamp(as_of)], with_labels=False)
 
 
-def build_training_set(
-    data_dir: Path, round_dates: list[pd.Timestamp]
-) -> tuple[pd.DataFrame, RoundManifest]:
+def build_training_set(data_dir: Path, round_dates: list[pd.Timestamp]) -> tuple[pd.DataFrame, RoundManifest]:
     """Round tables for several dates, stacked, with the contract's label attached."""
     return _build(Path(data_dir), [pd.Timestamp(d) for d in round_dates], with_labels=True)
 

@@ -72,7 +72,8 @@ def _schema_reasons(typed: pd.DataFrame, spec: SourceSpec) -> tuple[pd.Series, p
             row = int(case.index)
             if case.schema_context == "Column":
                 check = (
-                    None if pd.isna(case.check_number)
+                    None
+                    if pd.isna(case.check_number)
                     else schema.columns[case.column].checks[int(case.check_number)]
                 )
                 reason = _column_reason(check, str(case.column), case.failure_case)
@@ -123,9 +124,7 @@ def _as_delivered(raw: pa_arrow.Table, spec: SourceSpec) -> pd.DataFrame:
     """The contract columns as text, exactly as delivered, for the quarantine file."""
     return pd.DataFrame(
         {
-            column: pd.Series(
-                pc.cast(raw.column(column), pa_arrow.string()).to_pandas(), dtype="str"
-            )
+            column: pd.Series(pc.cast(raw.column(column), pa_arrow.string()).to_pandas(), dtype="str")
             for column in spec.columns
         }
     )

@@ -21,7 +21,13 @@ from features.reference import district_names
 ColumnKind = Literal["string", "date", "timestamp", "int", "float", "bool"]
 
 HOUSING_TYPES = (
-    "apartment", "multi_family", "detached", "officetel", "semi_basement", "gosiwon", "other",
+    "apartment",
+    "multi_family",
+    "detached",
+    "officetel",
+    "semi_basement",
+    "gosiwon",
+    "other",
 )
 TENURES = ("owner", "jeonse", "monthly_rent", "public_rental", "other")
 LIVELIHOOD_STATUSES = ("none", "applied", "recipient", "dropped")
@@ -69,16 +75,12 @@ class Households(_Contract):
         "date", "first day it is no longer true; null = still true", nullable=True
     )
     gu: Series[str] = _column("string", "district, Korean name", isin=list(district_names()))
-    dong_code: Series[str] = _column(
-        "string", "administrative dong code", str_length={"min_value": 1}
-    )
+    dong_code: Series[str] = _column("string", "administrative dong code", str_length={"min_value": 1})
     head_birth_year: Series[pd.Int64Dtype] = _column(
         "int", "birth year of the household head", ge=1890, le=2030
     )
     head_sex: Series[str] = _column("string", "M or F (protected)", isin=["M", "F"])
-    household_size: Series[pd.Int64Dtype] = _column(
-        "int", "members registered at the address", ge=1, le=30
-    )
+    household_size: Series[pd.Int64Dtype] = _column("int", "members registered at the address", ge=1, le=30)
     housing_type: Series[str] = _column("string", "housing type", isin=list(HOUSING_TYPES))
     tenure: Series[str] = _column("string", "tenure", isin=list(TENURES))
     moved_in: Series[pa.DateTime] = _column("date", "when the household moved to this address")
@@ -108,19 +110,14 @@ class CrisisEvents(_Contract):
 
     household_id: Series[str] = _identifier()
     indicator: Series[str] = _column(
-        "string", "indicator code; unknown codes count under category `other`",
+        "string",
+        "indicator code; unknown codes count under category `other`",
         str_length={"min_value": 1},
     )
-    reference_month: Series[pa.DateTime] = _column(
-        "date", "first day of the month the event refers to"
-    )
+    reference_month: Series[pa.DateTime] = _column("date", "first day of the month the event refers to")
     reported_on: Series[pa.DateTime] = _column("date", "when the agency's report reached the city")
-    amount_krw: Series[float] = _column(
-        "float", "amount in arrears or spent", nullable=True, ge=0
-    )
-    months_overdue: Series[pd.Int64Dtype] = _column(
-        "int", "months in arrears", nullable=True, ge=0, le=600
-    )
+    amount_krw: Series[float] = _column("float", "amount in arrears or spent", nullable=True, ge=0)
+    months_overdue: Series[pd.Int64Dtype] = _column("int", "months in arrears", nullable=True, ge=0, le=600)
 
     @pa.dataframe_check(error="reference_month is not the first day of a month")
     def reference_month_is_month_start(cls, df: pd.DataFrame) -> Series[bool]:
@@ -219,17 +216,21 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec("households", Households, in_registry=False),
     SourceSpec(
-        "crisis_events", CrisisEvents,
+        "crisis_events",
+        CrisisEvents,
         unique_key=("household_id", "indicator", "reference_month", "reported_on"),
     ),
     SourceSpec(
-        "sensor_enrollments", SensorEnrollments,
+        "sensor_enrollments",
+        SensorEnrollments,
         unique_key=("household_id", "service", "enrolled_on"),
     ),
     SourceSpec("sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel")),
     SourceSpec("ai_calls", AiCalls, unique_key=("household_id", "called_at")),
     SourceSpec(
-        "call_center_contacts", CallCenterContacts, required=False,
+        "call_center_contacts",
+        CallCenterContacts,
+        required=False,
         unique_key=("household_id", "contacted_at", "channel"),
     ),
     SourceSpec("outreach_visits", OutreachVisits, unique_key=("household_id", "visited_on", "trigger")),

@@ -248,9 +248,7 @@ class _FileValidation:
         if frame.empty:
             return
         writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
-        self.reasons.update(
-            _masked(part) for reason in frame[REASON] for part in reason.split("; ")
-        )
+        self.reasons.update(_masked(part) for reason in frame[REASON] for part in reason.split("; "))
 
     def _first_pass(self, quarantine: pq.ParquetWriter) -> None:
         malformed = _MalformedLines.scan(self.path) if self.path.suffix == ".csv" else None
@@ -265,9 +263,7 @@ class _FileValidation:
                 verdict.quarantined[ROW] = rows.iloc[verdict.quarantined[ROW] - 1].to_numpy()
                 if not verdict.accepted.empty:
                     staging.write_table(
-                        pa.Table.from_pandas(
-                            verdict.accepted, schema=staging.schema, preserve_index=False
-                        )
+                        pa.Table.from_pandas(verdict.accepted, schema=staging.schema, preserve_index=False)
                     )
                 self._quarantine(quarantine, verdict.quarantined)
                 self.report.rows_read += raw.num_rows

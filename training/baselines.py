@@ -26,11 +26,21 @@ def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int) -> 
     """Impute, scale, one-hot the categorical codes, and a balanced-enough logistic regression."""
     preprocess = ColumnTransformer(
         [
-            ("numeric", make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
-            ("categorical", make_pipeline(
-                SimpleImputer(strategy="constant", fill_value=-1),
-                OneHotEncoder(handle_unknown="ignore"),
-            ), categorical),
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=-1),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                categorical,
+            ),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000, C=0.5, random_state=seed))])
+    return Pipeline(
+        [("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000, C=0.5, random_state=seed))]
+    )

@@ -26,7 +26,11 @@ class PlattScaling:
     def fit(cls, raw_score: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> PlattScaling:
         """Fit p = sigmoid(slope * raw + intercept) by (nearly unpenalised) logistic regression."""
         model = LogisticRegression(C=1e6, max_iter=1000)
-        model.fit(np.asarray(raw_score, dtype=float).reshape(-1, 1), np.asarray(label, dtype=int), sample_weight=weight)
+        model.fit(
+            np.asarray(raw_score, dtype=float).reshape(-1, 1),
+            np.asarray(label, dtype=int),
+            sample_weight=weight,
+        )
         return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
 
 

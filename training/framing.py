@@ -34,7 +34,9 @@ def categorical_features(features: list[Feature]) -> list[str]:
     return [f.name for f in features if f.categorical]
 
 
-def frame_rows(table: pd.DataFrame, framing: Framing, survey_weight: float, columns: list[str]) -> TrainingRows:
+def frame_rows(
+    table: pd.DataFrame, framing: Framing, survey_weight: float, columns: list[str]
+) -> TrainingRows:
     """Rows, labels and weights of a training table under one framing."""
     if framing == "unvisited_negative":
         rows = table

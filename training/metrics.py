@@ -69,7 +69,8 @@ def calibration_curve(y_true: np.ndarray, prob: np.ndarray, bins: int = 20) -> p
     order = np.argsort(p, kind="stable")
     rows = [
         {"mean_predicted": p[c].mean(), "observed_rate": y[c].mean(), "households": len(c)}
-        for c in np.array_split(order, bins) if len(c)
+        for c in np.array_split(order, bins)
+        if len(c)
     ]
     return pd.DataFrame(rows)
 
@@ -117,9 +118,7 @@ def ranking_metrics(
     )
 
 
-def group_metrics(
-    y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame
-) -> pd.DataFrame:
+def group_metrics(y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
     """Recall at capacity and false-positive rate per group, with their ratio to the whole city.
 
     `groups` has one column per grouping (district, age band, …); the result has one row per

@@ -36,7 +36,9 @@ def _build(status: str, build: Callable[[], tuple[pd.DataFrame, RoundManifest]],
 def features(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date YYYY-MM-DD; nothing after it is used."),
-    out: Path = typer.Option(..., "--out", help="Feature table to write (.parquet); a manifest goes beside it."),
+    out: Path = typer.Option(
+        ..., "--out", help="Feature table to write (.parquet); a manifest goes beside it."
+    ),
 ) -> None:
     """Build the feature table of one round: every household in the registry on that day."""
     round_date = _round_date(as_of)
@@ -54,11 +56,15 @@ def features(
 def training_set(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     rounds: list[str] = typer.Option(..., "--round", help="A round date YYYY-MM-DD; repeat for several."),
-    out: Path = typer.Option(..., "--out", help="Training table to write (.parquet); a manifest goes beside it."),
+    out: Path = typer.Option(
+        ..., "--out", help="Training table to write (.parquet); a manifest goes beside it."
+    ),
 ) -> None:
     """Stack the feature tables of several rounds and attach the contract's 90-day visit label."""
     round_dates = [_round_date(text) for text in rounds]
-    manifest = _build(f"Building {len(round_dates)} rounds …", lambda: build_training_set(data, round_dates), out)
+    manifest = _build(
+        f"Building {len(round_dates)} rounds …", lambda: build_training_set(data, round_dates), out
+    )
     console.print(
         f"{manifest.rows:,} rows, {manifest.labelled_rows:,} labelled, {manifest.positive_rows:,} "
         f"positive ({manifest.label_framing}) → {out}"

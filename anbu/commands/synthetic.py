@@ -13,12 +13,20 @@ from features.synthetic.generator import SCALES, SEOUL_READING_DAYS, generate_ci
 
 
 def generate(
-    out: Path = typer.Option(Path("data/demo"), "--out", help="Directory to write the contract files and _truth/ into."),
-    scale: str = typer.Option("small", "--scale", help=f"Preset size: {', '.join(f'{k} ({v:,})' for k, v in SCALES.items())}."),
-    households: int | None = typer.Option(None, "--households", help="Number of households (overrides --scale)."),
+    out: Path = typer.Option(
+        Path("data/demo"), "--out", help="Directory to write the contract files and _truth/ into."
+    ),
+    scale: str = typer.Option(
+        "small", "--scale", help=f"Preset size: {', '.join(f'{k} ({v:,})' for k, v in SCALES.items())}."
+    ),
+    households: int | None = typer.Option(
+        None, "--households", help="Number of households (overrides --scale)."
+    ),
     months: int = typer.Option(24, "--months", help="Months simulated, ending October 2026."),
     seed: int = typer.Option(7, "--seed", help="Same seed, same files."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Print generated figures beside the published ones."),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="Print generated figures beside the published ones."
+    ),
 ) -> None:
     """Generate a synthetic Seoul calibrated to the published district tables."""
     if scale not in SCALES:
@@ -29,13 +37,19 @@ def generate(
         task = progress.add_task(f"Generating {n:,} households", total=n)
         try:
             summary = generate_city(
-                out, households=n, months=months, seed=seed, reading_days=reading_days,
+                out,
+                households=n,
+                months=months,
+                seed=seed,
+                reading_days=reading_days,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
         except ValueError as error:
             fail(str(error))
     rows = ", ".join(f"{name} {count:,}" for name, count in summary.rows.items())
-    console.print(f"Wrote {out} in {summary.seconds:.0f} s ({summary.first_month} to delivery on {summary.delivered_on}): {rows}")
+    console.print(
+        f"Wrote {out} in {summary.seconds:.0f} s ({summary.first_month} to delivery on {summary.delivered_on}): {rows}"
+    )
     if report:
         render_city_report(city_report(out))
 
@@ -43,12 +57,17 @@ def generate(
 def _table(title: str, frame, formats: dict[str, str]) -> Table:
     table = Table(title=title)
     for column in frame.columns:
-        table.add_column(str(column), justify="left" if frame[column].dtype == object or str(frame[column].dtype) == "str" else "right")
+        table.add_column(
+            str(column),
+            justify="left" if frame[column].dtype == object or str(frame[column].dtype) == "str" else "right",
+        )
     for row in frame.itertuples(index=False):
-        table.add_row(*[
-            formats.get(column, "{}").format(value) if not isinstance(value, str) else value
-            for column, value in zip(frame.columns, row, strict=True)
-        ])
+        table.add_row(
+            *[
+                formats.get(column, "{}").format(value) if not isinstance(value, str) else value
+                for column, value in zip(frame.columns, row, strict=True)
+            ]
+        )
     return table
 
 
@@ -60,11 +79,36 @@ def render_city_report(report: CityReport) -> None:
     ]
     headline["target"] = [v if isinstance(v, str) else f"{v:.2%}" for v in headline["target"]]
     console.print(_table("Synthetic city beside published figures", headline, {}))
-    console.print(_table("Districts: share of households and one-person share", report.districts,
-                         {c: pct for c in report.districts.columns if c != "gu"}))
-    console.print(_table("One-person households by age band", report.age_bands, {c: pct for c in ("published_share", "generated_share")}))
+    console.print(
+        _table(
+            "Districts: share of households and one-person share",
+            report.districts,
+            {c: pct for c in report.districts.columns if c != "gu"},
+        )
+    )
+    console.print(
+        _table(
+            "One-person households by age band",
+            report.age_bands,
+            {c: pct for c in ("published_share", "generated_share")},
+        )
+    )
     visits = report.visits.copy()
-    console.print(_table("Visits by trigger and outcome", visits,
-                         {**{c: "{:,.0f}" for c in visits.columns if c not in ("trigger", "positive_rate")}, "positive_rate": pct}))
+    console.print(
+        _table(
+            "Visits by trigger and outcome",
+            visits,
+            {
+                **{c: "{:,.0f}" for c in visits.columns if c not in ("trigger", "positive_rate")},
+                "positive_rate": pct,
+            },
+        )
+    )
     top = report.indicators.sort_values("households_per_1000_per_year", ascending=False).head(12)
-    console.print(_table("Most frequent indicators (households per 1,000 per year)", top, {"households_per_1000_per_year": "{:.1f}"}))
+    console.print(
+        _table(
+            "Most frequent indicators (households per 1,000 per year)",
+            top,
+            {"households_per_1000_per_year": "{:.1f}"},
+        )
+    )

@@ -36,15 +36,21 @@ def validate(
 def render_report(report: DropReport) -> None:
     table = Table(title=f"Validation of {report.data_dir}", show_lines=False)
     for column in ("file", "read", "accepted", "quarantined", "duplicates", "main reasons"):
-        table.add_column(column, justify="right" if column in {"read", "accepted", "quarantined", "duplicates"} else "left")
+        table.add_column(
+            column, justify="right" if column in {"read", "accepted", "quarantined", "duplicates"} else "left"
+        )
     for source in report.sources:
         if not source.delivered:
             table.add_row(source.name, "-", "-", "-", "-", source.note)
             continue
         reasons = "; ".join(f"{count:,}× {reason}" for reason, count in list(source.reasons.items())[:3])
         table.add_row(
-            source.file, f"{source.rows_read:,}", f"{source.rows_accepted:,}",
-            f"{source.rows_quarantined:,}", f"{source.duplicates:,}", reasons,
+            source.file,
+            f"{source.rows_read:,}",
+            f"{source.rows_accepted:,}",
+            f"{source.rows_quarantined:,}",
+            f"{source.duplicates:,}",
+            reasons,
         )
     console.print(table)
     for source in report.sources:

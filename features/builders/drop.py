@@ -11,7 +11,9 @@ from features.reference import district_names, indicator_categories
 from features.schemas import SOURCES
 
 
-def connect(validated_dir: Path, memory_limit: str = "6GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    validated_dir: Path, memory_limit: str = "6GB", threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open DuckDB over a validated drop; a missing optional file is an empty view of its columns."""
     validated_dir = Path(validated_dir)
     config: dict[str, str | int] = {

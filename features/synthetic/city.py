@@ -19,16 +19,39 @@ from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
 from features.schemas import HOUSING_TYPES, TENURES
 
 BAND_AGE_RANGES: dict[str, tuple[int, int]] = {
-    "under_20": (18, 19), "20_24": (20, 24), "25_29": (25, 29), "30_34": (30, 34),
-    "35_39": (35, 39), "40_44": (40, 44), "45_49": (45, 49), "50_54": (50, 54),
-    "55_59": (55, 59), "60_64": (60, 64), "65_69": (65, 69), "70_74": (70, 74),
-    "75_79": (75, 79), "80_84": (80, 84), "85_plus": (85, 96),
+    "under_20": (18, 19),
+    "20_24": (20, 24),
+    "25_29": (25, 29),
+    "30_34": (30, 34),
+    "35_39": (35, 39),
+    "40_44": (40, 44),
+    "45_49": (45, 49),
+    "50_54": (50, 54),
+    "55_59": (55, 59),
+    "60_64": (60, 64),
+    "65_69": (65, 69),
+    "70_74": (70, 74),
+    "75_79": (75, 79),
+    "80_84": (80, 84),
+    "85_plus": (85, 96),
 }
 
 MULTI_PERSON_HEAD_AGE_SHARES: dict[str, float] = {
-    "under_20": 0.0, "20_24": 0.005, "25_29": 0.02, "30_34": 0.06, "35_39": 0.09,
-    "40_44": 0.11, "45_49": 0.13, "50_54": 0.13, "55_59": 0.12, "60_64": 0.11,
-    "65_69": 0.09, "70_74": 0.07, "75_79": 0.04, "80_84": 0.02, "85_plus": 0.005,
+    "under_20": 0.0,
+    "20_24": 0.005,
+    "25_29": 0.02,
+    "30_34": 0.06,
+    "35_39": 0.09,
+    "40_44": 0.11,
+    "45_49": 0.13,
+    "50_54": 0.13,
+    "55_59": 0.12,
+    "60_64": 0.11,
+    "65_69": 0.09,
+    "70_74": 0.07,
+    "75_79": 0.04,
+    "80_84": 0.02,
+    "85_plus": 0.005,
 }
 """Assumption: heads of multi-person households, by age band (no published table in the repo)."""
 
@@ -68,7 +91,14 @@ def compose_city(n_households: int, rng: np.random.Generator) -> Composition:
     multi_shares = np.array([MULTI_PERSON_HEAD_AGE_SHARES[b] for b in AGE_BAND_COLUMNS])
     for g, n in enumerate(per_gu):
         row = table.iloc[g]
-        alone = int(apportion(n, np.array([row["single_person_households"], row["households"] - row["single_person_households"]]))[0])
+        alone = int(
+            apportion(
+                n,
+                np.array(
+                    [row["single_person_households"], row["households"] - row["single_person_households"]]
+                ),
+            )[0]
+        )
         band_counts = apportion(alone, bands.iloc[g][list(AGE_BAND_COLUMNS)].to_numpy())
         alone_bands = np.repeat(np.arange(len(AGE_BAND_COLUMNS)), band_counts)
         males = int(apportion(alone, np.array([row["single_person_male"], row["single_person_female"]]))[0])
@@ -88,7 +118,9 @@ def compose_city(n_households: int, rng: np.random.Generator) -> Composition:
         np.concatenate(gu_index), np.concatenate(one_person), np.concatenate(age_band), np.concatenate(male)
     )
     order = rng.permutation(n_households)  # households of a district are not contiguous ids
-    return Composition(*(getattr(composition, f)[order] for f in ("gu_index", "one_person", "age_band", "male")))
+    return Composition(
+        *(getattr(composition, f)[order] for f in ("gu_index", "one_person", "age_band", "male"))
+    )
 
 
 def dong_codes(rng: np.random.Generator) -> list[np.ndarray]:
@@ -135,9 +167,14 @@ _TENURE_BY_HOUSING = np.array(
 )
 
 
-def households_frame(composition: Composition, ids: np.ndarray, rows: np.ndarray,
-                     start: pd.Timestamp, rng: np.random.Generator,
-                     dongs: list[np.ndarray]) -> pd.DataFrame:
+def households_frame(
+    composition: Composition,
+    ids: np.ndarray,
+    rows: np.ndarray,
+    start: pd.Timestamp,
+    rng: np.random.Generator,
+    dongs: list[np.ndarray],
+) -> pd.DataFrame:
     """Attributes of the households `rows` of the composition, as at the start of the period."""
     gu_index = composition.gu_index[rows]
     alone = composition.one_person[rows]
@@ -153,18 +190,33 @@ def households_frame(composition: Composition, ids: np.ndarray, rows: np.ndarray
     # A latent disadvantage score ties income-related attributes together.
     vulnerable = np.isin(housing, [4, 5])
     disadvantage = (
-        rng.normal(0, 1, n) + 0.9 * alone + 0.7 * vulnerable + 0.5 * (tenure == 3)
-        + 0.4 * (tenure == 2) + 0.6 * (age >= 70) - 0.6 * (tenure == 0)
+        rng.normal(0, 1, n)
+        + 0.9 * alone
+        + 0.7 * vulnerable
+        + 0.5 * (tenure == 3)
+        + 0.4 * (tenure == 2)
+        + 0.6 * (age >= 70)
+        - 0.6 * (tenure == 0)
     )
     recipient = disadvantage > np.quantile(disadvantage, 0.93) if n else np.zeros(0, bool)
-    applied = ~recipient & (disadvantage > np.quantile(disadvantage, 0.90)) & (rng.random(n) < 0.15) if n else recipient
+    applied = (
+        ~recipient & (disadvantage > np.quantile(disadvantage, 0.90)) & (rng.random(n) < 0.15)
+        if n
+        else recipient
+    )
     livelihood = np.where(recipient, "recipient", np.where(applied, "applied", "none"))
     medical_aid = (recipient & (rng.random(n) < 0.8)) | (~recipient & (rng.random(n) < 0.006))
     disability = rng.random(n) < np.clip(0.02 + 0.0012 * np.maximum(age - 40, 0) + 0.03 * recipient, 0, 0.3)
     tenure_years = rng.exponential(np.where(tenure == 0, 12.0, np.where(age < 35, 2.5, 6.0)))
     tenure_years = np.minimum(tenure_years, np.maximum(age - 18, 0.5))
     moved_in = (start - pd.to_timedelta(np.round(tenure_years * 365.25), unit="D")).normalize()
-    dong = np.array([dongs[g][i % len(dongs[g])] for g, i in zip(gu_index, rng.integers(0, 1000, n), strict=True)]) if n else np.array([], dtype=str)
+    dong = (
+        np.array(
+            [dongs[g][i % len(dongs[g])] for g, i in zip(gu_index, rng.integers(0, 1000, n), strict=True)]
+        )
+        if n
+        else np.array([], dtype=str)
+    )
     return pd.DataFrame(
         {
             "household_id": ids,

@@ -22,16 +22,33 @@ NEW_CODE = "ENERGY_VOUCHER_UNUSED"
 """An indicator the catalogue does not list yet, delivered in the last months (as in real drops)."""
 
 TYPICAL_MONTHLY_KRW = {
-    "ELEC_ARREARS": 55_000, "WATER_ARREARS": 30_000, "GAS_ARREARS": 75_000,
-    "TELECOM_ARREARS": 70_000, "MGMT_FEE_ARREARS": 180_000, "PUBLIC_RENT_ARREARS": 250_000,
-    "HEALTH_INS_ARREARS": 110_000, "PENSION_ARREARS": 210_000, "PENSION_EMERGENCY_LOAN": 4_000_000,
-    "FIN_DELINQUENCY": 4_500_000, "MEDICAL_EXCESS": 2_500_000, "MEDICAL_CATASTROPHIC": 6_000_000,
+    "ELEC_ARREARS": 55_000,
+    "WATER_ARREARS": 30_000,
+    "GAS_ARREARS": 75_000,
+    "TELECOM_ARREARS": 70_000,
+    "MGMT_FEE_ARREARS": 180_000,
+    "PUBLIC_RENT_ARREARS": 250_000,
+    "HEALTH_INS_ARREARS": 110_000,
+    "PENSION_ARREARS": 210_000,
+    "PENSION_EMERGENCY_LOAN": 4_000_000,
+    "FIN_DELINQUENCY": 4_500_000,
+    "MEDICAL_EXCESS": 2_500_000,
+    "MEDICAL_CATASTROPHIC": 6_000_000,
 }
 """Rough typical amounts; arrears grow with months overdue, one-off amounts do not."""
 
 OVERDUE_INDICATORS = frozenset(
-    {"ELEC_ARREARS", "WATER_ARREARS", "GAS_ARREARS", "TELECOM_ARREARS", "MGMT_FEE_ARREARS",
-     "PUBLIC_RENT_ARREARS", "HEALTH_INS_ARREARS", "PENSION_ARREARS", "FIN_DELINQUENCY"}
+    {
+        "ELEC_ARREARS",
+        "WATER_ARREARS",
+        "GAS_ARREARS",
+        "TELECOM_ARREARS",
+        "MGMT_FEE_ARREARS",
+        "PUBLIC_RENT_ARREARS",
+        "HEALTH_INS_ARREARS",
+        "PENSION_ARREARS",
+        "FIN_DELINQUENCY",
+    }
 )
 
 
@@ -84,13 +101,21 @@ def _monthly_probabilities(households: pd.DataFrame, lives: LatentLives) -> dict
 
 
 _REGISTRY_INDICATORS = {
-    "dropped": "BENEFIT_DROPPED", "applied": "BENEFIT_APPLIED",
-    "head_death": "HEAD_DEATH", "split": "HOUSEHOLD_SPLIT",
+    "dropped": "BENEFIT_DROPPED",
+    "applied": "BENEFIT_APPLIED",
+    "head_death": "HEAD_DEATH",
+    "split": "HOUSEHOLD_SPLIT",
 }
 
 
-def crisis_events(households: pd.DataFrame, dynamics: RegistryDynamics, lives: LatentLives,
-                  registered: np.ndarray, period: Period, rng: np.random.Generator) -> pd.DataFrame:
+def crisis_events(
+    households: pd.DataFrame,
+    dynamics: RegistryDynamics,
+    lives: LatentLives,
+    registered: np.ndarray,
+    period: Period,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """crisis_events rows for these households over the period, as delivered on `delivered_on`."""
     months = period.months
     since = dict(zip(indicator_catalogue()["code"], indicator_catalogue()["since"], strict=True))
@@ -117,8 +142,15 @@ def crisis_events(households: pd.DataFrame, dynamics: RegistryDynamics, lives: L
     return events.sort_values(["household_id", "reference_month", "indicator"], ignore_index=True)
 
 
-def _event_frame(households: pd.DataFrame, code: str, rows: np.ndarray, cols: np.ndarray,
-                 overdue: np.ndarray, months: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
+def _event_frame(
+    households: pd.DataFrame,
+    code: str,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    overdue: np.ndarray,
+    months: pd.DatetimeIndex,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     reference = months[cols]
     lag_days = rng.integers(25, 96, len(rows))
     typical = TYPICAL_MONTHLY_KRW.get(code)
@@ -136,6 +168,7 @@ def _event_frame(households: pd.DataFrame, code: str, rows: np.ndarray, cols: np
             "reported_on": reference + pd.to_timedelta(lag_days, unit="D"),
             "amount_krw": amount,
             "months_overdue": pd.array(np.where(code in OVERDUE_INDICATORS, overdue, 0), dtype="Int64")
-            if code in OVERDUE_INDICATORS else pd.array([pd.NA] * len(rows), dtype="Int64"),
+            if code in OVERDUE_INDICATORS
+            else pd.array([pd.NA] * len(rows), dtype="Int64"),
         }
     )

@@ -60,10 +60,16 @@ def _registered(dynamics, n_months: int) -> np.ndarray:
 
 
 def _truth_schema() -> pa.Schema:
-    return pa.schema([
-        ("household_id", pa.string()), ("month", pa.date32()), ("state", pa.int8()),
-        ("hardship", pa.bool_()), ("p_onset", pa.float32()), ("p_positive_90d", pa.float32()),
-    ])
+    return pa.schema(
+        [
+            ("household_id", pa.string()),
+            ("month", pa.date32()),
+            ("state", pa.int8()),
+            ("hardship", pa.bool_()),
+            ("p_onset", pa.float32()),
+            ("p_positive_90d", pa.float32()),
+        ]
+    )
 
 
 def generate_city(
@@ -88,7 +94,9 @@ def generate_city(
     composition = compose_city(households, np.random.default_rng([seed, 0]))
     dongs = dong_codes(np.random.default_rng([seed, 1]))
     writers = {name: SourceWriter(out / f"{name}.parquet", spec) for name, spec in SOURCES_BY_NAME.items()}
-    truth_writer = pq.ParquetWriter(out / "_truth" / "monthly_state.parquet", _truth_schema(), compression="zstd")
+    truth_writer = pq.ParquetWriter(
+        out / "_truth" / "monthly_state.parquet", _truth_schema(), compression="zstd"
+    )
     hidden_writer = None
     try:
         for chunk, start in enumerate(range(0, households, CHUNK_HOUSEHOLDS)):
@@ -101,10 +109,14 @@ def generate_city(
                         writers[name].write(batch)
                 else:
                     writers[name].write(frame)
-            truth_writer.write_table(pa.Table.from_pandas(truth, schema=_truth_schema(), preserve_index=False))
+            truth_writer.write_table(
+                pa.Table.from_pandas(truth, schema=_truth_schema(), preserve_index=False)
+            )
             table = pa.Table.from_pandas(hidden, preserve_index=False)
             if hidden_writer is None:
-                hidden_writer = pq.ParquetWriter(out / "_truth" / "households.parquet", table.schema, compression="zstd")
+                hidden_writer = pq.ParquetWriter(
+                    out / "_truth" / "households.parquet", table.schema, compression="zstd"
+                )
             hidden_writer.write_table(table)
             if progress:
                 progress(int(rows[-1]) + 1, households)
@@ -115,9 +127,14 @@ def generate_city(
         if hidden_writer is not None:
             hidden_writer.close()
     summary = GenerationSummary(
-        out_dir=str(out), households=households, months=months, seed=seed,
-        first_month=period.start.date().isoformat(), delivered_on=period.delivered_on.date().isoformat(),
-        reading_days=reading_days, seconds=round(time.perf_counter() - started, 1),
+        out_dir=str(out),
+        households=households,
+        months=months,
+        seed=seed,
+        first_month=period.start.date().isoformat(),
+        delivered_on=period.delivered_on.date().isoformat(),
+        reading_days=reading_days,
+        seconds=round(time.perf_counter() - started, 1),
         rows={name: writer.rows_written for name, writer in writers.items()},
     )
     (out / "_truth" / "generation.json").write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
@@ -134,8 +151,9 @@ def _simulate_chunk(composition, dongs, rows: np.ndarray, period: Period, rng: n
     registered = _registered(dynamics, period.n_months)
     events = crisis_events(people, dynamics, lives, registered, period, rng)
     always = np.flatnonzero(registered.all(axis=1))
-    services = simulate_services(people.iloc[always].reset_index(drop=True),
-                                 _subset(lives, always), period, rng)
+    services = simulate_services(
+        people.iloc[always].reset_index(drop=True), _subset(lives, always), period, rng
+    )
     contacts = contacts_120(people, lives, registered, period, rng)
     found = visits(people, lives, registered, events, services.alerts, contacts, period, rng)
     frames = {
@@ -148,19 +166,36 @@ def _simulate_chunk(composition, dongs, rows: np.ndarray, period: Period, rng: n
         "outreach_visits": found,
     }
     r, m = np.nonzero(registered)
-    truth = pd.DataFrame({
-        "household_id": ids[r], "month": period.months[m], "state": lives.state[r, m],
-        "hardship": lives.hardship[r, m], "p_onset": lives.p_onset[r, m], "p_positive_90d": lives.p_positive_90d[r, m],
-    })
-    hidden = pd.DataFrame({
-        "household_id": ids, "frailty": lives.frailty, "disadvantage": people["disadvantage"].to_numpy(),
-        "entry_month": dynamics.entry_month, "event_month": dynamics.event_month,
-        "event_type": dynamics.event_type, "exit_month": dynamics.exit_month,
-    })
+    truth = pd.DataFrame(
+        {
+            "household_id": ids[r],
+            "month": period.months[m],
+            "state": lives.state[r, m],
+            "hardship": lives.hardship[r, m],
+            "p_onset": lives.p_onset[r, m],
+            "p_positive_90d": lives.p_positive_90d[r, m],
+        }
+    )
+    hidden = pd.DataFrame(
+        {
+            "household_id": ids,
+            "frailty": lives.frailty,
+            "disadvantage": people["disadvantage"].to_numpy(),
+            "entry_month": dynamics.entry_month,
+            "event_month": dynamics.event_month,
+            "event_type": dynamics.event_type,
+            "exit_month": dynamics.exit_month,
+        }
+    )
     return frames, truth, hidden
 
 
 def _subset(lives, rows: np.ndarray):
     from features.synthetic.latent import LatentLives
 
-    return LatentLives(*(getattr(lives, f)[rows] for f in ("hardship", "state", "p_onset", "p_positive_90d", "frailty", "alone")))
+    return LatentLives(
+        *(
+            getattr(lives, f)[rows]
+            for f in ("hardship", "state", "p_onset", "p_positive_90d", "frailty", "alone")
+        )
+    )

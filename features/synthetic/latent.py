@@ -53,8 +53,9 @@ def _alone_by_month(households: pd.DataFrame, dynamics: RegistryDynamics, n_mont
     return size_now <= 1
 
 
-def simulate_hardship(households: pd.DataFrame, dynamics: RegistryDynamics, n_months: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def simulate_hardship(
+    households: pd.DataFrame, dynamics: RegistryDynamics, n_months: int, rng: np.random.Generator
+) -> np.ndarray:
     n = len(households)
     disadvantage = households["disadvantage"].to_numpy()
     age = (households["moved_in"].dt.year.max() - households["head_birth_year"]).to_numpy()
@@ -71,8 +72,14 @@ def simulate_hardship(households: pd.DataFrame, dynamics: RegistryDynamics, n_mo
     return hardship
 
 
-def onset_logit(households: pd.DataFrame, dynamics: RegistryDynamics, hardship: np.ndarray,
-                alone: np.ndarray, frailty: np.ndarray, month: int) -> np.ndarray:
+def onset_logit(
+    households: pd.DataFrame,
+    dynamics: RegistryDynamics,
+    hardship: np.ndarray,
+    alone: np.ndarray,
+    frailty: np.ndarray,
+    month: int,
+) -> np.ndarray:
     """The NONE → AT_RISK log-odds in one month (the nonlinear heart of the synthetic truth)."""
     age = (households["moved_in"].dt.year.max() - households["head_birth_year"]).to_numpy() + month / 12
     male = households["head_sex"].to_numpy() == "M"
@@ -106,14 +113,22 @@ def onset_logit(households: pd.DataFrame, dynamics: RegistryDynamics, hardship: 
     )
 
 
-def simulate_isolation(households: pd.DataFrame, dynamics: RegistryDynamics, hardship: np.ndarray,
-                       rng: np.random.Generator) -> LatentLives:
+def simulate_isolation(
+    households: pd.DataFrame, dynamics: RegistryDynamics, hardship: np.ndarray, rng: np.random.Generator
+) -> LatentLives:
     n, n_months = hardship.shape
     frailty = rng.normal(0.0, 0.7, n)
     alone = _alone_by_month(households, dynamics, n_months)
-    p_onset = np.column_stack(
-        [_sigmoid(onset_logit(households, dynamics, hardship, alone, frailty, m)) for m in range(n_months)]
-    ) if n else np.zeros((0, n_months))
+    p_onset = (
+        np.column_stack(
+            [
+                _sigmoid(onset_logit(households, dynamics, hardship, alone, frailty, m))
+                for m in range(n_months)
+            ]
+        )
+        if n
+        else np.zeros((0, n_months))
+    )
     p_worsen = _sigmoid(AT_RISK_TO_ISOLATED + 0.6 * alone + 0.5 * hardship + 0.3 * frailty[:, None])
     p_iso_recover = ISOLATED_RECOVERY * (1 - 0.3 * alone)
 
@@ -124,7 +139,9 @@ def simulate_isolation(households: pd.DataFrame, dynamics: RegistryDynamics, har
         from_at_risk = np.where(worsen, 2, np.where(draw > 1 - AT_RISK_RECOVERY, 0, 1))
         del recover
         from_isolated = np.where(draw < p_iso_recover[:, m], 1, 2)
-        return np.select([state == 0, state == 1], [onset.astype(np.int8), from_at_risk], from_isolated).astype(np.int8)
+        return np.select(
+            [state == 0, state == 1], [onset.astype(np.int8), from_at_risk], from_isolated
+        ).astype(np.int8)
 
     state = np.zeros(n, dtype=np.int8)
     for _ in range(BURN_IN_MONTHS):
@@ -136,8 +153,8 @@ def simulate_isolation(households: pd.DataFrame, dynamics: RegistryDynamics, har
         states[:, m] = state
     previous = np.column_stack([before, states[:, :-1]]) if n_months > 1 else before[:, None]
     stay_none = 1 - np.column_stack([p_onset, p_onset[:, [-1]], p_onset[:, [-1]]])
-    none_run = stay_none[:, :n_months] * stay_none[:, 1:n_months + 1] * stay_none[:, 2:n_months + 2]
-    later_none = stay_none[:, 1:n_months + 1] * stay_none[:, 2:n_months + 2]
+    none_run = stay_none[:, :n_months] * stay_none[:, 1 : n_months + 1] * stay_none[:, 2 : n_months + 2]
+    later_none = stay_none[:, 1 : n_months + 1] * stay_none[:, 2 : n_months + 2]
     p_positive = np.select(
         [previous == IsolationState.NONE, previous == IsolationState.AT_RISK],
         [1 - none_run, 1 - AT_RISK_RECOVERY * later_none],

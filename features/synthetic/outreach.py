@@ -32,11 +32,18 @@ SURVEY_MONTHS = (4, 10)
 
 
 def _month_index(period: Period, days: pd.Series) -> np.ndarray:
-    return np.clip(np.searchsorted(period.months.to_numpy(), days.to_numpy(), side="right") - 1, 0, period.n_months - 1)
+    return np.clip(
+        np.searchsorted(period.months.to_numpy(), days.to_numpy(), side="right") - 1, 0, period.n_months - 1
+    )
 
 
-def contacts_120(households: pd.DataFrame, lives: LatentLives, registered: np.ndarray, period: Period,
-                 rng: np.random.Generator) -> pd.DataFrame:
+def contacts_120(
+    households: pd.DataFrame,
+    lives: LatentLives,
+    registered: np.ndarray,
+    period: Period,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Calls and chats to the 120 line: mostly middle-aged callers, more often when isolated."""
     age = (period.start.year - households["head_birth_year"]).to_numpy()[:, None]
     age_factor = np.where(age < 40, 1.0, np.where(age < 65, 1.6, 0.2))
@@ -45,57 +52,113 @@ def contacts_120(households: pd.DataFrame, lives: LatentLives, registered: np.nd
     troubled = lives.state[rows, cols] >= 1
     topic = np.where(
         troubled,
-        np.array(["loneliness_talk", "crisis", "information"])[(rng.random(len(rows))[:, None] > [0.6, 0.82]).sum(1)],
-        np.array(["information", "loneliness_talk", "crisis"])[(rng.random(len(rows))[:, None] > [0.55, 0.96]).sum(1)],
+        np.array(["loneliness_talk", "crisis", "information"])[
+            (rng.random(len(rows))[:, None] > [0.6, 0.82]).sum(1)
+        ],
+        np.array(["information", "loneliness_talk", "crisis"])[
+            (rng.random(len(rows))[:, None] > [0.55, 0.96]).sum(1)
+        ],
     )
     young = age[rows, 0] < 40
     channel = np.where(rng.random(len(rows)) < np.where(young, 0.55, 0.15), "chat", "phone")
     at = period.months[cols] + pd.to_timedelta(rng.integers(0, 28 * 24 * 60, len(rows)), unit="min")
     return pd.DataFrame(
-        {"household_id": households["household_id"].to_numpy()[rows], "contacted_at": at.floor("min"),
-         "channel": channel, "topic": topic}
+        {
+            "household_id": households["household_id"].to_numpy()[rows],
+            "contacted_at": at.floor("min"),
+            "channel": channel,
+            "topic": topic,
+        }
     )
 
 
-def _system_list_visits(households: pd.DataFrame, events: pd.DataFrame, registered: np.ndarray,
-                        period: Period, rng: np.random.Generator) -> pd.DataFrame:
+def _system_list_visits(
+    households: pd.DataFrame,
+    events: pd.DataFrame,
+    registered: np.ndarray,
+    period: Period,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Every two months the national list flags households with 2+ distinct recent indicators."""
     index = pd.Series(np.arange(len(households)), index=households["household_id"].to_numpy())
     visits = []
     for m in range(1, period.n_months, 2):
         list_day = period.months[m] + pd.Timedelta(days=9)
-        recent = events[(events["reported_on"] <= list_day) & (events["reported_on"] > list_day - pd.Timedelta(days=90))]
+        recent = events[
+            (events["reported_on"] <= list_day) & (events["reported_on"] > list_day - pd.Timedelta(days=90))
+        ]
         counts = recent.groupby("household_id")["indicator"].nunique()
         flagged = counts.index[counts >= 2].to_numpy()
         rows = index.loc[flagged].to_numpy()
         rows = rows[registered[rows, m] & (rng.random(len(rows)) < SYSTEM_LIST_VISIT_SHARE)]
         days = list_day + pd.to_timedelta(rng.integers(3, 50, len(rows)), unit="D")
         visits.append(pd.DataFrame({"_row": rows, "visited_on": days, "trigger": "system_list"}))
-    return pd.concat(visits, ignore_index=True) if visits else pd.DataFrame(columns=["_row", "visited_on", "trigger"])
+    return (
+        pd.concat(visits, ignore_index=True)
+        if visits
+        else pd.DataFrame(columns=["_row", "visited_on", "trigger"])
+    )
 
 
-def visits(households: pd.DataFrame, lives: LatentLives, registered: np.ndarray, events: pd.DataFrame,
-           alerts: pd.DataFrame, contacts: pd.DataFrame, period: Period, rng: np.random.Generator) -> pd.DataFrame:
+def visits(
+    households: pd.DataFrame,
+    lives: LatentLives,
+    registered: np.ndarray,
+    events: pd.DataFrame,
+    alerts: pd.DataFrame,
+    contacts: pd.DataFrame,
+    period: Period,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """outreach_visits rows, with outcomes drawn from the latent state in the visit's month."""
     n = len(households)
     index = pd.Series(np.arange(n), index=households["household_id"].to_numpy())
     parts = [_system_list_visits(households, events, registered, period, rng)]
     chosen = alerts[rng.random(len(alerts)) < SENSOR_ALERT_VISIT_SHARE]
-    parts.append(pd.DataFrame({"_row": index.loc[chosen["household_id"]].to_numpy(),
-                               "visited_on": chosen["alert_on"].to_numpy() + pd.to_timedelta(rng.integers(0, 4, len(chosen)), unit="D"),
-                               "trigger": "sensor_alert"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "_row": index.loc[chosen["household_id"]].to_numpy(),
+                "visited_on": chosen["alert_on"].to_numpy()
+                + pd.to_timedelta(rng.integers(0, 4, len(chosen)), unit="D"),
+                "trigger": "sensor_alert",
+            }
+        )
+    )
     crisis = contacts[(contacts["topic"] == "crisis") & (rng.random(len(contacts)) < 0.5)]
-    parts.append(pd.DataFrame({"_row": index.loc[crisis["household_id"]].to_numpy(),
-                               "visited_on": crisis["contacted_at"].dt.normalize().to_numpy() + pd.to_timedelta(rng.integers(1, 15, len(crisis)), unit="D"),
-                               "trigger": "call_120"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "_row": index.loc[crisis["household_id"]].to_numpy(),
+                "visited_on": crisis["contacted_at"].dt.normalize().to_numpy()
+                + pd.to_timedelta(rng.integers(1, 15, len(crisis)), unit="D"),
+                "trigger": "call_120",
+            }
+        )
+    )
     referral_rate = np.array([0.00004, 0.0012, 0.004])[lives.state]
     rows, cols = np.nonzero(registered & (rng.random(lives.state.shape) < referral_rate))
-    parts.append(pd.DataFrame({"_row": rows, "visited_on": period.months[cols] + pd.to_timedelta(rng.integers(0, 28, len(rows)), unit="D"),
-                               "trigger": "referral"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "_row": rows,
+                "visited_on": period.months[cols] + pd.to_timedelta(rng.integers(0, 28, len(rows)), unit="D"),
+                "trigger": "referral",
+            }
+        )
+    )
     for m in np.flatnonzero(np.isin(period.months.month, SURVEY_MONTHS)):
         rows = np.flatnonzero(registered[:, m] & (rng.random(n) < SURVEY_SHARE))
-        parts.append(pd.DataFrame({"_row": rows, "visited_on": period.months[m] + pd.to_timedelta(rng.integers(0, 28, len(rows)), unit="D"),
-                                   "trigger": "survey"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_row": rows,
+                    "visited_on": period.months[m]
+                    + pd.to_timedelta(rng.integers(0, 28, len(rows)), unit="D"),
+                    "trigger": "survey",
+                }
+            )
+        )
     found = pd.concat(parts, ignore_index=True)
     found["visited_on"] = pd.to_datetime(found["visited_on"]).dt.normalize()
     found = found[found["visited_on"] < period.delivered_on].reset_index(drop=True)
@@ -114,12 +177,16 @@ def visits(households: pd.DataFrame, lives: LatentLives, registered: np.ndarray,
         [rng.integers(9, 14, len(found)), rng.integers(4, 9, len(found)), rng.integers(0, 4, len(found))],
         -1,
     )
-    return pd.DataFrame(
-        {
-            "household_id": households["household_id"].to_numpy()[found["_row"].to_numpy()],
-            "visited_on": found["visited_on"].to_numpy(),
-            "trigger": found["trigger"].to_numpy(),
-            "outcome": outcome,
-            "checklist_score": pd.array(np.where(score >= 0, score, None), dtype="Int64"),
-        }
-    ).drop_duplicates(["household_id", "visited_on", "trigger"]).sort_values(["household_id", "visited_on"], ignore_index=True)
+    return (
+        pd.DataFrame(
+            {
+                "household_id": households["household_id"].to_numpy()[found["_row"].to_numpy()],
+                "visited_on": found["visited_on"].to_numpy(),
+                "trigger": found["trigger"].to_numpy(),
+                "outcome": outcome,
+                "checklist_score": pd.array(np.where(score >= 0, score, None), dtype="Int64"),
+            }
+        )
+        .drop_duplicates(["household_id", "visited_on", "trigger"])
+        .sort_values(["household_id", "visited_on"], ignore_index=True)
+    )

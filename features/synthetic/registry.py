@@ -32,8 +32,11 @@ class RegistryDynamics:
     def event_before(self, kind: str, month: int, within: int = 12) -> np.ndarray:
         """Households whose `kind` event happened in the `within` months up to `month`."""
         code = EVENT_TYPES.index(kind)
-        return (self.event_type == code) & (self.event_month >= 0) & (self.event_month <= month) & (
-            self.event_month > month - within
+        return (
+            (self.event_type == code)
+            & (self.event_month >= 0)
+            & (self.event_month <= month)
+            & (self.event_month > month - within)
         )
 
 
@@ -70,17 +73,23 @@ def simulate_registry(households: pd.DataFrame, n_months: int, rng: np.random.Ge
     return RegistryDynamics(entry, event_month, np.minimum(event_type, len(EVENT_TYPES) - 1), exit_month)
 
 
-def draw_exits(dynamics: RegistryDynamics, households: pd.DataFrame, isolated_share: np.ndarray,
-               rng: np.random.Generator) -> RegistryDynamics:
+def draw_exits(
+    dynamics: RegistryDynamics, households: pd.DataFrame, isolated_share: np.ndarray, rng: np.random.Generator
+) -> RegistryDynamics:
     """Departures: moving out of Seoul, and deaths of people living alone (more often if isolated)."""
     n = len(households)
     age = (households["moved_in"].dt.year.max() - households["head_birth_year"]).to_numpy()
     alone = households["household_size"].to_numpy() == 1
-    alone_after = alone | ((dynamics.event_type == EVENT_TYPES.index("head_death")) & (households["household_size"].to_numpy() == 2))
+    alone_after = alone | (
+        (dynamics.event_type == EVENT_TYPES.index("head_death"))
+        & (households["household_size"].to_numpy() == 2)
+    )
     n_months = isolated_share.shape[1]
     exit_month = np.full(n, NO_EVENT)
     for month in range(n_months):
-        lone = np.where(dynamics.event_month >= 0, np.where(month >= dynamics.event_month, alone_after, alone), alone)
+        lone = np.where(
+            dynamics.event_month >= 0, np.where(month >= dynamics.event_month, alone_after, alone), alone
+        )
         hazard = 0.0018 + lone * monthly_mortality(age) * (1 + 1.5 * isolated_share[:, month])
         earliest = np.maximum(dynamics.entry_month, dynamics.event_month) + 1
         leaves = (exit_month == NO_EVENT) & (month >= earliest) & (rng.random(n) < hazard)
@@ -88,13 +97,16 @@ def draw_exits(dynamics: RegistryDynamics, households: pd.DataFrame, isolated_sh
     return RegistryDynamics(dynamics.entry_month, dynamics.event_month, dynamics.event_type, exit_month)
 
 
-def registry_rows(households: pd.DataFrame, dynamics: RegistryDynamics, months: pd.DatetimeIndex,
-                  rng: np.random.Generator) -> pd.DataFrame:
+def registry_rows(
+    households: pd.DataFrame, dynamics: RegistryDynamics, months: pd.DatetimeIndex, rng: np.random.Generator
+) -> pd.DataFrame:
     """The effective-dated rows of households.parquet for these households."""
     start_day = rng.integers(0, 28, len(households))
 
     def day_in(month_index: np.ndarray) -> pd.Series:
-        return pd.Series(months[np.clip(month_index, 0, len(months) - 1)]) + pd.to_timedelta(start_day, unit="D")
+        return pd.Series(months[np.clip(month_index, 0, len(months) - 1)]) + pd.to_timedelta(
+            start_day, unit="D"
+        )
 
     first = households.drop(columns=["disadvantage"]).copy()
     entry = dynamics.entry_month
@@ -116,7 +128,9 @@ def registry_rows(households: pd.DataFrame, dynamics: RegistryDynamics, months: 
     second.loc[kind == "applied", "livelihood_status"] = "applied"
     shrink = np.isin(kind, ["head_death", "split"]) & (second["household_size"].to_numpy() > 1)
     second.loc[shrink, "household_size"] = second.loc[shrink, "household_size"] - 1
-    second.loc[kind == "head_death", "head_birth_year"] = second.loc[kind == "head_death", "head_birth_year"] + rng.integers(-3, 4, (kind == "head_death").sum())
+    second.loc[kind == "head_death", "head_birth_year"] = second.loc[
+        kind == "head_death", "head_birth_year"
+    ] + rng.integers(-3, 4, (kind == "head_death").sum())
     moved = kind == "move"
     second.loc[moved, "moved_in"] = second.loc[moved, "valid_from"]
     rows = pd.concat([first, second], ignore_index=True)

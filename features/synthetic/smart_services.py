@@ -20,9 +20,23 @@ from features.synthetic.latent import LatentLives
 from features.synthetic.period import Period
 
 HOLIDAYS = pd.to_datetime(
-    ["2024-09-16", "2024-09-17", "2024-09-18", "2025-01-28", "2025-01-29", "2025-01-30",
-     "2025-10-05", "2025-10-06", "2025-10-07", "2026-02-16", "2026-02-17", "2026-02-18",
-     "2026-09-24", "2026-09-25", "2026-09-26"]
+    [
+        "2024-09-16",
+        "2024-09-17",
+        "2024-09-18",
+        "2025-01-28",
+        "2025-01-29",
+        "2025-01-30",
+        "2025-10-05",
+        "2025-10-06",
+        "2025-10-07",
+        "2026-02-16",
+        "2026-02-17",
+        "2026-02-18",
+        "2026-09-24",
+        "2026-09-25",
+        "2026-09-26",
+    ]
 )
 """Seollal and Chuseok, when many households are away with family."""
 
@@ -33,8 +47,32 @@ WITHDRAWAL = np.array([0.0, 0.4, 0.75])
 """How far activity is withdrawn in each IsolationState (reached gradually)."""
 
 _HOURLY_ACTIVITY = np.array(
-    [0.04, 0.03, 0.02, 0.02, 0.03, 0.08, 0.25, 0.55, 0.6, 0.45, 0.42, 0.45,
-     0.55, 0.45, 0.4, 0.4, 0.42, 0.5, 0.7, 0.75, 0.72, 0.6, 0.4, 0.15]
+    [
+        0.04,
+        0.03,
+        0.02,
+        0.02,
+        0.03,
+        0.08,
+        0.25,
+        0.55,
+        0.6,
+        0.45,
+        0.42,
+        0.45,
+        0.55,
+        0.45,
+        0.4,
+        0.4,
+        0.42,
+        0.5,
+        0.7,
+        0.75,
+        0.72,
+        0.6,
+        0.4,
+        0.15,
+    ]
 )
 
 
@@ -65,10 +103,20 @@ def enrol(households: pd.DataFrame, period: Period, rng: np.random.Generator) ->
         (rng.random((n, 1)) > np.array([0.6, 0.85])).sum(axis=1)
     ]
     ids = households["household_id"].to_numpy()[chosen]
-    rows = pd.DataFrame({"household_id": ids, "service": device, "enrolled_on": enrolled_on, "ended_on": ended_on, "_row": chosen})
+    rows = pd.DataFrame(
+        {
+            "household_id": ids,
+            "service": device,
+            "enrolled_on": enrolled_on,
+            "ended_on": ended_on,
+            "_row": chosen,
+        }
+    )
     calls = rng.random(n) < 0.45
     ai = rows[calls].assign(service="ai_call")
-    return pd.concat([rows, ai], ignore_index=True).sort_values(["household_id", "service"], ignore_index=True)
+    return pd.concat([rows, ai], ignore_index=True).sort_values(
+        ["household_id", "service"], ignore_index=True
+    )
 
 
 def _hourly_state(state: np.ndarray, months: pd.DatetimeIndex, hours: pd.DatetimeIndex) -> np.ndarray:
@@ -79,7 +127,9 @@ def _hourly_state(state: np.ndarray, months: pd.DatetimeIndex, hours: pd.Datetim
     return np.vstack([np.interp(grid, mids, row) for row in level])
 
 
-def _episodes(rng: np.random.Generator, shape: tuple[int, int], per_month: float, low: int, high: int) -> np.ndarray:
+def _episodes(
+    rng: np.random.Generator, shape: tuple[int, int], per_month: float, low: int, high: int
+) -> np.ndarray:
     """Boolean mask of random episodes (device offline, plug pulled) in household-hours."""
     n, hours = shape
     mask = np.zeros(shape, dtype=bool)
@@ -88,7 +138,7 @@ def _episodes(rng: np.random.Generator, shape: tuple[int, int], per_month: float
         starts = rng.integers(0, hours, count[i])
         lengths = rng.integers(low, high, count[i])
         for s, length in zip(starts, lengths, strict=True):
-            mask[i, s:s + length] = True
+            mask[i, s : s + length] = True
     return mask
 
 
@@ -103,7 +153,9 @@ def _runs_reaching(flags: np.ndarray, length: int) -> np.ndarray:
     return np.array(hits, dtype=np.int64).reshape(-1, 2)
 
 
-def _device_batch(batch: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _device_batch(
+    batch: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hourly readings and device alerts for a batch of enrolled households (one device each)."""
     hours = pd.date_range(period.readings_start, period.delivered_on - pd.Timedelta(hours=1), freq="h")
     n, h = len(batch), len(hours)
@@ -116,7 +168,8 @@ def _device_batch(batch: pd.DataFrame, state: np.ndarray, period: Period, rng: n
     away = np.isin(hours.normalize(), HOLIDAYS)[None, :] & (rng.random((n, 1)) < 0.35)
     active = (rng.random((n, h)) < p_active) & ~away
     enrolled = (hours.to_numpy()[None, :] >= batch["enrolled_on"].to_numpy()[:, None]) & (
-        batch["ended_on"].isna().to_numpy()[:, None] | (hours.to_numpy()[None, :] < batch["ended_on"].to_numpy()[:, None])
+        batch["ended_on"].isna().to_numpy()[:, None]
+        | (hours.to_numpy()[None, :] < batch["ended_on"].to_numpy()[:, None])
     )
     offline = _episodes(rng, (n, h), 1.2, 2, 60)
     unplugged = _episodes(rng, (n, h), 0.35, 6, 90) & (batch["service"].to_numpy() == "smart_plug")[:, None]
@@ -124,8 +177,14 @@ def _device_batch(batch: pd.DataFrame, state: np.ndarray, period: Period, rng: n
     base = rng.uniform(25, 80, (n, 1)) + 90 * is_ami
     power = base + rng.normal(0, 0.5, (n, h)) + active * rng.lognormal(4.6, 0.6, (n, h)) * (1 + is_ami)
     power = np.where(unplugged, 0.0, np.round(np.maximum(power, 0.5), 1))
-    daylight = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :] * rng.uniform(20, 180, (n, 1))
-    light = np.where(unplugged | away, 0.0, np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1))
+    daylight = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :] * rng.uniform(
+        20, 180, (n, 1)
+    )
+    light = np.where(
+        unplugged | away,
+        0.0,
+        np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1),
+    )
     phone = np.where(away, 0, rng.poisson(active * 3.5 + 0.05)) * (rng.random((n, h)) > 0.6 * withdrawal)
     reported = enrolled & ~offline
     ids = batch["household_id"].to_numpy()
@@ -137,64 +196,103 @@ def _device_batch(batch: pd.DataFrame, state: np.ndarray, period: Period, rng: n
         ("phone_events", phone.astype(float), service == "phone_activity"),
     ):
         rows, cols = np.nonzero(reported & has[:, None])
-        frames.append(pd.DataFrame({"household_id": ids[rows], "ts": hours[cols], "channel": channel, "value": values[rows, cols]}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "household_id": ids[rows],
+                    "ts": hours[cols],
+                    "channel": channel,
+                    "value": values[rows, cols],
+                }
+            )
+        )
     readings = pd.concat(frames, ignore_index=True)
     duplicated = readings.sample(frac=0.004, random_state=int(rng.integers(2**31)))
     readings = pd.concat([readings, duplicated], ignore_index=True)
 
     flat = np.zeros((n, h), dtype=bool)
-    flat[:, 1:] = reported[:, 1:] & reported[:, :-1] & (np.abs(np.diff(power, axis=1)) < 2.0) & (light[:, 1:] < 60)
+    flat[:, 1:] = (
+        reported[:, 1:] & reported[:, :-1] & (np.abs(np.diff(power, axis=1)) < 2.0) & (light[:, 1:] < 60)
+    )
     flat &= np.isin(service, ["smart_plug", "ami"])[:, None]
     quiet_phone = reported & ~(phone > 0) & (service == "phone_activity")[:, None]
     alerts = [
-        pd.DataFrame({"household_id": ids[hits[:, 0]], "alert_on": hours[hits[:, 1]].normalize(), "service": service[hits[:, 0]]})
+        pd.DataFrame(
+            {
+                "household_id": ids[hits[:, 0]],
+                "alert_on": hours[hits[:, 1]].normalize(),
+                "service": service[hits[:, 0]],
+            }
+        )
         for hits in (_runs_reaching(flat, FLAT_ALERT_HOURS), _runs_reaching(quiet_phone, 30))
     ]
     return readings, pd.concat(alerts, ignore_index=True)
 
 
-def _ai_calls(enrolled: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _ai_calls(
+    enrolled: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     if enrolled.empty:
-        empty_calls = pd.DataFrame(columns=["household_id", "called_at", "answered", "duration_s", "risk_flag"])
+        empty_calls = pd.DataFrame(
+            columns=["household_id", "called_at", "answered", "duration_s", "risk_flag"]
+        )
         return empty_calls, pd.DataFrame(columns=["household_id", "alert_on", "service"])
     weeks = pd.date_range(period.start, period.delivered_on - pd.Timedelta(days=1), freq="W-MON")
     n, w = len(enrolled), len(weeks)
     minutes = rng.integers(0, 2, n) * 24 * 60 + 600 + rng.integers(0, 240, n)
     called_at = weeks.to_numpy()[None, :] + minutes.astype("timedelta64[m]")[:, None]
-    month = np.clip(np.searchsorted(period.months.to_numpy(), weeks.to_numpy(), side="right") - 1, 0, period.n_months - 1)
+    month = np.clip(
+        np.searchsorted(period.months.to_numpy(), weeks.to_numpy(), side="right") - 1, 0, period.n_months - 1
+    )
     s = state[:, month]
-    p_answer = np.array([0.82, 0.62, 0.42])[s] * np.where(np.isin(weeks.normalize(), HOLIDAYS), 0.4, 1.0)[None, :]
+    p_answer = (
+        np.array([0.82, 0.62, 0.42])[s] * np.where(np.isin(weeks.normalize(), HOLIDAYS), 0.4, 1.0)[None, :]
+    )
     answered = rng.random((n, w)) < p_answer
     risky = answered & (rng.random((n, w)) < np.array([0.015, 0.05, 0.1])[s])
-    live = (called_at >= enrolled["enrolled_on"].to_numpy()[:, None]) & (
-        enrolled["ended_on"].isna().to_numpy()[:, None] | (called_at < enrolled["ended_on"].to_numpy()[:, None])
-    ) & (called_at < np.datetime64(period.delivered_on))
+    live = (
+        (called_at >= enrolled["enrolled_on"].to_numpy()[:, None])
+        & (
+            enrolled["ended_on"].isna().to_numpy()[:, None]
+            | (called_at < enrolled["ended_on"].to_numpy()[:, None])
+        )
+        & (called_at < np.datetime64(period.delivered_on))
+    )
     rows, cols = np.nonzero(live)
     calls = pd.DataFrame(
         {
             "household_id": enrolled["household_id"].to_numpy()[rows],
             "called_at": pd.to_datetime(called_at[rows, cols]).floor("s"),
             "answered": pd.array(answered[rows, cols], dtype="boolean"),
-            "duration_s": np.where(answered[rows, cols], np.round(rng.lognormal(4.0, 0.5, len(rows)), 1), np.nan),
+            "duration_s": np.where(
+                answered[rows, cols], np.round(rng.lognormal(4.0, 0.5, len(rows)), 1), np.nan
+            ),
             "risk_flag": pd.array(np.where(answered[rows, cols], risky[rows, cols], None), dtype="boolean"),
         }
     )
     unanswered = live & ~answered
     hits = _runs_reaching(unanswered, UNANSWERED_ALERT_CALLS)
     alerts = pd.DataFrame(
-        {"household_id": enrolled["household_id"].to_numpy()[hits[:, 0]],
-         "alert_on": pd.to_datetime(called_at[hits[:, 0], hits[:, 1]]).normalize(), "service": "ai_call"}
+        {
+            "household_id": enrolled["household_id"].to_numpy()[hits[:, 0]],
+            "alert_on": pd.to_datetime(called_at[hits[:, 0], hits[:, 1]]).normalize(),
+            "service": "ai_call",
+        }
     )
     return calls, alerts
 
 
-def simulate_services(households: pd.DataFrame, lives: LatentLives, period: Period, rng: np.random.Generator) -> SensorOutput:
+def simulate_services(
+    households: pd.DataFrame, lives: LatentLives, period: Period, rng: np.random.Generator
+) -> SensorOutput:
     enrollments = enrol(households, period, rng)
     devices = enrollments[enrollments["service"] != "ai_call"]
     readings, alerts = [], []
     for start in range(0, len(devices), HOUSEHOLDS_PER_BATCH):
-        batch = devices.iloc[start:start + HOUSEHOLDS_PER_BATCH]
-        batch_readings, batch_alerts = _device_batch(batch, lives.state[batch["_row"].to_numpy()], period, rng)
+        batch = devices.iloc[start : start + HOUSEHOLDS_PER_BATCH]
+        batch_readings, batch_alerts = _device_batch(
+            batch, lives.state[batch["_row"].to_numpy()], period, rng
+        )
         readings.append(batch_readings)
         alerts.append(batch_alerts)
     ai = enrollments[enrollments["service"] == "ai_call"]

@@ -51,7 +51,8 @@ def test_features_writes_the_round_table_and_its_manifest(tmp_path: Path) -> Non
     drop = write_drop(tmp_path / "drop")
     out = tmp_path / "round.parquet"
     result = runner.invoke(
-        app, ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)],
+        app,
+        ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
@@ -65,8 +66,17 @@ def test_training_set_takes_several_rounds(tmp_path: Path) -> None:
     out = tmp_path / "train.parquet"
     result = runner.invoke(
         app,
-        ["training-set", "--data", str(drop), "--round", "2025-01-31", "--round", "2025-03-31",
-         "--out", str(out)],
+        [
+            "training-set",
+            "--data",
+            str(drop),
+            "--round",
+            "2025-01-31",
+            "--round",
+            "2025-03-31",
+            "--out",
+            str(out),
+        ],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
@@ -75,7 +85,8 @@ def test_training_set_takes_several_rounds(tmp_path: Path) -> None:
 
 def test_a_round_date_that_is_not_a_date_is_refused_by_name(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["features", "--data", str(tmp_path), "--as-of", "31/03/2025", "--out", "x.parquet"],
+        app,
+        ["features", "--data", str(tmp_path), "--as-of", "31/03/2025", "--out", "x.parquet"],
         terminal_width=200,
     )
     assert result.exit_code == 2
@@ -85,7 +96,8 @@ def test_a_round_date_that_is_not_a_date_is_refused_by_name(tmp_path: Path) -> N
 def test_generate_writes_a_city_and_prints_its_report(tmp_path: Path) -> None:
     out = tmp_path / "city"
     result = runner.invoke(
-        app, ["generate", "--households", "800", "--months", "6", "--seed", "2", "--out", str(out)],
+        app,
+        ["generate", "--households", "800", "--months", "6", "--seed", "2", "--out", str(out)],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output

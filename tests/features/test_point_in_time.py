@@ -33,18 +33,28 @@ def rich_frames() -> dict[str, pd.DataFrame]:
     readings = pd.concat(
         [
             frames["sensor_readings"],
-            pd.DataFrame({"household_id": "H1", "ts": hours[keep], "channel": "power_w",
-                          "value": power[keep]}).query("ts >= '2025-01-02'"),
-            pd.DataFrame({"household_id": "H2", "ts": hours, "channel": "phone_events",
-                          "value": phone.astype(float)}),
+            pd.DataFrame(
+                {"household_id": "H1", "ts": hours[keep], "channel": "power_w", "value": power[keep]}
+            ).query("ts >= '2025-01-02'"),
+            pd.DataFrame(
+                {"household_id": "H2", "ts": hours, "channel": "phone_events", "value": phone.astype(float)}
+            ),
         ],
         ignore_index=True,
     )
     frames["sensor_readings"] = readings
     frames["sensor_enrollments"] = pd.concat(
-        [frames["sensor_enrollments"],
-         pd.DataFrame({"household_id": ["H2"], "service": ["phone_activity"],
-                       "enrolled_on": [D("2024-10-01")], "ended_on": [pd.NaT]})],
+        [
+            frames["sensor_enrollments"],
+            pd.DataFrame(
+                {
+                    "household_id": ["H2"],
+                    "service": ["phone_activity"],
+                    "enrolled_on": [D("2024-10-01")],
+                    "ended_on": [pd.NaT],
+                }
+            ),
+        ],
         ignore_index=True,
     )
     weeks = pd.date_range("2024-11-04 10:00", "2025-07-28 10:00", freq="7D")
@@ -80,7 +90,7 @@ def future_changes(draw: st.DrawFn) -> tuple[pd.Timestamp, dict[str, pd.DataFram
     # The day right after the round is where leaks happen; weight it heavily.
     days = st.one_of(st.just(1), st.integers(min_value=1, max_value=150))
 
-    def drop_some_future(name: str, column: str, shift: pd.Timedelta = pd.Timedelta(0)) -> None:
+    def drop_some_future(name: str, column: str, shift: pd.Timedelta) -> None:
         frame = frames[name]
         future = frame.index[frame[column] >= as_of + shift]
         doomed = draw(st.lists(st.sampled_from(list(future)), unique=True)) if len(future) else []
@@ -91,32 +101,62 @@ def future_changes(draw: st.DrawFn) -> tuple[pd.Timestamp, dict[str, pd.DataFram
             extra = pd.DataFrame(rows).astype(frames[name].dtypes.to_dict())
             frames[name] = pd.concat([frames[name], extra], ignore_index=True)
 
-    add("crisis_events", [
-        {"household_id": draw(st.sampled_from(HOUSEHOLDS)), "indicator": draw(st.sampled_from(INDICATORS)),
-         "reference_month": (reported - pd.Timedelta(days=draw(st.integers(0, 80)))).to_period("M").to_timestamp(),
-         "reported_on": reported, "amount_krw": draw(st.floats(0, 5e6)), "months_overdue": draw(st.integers(0, 12))}
-        for reported in [after(as_of, draw(days)) for _ in range(draw(st.integers(0, 4)))]
-    ])
+    add(
+        "crisis_events",
+        [
+            {
+                "household_id": draw(st.sampled_from(HOUSEHOLDS)),
+                "indicator": draw(st.sampled_from(INDICATORS)),
+                "reference_month": (reported - pd.Timedelta(days=draw(st.integers(0, 80))))
+                .to_period("M")
+                .to_timestamp(),
+                "reported_on": reported,
+                "amount_krw": draw(st.floats(0, 5e6)),
+                "months_overdue": draw(st.integers(0, 12)),
+            }
+            for reported in [after(as_of, draw(days)) for _ in range(draw(st.integers(0, 4)))]
+        ],
+    )
     drop_some_future("crisis_events", "reported_on", pd.Timedelta(days=1))
-    add("outreach_visits", [
-        {"household_id": draw(st.sampled_from(HOUSEHOLDS)), "visited_on": after(as_of, draw(days)),
-         "trigger": draw(st.sampled_from(VISIT_TRIGGERS)), "outcome": draw(st.sampled_from(VISIT_OUTCOMES)),
-         "checklist_score": draw(st.integers(0, 13))}
-        for _ in range(draw(st.integers(0, 3)))
-    ])
+    add(
+        "outreach_visits",
+        [
+            {
+                "household_id": draw(st.sampled_from(HOUSEHOLDS)),
+                "visited_on": after(as_of, draw(days)),
+                "trigger": draw(st.sampled_from(VISIT_TRIGGERS)),
+                "outcome": draw(st.sampled_from(VISIT_OUTCOMES)),
+                "checklist_score": draw(st.integers(0, 13)),
+            }
+            for _ in range(draw(st.integers(0, 3)))
+        ],
+    )
     drop_some_future("outreach_visits", "visited_on", pd.Timedelta(days=1))
-    add("call_center_contacts", [
-        {"household_id": draw(st.sampled_from(HOUSEHOLDS)),
-         "contacted_at": after(as_of, draw(days)) + pd.Timedelta(hours=draw(st.integers(0, 23))),
-         "channel": "phone", "topic": draw(st.sampled_from(CONTACT_TOPICS))}
-        for _ in range(draw(st.integers(0, 3)))
-    ])
+    add(
+        "call_center_contacts",
+        [
+            {
+                "household_id": draw(st.sampled_from(HOUSEHOLDS)),
+                "contacted_at": after(as_of, draw(days)) + pd.Timedelta(hours=draw(st.integers(0, 23))),
+                "channel": "phone",
+                "topic": draw(st.sampled_from(CONTACT_TOPICS)),
+            }
+            for _ in range(draw(st.integers(0, 3)))
+        ],
+    )
     start = after(as_of, draw(days))
-    add("sensor_readings", [
-        {"household_id": "H1", "ts": start + pd.Timedelta(hours=h), "channel": "power_w",
-         "value": draw(st.floats(0, 2000))}
-        for h in range(draw(st.integers(0, 30)))
-    ])
+    add(
+        "sensor_readings",
+        [
+            {
+                "household_id": "H1",
+                "ts": start + pd.Timedelta(hours=h),
+                "channel": "power_w",
+                "value": draw(st.floats(0, 2000)),
+            }
+            for h in range(draw(st.integers(0, 30)))
+        ],
+    )
     drop_some_future("sensor_readings", "ts", pd.Timedelta(days=1))
     readings = frames["sensor_readings"]
     future_hours = (readings["ts"] >= as_of + pd.Timedelta(days=1)) & (readings["household_id"] == "H2")
@@ -137,7 +177,9 @@ def future_changes(draw: st.DrawFn) -> tuple[pd.Timestamp, dict[str, pd.DataFram
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(future_changes())
-def test_features_ignore_records_dated_after_as_of(case: tuple[pd.Timestamp, dict[str, pd.DataFrame]]) -> None:
+def test_features_ignore_records_dated_after_as_of(
+    case: tuple[pd.Timestamp, dict[str, pd.DataFrame]],
+) -> None:
     as_of, frames = case
     with tempfile.TemporaryDirectory() as directory:
         drop = write_drop(Path(directory) / "drop", frames)

@@ -108,6 +108,8 @@ def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
     assert manifest.rows == len(table)
     assert list(written.columns) == list(table.columns)
     pd.testing.assert_frame_equal(
-        written.astype({c: "str" for c in ("household_id", *AUDIT_COLUMNS)}).astype({"round_date": "datetime64[us]"}),
+        written.astype({c: "str" for c in ("household_id", *AUDIT_COLUMNS)}).astype(
+            {"round_date": "datetime64[us]"}
+        ),
         table,
     )

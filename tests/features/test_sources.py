@@ -132,8 +132,10 @@ def test_unknown_indicator_codes_are_reported_and_kept(tmp_path: Path) -> None:
     good = valid_frames()["crisis_events"].iloc[0].to_dict()
     frames = with_rows(
         "crisis_events",
-        [{**good, "indicator": "ENERGY_VOUCHER_UNUSED", "reported_on": D(f"2025-03-{day}")}
-         for day in (11, 12)],
+        [
+            {**good, "indicator": "ENERGY_VOUCHER_UNUSED", "reported_on": D(f"2025-03-{day}")}
+            for day in (11, 12)
+        ],
     )
     report = validate_drop(write_drop(tmp_path / "drop", frames))
     crisis = report.source("crisis_events")
@@ -185,9 +187,7 @@ def test_risk_flag_on_an_unanswered_call_is_quarantined(tmp_path: Path) -> None:
 
 def test_enrolment_ending_before_it_starts_is_quarantined(tmp_path: Path) -> None:
     good = valid_frames()["sensor_enrollments"].iloc[0].to_dict()
-    frames = with_rows(
-        "sensor_enrollments", [{**good, "service": "ami", "ended_on": D("2024-01-01")}]
-    )
+    frames = with_rows("sensor_enrollments", [{**good, "service": "ami", "ended_on": D("2024-01-01")}])
     reasons = reasons_by_row(validate_drop(write_drop(tmp_path / "drop", frames)), "sensor_enrollments")
     assert reasons == {3: "ended_on is before enrolled_on"}
 
@@ -269,9 +269,18 @@ def test_accepted_output_is_itself_a_clean_drop_with_declared_types(tmp_path: Pa
     assert all(s.rows_quarantined == 0 for s in again.sources)
     households = read_accepted(Path(first.out_dir), "households")
     assert households.dtypes.astype(str).to_dict() == {
-        "household_id": "str", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]",
-        "gu": "str", "dong_code": "str", "head_birth_year": "Int64", "head_sex": "str",
-        "household_size": "Int64", "housing_type": "str", "tenure": "str",
-        "moved_in": "datetime64[us]", "livelihood_status": "str", "medical_aid": "boolean",
+        "household_id": "str",
+        "valid_from": "datetime64[us]",
+        "valid_to": "datetime64[us]",
+        "gu": "str",
+        "dong_code": "str",
+        "head_birth_year": "Int64",
+        "head_sex": "str",
+        "household_size": "Int64",
+        "housing_type": "str",
+        "tenure": "str",
+        "moved_in": "datetime64[us]",
+        "livelihood_status": "str",
+        "medical_aid": "boolean",
         "disability": "boolean",
     }

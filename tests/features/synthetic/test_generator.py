@@ -77,7 +77,9 @@ def test_district_and_one_person_shares_within_one_point_of_published(city: Path
     table = report.districts
     assert (table["generated_share"] - table["published_share"]).abs().max() < 0.01
     headline = report.headline.set_index("figure")
-    assert abs(headline.loc["one-person share", "generated"] - headline.loc["one-person share", "target"]) < 0.01
+    assert (
+        abs(headline.loc["one-person share", "generated"] - headline.loc["one-person share", "target"]) < 0.01
+    )
     bands = report.age_bands
     assert (bands["generated_share"] - bands["published_share"]).abs().max() < 0.01
 
@@ -115,7 +117,10 @@ def test_isolation_concentrates_where_the_domain_says(city: Path) -> None:
     people = first.set_index("household_id").join(rate.rename("isolated"))
     alone = people["household_size"] == 1
     assert people.loc[alone, "isolated"].mean() > 3 * people.loc[~alone, "isolated"].mean()
-    assert people.loc[people["head_sex"] == "M", "isolated"].mean() > people.loc[people["head_sex"] == "F", "isolated"].mean()
+    assert (
+        people.loc[people["head_sex"] == "M", "isolated"].mean()
+        > people.loc[people["head_sex"] == "F", "isolated"].mean()
+    )
     vulnerable = people["housing_type"].isin(["gosiwon", "semi_basement"])
     assert people.loc[vulnerable, "isolated"].mean() > 2 * people.loc[~vulnerable, "isolated"].mean()
     assert people.loc[~alone, "isolated"].mean() > 0  # concentrated, not exclusive
@@ -127,10 +132,18 @@ def test_a_linear_model_of_the_attributes_cannot_match_the_true_probability(city
     later = truth[truth["month"].between(pd.Timestamp("2025-11-01"), pd.Timestamp("2026-01-01"))]
     positive = later.groupby("household_id")["state"].max().ge(1)
     people = read(city, "households").drop_duplicates("household_id", keep="last").set_index("household_id")
-    frame = month.set_index("household_id").join(people).join(positive.rename("positive")).dropna(subset=["positive"])
+    frame = (
+        month.set_index("household_id")
+        .join(people)
+        .join(positive.rename("positive"))
+        .dropna(subset=["positive"])
+    )
     x = pd.get_dummies(
-        frame[["head_birth_year", "household_size", "housing_type", "tenure", "livelihood_status", "head_sex"]],
-        columns=["housing_type", "tenure", "livelihood_status", "head_sex"], dtype=float,
+        frame[
+            ["head_birth_year", "household_size", "housing_type", "tenure", "livelihood_status", "head_sex"]
+        ],
+        columns=["housing_type", "tenure", "livelihood_status", "head_sex"],
+        dtype=float,
     ).assign(medical_aid=frame["medical_aid"].astype(float), disability=frame["disability"].astype(float))
     x = (x - x.mean()) / x.std().replace(0, 1)
     y = frame["positive"].astype(int).to_numpy()
@@ -149,7 +162,11 @@ def test_visits_follow_lists_and_alerts_while_surveys_sample_evenly(city: Path) 
     positive = visits["outcome"].isin(["isolated", "at_risk"])
     by_trigger = positive.groupby(visits["trigger"]).mean()
     assert by_trigger["survey"] < by_trigger["system_list"] < by_trigger["referral"]
-    assert visits.loc[~visits["outcome"].isin(["isolated", "at_risk", "not_isolated"]), "checklist_score"].isna().all()
+    assert (
+        visits.loc[~visits["outcome"].isin(["isolated", "at_risk", "not_isolated"]), "checklist_score"]
+        .isna()
+        .all()
+    )
 
 
 def test_isolated_households_withdraw_gradually_in_phone_activity(city: Path) -> None:
@@ -157,7 +174,12 @@ def test_isolated_households_withdraw_gradually_in_phone_activity(city: Path) ->
     phone = readings[readings["channel"] == "phone_events"]
     truth = truth_of(city)[["household_id", "month", "state"]]
     phone = phone.assign(month=phone["ts"].dt.to_period("M").dt.to_timestamp().astype("datetime64[us]"))
-    monthly = phone.groupby(["household_id", "month"])["value"].mean().reset_index().merge(truth, on=["household_id", "month"])
+    monthly = (
+        phone.groupby(["household_id", "month"])["value"]
+        .mean()
+        .reset_index()
+        .merge(truth, on=["household_id", "month"])
+    )
     by_state = monthly.groupby("state")["value"].mean()
     assert by_state[0] > by_state[1] > by_state[2] > 0  # less, not nothing
 
