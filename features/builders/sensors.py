@@ -34,21 +34,22 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
               WHERE enrolled_on <= $as_of AND (ended_on IS NULL OR ended_on >= $as_of))
     ),
     power AS (
-        SELECT e.hid,
-               (e.hid << {_HOUR_BITS}) + (epoch(r.ts)::BIGINT // 3600 - $first_hour) AS key,
-               epoch(r.ts)::BIGINT // 3600 AS hour_index,
-               r.value
+        SELECT (e.hid << {_HOUR_BITS}) + (epoch(r.ts)::BIGINT // 3600 - $first_hour) AS key, r.value
         FROM sensor_readings r JOIN enrolled e USING (household_id)
         WHERE r.channel = 'power_w' AND r.ts >= $baseline_start AND r.ts < $day_end
     ),
     power_hours AS MATERIALIZED (
         -- Ordered by one integer key, "the row before" is the household's previous hour exactly
-        -- when its key is key - 1; a sort on one integer beats a window partitioned by text.
-        SELECT hid, hour_index, value,
-               hour_index >= $recent_hour AS recent,
+        -- when its key is key - 1; a sort on one integer beats a window partitioned by text, and
+        -- the sort carries only the key and the value (household and hour are in the key).
+        SELECT key >> {_HOUR_BITS} AS hid,
+               (key & {(1 << _HOUR_BITS) - 1}) + $first_hour AS hour_index,
+               value,
+               (key & {(1 << _HOUR_BITS) - 1}) + $first_hour >= $recent_hour AS recent,
                CASE WHEN lag(key) OVER w = key - 1 AND value > 0 AND lag(value) OVER w > 0
                     THEN abs(value - lag(value) OVER w) < {FLAT_WATTS} END AS flat,
-               hour_index % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]} AS daytime
+               ((key & {(1 << _HOUR_BITS) - 1}) + $first_hour) % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]}
+                   AS daytime
         FROM power WINDOW w AS (ORDER BY key)
     ),
     longest_flat AS (
