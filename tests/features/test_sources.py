@@ -284,3 +284,21 @@ def test_accepted_output_is_itself_a_clean_drop_with_declared_types(tmp_path: Pa
         "medical_aid": "boolean",
         "disability": "boolean",
     }
+
+
+def test_contact_with_unknown_channel_or_topic_is_quarantined(tmp_path: Path) -> None:
+    good = valid_frames()["call_center_contacts"].iloc[0].to_dict()
+    frames = with_rows(
+        "call_center_contacts",
+        [
+            {**good, "contacted_at": D("2025-02-04 09:00"), "channel": "letter"},
+            {**good, "contacted_at": D("2025-02-05 09:00"), "topic": "weather"},
+        ],
+    )
+    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    reasons = reasons_by_row(report, "call_center_contacts")
+    assert reasons == {
+        2: "channel: 'letter' is not one of phone, chat",
+        3: "topic: 'weather' is not one of loneliness_talk, information, crisis",
+    }
+    assert_nothing_lost(report)
