@@ -369,10 +369,10 @@ def validate_drop(
     Raises ContractError, before writing anything, when a required file is missing; and naming
     the file and column when a delivered file lacks a contract column.
     """
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: no such data directory")
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(data_dir)
+    out_dir = Path(out_dir).resolve() if out_dir is not None else default_out_dir(data_dir)
     located = {spec.name: find_source_file(data_dir, spec) for spec in SOURCES}
     missing = [s.name for s in SOURCES if s.required and located[s.name] is None]
     if missing:
@@ -407,10 +407,11 @@ def validate_drop(
 
 def ensure_validated(data_dir: Path, progress: Progress | None = None) -> DropReport:
     """The drop's validated copy, validating again only when a delivered file has changed."""
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir).resolve()
     out_dir = default_out_dir(data_dir)
     if (out_dir / REPORT_FILE).is_file():
         report = read_report(out_dir)
+        report.out_dir = str(out_dir)  # the drop may have moved since it was validated
         current = {spec.name: find_source_file(data_dir, spec) for spec in SOURCES}
         unchanged = all(
             (path is None and not source.delivered)

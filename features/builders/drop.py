@@ -7,8 +7,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from features.contract_files import arrow_schema
 from features.reference import district_names, indicator_categories
 from features.schemas import SOURCES
+from features.sources import ContractError
 
 
 def connect(
@@ -28,9 +30,9 @@ def connect(
         path = validated_dir / f"{spec.name}.parquet"
         if path.is_file():
             con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{path}')")
+        elif spec.required:
+            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
         else:
-            from features.contract_files import arrow_schema
-
             empty = arrow_schema(spec).empty_table()
             con.register(f"_{spec.name}_empty", empty)
             con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM _{spec.name}_empty")

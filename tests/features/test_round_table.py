@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.catalogue import names
 from features.round_table import (
@@ -113,3 +114,26 @@ def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
         ),
         table,
     )
+
+
+def test_a_drop_validated_through_a_relative_path_is_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from features.sources import validate_drop
+
+    write_drop(tmp_path / "drop")
+    monkeypatch.chdir(tmp_path)
+    validate_drop(Path("drop"))
+    monkeypatch.chdir(tmp_path.parent)
+    table, _ = build_round(tmp_path / "drop", D("2025-03-31"))
+    assert len(table) == 3
+
+
+def test_a_validated_drop_missing_a_required_file_is_an_error_not_an_empty_table(tmp_path: Path) -> None:
+    from features.builders.drop import connect
+    from features.sources import ContractError, validate_drop
+
+    report = validate_drop(write_drop(tmp_path / "drop"))
+    (Path(report.out_dir) / "households.parquet").unlink()
+    with pytest.raises(ContractError, match=r"households\.parquet: missing from the validated drop"):
+        connect(Path(report.out_dir))
