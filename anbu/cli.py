@@ -16,6 +16,7 @@ app = typer.Typer(
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
     from anbu.commands.synthetic import generate
+    from anbu.commands.train import train
     from anbu.commands.validate import validate
 
     app.command("generate")(generate)
@@ -23,6 +24,7 @@ def _register() -> None:
     app.command("features")(features)
     app.command("training-set")(training_set)
     app.command("catalogue")(catalogue_doc)
+    app.command("train")(train)
 
 
 _register()
