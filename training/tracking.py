@@ -45,9 +45,12 @@ def artifact_root() -> str | None:
 
 def configure() -> MlflowClient:
     """Point MLflow at the store and make sure the project's experiment exists."""
-    mlflow.set_tracking_uri(tracking_uri())
+    # Decided first: set_tracking_uri exports MLFLOW_TRACKING_URI, after which the embedded
+    # store would look like a server and artifacts would land in ./mlruns of the current directory.
+    uri, artifacts = tracking_uri(), artifact_root()
+    mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
-        client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_root())
+        client.create_experiment(EXPERIMENT_NAME, artifact_location=artifacts)
     mlflow.set_experiment(EXPERIMENT_NAME)
     return client
