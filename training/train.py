@@ -8,6 +8,7 @@ for a synthetic city, against the true state of every household and the best pos
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from training.baselines import logistic_pipeline, todays_rule_score
 from training.calibration import PlattScaling, fold_into_booster
 from training.config import ExperimentConfig
 from training.framing import categorical_features, frame_rows, model_features
-from training.metrics import ranking_metrics
+from training.metrics import capacity_count, ranking_metrics, top_k_mask
+from training.reports import calibration_plot, fairness_table, precision_at_capacity_curve
 from training.tracking import MODEL_NAME, configure
 
 MIN_SURVEY_ROWS_FOR_CALIBRATION = 200
@@ -117,21 +119,26 @@ def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
     return Candidate(fold_into_booster(booster, scaling), features, categorical, scaling, calibrated_on)
 
 
-def evaluate(
-    config: ExperimentConfig, rounds: Rounds, candidate: Candidate, truth: pd.DataFrame | None
-) -> dict[str, float]:
-    """Metrics of the model and both baselines on the test round."""
+def test_scores(config: ExperimentConfig, rounds: Rounds, candidate: Candidate) -> dict[str, np.ndarray]:
+    """Scores of the test round's households by the model and both baselines."""
     test = rounds.test
     numeric = [f for f in candidate.features if f not in candidate.categorical]
     train = frame_rows(rounds.train, config.label.framing, config.label.survey_weight, candidate.features)
     logistic = logistic_pipeline(numeric, candidate.categorical, config.seed).fit(
         train.features, train.label, model__sample_weight=train.weight
     )
-    scores = {
+    return {
         "model": candidate.booster.predict(test[candidate.features]),
         "rule": todays_rule_score(test),
         "logistic": logistic.predict_proba(test[candidate.features])[:, 1],
     }
+
+
+def evaluate(
+    config: ExperimentConfig, rounds: Rounds, scores: dict[str, np.ndarray], truth: pd.DataFrame | None
+) -> dict[str, float]:
+    """Metrics of the model and both baselines on the test round."""
+    test = rounds.test
     share = config.evaluation.capacity_share
     metrics: dict[str, float] = {}
     labelled = test["label"].notna().to_numpy()
@@ -159,6 +166,34 @@ def evaluate(
         for k, v in metrics.items()
         if not (k.startswith(not_probabilities) and k.endswith(("_ece", "_brier")))
     }
+
+
+def log_reports(
+    config: ExperimentConfig,
+    rounds: Rounds,
+    scores: dict[str, np.ndarray],
+    truth: pd.DataFrame | None,
+    folder: Path,
+) -> dict[str, float]:
+    """Curves and the fairness table on the test round, against the truth when there is one."""
+    test = rounds.test
+    if truth is not None:
+        outcome = test[["household_id"]].join(truth, on="household_id")["true_positive"]
+        basis = "truth"
+    else:
+        outcome, basis = test["label"], "visits"
+    known = outcome.notna().to_numpy()
+    y = outcome.to_numpy()[known].astype(int)
+    rows = test[known].reset_index(drop=True)
+    kept = {name: score[known] for name, score in scores.items()}
+    selected = top_k_mask(kept["model"], capacity_count(len(y), config.evaluation.capacity_share))
+    precision_at_capacity_curve(y, kept, folder / "precision_at_capacity.png")
+    calibration_plot(y, kept["model"], folder / "calibration.png")
+    table = fairness_table(y, selected, rows, folder / "fairness_by_group.csv")
+    mlflow.log_artifacts(str(folder), artifact_path="evaluation")
+    worst = table.dropna(subset=["recall_ratio"]).sort_values("recall_ratio").iloc[0]
+    mlflow.set_tag("lowest_group_recall", f"{worst['grouping']}={worst['group']}")
+    return {f"model_{basis}_min_group_recall_ratio": float(worst["recall_ratio"])}
 
 
 def _flat_params(config: ExperimentConfig) -> dict[str, object]:
@@ -197,7 +232,10 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
                 "platt_intercept": round(candidate.scaling.intercept, 6),
             }
         )
-        metrics = evaluate(config, rounds, candidate, truth)
+        scores = test_scores(config, rounds, candidate)
+        metrics = evaluate(config, rounds, scores, truth)
+        with tempfile.TemporaryDirectory() as folder:
+            metrics.update(log_reports(config, rounds, scores, truth, Path(folder)))
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         example = rounds.test[candidate.features].head(5)
         info = mlflow.lightgbm.log_model(

@@ -52,3 +52,15 @@ def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilit
     contributions = booster.predict(rows, pred_contrib=True)
     log_odds = np.log(probabilities / (1 - probabilities))
     assert np.abs(contributions.sum(axis=1) - log_odds).max() < 1e-6
+
+
+def test_run_logs_curves_and_the_fairness_table(trained) -> None:
+    result, run, _ = trained
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
+    assert artifacts == {
+        "evaluation/precision_at_capacity.png",
+        "evaluation/calibration.png",
+        "evaluation/fairness_by_group.csv",
+    }
+    assert 0 <= result.metrics["model_truth_min_group_recall_ratio"] <= 1.0 + 1e-9
+    assert "lowest_group_recall" in run.data.tags
