@@ -39,3 +39,10 @@ def test_training_labels_may_not_reach_into_the_validation_round(tmp_path: Path)
     path.write_text(GOOD.replace('validation = "2025-11-30"', 'validation = "2025-09-30"'))
     with pytest.raises(ConfigError, match="label window reaches past the validation round"):
         load_experiment(path)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "experiments").glob("*.toml")), ids=lambda p: p.name
+)
+def test_every_shipped_experiment_config_loads(path: Path) -> None:
+    assert load_experiment(path).name == path.stem
