@@ -135,9 +135,7 @@ def simulate_isolation(
     def step(state: np.ndarray, m: int, draw: np.ndarray) -> np.ndarray:
         onset = draw < p_onset[:, m]
         worsen = draw < p_worsen[:, m]
-        recover = draw < AT_RISK_RECOVERY
         from_at_risk = np.where(worsen, 2, np.where(draw > 1 - AT_RISK_RECOVERY, 0, 1))
-        del recover
         from_isolated = np.where(draw < p_iso_recover[:, m], 1, 2)
         return np.select(
             [state == 0, state == 1], [onset.astype(np.int8), from_at_risk], from_isolated

@@ -10,7 +10,6 @@ stretch without change, several unanswered calls) are applied to these feeds to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -305,6 +304,3 @@ def simulate_services(
         readings=readings,
     )
 
-
-def iter_readings(output: SensorOutput) -> Iterator[pd.DataFrame]:
-    yield from output.readings
