@@ -16,7 +16,7 @@ app = typer.Typer(
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
     from anbu.commands.synthetic import generate
-    from anbu.commands.train import train
+    from anbu.commands.train import promote, train
     from anbu.commands.validate import validate
 
     app.command("generate")(generate)
@@ -25,6 +25,7 @@ def _register() -> None:
     app.command("training-set")(training_set)
     app.command("catalogue")(catalogue_doc)
     app.command("train")(train)
+    app.command("promote")(promote)
 
 
 _register()

@@ -26,7 +26,7 @@ from training.config import ExperimentConfig
 from training.framing import categorical_features, frame_rows, model_features
 from training.metrics import capacity_count, ranking_metrics, top_k_mask
 from training.reports import calibration_plot, fairness_table, precision_at_capacity_curve
-from training.tracking import MODEL_NAME, configure
+from training.tracking import CHALLENGER, MODEL_NAME, configure
 
 MIN_SURVEY_ROWS_FOR_CALIBRATION = 200
 
@@ -245,4 +245,6 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
             input_example=example,
             registered_model_name=MODEL_NAME,
         )
-    return TrainingResult(run.info.run_id, str(info.registered_model_version), metrics)
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    return TrainingResult(run.info.run_id, version, metrics)

@@ -42,3 +42,25 @@ def train(
         f"Test round, against visit labels: precision at capacity {m['model_visits_precision_at_capacity']:.3f}, "
         f"ROC-AUC {m['model_visits_roc_auc']:.3f}"
     )
+
+
+def promote(
+    version: str | None = typer.Option(
+        None, "--version", help="Model version to decide on (default: the newest)."
+    ),
+    gates: Path = typer.Option(Path("experiments/promotion.toml"), "--gates", help="Promotion gates (TOML)."),
+) -> None:
+    """Move the `champion` alias to a version only if it passes the gates; record the decision."""
+    from training.promotion import load_gates
+    from training.promotion import promote as decide_and_promote
+
+    try:
+        decision = decide_and_promote(version, load_gates(gates))
+    except ConfigError as error:
+        fail(str(error))
+    verdict = "[green]promoted to champion" if decision.promote else "[red]not promoted; the champion stays"
+    console.print(
+        f"isolation-risk version {decision.version}: {verdict}[/] (measured against {decision.basis})"
+    )
+    for reason in decision.reasons:
+        console.print(f"  - {reason}")

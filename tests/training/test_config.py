@@ -41,8 +41,12 @@ def test_training_labels_may_not_reach_into_the_validation_round(tmp_path: Path)
         load_experiment(path)
 
 
-@pytest.mark.parametrize(
-    "path", sorted((Path(__file__).parents[2] / "experiments").glob("*.toml")), ids=lambda p: p.name
+EXPERIMENTS = sorted(
+    path for path in (Path(__file__).parents[2] / "experiments").glob("*.toml")
+    if path.name != "promotion.toml"  # the promotion gates, not an experiment
 )
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
 def test_every_shipped_experiment_config_loads(path: Path) -> None:
     assert load_experiment(path).name == path.stem

@@ -39,6 +39,10 @@ def test_run_records_config_params_and_metrics_of_model_and_baselines(trained) -
         assert f"{name}_truth_precision_at_capacity" in run.data.metrics
     assert "rule_truth_ece" not in run.data.metrics  # a rule's score is not a probability
     assert "rule_visits_brier" not in run.data.metrics
+    assert (
+        str(MlflowClient().get_model_version_by_alias(MODEL_NAME, "challenger").version)
+        == result.model_version
+    )
     assert 0 < result.metrics["model_truth_share_of_best_possible"] <= 1.0 + 1e-9
 
 
