@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 
@@ -32,6 +34,59 @@ class PlattScaling:
             sample_weight=weight,
         )
         return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+
+
+@dataclass(frozen=True)
+class VisitNoiseScaling:
+    """Platt scaling for the household's true state, fitted through what visits record.
+
+    A visit is an imperfect measurement: it records "isolated or at risk" for some households that
+    are fine (`false_positive_rate`) and misses some that are not (`sensitivity` < 1: refusals,
+    nobody at home, a quiet household marked fine). Fitting Platt scaling to visit outcomes
+    therefore calibrates to *what a visit will record*, which overstates risk for the many
+    low-risk households by about the false-positive rate. Here the true probability is
+    `sigmoid(slope * raw + intercept)` and a visit finds a positive with probability
+    `false_positive_rate + (sensitivity - false_positive_rate) * true probability`; all four are
+    fitted together by maximum likelihood. The served score is the true-state probability, still
+    affine in the raw score, so it folds into the trees like plain Platt scaling.
+    """
+
+    scaling: PlattScaling
+    sensitivity: float
+    false_positive_rate: float
+
+    @classmethod
+    def fit(cls, raw_score: np.ndarray, label: np.ndarray) -> VisitNoiseScaling:
+        raw = np.asarray(raw_score, dtype=float)
+        found = np.asarray(label, dtype=float)
+
+        def negative_log_likelihood(theta: np.ndarray) -> float:
+            slope, intercept, logit_sensitivity, logit_false_positive = theta
+            high, low = expit(logit_sensitivity), expit(logit_false_positive)
+            p = np.clip(low + (high - low) * expit(slope * raw + intercept), 1e-12, 1 - 1e-12)
+            return float(-(found * np.log(p) + (1 - found) * np.log1p(-p)).sum())
+
+        start = PlattScaling.fit(raw, found.astype(int))
+        best = None
+        # The likelihood has flat ridges (sensitivity trades against the intercept); a few starts
+        # from plausible visit error rates keep the fit away from a poor local optimum.
+        for logit_sensitivity in (0.0, 1.5):
+            for logit_false_positive in (-4.0, -2.5):
+                result = minimize(
+                    negative_log_likelihood,
+                    np.array([start.slope, start.intercept, logit_sensitivity, logit_false_positive]),
+                    method="Nelder-Mead",
+                    options={"maxiter": 40_000, "xatol": 1e-7, "fatol": 1e-9},
+                )
+                if best is None or result.fun < best.fun:
+                    best = result
+        assert best is not None
+        slope, intercept, logit_sensitivity, logit_false_positive = best.x
+        return cls(
+            PlattScaling(float(slope), float(intercept)),
+            sensitivity=float(expit(logit_sensitivity)),
+            false_positive_rate=float(expit(logit_false_positive)),
+        )
 
 
 def fold_into_booster(booster: lgb.Booster, scaling: PlattScaling) -> lgb.Booster:

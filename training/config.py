@@ -61,12 +61,20 @@ class Label(_Strict):
 
 
 class Calibration(_Strict):
-    method: Literal["isotonic", "sigmoid"] = "isotonic"
+    method: Literal["sigmoid", "sigmoid_visit_noise"] = "sigmoid_visit_noise"
+    """`sigmoid`: Platt scaling to validation-round survey outcomes (scores = what a visit would
+    record). `sigmoid_visit_noise`: Platt scaling to the true state, fitted through the visits'
+    false-positive rate and sensitivity on all validation-round visits (training/calibration.py).
+    Both are affine in the raw score and folded into the trees, so SHAP explains the served
+    probability; isotonic calibration is not offered because it cannot be folded in."""
 
 
 class Evaluation(_Strict):
     capacity_share: float = Field(default=0.01, gt=0, lt=1)
     """Share of households a team can visit in a round (1 % city-wide by default)."""
+    min_group_positives: int = Field(default=30, ge=1)
+    """A group needs this many truly positive households before its recall ratio is judged;
+    below it, one household more or less moves the ratio by several points."""
 
 
 class LightGBMParams(_Strict):

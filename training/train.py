@@ -21,11 +21,20 @@ from mlflow.models import infer_signature
 
 from features.round_table import build_training_set
 from training.baselines import logistic_pipeline, todays_rule_score
-from training.calibration import PlattScaling, fold_into_booster
+from training.calibration import PlattScaling, VisitNoiseScaling, fold_into_booster
 from training.config import ExperimentConfig
 from training.framing import categorical_features, frame_rows, model_features
 from training.metrics import capacity_count, ranking_metrics, top_k_mask
-from training.reports import calibration_plot, fairness_table, precision_at_capacity_curve
+from training.model_card import CardFacts, render, round_sizes
+from training.reports import (
+    calibration_plot,
+    fairness_chart,
+    fairness_table,
+    feature_importance,
+    lowest_gated_group,
+    precision_at_capacity_curve,
+    shap_summary,
+)
 from training.tracking import CHALLENGER, MODEL_NAME, configure
 
 MIN_SURVEY_ROWS_FOR_CALIBRATION = 200
@@ -46,6 +55,8 @@ class Candidate:
     categorical: list[str]
     scaling: PlattScaling
     calibrated_on: str
+    visit_noise: VisitNoiseScaling | None = None
+    """Estimated visit error rates, when calibrated to the true state through them."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ def true_outcomes(data_dir: Path, round_date: pd.Timestamp) -> pd.DataFrame | No
 
 
 def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
-    """LightGBM with early stopping on the validation round, Platt calibration folded in."""
+    """LightGBM with early stopping on the validation round, calibration folded in."""
     chosen = model_features(config)
     features = [f.name for f in chosen]
     categorical = categorical_features(chosen)
@@ -105,9 +116,22 @@ def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
         ],
         callbacks=[lgb.early_stopping(patience, verbose=False)],
     )
-    # Survey visits sample the city evenly, so calibrating on them makes scores probabilities
-    # for every household, not only for the kind of household that gets visited.
     labelled = rounds.validation[rounds.validation["label"].notna()]
+    if config.calibration.method == "sigmoid_visit_noise":
+        # Every visit measures the same way whatever sent the team, and lists select on the
+        # features themselves, so all visits inform the fit; the survey alone is too few rows.
+        raw = booster.predict(labelled[features], raw_score=True, num_iteration=booster.best_iteration)
+        noise = VisitNoiseScaling.fit(raw, labelled["label"].to_numpy(dtype=int))
+        return Candidate(
+            fold_into_booster(booster, noise.scaling),
+            features,
+            categorical,
+            noise.scaling,
+            "validation-round visits, through the visits' error rates",
+            noise,
+        )
+    # Survey visits sample the city evenly, so calibrating on them makes scores probabilities
+    # of what a visit would record for every household, not only the kind that gets visited.
     survey = labelled[labelled["label_survey"] == 1]
     calibration_rows, calibrated_on = (
         (survey, "validation-round survey visits")
@@ -168,14 +192,22 @@ def evaluate(
     }
 
 
+@dataclass(frozen=True)
+class Reported:
+    metrics: dict[str, float]
+    lowest_group: str
+    top_features: list[str]
+
+
 def log_reports(
     config: ExperimentConfig,
     rounds: Rounds,
     scores: dict[str, np.ndarray],
     truth: pd.DataFrame | None,
+    candidate: Candidate,
     folder: Path,
-) -> dict[str, float]:
-    """Curves and the fairness table on the test round, against the truth when there is one."""
+) -> Reported:
+    """Curves, fairness, importance and SHAP on the test round, against the truth when there is one."""
     test = rounds.test
     if truth is not None:
         outcome = test[["household_id"]].join(truth, on="household_id")["true_positive"]
@@ -187,13 +219,32 @@ def log_reports(
     rows = test[known].reset_index(drop=True)
     kept = {name: score[known] for name, score in scores.items()}
     selected = top_k_mask(kept["model"], capacity_count(len(y), config.evaluation.capacity_share))
-    precision_at_capacity_curve(y, kept, folder / "precision_at_capacity.png")
-    calibration_plot(y, kept["model"], folder / "calibration.png")
-    table = fairness_table(y, selected, rows, folder / "fairness_by_group.csv")
-    mlflow.log_artifacts(str(folder), artifact_path="evaluation")
-    worst = table.dropna(subset=["recall_ratio"]).sort_values("recall_ratio").iloc[0]
-    mlflow.set_tag("lowest_group_recall", f"{worst['grouping']}={worst['group']}")
-    return {f"model_{basis}_min_group_recall_ratio": float(worst["recall_ratio"])}
+    evaluation, explanation = folder / "evaluation", folder / "explanation"
+    evaluation.mkdir()
+    explanation.mkdir()
+    precision_at_capacity_curve(y, kept, evaluation / "precision_at_capacity.png")
+    calibration_plot(y, kept["model"], evaluation / "calibration.png")
+    table = fairness_table(y, selected, rows, evaluation / "fairness_by_group.csv")
+    min_positives = config.evaluation.min_group_positives
+    fairness_chart(table, min_positives, evaluation / "fairness_by_group.png")
+    importance = feature_importance(
+        candidate.booster, explanation / "feature_importance.csv", explanation / "feature_importance.png"
+    )
+    shap_summary(
+        candidate.booster, test[candidate.features], explanation / "shap_summary.png", seed=config.seed
+    )
+    metrics: dict[str, float] = {}
+    worst = lowest_gated_group(table, min_positives)
+    lowest = "no group has enough positives to judge"
+    if worst is not None:
+        lowest = f"{worst['grouping']}={worst['group']}"
+        metrics[f"model_{basis}_min_group_recall_ratio"] = float(worst["recall_ratio"])
+        mlflow.set_tag("lowest_group_recall", lowest)
+    others = table[(table["grouping"] == "lives_alone") & (table["group"] == "with others")]
+    if not others.empty:
+        metrics[f"model_{basis}_with_others_recall_ratio"] = float(others["recall_ratio"].iloc[0])
+    mlflow.log_artifacts(str(folder))
+    return Reported(metrics, lowest, importance["feature"].head(8).tolist())
 
 
 def _flat_params(config: ExperimentConfig) -> dict[str, object]:
@@ -206,6 +257,14 @@ def _flat_params(config: ExperimentConfig) -> dict[str, object]:
         else:
             flat[section] = values
     return flat
+
+
+def _model_requirements() -> list[str]:
+    """Pinned to this environment: what loading the LightGBM flavour needs, stated rather than
+    inferred (inference imports the model in a subprocess and costs seconds per run)."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "lightgbm", "numpy", "pandas", "scipy")]
 
 
 def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path) -> TrainingResult:
@@ -232,18 +291,57 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
                 "platt_intercept": round(candidate.scaling.intercept, 6),
             }
         )
+        if candidate.visit_noise is not None:
+            mlflow.log_metrics(
+                {
+                    "visit_sensitivity_estimate": candidate.visit_noise.sensitivity,
+                    "visit_false_positive_rate_estimate": candidate.visit_noise.false_positive_rate,
+                }
+            )
         scores = test_scores(config, rounds, candidate)
         metrics = evaluate(config, rounds, scores, truth)
         with tempfile.TemporaryDirectory() as folder:
-            metrics.update(log_reports(config, rounds, scores, truth, Path(folder)))
+            reported = log_reports(config, rounds, scores, truth, candidate, Path(folder))
+            metrics.update(reported.metrics)
+            card = Path(folder) / "model_card.md"
+            card.write_text(
+                render(
+                    CardFacts(
+                        run_id=run.info.run_id,
+                        config=config,
+                        features=candidate.features,
+                        calibrated_on=candidate.calibrated_on,
+                        visit_sensitivity=candidate.visit_noise.sensitivity
+                        if candidate.visit_noise
+                        else None,
+                        visit_false_positive_rate=(
+                            candidate.visit_noise.false_positive_rate if candidate.visit_noise else None
+                        ),
+                        best_iteration=candidate.booster.current_iteration(),
+                        round_sizes={
+                            "training": round_sizes(rounds.train),
+                            "validation": round_sizes(rounds.validation),
+                            "test": round_sizes(rounds.test),
+                        },
+                        lowest_group=reported.lowest_group,
+                        top_features=reported.top_features,
+                    ),
+                    metrics,
+                ),
+                encoding="utf-8",
+            )
+            mlflow.log_artifact(str(card))
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        example = rounds.test[candidate.features].head(5)
+        # Floats throughout: any feature may be missing at scoring time, and an integer column in
+        # the signature would make MLflow refuse a request carrying a missing value.
+        example = rounds.test[candidate.features].head(5).astype("float64")
         info = mlflow.lightgbm.log_model(
             candidate.booster,
             name="model",
             signature=infer_signature(example, candidate.booster.predict(example)),
             input_example=example,
             registered_model_name=MODEL_NAME,
+            pip_requirements=_model_requirements(),
         )
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 
-from training.calibration import PlattScaling, fold_into_booster
+from training.calibration import PlattScaling, VisitNoiseScaling, fold_into_booster
 
 
 def _booster() -> tuple[lgb.Booster, np.ndarray, np.ndarray]:
@@ -37,3 +37,20 @@ def test_platt_fit_recovers_a_known_miscalibration() -> None:
     label = rng.random(len(raw)) < 1 / (1 + np.exp(-(0.5 * raw - 1.0)))
     scaling = PlattScaling.fit(raw, label)
     assert abs(scaling.slope - 0.5) < 0.03 and abs(scaling.intercept + 1.0) < 0.06
+
+
+def test_visit_noise_fit_recovers_the_true_state_through_a_noisy_measurement() -> None:
+    rng = np.random.default_rng(2)
+    raw = rng.normal(-3, 1.6, 60_000)
+    truly = rng.random(len(raw)) < 1 / (1 + np.exp(-(0.9 * raw + 0.5)))
+    # A visit records a positive for 4 % of fine households and 70 % of troubled ones.
+    found = rng.random(len(raw)) < np.where(truly, 0.70, 0.04)
+    noise = VisitNoiseScaling.fit(raw, found.astype(int))
+    assert abs(noise.false_positive_rate - 0.04) < 0.01
+    assert abs(noise.sensitivity - 0.70) < 0.08
+    assert abs(noise.scaling.slope - 0.9) < 0.15
+    plain = PlattScaling.fit(raw, found.astype(int))
+    true_rate = truly.mean()
+    corrected = (1 / (1 + np.exp(-(noise.scaling.slope * raw + noise.scaling.intercept)))).mean()
+    naive = (1 / (1 + np.exp(-(plain.slope * raw + plain.intercept)))).mean()
+    assert abs(corrected - true_rate) < 0.01 < abs(naive - true_rate)

@@ -42,7 +42,8 @@ def test_training_labels_may_not_reach_into_the_validation_round(tmp_path: Path)
 
 
 EXPERIMENTS = sorted(
-    path for path in (Path(__file__).parents[2] / "experiments").glob("*.toml")
+    path
+    for path in (Path(__file__).parents[2] / "experiments").glob("*.toml")
     if path.name != "promotion.toml"  # the promotion gates, not an experiment
 )
 

@@ -50,7 +50,9 @@ def test_miscalibrated_or_unfair_candidate_is_refused(change: dict, reason: str)
 def test_a_run_without_a_fairness_measure_is_refused_as_unknown() -> None:
     metrics = {k: v for k, v in GOOD.items() if k != "model_truth_min_group_recall_ratio"}
     decision = decide(metrics, None, GATES, "1")
-    assert decision.reasons == ["the run recorded no model_truth_min_group_recall_ratio, so fairness is unknown"]
+    assert decision.reasons == [
+        "the run recorded no model_truth_min_group_recall_ratio, so fairness is unknown"
+    ]
 
 
 def test_shipped_gates_file_loads() -> None:
