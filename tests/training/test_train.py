@@ -54,17 +54,54 @@ def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilit
     probabilities = booster.predict(rows)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     contributions = booster.predict(rows, pred_contrib=True)
-    log_odds = np.log(probabilities / (1 - probabilities))
+    log_odds = booster.predict(rows, raw_score=True)
     assert np.abs(contributions.sum(axis=1) - log_odds).max() < 1e-6
+    assert np.abs(probabilities - 1 / (1 + np.exp(-log_odds))).max() < 1e-12
 
 
-def test_run_logs_curves_and_the_fairness_table(trained) -> None:
+def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     result, run, _ = trained
-    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
-    assert artifacts == {
+    client = MlflowClient()
+    listed = {
+        a.path
+        for folder in ("evaluation", "explanation")
+        for a in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert listed == {
         "evaluation/precision_at_capacity.png",
         "evaluation/calibration.png",
         "evaluation/fairness_by_group.csv",
+        "evaluation/fairness_by_group.png",
+        "explanation/feature_importance.csv",
+        "explanation/feature_importance.png",
+        "explanation/shap_summary.png",
     }
     assert 0 <= result.metrics["model_truth_min_group_recall_ratio"] <= 1.0 + 1e-9
     assert "lowest_group_recall" in run.data.tags
+    card = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.md"))
+    text = card.read_text(encoding="utf-8")
+    for heading in ("## Intended use", "## Data window", "## Test round", "## Fairness", "## Known limits"):
+        assert heading in text
+    assert "| training | 2025-03-31, 2025-05-31" in text
+    assert (
+        f"| precision at capacity (city-wide) | {result.metrics['model_truth_precision_at_capacity']:.3f}"
+        in text
+    )
+
+
+def test_visit_noise_calibration_logs_the_estimated_error_rates(trained) -> None:
+    _, run, _ = trained
+    assert run.data.params["calibrated_on"].startswith("validation-round visits, through")
+    assert (
+        0
+        < run.data.metrics["visit_false_positive_rate_estimate"]
+        < run.data.metrics["visit_sensitivity_estimate"]
+        <= 1
+    )
+
+
+def test_the_logged_signature_accepts_missing_values_in_every_feature(trained) -> None:
+    result, run, _ = trained
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{result.model_version}")
+    inputs = model.metadata.get_input_schema().inputs
+    assert {spec.type.name for spec in inputs} == {"double"}

@@ -1,0 +1,170 @@
+"""The model card logged with every training run: what the model is for, what it learnt from, how
+well it did, and where it should not be trusted.
+
+Planners and reviewers read this, not MLflow's metric list, so it is written as a document and
+filled from the same numbers the run logs (nothing here is typed in by hand).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from training.config import ExperimentConfig
+
+_MEASURES = (
+    ("precision_at_capacity", "precision at capacity (city-wide)"),
+    ("recall_at_capacity", "recall at capacity (city-wide)"),
+    ("district_precision_at_capacity", "precision at capacity (per district)"),
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("brier", "Brier score"),
+    ("ece", "expected calibration error"),
+)
+_SCORERS = (
+    ("model", "model"),
+    ("rule", "today's rule"),
+    ("logistic", "logistic"),
+    ("best_possible", "best possible"),
+)
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the card states besides the metrics: one object so the signature stays readable."""
+
+    run_id: str
+    config: ExperimentConfig
+    features: list[str]
+    calibrated_on: str
+    visit_sensitivity: float | None
+    visit_false_positive_rate: float | None
+    best_iteration: int
+    round_sizes: dict[str, tuple[int, int, int]]
+    """context -> (household rows, labelled rows, positive labels)."""
+    lowest_group: str
+    top_features: list[str]
+
+
+def round_sizes(frame: pd.DataFrame) -> tuple[int, int, int]:
+    labelled = frame["label"].notna()
+    return len(frame), int(labelled.sum()), int(frame.loc[labelled, "label"].sum())
+
+
+def _value(metrics: dict[str, float], key: str) -> str:
+    value = metrics.get(key)
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.4f}" if key.endswith(("ece", "brier")) else f"{value:.3f}"
+
+
+def _table(metrics: dict[str, float], basis: str) -> list[str]:
+    present = [(key, name) for key, name in _SCORERS if f"{key}_{basis}_precision_at_capacity" in metrics]
+    lines = ["| measure | " + " | ".join(name for _, name in present) + " |"]
+    lines.append("|---|" + "---:|" * len(present))
+    for measure, label in _MEASURES:
+        cells = [_value(metrics, f"{key}_{basis}_{measure}") for key, _ in present]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(facts: CardFacts, metrics: dict[str, float]) -> str:
+    """The card as markdown."""
+    config = facts.config
+    has_truth = "model_truth_precision_at_capacity" in metrics
+    share = config.evaluation.capacity_share
+    lines = [
+        f"# Model card: isolation-risk, experiment `{config.name}`",
+        "",
+        f"MLflow run `{facts.run_id}`. {config.description}",
+        "",
+        "## Intended use",
+        "",
+        "Decision support for welfare outreach planners: rank the households of one round so a team "
+        f"with capacity for about {share:.0%} of households visits those most likely to be isolated "
+        "or at risk within the next 90 days, with at most four reasons taken from the model's own "
+        "SHAP contributions. A person decides who is visited; the score is a calibrated probability, "
+        "not a finding.",
+        "",
+        "Not for: deciding eligibility for benefits, sanctions, or any action taken without a visit; "
+        "households outside the resident registry; comparing people across cities.",
+        "",
+        "## Data window",
+        "",
+        "| part | rounds | household rows | labelled (visited) | positive |",
+        "|---|---|---:|---:|---:|",
+    ]
+    windows = {
+        "training": ", ".join(str(d) for d in config.rounds.train),
+        "validation": str(config.rounds.validation),
+        "test": str(config.rounds.test),
+    }
+    for context, (rows, labelled, positive) in facts.round_sizes.items():
+        lines.append(f"| {context} | {windows[context]} | {rows:,} | {labelled:,} | {positive:,} |")
+    lines += [
+        "",
+        f"Label: a visit in the 90 days after the round found the household isolated or at risk "
+        f"(`visit_within_90d`); framing `{config.label.framing}` "
+        f"(survey weight {config.label.survey_weight:g}). Features: {len(facts.features)} from the "
+        f"families {', '.join(config.features.families)}; protected attributes as inputs: "
+        f"{'yes' if config.features.protected_inputs else 'no'}. LightGBM, {facts.best_iteration} trees "
+        "(early stopping on the validation round).",
+        "",
+        "## Calibration",
+        "",
+        f"Method `{config.calibration.method}`, fitted on {facts.calibrated_on}, folded into the trees "
+        "(the logged model's output is the probability; its SHAP values explain that probability's "
+        "log-odds).",
+    ]
+    if facts.visit_sensitivity is not None and facts.visit_false_positive_rate is not None:
+        lines += [
+            "",
+            f"Estimated visit error rates: a visit records a positive for {facts.visit_false_positive_rate:.1%} "
+            f"of households that are fine and for {facts.visit_sensitivity:.1%} of those that are "
+            "isolated or at risk. Scores are probabilities of the true state, not of what a visit records.",
+        ]
+    lines += ["", "## Test round", ""]
+    if has_truth:
+        lines += [
+            "Against the true state of every household (synthetic city):",
+            "",
+            *_table(metrics, "truth"),
+            "",
+            f"Share of the best possible ranking: {_value(metrics, 'model_truth_share_of_best_possible')}; "
+            f"lift over today's rule: {_value(metrics, 'model_truth_lift_over_rule')}×.",
+            "",
+        ]
+    lines += ["Against visit labels (visited households only):", "", *_table(metrics, "visits"), ""]
+    basis = "truth" if has_truth else "visits"
+    lines += [
+        "## Fairness",
+        "",
+        f"Recall at capacity per district, age band, sex and housing type, divided by the whole city's: "
+        f"lowest {_value(metrics, f'model_{basis}_min_group_recall_ratio')} ({facts.lowest_group}). "
+        f"Households living with others: {_value(metrics, f'model_{basis}_with_others_recall_ratio')} "
+        "(reported, not gated: living alone is the risk the programme targets). "
+        "Every group's recall and false-positive rate: `evaluation/fairness_by_group.csv`.",
+        "",
+        "## What drives it",
+        "",
+        "Largest total gain: " + ", ".join(f"`{name}`" for name in facts.top_features) + ". "
+        "See `explanation/shap_summary.png` and `explanation/feature_importance.csv`.",
+        "",
+        "## Known limits",
+        "",
+        "- Labels exist only where someone visited, and most visits follow a list or an alert; the "
+        "framing above is a choice with consequences (experiments/baseline.md).",
+        "- A visit is an imperfect measurement (refusals, nobody at home, a quiet household recorded "
+        "as fine); visit-label metrics understate how well the ranking finds the true state.",
+        "- Households without smart-service sensors have missing sensor features; their scores rest "
+        "on administrative and crisis records only.",
+        "- Groups with fewer positives than the evaluation's minimum are not judged by the fairness "
+        "gate; their figures are noisy.",
+    ]
+    if has_truth:
+        lines.append(
+            "- These figures come from a synthetic city; on real data only the visit-label figures exist."
+        )
+    return "\n".join(lines) + "\n"
