@@ -1,0 +1,113 @@
+"""Benchmark: full retrain of the small synthetic city, and the issue-4 targets against the truth.
+
+    uv run python bench/training.py                  # seeds 7 8 9, baseline + plain-Platt configs
+    uv run python bench/training.py --seeds 7 --configs baseline
+
+For each seed a small city is generated and validated once (a delivery, not part of retraining),
+then each experiment config runs as `anbu train` in its own process against a fresh MLflow store:
+features for all seven rounds, LightGBM, both baselines, calibration, every artifact and the
+registration. Its wall time and peak memory are its own (wait4). The quality targets are ratios
+to baselines measured in the same run: the best possible ranking (by the true probability) and
+today's rule, both on the same test round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RETRAIN_BUDGET_SECONDS = 300.0
+TARGETS = "targets: share of best possible ≥ 0.70, lift over today's rule ≥ 1.5×, ECE ≤ 0.02, retrain < 300 s"
+
+
+def _anbu(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "anbu.cli", *args], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+
+
+def _timed_train(city: Path, config: Path, store: Path) -> tuple[float, float]:
+    environment = {**os.environ, "ANBU_MODELS_DIR": str(store), "PYTHONWARNINGS": "ignore"}
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anbu.cli", "train", "--data", str(city), "--config", str(config)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit(f"anbu train failed for {city} with {config}")
+    return time.perf_counter() - started, usage.ru_maxrss / (1 << 20)
+
+
+def _latest_metrics(store: Path) -> dict[str, float]:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store / 'mlflow.db'}")
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], order_by=["attributes.start_time DESC"]
+    )
+    return runs[0].data.metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    parser.add_argument("--configs", nargs="+", default=["baseline", "calibration_survey_platt"])
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "training")
+    arguments = parser.parse_args()
+    work: Path = arguments.work
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in arguments.seeds:
+        city = work / f"city-{seed}"
+        if not (city / "_validated" / "validation.json").is_file():
+            print(f"generating and validating the small city, seed {seed} …", flush=True)
+            _anbu("generate", "--scale", "small", "--seed", str(seed), "--out", str(city))
+            _anbu("validate", "--data", str(city))
+        for name in arguments.configs:
+            store = work / f"store-{seed}-{name}"
+            subprocess.run(["rm", "-rf", str(store)], check=True)
+            seconds, peak = _timed_train(city, ROOT / "experiments" / f"{name}.toml", store)
+            m = _latest_metrics(store)
+            rows.append((seed, name, seconds, peak, m))
+            print(f"seed {seed} {name}: {seconds:.1f} s", flush=True)
+    print()
+    print(
+        "| seed | config | retrain s | ÷ 300 s budget | peak RSS GiB | precision@1% | best possible "
+        "| share of best | today's rule | lift | logistic | ECE | lowest group ratio |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for seed, name, seconds, peak, m in rows:
+        print(
+            f"| {seed} | {name} | {seconds:.1f} | {seconds / RETRAIN_BUDGET_SECONDS:.2f} | {peak:.2f} "
+            f"| {m['model_truth_precision_at_capacity']:.3f} | {m['best_possible_truth_precision_at_capacity']:.3f} "
+            f"| {m['model_truth_share_of_best_possible']:.3f} | {m['rule_truth_precision_at_capacity']:.3f} "
+            f"| {m['model_truth_lift_over_rule']:.2f}× | {m['logistic_truth_precision_at_capacity']:.3f} "
+            f"| {m['model_truth_ece']:.4f} | {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} |"
+        )
+    print()
+    print(TARGETS)
+    for name in arguments.configs:
+        mine = [r for r in rows if r[1] == name]
+        met = sum(
+            r[4]["model_truth_share_of_best_possible"] >= 0.7
+            and r[4]["model_truth_lift_over_rule"] >= 1.5
+            and r[4]["model_truth_ece"] <= 0.02
+            and r[2] < RETRAIN_BUDGET_SECONDS
+            for r in mine
+        )
+        eces = sorted(r[4]["model_truth_ece"] for r in mine)
+        print(f"{name}: all targets met on {met} of {len(mine)} seeds; ECE median {eces[len(eces) // 2]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
