@@ -1,0 +1,61 @@
+"""The model that serves: the registry's `champion`, loaded once, with what a caller needs to know.
+
+Serving never guesses which model it runs: the version, the run it came from, its training window
+and test-round metrics travel with the booster, and every score carries the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from training.tracking import CHAMPION, MODEL_NAME, configure
+
+
+class NoChampion(Exception):
+    """No version carries the champion alias: train and promote first."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    booster: lgb.Booster
+    version: str
+    run_id: str
+    features: list[str]
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def training_window(self) -> dict[str, str]:
+        return {
+            "train_rounds": self.params.get("rounds.train", ""),
+            "validation_round": self.params.get("rounds.validation", ""),
+            "test_round": self.params.get("rounds.test", ""),
+            "experiment": self.params.get("name", ""),
+            "label_framing": self.params.get("label.framing", ""),
+            "calibrated_on": self.params.get("calibrated_on", ""),
+        }
+
+
+def load_champion(alias: str = CHAMPION) -> Champion:
+    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels)."""
+    client = configure()
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        raise NoChampion(
+            f"no version of {MODEL_NAME} has the alias '{alias}'; run `anbu train` and `anbu promote`"
+        ) from None
+    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    run = client.get_run(version.run_id)
+    return Champion(
+        booster=booster,
+        version=str(version.version),
+        run_id=version.run_id,
+        features=list(booster.feature_name()),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+    )

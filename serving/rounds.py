@@ -1,0 +1,61 @@
+"""Scored rounds on disk: `DIR/_scores/<as_of>.parquet`, rebuilt when the champion changes.
+
+A list a planner saw must be reproducible, so a scored round is written once per (round, model
+version) with a manifest naming both, and reused until another model is promoted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from features.round_table import build_round
+from serving.champion import Champion
+from serving.scoring import ScoreManifest, read_manifest, score_table, write_scores
+
+SCORES_FOLDER = "_scores"
+
+
+def scores_path(data_dir: Path, as_of: pd.Timestamp) -> Path:
+    return Path(data_dir) / SCORES_FOLDER / f"{as_of.date().isoformat()}.parquet"
+
+
+def score_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path | None = None) -> Path:
+    """Build the round's features, score and explain every household, write the result."""
+    table, manifest = build_round(Path(data_dir), as_of)
+    scored = score_table(champion, table)
+    counts = scored["band"].value_counts()
+    return write_scores(
+        scored,
+        ScoreManifest(
+            as_of=as_of.date().isoformat(),
+            model_version=champion.version,
+            model_run_id=champion.run_id,
+            households=len(scored),
+            bands={band: int(counts.get(band, 0)) for band in sorted(counts.index)},
+            input_sha256={k: v or "" for k, v in manifest.inputs.items()},
+        ),
+        out or scores_path(data_dir, as_of),
+    )
+
+
+def scored_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> pd.DataFrame:
+    """The round scored by this champion, from disk when it already was."""
+    path = scores_path(data_dir, as_of)
+    if not path.is_file() or read_manifest(path).get("model_version") != champion.version:
+        score_round(data_dir, as_of, champion, path)
+    return pd.read_parquet(path)
+
+
+def previous_round(data_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp:
+    """The latest round scored before `as_of`; without one, the month end a month earlier."""
+    folder = Path(data_dir) / SCORES_FOLDER
+    earlier = (
+        sorted(pd.Timestamp(p.stem) for p in folder.glob("*.parquet") if pd.Timestamp(p.stem) < as_of)
+        if folder.is_dir()
+        else []
+    )
+    if earlier:
+        return earlier[-1]
+    return (as_of - pd.offsets.MonthEnd(1)).normalize()
