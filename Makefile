@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: install demo test lint mlflow-ui clean
+.PHONY: install demo serve test lint mlflow-ui clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -21,10 +21,27 @@ DEMO_DIR ?= data/demo
 
 install: .venv/.synced
 
+DEMO_AS_OF ?= 2026-07-31
+DEMO_GU ?= 관악구
+
+# The main job end to end on embedded defaults: synthetic city -> validated delivery -> features and
+# training (MLflow in models/) -> promotion -> every household scored -> one district's list.
 demo: install
 	$(RUN) anbu generate --scale small --seed 7 --out $(DEMO_DIR)
 	$(RUN) anbu validate --data $(DEMO_DIR)
-	$(RUN) anbu features --data $(DEMO_DIR) --as-of 2026-07-31 --out $(DEMO_DIR)/_rounds/2026-07-31.parquet
+	$(RUN) anbu train --data $(DEMO_DIR) --config experiments/baseline.toml
+	$(RUN) anbu promote
+	$(RUN) anbu score --data $(DEMO_DIR) --as-of $(DEMO_AS_OF)
+	$(RUN) anbu rank --data $(DEMO_DIR) --as-of $(DEMO_AS_OF) --gu $(DEMO_GU) --capacity 15
+	@echo
+	@echo "Next:"
+	@echo "  make serve       # the scoring API and the planner page on http://127.0.0.1:3000 (keys: see README)"
+	@echo "  make mlflow-ui   # every training run and the model registry on http://127.0.0.1:5000"
+	@echo "  $(RUN) anbu rank --data $(DEMO_DIR) --as-of $(DEMO_AS_OF) --gu $(DEMO_GU) --capacity 15 --format xlsx"
+
+# The scoring API and the planner page on the demo city (creates one API key per role on first start).
+serve: install
+	$(RUN) anbu serve --data $(DEMO_DIR) --as-of $(DEMO_AS_OF)
 
 test: install
 	$(RUN) pytest -n 2

@@ -15,6 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
+    from anbu.commands.serving import keys, rank, score, serve
     from anbu.commands.synthetic import generate
     from anbu.commands.train import promote, train
     from anbu.commands.validate import validate
@@ -26,6 +27,10 @@ def _register() -> None:
     app.command("catalogue")(catalogue_doc)
     app.command("train")(train)
     app.command("promote")(promote)
+    app.command("score")(score)
+    app.command("rank")(rank)
+    app.command("serve")(serve)
+    app.command("keys")(keys)
 
 
 _register()

@@ -1,0 +1,155 @@
+"""A small city with a trained, promoted champion and two scored rounds, and the real server on it.
+
+Everything is real: a SQLite MLflow store in a temporary folder, `anbu`'s own training and
+promotion, and `bentoml serve` in a subprocess called over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from features.synthetic.generator import generate_city
+from training.config import load_experiment
+from training.promotion import PromotionGates, promote
+from training.train import train_experiment
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "experiments" / "baseline.toml"
+ROUND = pd.Timestamp("2026-07-31")
+PREVIOUS = pd.Timestamp("2026-06-30")
+PERMISSIVE = PromotionGates(capacity_tolerance=1.0, max_ece=1.0, min_group_recall_ratio=0.0)
+"""The gates are tested in tests/training; here any trained model may serve."""
+
+
+@dataclass(frozen=True)
+class Served:
+    data: Path
+    store: Path
+    version: str
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
+    from serving.champion import load_champion
+    from serving.rounds import score_round
+
+    root = tmp_path_factory.mktemp("serving")
+    data = root / "city"
+    generate_city(data, households=6_000, months=24, seed=3)
+    store = root / "models"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANBU_MODELS_DIR", str(store))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        train_experiment(data, load_experiment(BASELINE), BASELINE)
+        decision = promote(None, PERMISSIVE)
+        assert decision.promote, decision.reasons
+        champion = load_champion()
+        score_round(data, PREVIOUS, champion)
+        score_round(data, ROUND, champion)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # set_tracking_uri exported it; keep tests independent
+    return Served(data, store, champion.version)
+
+
+@pytest.fixture
+def models_env(served: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
+    monkeypatch.setenv("ANBU_MODELS_DIR", str(served.store))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return served
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    keys: dict[str, str]
+    served: Served
+    records: Path
+
+    def _headers(self, role: str | None, extra: dict | None) -> dict:
+        return {**({"X-API-Key": self.keys[role]} if role else {}), **(extra or {})}
+
+    def post(self, path: str, body: dict, role: str | None = "admin", headers: dict | None = None, **kwargs):
+        if "content" in kwargs:
+            return httpx.post(self.url + path, headers=self._headers(role, headers), timeout=60, **kwargs)
+        return httpx.post(
+            self.url + path, json=body, headers=self._headers(role, headers), timeout=60, **kwargs
+        )
+
+    def get(
+        self, path: str, role: str | None = "admin", headers: dict | None = None, **kwargs
+    ) -> httpx.Response:
+        return httpx.get(self.url + path, headers=self._headers(role, headers), timeout=60, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
+    from serving.auth import add_key
+
+    folder = tmp_path_factory.mktemp("server")
+    keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
+    keys = {role: add_key(keys_file, f"test-{role}", role) for role in ("planner", "service", "admin")}
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "ANBU_DATA": str(served.data),
+        "ANBU_AS_OF": str(ROUND.date()),
+        "ANBU_KEYS": str(keys_file),
+        "ANBU_RECORDS": str(records),
+        "ANBU_MODELS_DIR": str(served.store),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(folder / "bentoml"),
+    }
+    environment.pop("MLFLOW_TRACKING_URI", None)
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("bentoml")),
+            "serve",
+            "serving.service:Anbu",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--working-dir",
+            str(ROOT),
+        ],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready: {(folder / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(url, keys, served, records)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # SIGTERM: the worker is in the group and exits too
+        process.wait(30)
+        log.close()
