@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: install demo serve test lint mlflow-ui clean
+.PHONY: install browser demo serve test lint mlflow-ui clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -43,7 +43,19 @@ demo: install
 serve: install
 	$(RUN) anbu serve --data $(DEMO_DIR) --as-of $(DEMO_AS_OF)
 
-test: install
+# The planner page is tested in a real headless Chromium: Debian's chromium and its driver, plus a
+# CJK font so the page's Korean renders in the screenshot. Installed once, only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		echo "Installing $(BROWSER_PACKAGES) for the planner page test"; \
+		$(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; }; \
+	fi
+
+test: install browser
 	$(RUN) pytest -n 2
 
 lint: install

@@ -107,7 +107,7 @@ class ApiKeyMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = presented_key(headers)
         if key is None:
-            await _json(
+            await json_response(
                 send, 401, {"error": "an API key is required (header X-API-Key or Authorization: Bearer)"}
             )
             return
@@ -116,11 +116,11 @@ class ApiKeyMiddleware:
             self.keys = load_keys(self.keys_file)  # a key added since start is honoured
             caller = self.keys.get(_digest(key))
         if caller is None:
-            await _json(send, 401, {"error": "the API key is not known"})
+            await json_response(send, 401, {"error": "the API key is not known"})
             return
         allowed = ROUTE_ROLES[scope["path"]]
         if caller.role not in allowed:
-            await _json(
+            await json_response(
                 send,
                 403,
                 {
@@ -132,7 +132,7 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _json(send, status: int, body: dict) -> None:
+async def json_response(send, status: int, body: dict) -> None:
     payload = json.dumps(body, ensure_ascii=False).encode()
     await send(
         {

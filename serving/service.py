@@ -38,11 +38,12 @@ from serving.api_models import (
 )
 from serving.auth import ApiKeyMiddleware, keys_path
 from serving.champion import Champion, load_champion
+from serving.guards import JsonBodyMiddleware
 from serving.planner import planner_app
 from serving.ranking import OutreachList, outreach_list
 from serving.reasons import MAX_REASONS, ReasonPlan, explain
 from serving.records import Records
-from serving.rounds import SCORES_FOLDER, previous_round, scored_round
+from serving.rounds import SCORES_FOLDER, previous_round, scored_round, scores_path
 from serving.scoring import band_of
 from training.tracking import MODEL_NAME
 
@@ -126,6 +127,13 @@ class Anbu:
     def _round(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """A scored round, kept in memory; only the served round and those asked for are loaded."""
         if as_of not in self.rounds:
+            if not scores_path(self.settings.data, as_of).is_file():
+                # Only rounds scored by `anbu score` are served: a request must not be able to make
+                # the service build arbitrary rounds.
+                scored = sorted(p.stem for p in (self.settings.data / SCORES_FOLDER).glob("*.parquet"))
+                raise LookupError(
+                    f"as_of: no scored round for {as_of.date()}; scored rounds: {', '.join(scored)}"
+                )
             scored = scored_round(self.settings.data, as_of, self.champion)
             self.rounds[as_of] = scored.set_index("household_id", drop=False)
         return self.rounds[as_of]
@@ -140,7 +148,10 @@ class Anbu:
             return _refuse(
                 ctx, 422, "as_of", f"as_of: {as_of.date()} is after the served round {self.as_of.date()}"
             )  # type: ignore[return-value]
-        scored = self._round(as_of)
+        try:
+            scored = self._round(as_of)
+        except LookupError as error:
+            return _refuse(ctx, 404, "as_of", str(error))  # type: ignore[return-value]
         known = [h for h in dict.fromkeys(request.household_ids) if h in scored.index]
         unknown = [h for h in dict.fromkeys(request.household_ids) if h not in scored.index]
         rows = scored.loc[known]
@@ -216,10 +227,13 @@ class Anbu:
         if dong and not ((scored["gu"] == gu) & (scored["dong_code"] == dong)).any():
             raise LookupError(f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}")
         before = previous_round(self.settings.data, as_of)
-        previous = self._round(before)
+        try:
+            previous = self._round(before).reset_index(drop=True)
+        except LookupError:
+            previous = None
         return outreach_list(
             scored.reset_index(drop=True),
-            previous.reset_index(drop=True) if len(previous) else None,
+            previous if previous is not None and len(previous) else None,
             gu,
             dong,
             capacity,
@@ -266,7 +280,10 @@ class Anbu:
                 "round_date",
                 f"round_date: {round_date} is after the served round {self.as_of.date()}",
             )  # type: ignore[return-value]
-        registry = self._round(pd.Timestamp(round_date)).index
+        try:
+            registry = self._round(pd.Timestamp(round_date)).index
+        except LookupError as error:
+            return _refuse(ctx, 404, "round_date", str(error).replace("as_of", "round_date", 1))  # type: ignore[return-value]
         mentioned = [v.household_id for v in request.visits] + [o.household_id for o in request.overrides]
         unknown = sorted({h for h in mentioned if h not in registry})
         if unknown:
@@ -359,4 +376,5 @@ def rank_response(
     )
 
 
+Anbu.add_asgi_middleware(JsonBodyMiddleware)
 Anbu.add_asgi_middleware(ApiKeyMiddleware)
