@@ -68,7 +68,7 @@ def _latest_scored(data: Path) -> pd.Timestamp | None:
     return pd.Timestamp(files[-1].stem) if files else None
 
 
-def _reasons(row: pd.Series) -> list[ReasonOut]:
+def _reasons(row: dict) -> list[ReasonOut]:
     codes = (row["reason_codes"] or "").split("|")
     out = []
     for slot in range(MAX_REASONS):
@@ -121,6 +121,7 @@ class Anbu:
         self.plan = ReasonPlan.for_features(champion.features)
         self.as_of = as_of.normalize()
         self.rounds: dict[pd.Timestamp, pd.DataFrame] = {}
+        self.districts: dict[tuple[pd.Timestamp, str], pd.DataFrame] = {}
         self.served = self._round(self.as_of)
         web.state.service = self
 
@@ -164,7 +165,7 @@ class Anbu:
                 rank=int(row["rank"]),
                 reasons=_reasons(row),
             )
-            for _, row in rows.iterrows()
+            for row in rows.to_dict("records")
         ]
         self.records.audit(*_caller(ctx), "score", known, {"round": str(as_of.date())})
         return ScoreResponse(
@@ -219,20 +220,29 @@ class Anbu:
 
     # --- lists --------------------------------------------------------------------------------
 
+    def _district(self, as_of: pd.Timestamp, gu: str) -> pd.DataFrame:
+        """One district of a scored round, by rank; cut once per (round, district), so a list never
+        scans the whole city."""
+        key = (as_of, gu)
+        if key not in self.districts:
+            scored = self._round(as_of)
+            self.districts[key] = scored[scored["gu"] == gu].sort_values("rank").reset_index(drop=True)
+        return self.districts[key]
+
     def outreach(self, gu: str, dong: str | None, capacity: int, as_of: pd.Timestamp) -> OutreachList:
         """The list, shared by `rank`, the downloads and the planner page."""
-        scored = self._round(as_of)
-        if not (scored["gu"] == gu).any():
+        area = self._district(as_of, gu)
+        if area.empty:
             raise LookupError(f"gu: no households in {gu!r} in the round of {as_of.date()}")
-        if dong and not ((scored["gu"] == gu) & (scored["dong_code"] == dong)).any():
+        if dong and not (area["dong_code"] == dong).any():
             raise LookupError(f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}")
         before = previous_round(self.settings.data, as_of)
         try:
-            previous = self._round(before).reset_index(drop=True)
+            previous = self._district(before, gu)
         except LookupError:
             previous = None
         return outreach_list(
-            scored.reset_index(drop=True),
+            area,
             previous if previous is not None and len(previous) else None,
             gu,
             dong,
@@ -362,7 +372,7 @@ def rank_response(
                 override_reason=row["override_reason"] or "",
                 reasons=_reasons(row),
             )
-            for _, row in listed.rows.iterrows()
+            for row in listed.rows.to_dict("records")
         ],
         left_the_list=[
             LeftHousehold(
@@ -371,7 +381,7 @@ def rank_response(
                 now_risk=number(row["now_risk"]),
                 why=row["why"],
             )
-            for _, row in listed.left.iterrows()
+            for row in listed.left.to_dict("records")
         ],
     )
 
