@@ -182,7 +182,18 @@ def serve(
     import sys
 
     from serving.auth import ROLES, add_key, keys_path
+    from serving.champion import NoChampion, load_champion
+    from serving.rounds import SCORES_FOLDER, scores_path
 
+    try:
+        load_champion()
+    except NoChampion as error:
+        fail(str(error))
+    scored = sorted((Path(data) / SCORES_FOLDER).glob("*.parquet"))
+    if as_of and not scores_path(Path(data), _as_of(as_of)).is_file():
+        fail(f"the round {as_of} is not scored yet: run `anbu score --data {data} --as-of {as_of}` first")
+    if not scored:
+        fail(f"no scored round under {Path(data) / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first")
     root = Path(__file__).resolve().parents[2]
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:

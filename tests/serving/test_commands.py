@@ -70,3 +70,10 @@ def test_rank_names_a_wrong_district_or_format(models_env) -> None:
     assert wrong_gu.exit_code == 2 and "--gu 'Gangnam'" in wrong_gu.output
     wrong_format = runner.invoke(app, [*base, "--gu", "관악구", "--format", "pdf"])
     assert wrong_format.exit_code == 2 and "--format" in wrong_format.output
+
+
+def test_serve_refuses_to_start_without_a_scored_round(models_env, tmp_path) -> None:
+    result = runner.invoke(app, ["serve", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "no scored round" in result.output
+    unscored = runner.invoke(app, ["serve", "--data", str(models_env.data), "--as-of", "2026-03-31"])
+    assert unscored.exit_code == 2 and "not scored yet" in unscored.output
