@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
-    from anbu.commands.serving import keys, rank, score, serve
+    from anbu.commands.serving import keys, outcomes, rank, score, serve
     from anbu.commands.synthetic import generate
     from anbu.commands.train import promote, train
     from anbu.commands.validate import validate
@@ -31,6 +31,7 @@ def _register() -> None:
     app.command("rank")(rank)
     app.command("serve")(serve)
     app.command("keys")(keys)
+    app.command("outcomes")(outcomes)
 
 
 _register()

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS visit_outcomes (
@@ -175,16 +176,21 @@ class Records:
 
     def export_visits(self, out: Path) -> int:
         """Recorded outcomes as contract `outreach_visits` rows (Parquet); returns the row count."""
+        from features.contract_files import to_arrow
+        from features.schemas import SOURCES_BY_NAME
+
         visits = self.table("visit_outcomes")
+        # A correction is a later row for the same visit: the latest recorded one wins.
+        visits = visits.drop_duplicates(["household_id", "visited_on", "trigger"], keep="last")
         frame = pd.DataFrame(
             {
                 "household_id": visits["household_id"].astype("string"),
-                "visited_on": pd.to_datetime(visits["visited_on"]).dt.date,
+                "visited_on": pd.to_datetime(visits["visited_on"]).astype("datetime64[us]"),
                 "trigger": visits["trigger"].astype("string"),
                 "outcome": visits["outcome"].astype("string"),
                 "checklist_score": visits["checklist_score"].astype("Int64"),
             }
         )
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out, index=False)
+        pq.write_table(to_arrow(frame, SOURCES_BY_NAME["outreach_visits"]), out)
         return len(frame)

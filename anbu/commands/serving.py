@@ -193,7 +193,9 @@ def serve(
     if as_of and not scores_path(Path(data), _as_of(as_of)).is_file():
         fail(f"the round {as_of} is not scored yet: run `anbu score --data {data} --as-of {as_of}` first")
     if not scored:
-        fail(f"no scored round under {Path(data) / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first")
+        fail(
+            f"no scored round under {Path(data) / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first"
+        )
     root = Path(__file__).resolve().parents[2]
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
@@ -207,3 +209,19 @@ def serve(
     bentoml = Path(sys.executable).with_name("bentoml")
     command = [str(bentoml), "serve", "serving.service:Anbu", "--host", host, "--port", str(port)]
     raise SystemExit(subprocess.call([*command, "--working-dir", str(root)], env=environment))
+
+
+def outcomes(
+    data: Path = typer.Option(..., "--data", help="Data directory whose service recorded the outcomes."),
+    out: Path = typer.Option(..., "--out", help="Parquet file in the contract's outreach_visits layout."),
+) -> None:
+    """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery."""
+    from serving.records import Records
+
+    path = records_path(data)
+    if not path.is_file():
+        fail(f"no records at {path}: nothing has been recorded for {data}")
+    count = Records(path).export_visits(out)
+    console.print(
+        f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
+    )

@@ -77,3 +77,16 @@ def test_serve_refuses_to_start_without_a_scored_round(models_env, tmp_path) -> 
     assert result.exit_code == 2 and "no scored round" in result.output
     unscored = runner.invoke(app, ["serve", "--data", str(models_env.data), "--as-of", "2026-03-31"])
     assert unscored.exit_code == 2 and "not scored yet" in unscored.output
+
+
+def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ANBU_RECORDS", str(tmp_path / "records.sqlite"))
+    out = tmp_path / "visits.parquet"
+    nothing = runner.invoke(app, ["outcomes", "--data", str(tmp_path), "--out", str(out)])
+    assert nothing.exit_code == 2 and "nothing has been recorded" in nothing.output
+    Records(tmp_path / "records.sqlite").record_outcomes(
+        [{"household_id": "H00000001", "visited_on": "2026-08-02", "outcome": "refused"}], "team"
+    )
+    result = runner.invoke(app, ["outcomes", "--data", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out)["outcome"].tolist() == ["refused"]

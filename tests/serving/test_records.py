@@ -1,0 +1,98 @@
+"""Recorded outcomes come back as contract rows the next delivery and training run take in."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from features.round_table import build_training_set
+from features.sources import validate_drop
+from serving.records import Records
+
+
+def test_records_are_append_only(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    records.record_overrides(
+        [{"household_id": "H1", "action": "include", "reason": "이웃 신고"}], date(2026, 7, 31), "a"
+    )
+    records.record_overrides(
+        [{"household_id": "H1", "action": "withdraw", "reason": "확인 결과 이상 없음"}],
+        date(2026, 7, 31),
+        "a",
+    )
+    assert records.overrides_for(date(2026, 7, 31)) == {}
+    assert len(records.table("overrides")) == 2  # the withdrawn decision is still on record
+    records.audit("a", "planner", "rank", ["H1"])
+    records.record_outcomes([{"household_id": "H1", "visited_on": "2026-08-01", "outcome": "moved"}], "a")
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        for statement in (
+            "UPDATE overrides SET reason = 'x'",
+            "DELETE FROM audit",
+            "DELETE FROM visit_outcomes",
+        ):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(statement)
+    with pytest.raises(sqlite3.IntegrityError):
+        records.record_overrides(
+            [{"household_id": "H2", "action": "exclude", "reason": "  "}], date(2026, 7, 31), "a"
+        )
+
+
+def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -> None:
+    visits = pq.read_table(served.data / "outreach_visits.parquet").to_pandas()
+    visits["visited_on"] = pd.to_datetime(visits["visited_on"])
+    window = (pd.Timestamp("2026-07-31"), pd.Timestamp("2026-10-29"))
+    registry = pq.read_table(served.data / "households.parquet").to_pandas()
+    unvisited = sorted(
+        set(registry["household_id"]) - set(visits.loc[visits["visited_on"].between(*window), "household_id"])
+    )
+    household = unvisited[0]
+    records = Records(tmp_path / "records.sqlite")
+    records.record_outcomes(
+        [
+            {
+                "household_id": household,
+                "visited_on": "2026-08-05",
+                "outcome": "not_isolated",
+                "trigger": "survey",
+            }
+        ],
+        "team",
+    )
+    # A correction: the same visit recorded again; the latest row wins on export.
+    records.record_outcomes(
+        [
+            {
+                "household_id": household,
+                "visited_on": "2026-08-05",
+                "outcome": "isolated",
+                "trigger": "survey",
+                "checklist_score": 11,
+            }
+        ],
+        "team",
+    )
+    exported = tmp_path / "recorded.parquet"
+    assert records.export_visits(exported) == 1
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for path in served.data.glob("*.parquet"):
+        shutil.copy(path, drop / path.name)
+    merged = pa.concat_tables(
+        [pq.read_table(served.data / "outreach_visits.parquet"), pq.read_table(exported)]
+    )
+    pq.write_table(merged, drop / "outreach_visits.parquet")
+    report = validate_drop(drop)
+    source = next(s for s in report.sources if s.name == "outreach_visits")
+    assert source.rows_read == len(visits) + 1 and source.rows_quarantined == 0
+
+    table, _ = build_training_set(drop, [pd.Timestamp("2026-07-31")])
+    row = table.set_index("household_id").loc[household]
+    assert row["label"] == 1 and row["label_survey"] == 1
