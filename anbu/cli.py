@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
-    from anbu.commands.serving import keys, outcomes, rank, score, serve
+    from anbu.commands.serving import bento, keys, outcomes, rank, score, serve
     from anbu.commands.synthetic import generate
     from anbu.commands.train import promote, train
     from anbu.commands.validate import validate
@@ -32,6 +32,7 @@ def _register() -> None:
     app.command("serve")(serve)
     app.command("keys")(keys)
     app.command("outcomes")(outcomes)
+    app.command("bento")(bento)
 
 
 _register()

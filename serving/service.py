@@ -37,6 +37,7 @@ from serving.api_models import (
     ScoreResponse,
 )
 from serving.auth import ApiKeyMiddleware, keys_path
+from serving.bento import bento_model_tag, load_bento_champion
 from serving.champion import Champion, load_champion
 from serving.guards import JsonBodyMiddleware
 from serving.planner import planner_app
@@ -103,13 +104,18 @@ web = planner_app()
     traffic={"timeout": 60},
 )
 class Anbu:
+    if bento_model_tag():
+        # Inside a built Bento (or while building one): the model travels with the Bento.
+        bento_model = bentoml.models.BentoModel(bento_model_tag())
+
     def __init__(self) -> None:
         self.settings = settings or Settings()
         self.records = Records(self.settings.records)
         self._load()
 
     def _load(self) -> None:
-        champion = load_champion()
+        tag = bento_model_tag()
+        champion = load_bento_champion(tag) if tag else load_champion()
         as_of = (
             pd.Timestamp(self.settings.as_of) if self.settings.as_of else _latest_scored(self.settings.data)
         )

@@ -225,3 +225,17 @@ def outcomes(
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
     )
+
+
+def bento() -> None:
+    """Build a Bento (service code + the champion's model) for deployment; serve it with
+    `ANBU_DATA=DIR bentoml serve anbu:latest`."""
+    from serving.bento import build_bento
+    from serving.champion import NoChampion
+
+    try:
+        with console.status("Building the Bento around the champion …"):
+            tag = build_bento()
+    except (NoChampion, RuntimeError) as error:
+        fail(str(error))
+    console.print(f"Built {tag}. Serve it with: ANBU_DATA=<data dir> bentoml serve {tag}")
