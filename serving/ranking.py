@@ -61,7 +61,8 @@ def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:
     inside = scored["gu"] == gu
     if dong:
         inside &= scored["dong_code"] == dong
-    return scored[inside].sort_values("rank")
+    area = scored if inside.all() else scored[inside]
+    return area if area["rank"].is_monotonic_increasing else area.sort_values("rank")
 
 
 def _model_list(area: pd.DataFrame, capacity: int, overrides: dict[str, Override]) -> pd.DataFrame:
@@ -97,9 +98,11 @@ def outreach_list(
         picked["previous_risk"] = np.nan
         picked["reasons_changed"] = False
     else:
-        before = previous.set_index("household_id")
         previous_area = _area(previous, gu, dong)
         previous_list = set(_model_list(previous_area, capacity, previous_overrides or {})["household_id"])
+        # Only the listed households and those who left are looked up: a district of 300,000
+        # households must not be re-indexed for every request.
+        before = previous[previous["household_id"].isin(picked["household_id"])].set_index("household_id")
         prior_risk = picked["household_id"].map(before["risk"])
         delta = picked["risk"] - prior_risk
         picked["previous_risk"] = prior_risk
@@ -118,18 +121,17 @@ def outreach_list(
             != picked["reason_codes"].fillna("").map(lambda c: frozenset(c.split("|")))
         )
         gone = sorted(previous_list - set(picked["household_id"]))
-        now = scored.set_index("household_id")
+        was = previous_area[previous_area["household_id"].isin(gone)].set_index("household_id")["risk"]
+        still_here = area[area["household_id"].isin(gone)].set_index("household_id")["risk"]
         left = pd.DataFrame(
             {
                 "household_id": gone,
-                "previous_risk": [float(before["risk"].get(h, np.nan)) for h in gone],
-                "now_risk": [float(now["risk"].get(h, np.nan)) for h in gone],
+                "previous_risk": [float(was.get(h, np.nan)) for h in gone],
+                "now_risk": [float(still_here.get(h, np.nan)) for h in gone],
                 "why": [
                     "excluded by a planner"
                     if h in overrides and overrides[h].action == "exclude"
-                    else (
-                        "no longer registered here" if h not in area["household_id"].values else "lower risk"
-                    )
+                    else ("lower risk" if h in still_here.index else "no longer registered here")
                     for h in gone
                 ],
             }
