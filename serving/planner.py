@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 import pandas as pd
@@ -60,26 +61,16 @@ def planner_app() -> FastAPI:
         title = f"{gu}{' ' + dong if dong else ''} · {day.date()} · 정원 {capacity}"
         return Response(to_xlsx(listed, title), media_type=XLSX, headers={"Content-Disposition": disposition})
 
-    @web.get("/export.csv")
-    def export_csv(
+    @web.get("/export.{kind}")
+    def export(
         request: Request,
+        kind: Literal["csv", "xlsx"],
         gu: str = Query(min_length=1, max_length=20),
         capacity: int = Query(ge=1, le=5_000),
         dong: str | None = Query(default=None, max_length=20),
         as_of: dt.date | None = None,
     ) -> Response:
-        """The list as CSV (UTF-8 with BOM, Korean headers)."""
-        return _export(request, gu, dong, capacity, as_of, "csv")
-
-    @web.get("/export.xlsx")
-    def export_xlsx(
-        request: Request,
-        gu: str = Query(min_length=1, max_length=20),
-        capacity: int = Query(ge=1, le=5_000),
-        dong: str | None = Query(default=None, max_length=20),
-        as_of: dt.date | None = None,
-    ) -> Response:
-        """The list as an XLSX workbook."""
-        return _export(request, gu, dong, capacity, as_of, "xlsx")
+        """The list as CSV (UTF-8 with BOM, Korean headers) or as an XLSX workbook."""
+        return _export(request, gu, dong, capacity, as_of, kind)
 
     return web

@@ -20,7 +20,6 @@ from functools import lru_cache
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from features.catalogue import LEVEL_NAMES, Feature, by_name
 
@@ -108,12 +107,14 @@ def render(feature: Feature, value: float) -> tuple[str, str]:
     return ko, en
 
 
-def explain(booster: lgb.Booster, rows: pd.DataFrame, plan: ReasonPlan) -> list[list[Reason]]:
-    """Up to four reasons per household (row order kept), strongest first."""
-    values = rows[plan.features].to_numpy(dtype="float64", na_value=np.nan)
+def explain(booster: lgb.Booster, values: np.ndarray, plan: ReasonPlan) -> list[list[Reason]]:
+    """Up to four reasons per household (row order kept), strongest first.
+
+    `values` is the float feature matrix in `plan.features` order (NaN for missing), the same one
+    the caller predicted from, so a city is converted from its table once."""
     contributions = booster.predict(values, pred_contrib=True)[:, : len(plan.features)]
     if not plan.groups:
-        return [[] for _ in range(len(rows))]
+        return [[] for _ in range(len(values))]
     shows = np.zeros_like(values, dtype=bool)
     for column, name in enumerate(plan.features):
         shows[:, column] = _shows(plan.catalogue[name], values[:, column])
@@ -128,7 +129,7 @@ def explain(booster: lgb.Booster, rows: pd.DataFrame, plan: ReasonPlan) -> list[
     top = np.take_along_axis(top, order, axis=1)
     # Within a group, the sentence shown is that of its largest contributor with a value to show.
     leading = np.where(shows, contributions, -np.inf)
-    lead_column = np.zeros((len(rows), len(plan.groups)), dtype=int)
+    lead_column = np.zeros((len(values), len(plan.groups)), dtype=int)
     for group_index in range(len(plan.groups)):
         members = np.flatnonzero(plan.membership[:, group_index])
         lead_column[:, group_index] = members[np.argmax(leading[:, members], axis=1)]
@@ -136,7 +137,7 @@ def explain(booster: lgb.Booster, rows: pd.DataFrame, plan: ReasonPlan) -> list[
     top_column = np.take_along_axis(lead_column, top, axis=1)
     top_value = np.take_along_axis(values, top_column, axis=1)
     reasons: list[list[Reason]] = []
-    for row in range(len(rows)):
+    for row in range(len(values)):
         chosen: list[Reason] = []
         for slot in range(k):
             score = top_strength[row, slot]

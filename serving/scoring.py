@@ -47,10 +47,6 @@ def feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
     return table[features].to_numpy(dtype="float64", na_value=np.nan)
 
 
-def risk_of(champion: Champion, table: pd.DataFrame) -> np.ndarray:
-    return champion.booster.predict(feature_matrix(table, champion.features))
-
-
 def reason_columns(reasons: list[list]) -> dict[str, list]:
     """Flat columns (reason_1_ko … reason_4_en, reason_codes) that read well in CSV and XLSX."""
     columns: dict[str, list] = {"reason_codes": ["|".join(r.code for r in rs) for rs in reasons]}
@@ -62,7 +58,8 @@ def reason_columns(reasons: list[list]) -> dict[str, list]:
 
 def score_table(champion: Champion, table: pd.DataFrame, with_reasons: bool = True) -> pd.DataFrame:
     """One row per household of the round, ordered by city-wide rank."""
-    risk = risk_of(champion, table)
+    values = feature_matrix(table, champion.features)
+    risk = champion.booster.predict(values)
     order = np.lexsort((table["household_id"].to_numpy(dtype=str), -risk))
     rank = np.empty(len(risk), dtype=np.int64)
     rank[order] = np.arange(1, len(risk) + 1)
@@ -73,7 +70,7 @@ def score_table(champion: Champion, table: pd.DataFrame, with_reasons: bool = Tr
     scored["band"] = band_of(risk)
     scored["model_version"] = champion.version
     if with_reasons:
-        reasons = explain(champion.booster, table, ReasonPlan.for_features(champion.features))
+        reasons = explain(champion.booster, values, ReasonPlan.for_features(champion.features))
         for name, values in reason_columns(reasons).items():
             scored[name] = values
     return scored.sort_values("rank", ignore_index=True)

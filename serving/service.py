@@ -11,6 +11,7 @@ off and request-parsing tracebacks are silenced: they may echo a request body).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from pathlib import Path
@@ -145,15 +146,20 @@ class Anbu:
             self.rounds[as_of] = scored.set_index("household_id", drop=False)
         return self.rounds[as_of]
 
+    def _requested_round(self, requested: dt.date | None) -> pd.Timestamp | None:
+        """The round a request asks for (default: the served one); None when it lies in the future."""
+        as_of = pd.Timestamp(requested) if requested else self.as_of
+        return None if as_of > self.as_of else as_of
+
     # --- scores -------------------------------------------------------------------------------
 
     @bentoml.api
     def score(self, request: ScoreRequest, ctx: bentoml.Context) -> ScoreResponse:
         """Scores of registered households in a round, with reasons; unknown ids listed, not fatal."""
-        as_of = pd.Timestamp(request.as_of) if request.as_of else self.as_of
-        if as_of > self.as_of:
+        as_of = self._requested_round(request.as_of)
+        if as_of is None:
             return _refuse(
-                ctx, 422, "as_of", f"as_of: {as_of.date()} is after the served round {self.as_of.date()}"
+                ctx, 422, "as_of", f"as_of: {request.as_of} is after the served round {self.as_of.date()}"
             )  # type: ignore[return-value]
         try:
             scored = self._round(as_of)
@@ -196,9 +202,9 @@ class Anbu:
                     f"households[{index}].features has names the model does not use: {unknown[:5]}",
                 )
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
-        frame = frame.astype("float64")
-        risk = self.champion.booster.predict(frame.to_numpy(na_value=np.nan))
-        reasons = explain(self.champion.booster, frame, self.plan)
+        values = frame.astype("float64").to_numpy(na_value=np.nan)
+        risk = self.champion.booster.predict(values)
+        reasons = explain(self.champion.booster, values, self.plan)
         city = self.served["risk"].to_numpy()
         city_sorted = np.sort(city)
         percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city), 1)
@@ -260,10 +266,10 @@ class Anbu:
     @bentoml.api
     def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
-        as_of = pd.Timestamp(request.as_of) if request.as_of else self.as_of
-        if as_of > self.as_of:
+        as_of = self._requested_round(request.as_of)
+        if as_of is None:
             return _refuse(
-                ctx, 422, "as_of", f"as_of: {as_of.date()} is after the served round {self.as_of.date()}"
+                ctx, 422, "as_of", f"as_of: {request.as_of} is after the served round {self.as_of.date()}"
             )  # type: ignore[return-value]
         try:
             listed = self.outreach(request.gu, request.dong, request.capacity, as_of)
@@ -288,14 +294,15 @@ class Anbu:
     def outcomes(self, request: OutcomesRequest, ctx: bentoml.Context) -> OutcomesResponse:
         """Visit outcomes and planner overrides, stored append-only for the next training run."""
         name, _ = _caller(ctx)
-        round_date = request.round_date or self.as_of.date()
-        if pd.Timestamp(round_date) > self.as_of:
+        requested = self._requested_round(request.round_date)
+        if requested is None:
             return _refuse(
                 ctx,
                 422,
                 "round_date",
-                f"round_date: {round_date} is after the served round {self.as_of.date()}",
+                f"round_date: {request.round_date} is after the served round {self.as_of.date()}",
             )  # type: ignore[return-value]
+        round_date = requested.date()
         try:
             registry = self._round(pd.Timestamp(round_date)).index
         except LookupError as error:
