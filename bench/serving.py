@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,12 +30,6 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_P99_MS = 25.0
 TARGET_RANK_MS = 200.0
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 4) -> np.ndarray:
@@ -74,6 +65,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     from serving.auth import add_key
+    from serving.local_server import bentoml_server
 
     data = arguments.data.resolve()
     scores = sorted((data / "_scores").glob("*.parquet"))
@@ -82,36 +74,18 @@ def main() -> None:
     served = pd.read_parquet(scores[-1], columns=["household_id", "gu"])
     folder = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
     key = add_key(folder / "keys.toml", "bench", "admin")
-    port = _port()
     environment = {
         **os.environ,
         "ANBU_DATA": str(data),
         "ANBU_AS_OF": scores[-1].stem,
         "ANBU_KEYS": str(folder / "keys.toml"),
         "ANBU_RECORDS": str(folder / "records.sqlite"),
-        "BENTOML_DO_NOT_TRACK": "true",
         "BENTOML_HOME": str(folder / "bentoml"),
     }
-    command = [str(Path(sys.executable).with_name("bentoml")), "serve", "serving.service:Anbu"]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(ROOT)],
-        env=environment,
-        stdout=(folder / "server.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     headers = {"X-API-Key": key}
-    try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit((folder / "server.log").read_text()[-3000:])
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+    with bentoml_server(
+        "serving.service:Anbu", environment, folder / "server.log", working_dir=ROOT, ready_within=600
+    ) as url:
         count = int(arguments.seconds * arguments.rate)
         rng = np.random.default_rng(0)
         ids = served["household_id"].to_numpy()[rng.integers(0, len(served), count)]
@@ -128,16 +102,13 @@ def main() -> None:
         with httpx.Client(headers=headers, timeout=60) as client:
             for capacity in (15, 100, 500):
                 timings = []
-                for _ in range(11):
+                for _ in range(31):
                     began = time.perf_counter()
                     client.post(
                         url + "/rank", json={"request": {"gu": gu, "capacity": capacity}}
                     ).raise_for_status()
                     timings.append((time.perf_counter() - began) * 1000)
                 rank_rows.append((capacity, statistics.median(timings[1:]), max(timings[1:])))
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
 
     def pct(values: np.ndarray, q: float) -> float:
         return float(np.percentile(values, q))

@@ -68,8 +68,11 @@ def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:
 def _model_list(area: pd.DataFrame, capacity: int, overrides: dict[str, Override]) -> pd.DataFrame:
     excluded = {h for h, o in overrides.items() if o.action == "exclude"}
     included = [h for h, o in overrides.items() if o.action == "include"]
-    forced = area[area["household_id"].isin(included)]
-    rest = area[~area["household_id"].isin(excluded) & ~area["household_id"].isin(included)]
+    forced = area[area["household_id"].isin(included)] if included else area.head(0)
+    # Each override removes at most one row from the top of the area, so the model's picks lie
+    # within its first capacity + len(overrides) rows: a district is never copied whole.
+    top = area.head(capacity + len(overrides))
+    rest = top[~top["household_id"].isin(excluded) & ~top["household_id"].isin(included)]
     picked = pd.concat([forced, rest.head(max(capacity - len(forced), 0))])
     return picked.sort_values("rank")
 

@@ -303,4 +303,3 @@ def simulate_services(
         alerts=pd.concat(alerts, ignore_index=True),
         readings=readings,
     )
-

@@ -7,11 +7,6 @@ promotion, and `bentoml serve` in a subprocess called over HTTP.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +15,7 @@ import pandas as pd
 import pytest
 
 from features.synthetic.generator import generate_city
+from serving.local_server import bentoml_server
 from training.config import load_experiment
 from training.promotion import PromotionGates, promote
 from training.train import train_experiment
@@ -68,12 +64,6 @@ def models_env(served: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
     return served
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -104,7 +94,6 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("server")
     keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
     keys = {role: add_key(keys_file, f"test-{role}", role) for role in ("planner", "service", "admin")}
-    port = _free_port()
     environment = {
         **os.environ,
         "ANBU_DATA": str(served.data),
@@ -112,44 +101,8 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
         "ANBU_KEYS": str(keys_file),
         "ANBU_RECORDS": str(records),
         "ANBU_MODELS_DIR": str(served.store),
-        "BENTOML_DO_NOT_TRACK": "true",
         "BENTOML_HOME": str(folder / "bentoml"),
     }
     environment.pop("MLFLOW_TRACKING_URI", None)
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("bentoml")),
-            "serve",
-            "serving.service:Anbu",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--working-dir",
-            str(ROOT),
-        ],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready: {(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with bentoml_server("serving.service:Anbu", environment, folder / "server.log", working_dir=ROOT) as url:
         yield Server(url, keys, served, records)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # SIGTERM: the worker is in the group and exits too
-        process.wait(30)
-        log.close()
