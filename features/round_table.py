@@ -126,14 +126,15 @@ def _round_frame(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.Data
     return table
 
 
-def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path) -> RoundManifest:
-    """Build one round straight into Parquet: bounded memory at city scale."""
+def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path, memory_limit: str = "6GB") -> RoundManifest:
+    """Build one round straight into Parquet: bounded memory at city scale (DuckDB spills to disk
+    beyond `memory_limit`)."""
     started = time.perf_counter()
     as_of = pd.Timestamp(as_of)
     report = ensure_validated(Path(data_dir))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with connect(Path(report.out_dir)) as con:
+    with connect(Path(report.out_dir), memory_limit=memory_limit) as con:
         con.execute(f"COPY ({_round_query(con, as_of)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
     manifest = _manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)

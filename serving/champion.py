@@ -7,11 +7,14 @@ and test-round metrics travel with the booster, and every score carries the vers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import lightgbm as lgb
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from serving.reasons import ReasonPlan
+from serving.tree_shap import PathExplainer
 from training.tracking import CHAMPION, MODEL_NAME, configure
 
 
@@ -27,6 +30,16 @@ class Champion:
     features: list[str]
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def explainer(self) -> PathExplainer:
+        """The exact fast SHAP path for this booster, built once (path tables, ~1 s)."""
+        return PathExplainer(self.booster)
+
+    @cached_property
+    def plan(self) -> ReasonPlan:
+        """How this model's features group into reasons."""
+        return ReasonPlan.for_features(self.features)
 
     @property
     def training_window(self) -> dict[str, str]:

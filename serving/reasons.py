@@ -1,15 +1,16 @@
 """Reasons a planner reads: the model's own SHAP contributions, grouped, ranked, in plain words.
 
 A reason must be a factor the model really used for this household, so reasons are read off the
-calibrated booster's `pred_contrib` (exactly shap's TreeExplainer without background data, and
-exactly the served probability's log-odds). Features that say one thing (the 3-, 6- and 12-month
+calibrated booster's SHAP contributions (serving/tree_shap.py: equal to LightGBM's `pred_contrib`,
+i.e. shap's TreeExplainer without background data, and summing to the served log-odds). Features that say one thing (the 3-, 6- and 12-month
 windows of one crisis category) are summed into one reason. Only contributions toward higher
 risk count; a reason needs the household's value to show it (a count above zero, a known level),
 protected attributes and features the catalogue marks as never-a-reason are dropped, and at most
 four remain. Each is rendered from the catalogue sentence with the household's own values.
 
-Everything up to the rendering works on whole matrices, so a city of millions is a few array
-operations, not a Python loop per household.
+Choosing works on whole matrices, and a city's sentences are rendered once per distinct
+(feature, value) and shared (`reason_columns`), so millions of households are array operations,
+not a Python loop per household.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import lightgbm as lgb
 import numpy as np
+import pyarrow as pa
 
 from features.catalogue import LEVEL_NAMES, Feature, by_name
+from serving.tree_shap import PathExplainer
 
 MAX_REASONS = 4
 MIN_CONTRIBUTION = 1e-6
@@ -107,14 +109,29 @@ def render(feature: Feature, value: float) -> tuple[str, str]:
     return ko, en
 
 
-def explain(booster: lgb.Booster, values: np.ndarray, plan: ReasonPlan) -> list[list[Reason]]:
-    """Up to four reasons per household (row order kept), strongest first.
+@dataclass(frozen=True)
+class ChosenReasons:
+    """Up to MAX_REASONS reasons per household as matrices (households × slots, strongest first);
+    a slot without a reason has group -1."""
 
-    `values` is the float feature matrix in `plan.features` order (NaN for missing), the same one
-    the caller predicted from, so a city is converted from its table once."""
-    contributions = booster.predict(values, pred_contrib=True)[:, : len(plan.features)]
-    if not plan.groups:
-        return [[] for _ in range(len(values))]
+    group: np.ndarray
+    column: np.ndarray
+    """The feature column whose sentence and value are shown."""
+    value: np.ndarray
+    strength: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> ChosenReasons:
+    """The reasons of every household, from its contributions (features + expected value)."""
+    households = len(values)
+    k = min(MAX_REASONS, len(plan.groups))
+    if k == 0:
+        empty = np.empty((households, 0))
+        return ChosenReasons(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
+    contributions = contributions[:, : len(plan.features)]
     shows = np.zeros_like(values, dtype=bool)
     for column, name in enumerate(plan.features):
         shows[:, column] = _shows(plan.catalogue[name], values[:, column])
@@ -123,31 +140,78 @@ def explain(booster: lgb.Booster, values: np.ndarray, plan: ReasonPlan) -> list[
     group_contribution = contributions @ plan.membership
     group_shown = (shows.astype(float) @ plan.membership) > 0
     strength = np.where(group_shown & (group_contribution > MIN_CONTRIBUTION), group_contribution, -np.inf)
-    k = min(MAX_REASONS, len(plan.groups))
     top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(strength, top, axis=1), axis=1)
+    order = np.argsort(-np.take_along_axis(strength, top, axis=1), axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
     # Within a group, the sentence shown is that of its largest contributor with a value to show.
     leading = np.where(shows, contributions, -np.inf)
-    lead_column = np.zeros((len(values), len(plan.groups)), dtype=int)
+    lead_column = np.zeros((households, len(plan.groups)), dtype=np.int64)
     for group_index in range(len(plan.groups)):
         members = np.flatnonzero(plan.membership[:, group_index])
         lead_column[:, group_index] = members[np.argmax(leading[:, members], axis=1)]
     top_strength = np.take_along_axis(strength, top, axis=1)
     top_column = np.take_along_axis(lead_column, top, axis=1)
-    top_value = np.take_along_axis(values, top_column, axis=1)
+    chosen = np.isfinite(top_strength)
+    return ChosenReasons(
+        group=np.where(chosen, top, -1),
+        column=top_column,
+        value=np.take_along_axis(values, top_column, axis=1),
+        strength=top_strength,
+    )
+
+
+def explain(explainer: PathExplainer, values: np.ndarray, plan: ReasonPlan) -> list[list[Reason]]:
+    """Up to four reasons per household (row order kept), strongest first, as objects: for the
+    service's small batches. `values` is the float feature matrix in `plan.features` order (NaN
+    for missing), the same one the caller predicted from."""
+    chosen = choose(explainer.contributions(values), values, plan)
     reasons: list[list[Reason]] = []
-    for row in range(len(values)):
-        chosen: list[Reason] = []
-        for slot in range(k):
-            score = top_strength[row, slot]
-            if not np.isfinite(score):
+    for row in range(len(chosen)):
+        listed: list[Reason] = []
+        for slot in range(chosen.group.shape[1]):
+            group = int(chosen.group[row, slot])
+            if group < 0:
                 break
-            name = plan.features[top_column[row, slot]]
-            ko, en = _rendered(name, float(top_value[row, slot]))
-            chosen.append(Reason(plan.groups[top[row, slot]], name, float(score), ko, en))
-        reasons.append(chosen)
+            name = plan.features[int(chosen.column[row, slot])]
+            ko, en = _rendered(name, float(chosen.value[row, slot]))
+            listed.append(Reason(plan.groups[group], name, float(chosen.strength[row, slot]), ko, en))
+        reasons.append(listed)
     return reasons
+
+
+def reason_columns(chosen: ChosenReasons, plan: ReasonPlan) -> dict[str, pa.Array]:
+    """Flat columns for files and lists — reason_codes ("a|b|c"), reason_1_ko … reason_4_en —
+    with each distinct code list and each distinct (feature, value) sentence built once."""
+    households = len(chosen)
+    columns: dict[str, pa.Array] = {"reason_codes": _code_lists(chosen.group, plan.groups)}
+    for slot in range(MAX_REASONS):
+        if slot >= chosen.group.shape[1]:
+            none = pa.nulls(households, pa.string())
+            columns[f"reason_{slot + 1}_ko"], columns[f"reason_{slot + 1}_en"] = none, none
+            continue
+        present = chosen.group[:, slot] >= 0
+        pairs = np.stack([chosen.column[:, slot].astype(np.float64), chosen.value[:, slot]], axis=1)[present]
+        distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
+        index = np.zeros(households, dtype=np.int64)
+        index[present] = inverse.ravel()
+        take = pa.array(index, mask=~present)
+        columns[f"reason_{slot + 1}_ko"] = pa.array([ko for ko, _ in rendered], pa.string()).take(take)
+        columns[f"reason_{slot + 1}_en"] = pa.array([en for _, en in rendered], pa.string()).take(take)
+    return {name: columns[name] for name in REASON_COLUMNS}
+
+
+REASON_COLUMNS = ["reason_codes"] + [
+    f"reason_{slot + 1}_{language}" for slot in range(MAX_REASONS) for language in ("ko", "en")
+]
+
+
+def _code_lists(group: np.ndarray, groups: list[str]) -> pa.Array:
+    if group.shape[1] == 0:
+        return pa.array([""] * len(group), pa.string())
+    distinct, inverse = np.unique(group, axis=0, return_inverse=True)
+    joined = ["|".join(groups[g] for g in row if g >= 0) for row in distinct]
+    return pa.array(joined, pa.string()).take(pa.array(inverse.ravel()))
 
 
 @lru_cache(maxsize=200_000)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.round_table import build_round
 from serving.champion import Champion
-from serving.scoring import ScoreManifest, read_manifest, score_table, write_scores
+from serving.city_scoring import Progress, score_city
+from serving.scoring import read_manifest
 
 SCORES_FOLDER = "_scores"
 
@@ -22,23 +22,16 @@ def scores_path(data_dir: Path, as_of: pd.Timestamp) -> Path:
     return Path(data_dir) / SCORES_FOLDER / f"{as_of.date().isoformat()}.parquet"
 
 
-def score_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path | None = None) -> Path:
-    """Build the round's features, score and explain every household, write the result."""
-    table, manifest = build_round(Path(data_dir), as_of)
-    scored = score_table(champion, table)
-    counts = scored["band"].value_counts()
-    return write_scores(
-        scored,
-        ScoreManifest(
-            as_of=as_of.date().isoformat(),
-            model_version=champion.version,
-            model_run_id=champion.run_id,
-            households=len(scored),
-            bands={band: int(counts.get(band, 0)) for band in sorted(counts.index)},
-            input_sha256={k: v or "" for k, v in manifest.inputs.items()},
-        ),
-        out or scores_path(data_dir, as_of),
-    )
+def score_round(
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    champion: Champion,
+    out: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Build the round's features, score and explain every household, write the result (streamed
+    and resumable: serving/city_scoring.py)."""
+    return score_city(data_dir, as_of, champion, out or scores_path(data_dir, as_of), progress=progress)
 
 
 def scored_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> pd.DataFrame:

@@ -1,7 +1,8 @@
-"""Scoring a round: every household's calibrated risk, rank, percentile, band and reasons.
+"""Scoring households: calibrated risk, band and reasons for a block of them; rank and percentile
+once the whole city's risks are known.
 
 The champion's booster already returns calibrated probabilities (calibration is folded into its
-trees), so scoring is one `predict`; reasons come from the same booster's SHAP contributions.
+trees), so risk is one `predict`; reasons come from the same booster's exact SHAP contributions.
 Rank 1 is the highest risk in the city; ties break by household id so a list never reshuffles
 between two runs on the same data.
 """
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from serving.champion import Champion
-from serving.reasons import MAX_REASONS, ReasonPlan, explain
+from serving.reasons import REASON_COLUMNS, choose, reason_columns
 
 RISK_BANDS: tuple[tuple[float, str, str], ...] = (
     (0.50, "very_high", "매우 높음"),
@@ -47,33 +48,59 @@ def feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
     return table[features].to_numpy(dtype="float64", na_value=np.nan)
 
 
-def reason_columns(reasons: list[list]) -> dict[str, list]:
-    """Flat columns (reason_1_ko … reason_4_en, reason_codes) that read well in CSV and XLSX."""
-    columns: dict[str, list] = {"reason_codes": ["|".join(r.code for r in rs) for rs in reasons]}
-    for slot in range(MAX_REASONS):
-        columns[f"reason_{slot + 1}_ko"] = [rs[slot].text_ko if slot < len(rs) else None for rs in reasons]
-        columns[f"reason_{slot + 1}_en"] = [rs[slot].text_en if slot < len(rs) else None for rs in reasons]
-    return columns
+def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.Table:
+    """Identity columns, risk, band, model version and reasons for each row (order kept).
+
+    `table` holds ID_COLUMNS and the model's features (a round table, or a block of one)."""
+    frame = table.to_pandas() if isinstance(table, pa.Table) else table
+    values = feature_matrix(frame, champion.features)
+    risk = np.asarray(champion.booster.predict(values), dtype=np.float64)
+    chosen = choose(champion.explainer.contributions(values), values, champion.plan)
+    columns: dict[str, pa.Array] = {
+        "household_id": pa.array(frame["household_id"].astype(str).to_numpy(), pa.string()),
+        "round_date": pa.array(frame["round_date"].to_numpy(dtype="datetime64[us]")),
+        "gu": pa.array(frame["gu"].astype(str).to_numpy(), pa.string()),
+        "dong_code": pa.array(frame["dong_code"].astype(str).to_numpy(), pa.string()),
+        "risk": pa.array(risk),
+        "band": pa.array(band_of(risk), pa.string()),
+        "model_version": pa.array([champion.version] * len(frame), pa.string()),
+    }
+    columns.update(reason_columns(chosen, champion.plan))
+    return pa.table(columns)
 
 
-def score_table(champion: Champion, table: pd.DataFrame, with_reasons: bool = True) -> pd.DataFrame:
-    """One row per household of the round, ordered by city-wide rank."""
-    values = feature_matrix(table, champion.features)
-    risk = champion.booster.predict(values)
-    order = np.lexsort((table["household_id"].to_numpy(dtype=str), -risk))
+def city_ranks(household_id: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = highest risk in the city, ties by household id) and percentile, in input order."""
+    order = np.lexsort((household_id, -risk))
     rank = np.empty(len(risk), dtype=np.int64)
     rank[order] = np.arange(1, len(risk) + 1)
-    scored = table[ID_COLUMNS].copy()
-    scored["risk"] = risk
-    scored["rank"] = rank
-    scored["percentile"] = 100.0 * (len(risk) - rank) / max(len(risk), 1)
-    scored["band"] = band_of(risk)
-    scored["model_version"] = champion.version
-    if with_reasons:
-        reasons = explain(champion.booster, values, ReasonPlan.for_features(champion.features))
-        for name, values in reason_columns(reasons).items():
-            scored[name] = values
-    return scored.sort_values("rank", ignore_index=True)
+    percentile = 100.0 * (len(risk) - rank) / max(len(risk), 1)
+    return rank, percentile
+
+
+SCORE_COLUMNS = [
+    "household_id",
+    "round_date",
+    "gu",
+    "dong_code",
+    "risk",
+    "rank",
+    "percentile",
+    "band",
+    "model_version",
+    *REASON_COLUMNS,
+]
+
+
+def score_table(champion: Champion, table: pd.DataFrame) -> pd.DataFrame:
+    """A whole (small) round in memory, ordered by rank: for tests and in-process callers; the
+    city goes through serving/city_scoring.py, which streams."""
+    scored = score_households(champion, table)
+    rank, percentile = city_ranks(
+        scored["household_id"].to_numpy(zero_copy_only=False), scored["risk"].to_numpy()
+    )
+    scored = scored.append_column("rank", pa.array(rank)).append_column("percentile", pa.array(percentile))
+    return scored.select(SCORE_COLUMNS).to_pandas().sort_values("rank", ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -84,18 +111,6 @@ class ScoreManifest:
     households: int
     bands: dict[str, int]
     input_sha256: dict[str, str]
-
-
-def write_scores(scored: pd.DataFrame, manifest: ScoreManifest, out: Path) -> Path:
-    """Parquet with the manifest in its metadata and beside it, so a list can be traced to its model."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(scored, preserve_index=False)
-    text = json.dumps(manifest.__dict__, ensure_ascii=False, indent=2)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"anbu": text.encode()})
-    pq.write_table(table, out)
-    out.with_suffix(".manifest.json").write_text(text + "\n", encoding="utf-8")
-    return out
 
 
 def read_manifest(path: Path) -> dict:

@@ -44,7 +44,7 @@ from serving.champion import Champion, load_champion
 from serving.guards import JsonBodyMiddleware
 from serving.planner import planner_app
 from serving.ranking import OutreachList, outreach_list
-from serving.reasons import MAX_REASONS, ReasonPlan, explain
+from serving.reasons import MAX_REASONS, explain
 from serving.records import Records
 from serving.rounds import SCORES_FOLDER, previous_round, scored_round, scores_path
 from serving.scoring import band_of
@@ -135,7 +135,8 @@ class Anbu:
                 f"no scored round under {self.settings.data / SCORES_FOLDER}; run `anbu score` or set ANBU_AS_OF"
             )
         self.champion: Champion = champion
-        self.plan = ReasonPlan.for_features(champion.features)
+        self.plan = champion.plan
+        self.explainer = champion.explainer  # built at start (path tables), not on a request
         self.as_of = as_of.normalize()
         self.rounds: dict[pd.Timestamp, pd.DataFrame] = {}
         self.districts: dict[tuple[pd.Timestamp, str], pd.DataFrame] = {}
@@ -215,7 +216,7 @@ class Anbu:
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
         values = frame.astype("float64").to_numpy(na_value=np.nan)
         risk = self.champion.booster.predict(values)
-        reasons = explain(self.champion.booster, values, self.plan)
+        reasons = explain(self.champion.explainer, values, self.plan)
         city = self.served["risk"].to_numpy()
         city_sorted = np.sort(city)
         percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city), 1)

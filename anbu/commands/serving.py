@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -16,6 +18,28 @@ RECORDS_ENV = "ANBU_RECORDS"
 def records_path(data: Path) -> Path:
     """Where outcomes, overrides and the audit log live: ANBU_RECORDS, else DIR/_records/."""
     return Path(os.environ.get(RECORDS_ENV) or Path(data) / "_records" / "anbu.sqlite")
+
+
+@contextmanager
+def block_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over scored blocks (rich; plain lines when not on a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description="Blocks of households")
+
+        yield advance
 
 
 def _as_of(value: str):
@@ -40,8 +64,9 @@ def score(
     day = _as_of(as_of)
     try:
         champion = load_champion()
-        with console.status(f"Scoring the round of {day.date()} with isolation-risk v{champion.version} …"):
-            path = score_round(data, day, champion, out or scores_path(data, day))
+        console.print(f"Scoring the round of {day.date()} with isolation-risk v{champion.version}")
+        with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
+            path = score_round(data, day, champion, out or scores_path(data, day), progress=progress)
     except (NoChampion, ContractError, ValueError) as error:
         fail(str(error))
     manifest = read_manifest(path)

@@ -9,6 +9,7 @@ import pytest
 
 from features.catalogue import by_name
 from serving.reasons import MAX_REASONS, ReasonPlan, explain, render
+from serving.tree_shap import PathExplainer
 
 FEATURES = [
     "crisis_utility_3m",
@@ -66,7 +67,7 @@ def model() -> tuple[lgb.Booster, pd.DataFrame]:
 def test_at_most_four_reasons_strongest_first_never_protected_or_hidden_features(model) -> None:
     booster, rows = model
     plan = ReasonPlan.for_features(FEATURES)
-    reasons = explain(booster, rows.to_numpy(), plan)
+    reasons = explain(PathExplainer(booster), rows.to_numpy(), plan)
     assert len(reasons) == len(rows)
     assert max(len(r) for r in reasons) == MAX_REASONS
     for household in reasons:
@@ -82,7 +83,7 @@ def test_the_windows_of_one_indicator_make_one_reason_worth_their_sum(model) -> 
     booster, rows = model
     plan = ReasonPlan.for_features(FEATURES)
     contributions = booster.predict(rows, pred_contrib=True)
-    reasons = explain(booster, rows.to_numpy(), plan)
+    reasons = explain(PathExplainer(booster), rows.to_numpy(), plan)
     windows = [FEATURES.index(f) for f in ("crisis_utility_3m", "crisis_utility_6m", "crisis_utility_12m")]
     checked = 0
     for i, household in enumerate(reasons):
@@ -97,7 +98,7 @@ def test_the_windows_of_one_indicator_make_one_reason_worth_their_sum(model) -> 
 
 def test_a_count_of_zero_or_a_missing_value_is_never_a_reason(model) -> None:
     booster, rows = model
-    reasons = explain(booster, rows.to_numpy(), ReasonPlan.for_features(FEATURES))
+    reasons = explain(PathExplainer(booster), rows.to_numpy(), ReasonPlan.for_features(FEATURES))
     for i, household in enumerate(reasons):
         for reason in household:
             value = rows.loc[i, reason.feature]
