@@ -82,8 +82,11 @@ def main() -> None:
     parser.add_argument("--skip-full-round", action="store_true", help="only the sample and latency parts")
     arguments = parser.parse_args()
 
+    import warnings
+
     import shap
 
+    warnings.filterwarnings("ignore", message="LightGBM binary classifier with TreeExplainer")
     from serving.champion import load_champion
     from serving.reasons import explain
     from serving.tree_shap import PathExplainer

@@ -12,7 +12,7 @@ import pytest
 from features.round_table import build_round
 from serving.champion import load_champion
 from serving.city_scoring import score_city
-from serving.scoring import SCORE_COLUMNS, read_manifest, score_table
+from serving.scoring import SCORE_COLUMNS, feature_matrix, read_manifest, score_table
 from tests.serving.conftest import ROUND
 
 
@@ -96,3 +96,12 @@ def test_a_new_block_size_or_model_does_not_reuse_old_parts(served, champion, tm
     score_city(served.data, ROUND, champion, out, block_rows=1_100)
     assert not first.exists(), "parts from another block size are discarded, not mixed in"
     assert pq.read_metadata(out).num_rows == read_manifest(out)["households"]
+
+
+def test_the_reasons_of_a_round_rest_on_the_champions_own_shap_values(served, champion) -> None:
+    """Every household of the round: the path tables give LightGBM's pred_contrib within 1e-6."""
+    table, _ = build_round(served.data, ROUND)
+    values = feature_matrix(table, champion.features)
+    expected = champion.booster.predict(values, pred_contrib=True)
+    assert np.abs(champion.explainer.contributions(values) - expected).max() <= 1e-6
+    assert champion.explainer.unsupported is None, "the champion is explained by the tables, not the fallback"
