@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.measured import measured_anbu  # noqa: E402
 
 SAMPLE = 20_000
 TARGET_MINUTES, TARGET_GIB, TARGET_RATIO, TARGET_P99_MS = 10.0, 6.0, 5.0, 10.0
@@ -61,18 +62,10 @@ def _rate(work, repeats: int = 3) -> tuple[float, object]:
 def _full_round(data: Path, as_of: pd.Timestamp, folder: Path) -> tuple[float, float, Path]:
     out = folder / "scores" / f"{as_of.date()}.parquet"
     shutil.rmtree(out.parent, ignore_errors=True)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "anbu.cli", "score", "--data", str(data), "--as-of", str(as_of.date())]
-        + ["--out", str(out)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    seconds, gib = measured_anbu(
+        "score", "--data", str(data), "--as-of", str(as_of.date()), "--out", str(out)
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"anbu score failed:\n{process.stderr.read().decode()[-3000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / (1 << 20), out
+    return seconds, gib, out
 
 
 def main() -> None:

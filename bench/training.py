@@ -17,11 +17,12 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.measured import measured_anbu  # noqa: E402
 
 RETRAIN_BUDGET_SECONDS = 300.0
 TARGETS = "targets: share of best possible ≥ 0.70, lift over today's rule ≥ 1.5×, ECE ≤ 0.02, retrain < 300 s"
@@ -34,18 +35,7 @@ def _anbu(*args: str) -> None:
 def _timed_train(city: Path, config: Path, store: Path) -> tuple[float, float]:
     environment = {**os.environ, "ANBU_MODELS_DIR": str(store), "PYTHONWARNINGS": "ignore"}
     environment.pop("MLFLOW_TRACKING_URI", None)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "anbu.cli", "train", "--data", str(city), "--config", str(config)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"anbu train failed for {city} with {config}")
-    return time.perf_counter() - started, usage.ru_maxrss / (1 << 20)
+    return measured_anbu("train", "--data", str(city), "--config", str(config), environment=environment)
 
 
 def _latest_metrics(store: Path) -> dict[str, float]:
