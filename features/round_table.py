@@ -85,20 +85,18 @@ def _age_band_sql(column: str) -> str:
     return f"CASE {cases} END"
 
 
-def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
-    """Compute each family into a temp table; return the query joining them into the round table.
+FAMILIES = (
+    ("registry", registry_query),
+    ("crisis", crisis_query),
+    ("sensors", sensor_query),
+    ("history", history_query),
+)
+"""Each family's query (with its parameters) becomes the table `family_<name>` the join reads."""
 
-    The join, the zero-or-missing decision and the column order all happen in DuckDB, so a
-    city-sized round never goes through pandas merges (each of which copies the whole table).
-    """
-    for name, family in (
-        ("registry", registry_query),
-        ("crisis", crisis_query),
-        ("sensors", sensor_query),
-        ("history", history_query),
-    ):
-        query, params = family(as_of)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE family_{name} AS {query}", params)
+
+def round_join_query(as_of: pd.Timestamp) -> str:
+    """The round table from the family tables: the join, the zero-or-missing decision and the
+    column order. Plain SQL that DuckDB runs as written and Spark runs transpiled."""
     features = ",\n        ".join(
         f"CAST(coalesce({name}, 0) AS DOUBLE) AS {name}"
         if name in _ZERO_WHEN_ABSENT
@@ -116,6 +114,18 @@ def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
     LEFT JOIN family_history USING (household_id)
     ORDER BY household_id
     """
+
+
+def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
+    """Compute each family into a temp table; return the query joining them into the round table.
+
+    The join, the zero-or-missing decision and the column order all happen in DuckDB, so a
+    city-sized round never goes through pandas merges (each of which copies the whole table).
+    """
+    for name, family in FAMILIES:
+        query, params = family(as_of)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE family_{name} AS {query}", params)
+    return round_join_query(as_of)
 
 
 def _round_frame(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -9,8 +9,10 @@ from features.catalogue import LEVEL_NAMES
 
 
 def _level_code(column: str, levels: tuple[str, ...]) -> str:
-    values = ", ".join(f"'{level}'" for level in levels)
-    return f"(list_position([{values}], r.{column}) - 1)"
+    """The level's position in the catalogue (NULL for an unknown one), in SQL both DuckDB and
+    Spark read the same way."""
+    cases = " ".join(f"WHEN '{level}' THEN {code}" for code, level in enumerate(levels))
+    return f"(CASE r.{column} {cases} END)"
 
 
 def registry_query(as_of: pd.Timestamp) -> tuple[str, dict]:
@@ -40,7 +42,7 @@ def registry_query(as_of: pd.Timestamp) -> tuple[str, dict]:
         r.household_size::DOUBLE AS household_size,
         {_level_code("housing_type", levels["housing_type"])} AS housing_type,
         {_level_code("tenure", levels["tenure"])} AS tenure,
-        date_diff('day', r.moved_in, $as_of) / 365.25 AS years_at_address,
+        date_diff('day', r.moved_in, $as_of) / CAST(365.25 AS DOUBLE) AS years_at_address,
         {_level_code("livelihood_status", levels["livelihood_status"])} AS livelihood_status,
         r.medical_aid::INTEGER AS medical_aid,
         (d.household_id IS NOT NULL)::INTEGER AS livelihood_dropped_12m,

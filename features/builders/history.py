@@ -11,18 +11,26 @@ from features.schemas import POSITIVE_OUTCOMES
 
 def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Visits on or before `as_of` and 120-line contacts before the end of that day."""
-    outcomes = ", ".join(f"'{o}'" for o in LEVEL_NAMES["last_visit_outcome"])
+    outcome_code = " ".join(
+        f"WHEN '{o}' THEN {code}" for code, o in enumerate(LEVEL_NAMES["last_visit_outcome"])
+    )
     positive = ", ".join(f"'{o}'" for o in POSITIVE_OUTCOMES)
     query = f"""
-    WITH visits AS (
+    WITH ordered AS (
+        -- the latest visit first (same day: outcomes in name order), in SQL DuckDB and Spark share
+        SELECT household_id, outcome, visited_on, trigger,
+               row_number() OVER (PARTITION BY household_id ORDER BY visited_on DESC, outcome) AS nth
+        FROM outreach_visits WHERE visited_on <= $as_of
+    ),
+    visits AS (
         SELECT household_id,
                count(*) AS visits_before,
-               first(outcome ORDER BY visited_on DESC, outcome) AS last_outcome,
+               max(CASE WHEN nth = 1 THEN outcome END) AS last_outcome,
                date_diff('day', max(visited_on), $as_of)::DOUBLE AS days_since_last_visit,
                count(*) FILTER (WHERE outcome IN ({positive})) AS positive_visits_before,
                count(*) FILTER (WHERE trigger IN ('system_list', 'sensor_alert')
                                 AND outcome NOT IN ({positive})) AS flagged_without_finding
-        FROM outreach_visits WHERE visited_on <= $as_of
+        FROM ordered
         GROUP BY household_id
     ),
     contacts AS (
@@ -35,7 +43,7 @@ def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     )
     SELECT household_id,
            v.visits_before,
-           list_position([{outcomes}], v.last_outcome) - 1 AS last_visit_outcome,
+           (CASE v.last_outcome {outcome_code} END) AS last_visit_outcome,
            v.days_since_last_visit,
            v.positive_visits_before,
            v.flagged_without_finding,

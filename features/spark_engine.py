@@ -1,0 +1,108 @@
+"""The feature definitions on Apache Spark: the same SQL the DuckDB path runs, transpiled.
+
+The builders (features/builders/) write each family of features as one DuckDB query with named
+parameters. For Spark that very text is parsed by sqlglot, its parameters bound as typed literals,
+and written out in Spark SQL, so there is one catalogue of definitions, not two that can drift;
+`tests/features/test_spark_parity.py` holds the two engines equal on a whole city (counts exactly,
+floats within 1e-9). The contract files are the validated Parquet files DuckDB reads, registered as
+Spark views of the same names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from features.schemas import SOURCES
+
+SPARK_CONF = {
+    "spark.sql.session.timeZone": "UTC",  # timestamps in the contract are local wall time, no zone
+    "spark.sql.ansi.enabled": "false",  # NULL, as in DuckDB, where ANSI mode would raise
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    "spark.ui.enabled": "false",
+}
+
+
+def spark_session(master: str = "local[2]", app: str = "anbu"):
+    """A Spark session configured as the transpiled queries expect (or the cluster's, under
+    spark-submit, with the same settings applied)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    for key, value in SPARK_CONF.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _literal(value) -> exp.Expression:
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return exp.cast(exp.Literal.string(pd.Timestamp(value).isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def spark_sql(query: str, params: dict | None = None) -> str:
+    """A DuckDB query with `$name` parameters, as Spark SQL with the values bound."""
+    params = params or {}
+    tree = sqlglot.parse_one(query, read="duckdb")
+
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in params:
+            return _literal(params[node.name])
+        if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            node.set("materialized", None)  # a DuckDB planning hint; Spark plans on its own
+        return node
+
+    bound = tree.transform(bind)
+    unbound = [p.name for p in bound.find_all(exp.Placeholder)]
+    if unbound:
+        raise ValueError(f"query parameters without a value: {sorted(set(unbound))}")
+    return bound.sql(dialect="spark")
+
+
+def register_drop(spark, validated_dir: Path) -> None:
+    """Views over the validated drop, named as in features/builders/drop.py (an absent optional
+    file is an empty view of its contract columns), plus the reference tables."""
+    from features.contract_files import arrow_schema
+    from features.reference import district_names, indicator_categories
+    from features.sources import ContractError
+
+    for spec in SOURCES:
+        path = Path(validated_dir) / f"{spec.name}.parquet"
+        if path.is_file():
+            frame = spark.read.parquet(str(path))
+        elif spec.required:
+            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
+        else:
+            frame = spark.createDataFrame(arrow_schema(spec).empty_table().to_pandas())
+        frame.createOrReplaceTempView(spec.name)
+    categories = pd.DataFrame(
+        {"code": list(indicator_categories()), "category": list(indicator_categories().values())}
+    )
+    spark.createDataFrame(categories).createOrReplaceTempView("indicator_categories")
+    spark.createDataFrame(
+        pd.DataFrame({"gu": list(district_names()), "gu_code": list(range(len(district_names())))})
+    ).createOrReplaceTempView("districts")
+
+
+def spark_round(spark, validated_dir: Path, as_of: pd.Timestamp):
+    """The round table of `as_of` as a Spark DataFrame: the DuckDB path's columns and rows."""
+    from features.round_table import FAMILIES, round_join_query
+
+    as_of = pd.Timestamp(as_of)
+    register_drop(spark, validated_dir)
+    for name, family in FAMILIES:
+        query, params = family(as_of)
+        spark.sql(spark_sql(query, params)).createOrReplaceTempView(f"family_{name}")
+    return spark.sql(spark_sql(round_join_query(as_of)))
