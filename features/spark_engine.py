@@ -27,13 +27,13 @@ SPARK_CONF = {
 }
 
 
-def spark_session(master: str = "local[2]", app: str = "anbu"):
-    """A Spark session configured as the transpiled queries expect (or the cluster's, under
-    spark-submit, with the same settings applied)."""
+def spark_session(master: str | None = "local[2]", app: str = "anbu"):
+    """A Spark session configured as the transpiled queries expect. With `master` empty or None
+    the master comes from spark-submit (a real cluster); the settings are applied either way."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app)
-    if master:
+    if master:  # under spark-submit the master is the cluster's
         builder = builder.master(master)
     for key, value in SPARK_CONF.items():
         builder = builder.config(key, value)
@@ -106,3 +106,21 @@ def spark_round(spark, validated_dir: Path, as_of: pd.Timestamp):
         query, params = family(as_of)
         spark.sql(spark_sql(query, params)).createOrReplaceTempView(f"family_{name}")
     return spark.sql(spark_sql(round_join_query(as_of)))
+
+
+def write_spark_round(spark, data_dir: Path, as_of: pd.Timestamp, out: Path):
+    """`anbu features --engine spark`: the round as a Parquet dataset (a folder of part files, as
+    Spark writes; pyarrow, DuckDB and pandas read it like one file) with the same manifest beside."""
+    import time
+
+    from features.round_table import _manifest
+    from features.sources import ensure_validated
+
+    started = time.perf_counter()
+    as_of = pd.Timestamp(as_of)
+    report = ensure_validated(Path(data_dir))
+    spark_round(spark, Path(report.out_dir), as_of).write.mode("overwrite").parquet(str(out))
+    rows = spark.read.parquet(str(out)).count()
+    manifest = _manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
+    manifest.write(Path(out))
+    return manifest

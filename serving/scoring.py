@@ -114,5 +114,11 @@ class ScoreManifest:
 
 
 def read_manifest(path: Path) -> dict:
+    """The manifest in a scores file's metadata; for a Parquet dataset (Spark's folder of parts),
+    the JSON beside it."""
+    path = Path(path)
+    if path.is_dir():
+        beside = path.with_suffix(".manifest.json")
+        return json.loads(beside.read_text(encoding="utf-8")) if beside.is_file() else {}
     metadata = pq.read_schema(path).metadata or {}
     return json.loads(metadata.get(b"anbu", b"{}"))

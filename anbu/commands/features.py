@@ -39,12 +39,23 @@ def features(
     out: Path = typer.Option(
         ..., "--out", help="Feature table to write (.parquet); a manifest goes beside it."
     ),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine) or spark (a cluster)."),
+    spark_master: str = typer.Option(
+        "local[2]", "--spark-master", help="With --engine spark; empty: the master spark-submit sets."
+    ),
 ) -> None:
     """Build the feature table of one round: every household in the registry on that day."""
     round_date = _round_date(as_of)
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine {engine!r}: choose duckdb or spark")
     try:
-        with console.status(f"Building features as of {round_date.date()} …"):
-            manifest = write_round(data, round_date, out)
+        with console.status(f"Building features as of {round_date.date()} on {engine} …"):
+            if engine == "spark":
+                from features.spark_engine import spark_session, write_spark_round
+
+                manifest = write_spark_round(spark_session(spark_master or None), data, round_date, out)
+            else:
+                manifest = write_round(data, round_date, out)
     except ContractError as error:
         fail(str(error))
     console.print(

@@ -55,6 +55,10 @@ def score(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date, YYYY-MM-DD."),
     out: Path = typer.Option(None, "--out", help="Parquet file (default DIR/_scores/<as-of>.parquet)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine) or spark (a cluster)."),
+    spark_master: str = typer.Option(
+        "local[2]", "--spark-master", help="With --engine spark; empty: the master spark-submit sets."
+    ),
 ) -> None:
     """Score every household of a round with the champion: risk, rank, percentile, band, reasons."""
     from serving.champion import NoChampion, load_champion
@@ -64,9 +68,20 @@ def score(
     day = _as_of(as_of)
     try:
         champion = load_champion()
-        console.print(f"Scoring the round of {day.date()} with isolation-risk v{champion.version}")
-        with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
-            path = score_round(data, day, champion, out or scores_path(data, day), progress=progress)
+        console.print(
+            f"Scoring the round of {day.date()} with isolation-risk v{champion.version} on {engine}"
+        )
+        if engine == "spark":
+            from features.spark_engine import spark_session
+            from serving.spark_scoring import score_round_on_spark
+
+            spark = spark_session(spark_master or None)
+            path = score_round_on_spark(spark, data, day, champion, out or scores_path(data, day))
+        elif engine == "duckdb":
+            with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
+                path = score_round(data, day, champion, out or scores_path(data, day), progress=progress)
+        else:
+            fail(f"--engine {engine!r}: choose duckdb or spark")
     except (NoChampion, ContractError, ValueError) as error:
         fail(str(error))
     manifest = read_manifest(path)

@@ -73,3 +73,18 @@ def test_parameters_are_bound_as_typed_literals_and_missing_ones_refused() -> No
     assert "CAST('2025-03-31' AS DATE)" in sql and "> 3" in sql
     with pytest.raises(ValueError, match="without a value: \\['n'\\]"):
         spark_sql("SELECT * FROM t WHERE n > $n", {})
+
+
+def test_anbu_features_on_spark_writes_the_round_and_its_manifest(spark, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from anbu.cli import app
+
+    drop = write_drop(tmp_path / "drop")
+    out = tmp_path / "round.parquet"
+    args = ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 0, result.output
+    duck, _ = build_round(drop, D("2025-03-31"))
+    _assert_same_table(duck, pd.read_parquet(out))
+    assert (tmp_path / "round.manifest.json").is_file()
