@@ -147,12 +147,12 @@ def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path, memory_limit: st
     with connect(Path(report.out_dir), memory_limit=memory_limit) as con:
         con.execute(f"COPY ({_round_query(con, as_of)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
-    manifest = _manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
+    manifest = round_manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
     manifest.write(out)
     return manifest
 
 
-def _manifest(
+def round_manifest(
     report, round_dates: list[pd.Timestamp], per_round: dict[str, int], started: float
 ) -> RoundManifest:
     return RoundManifest(
@@ -191,7 +191,7 @@ def _build(
             frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     per_round = {d.date().isoformat(): len(f) for d, f in zip(round_dates, frames, strict=True)}
-    manifest = _manifest(report, round_dates, per_round, started)
+    manifest = round_manifest(report, round_dates, per_round, started)
     if with_labels:
         manifest.label_framing = f"{FRAMING} (horizon {LABEL_HORIZON_DAYS} days)"
         manifest.labelled_rows = int(table["label"].notna().sum())

@@ -113,7 +113,7 @@ def write_spark_round(spark, data_dir: Path, as_of: pd.Timestamp, out: Path):
     Spark writes; pyarrow, DuckDB and pandas read it like one file) with the same manifest beside."""
     import time
 
-    from features.round_table import _manifest
+    from features.round_table import round_manifest
     from features.sources import ensure_validated
 
     started = time.perf_counter()
@@ -121,6 +121,6 @@ def write_spark_round(spark, data_dir: Path, as_of: pd.Timestamp, out: Path):
     report = ensure_validated(Path(data_dir))
     spark_round(spark, Path(report.out_dir), as_of).write.mode("overwrite").parquet(str(out))
     rows = spark.read.parquet(str(out)).count()
-    manifest = _manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
+    manifest = round_manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
     manifest.write(Path(out))
     return manifest

@@ -56,7 +56,8 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
     scored = features.select(*columns).mapInPandas(score_partition, SCORED_SCHEMA)
     order = [F.col("risk").desc(), F.col("household_id").asc()]
     spark = features.sparkSession
-    count = partitions or max(1, spark.sparkContext.defaultParallelism)
+    # A few ranges per core keeps the cores busy when ranges come out uneven.
+    count = partitions or max(1, 4 * spark.sparkContext.defaultParallelism)
     ranged = scored.repartitionByRange(count, *order).withColumn("_part", F.spark_partition_id())
     ranged = ranged.cache()
     sizes = {row["_part"]: row["count"] for row in ranged.groupBy("_part").count().collect()}
