@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from serving.champion import Champion
-from serving.city_scoring import Progress, score_city
+from serving.city_scoring import BLOCK_ROWS, Progress, score_city
 from serving.scoring import read_manifest
 
 SCORES_FOLDER = "_scores"
@@ -28,10 +28,18 @@ def score_round(
     champion: Champion,
     out: Path | None = None,
     progress: Progress | None = None,
+    block_rows: int = BLOCK_ROWS,
 ) -> Path:
     """Build the round's features, score and explain every household, write the result (streamed
     and resumable: serving/city_scoring.py)."""
-    return score_city(data_dir, as_of, champion, out or scores_path(data_dir, as_of), progress=progress)
+    return score_city(
+        data_dir,
+        as_of,
+        champion,
+        out or scores_path(data_dir, as_of),
+        block_rows=block_rows,
+        progress=progress,
+    )
 
 
 def scored_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> pd.DataFrame:

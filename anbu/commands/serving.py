@@ -59,8 +59,13 @@ def score(
     spark_master: str = typer.Option(
         "local[2]", "--spark-master", help="With --engine spark; empty: the master spark-submit sets."
     ),
+    block_rows: int = typer.Option(
+        100_000, "--block-rows", min=1, help="Households per block (DuckDB engine): memory and resume unit."
+    ),
 ) -> None:
-    """Score every household of a round with the champion: risk, rank, percentile, band, reasons."""
+    """Score every household of a round with the champion: risk, rank, percentile, band, reasons.
+
+    Killed part-way (DuckDB engine), the same command continues from the finished blocks."""
     from serving.champion import NoChampion, load_champion
     from serving.rounds import score_round, scores_path
     from serving.scoring import read_manifest
@@ -79,7 +84,14 @@ def score(
             path = score_round_on_spark(spark, data, day, champion, out or scores_path(data, day))
         elif engine == "duckdb":
             with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
-                path = score_round(data, day, champion, out or scores_path(data, day), progress=progress)
+                path = score_round(
+                    data,
+                    day,
+                    champion,
+                    out or scores_path(data, day),
+                    progress=progress,
+                    block_rows=block_rows,
+                )
         else:
             fail(f"--engine {engine!r}: choose duckdb or spark")
     except (NoChampion, ContractError, ValueError) as error:

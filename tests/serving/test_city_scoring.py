@@ -105,3 +105,43 @@ def test_the_reasons_of_a_round_rest_on_the_champions_own_shap_values(served, ch
     expected = champion.booster.predict(values, pred_contrib=True)
     assert np.abs(champion.explainer.contributions(values) - expected).max() <= 1e-6
     assert champion.explainer.unsupported is None, "the champion is explained by the tables, not the fallback"
+
+
+def test_anbu_score_killed_with_sigkill_resumes_to_the_file_of_an_uninterrupted_run(
+    models_env, tmp_path
+) -> None:
+    """The real thing: the process is killed (no cleanup runs), then the same command again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "anbu.cli", "score", "--data", str(models_env.data)] + [
+            "--as-of",
+            str(ROUND.date()),
+            "--out",
+            str(out),
+            "--block-rows",
+            "100",
+        ]
+
+    environment = {**os.environ, "ANBU_MODELS_DIR": str(models_env.store)}
+    whole = tmp_path / "whole" / f"{ROUND.date()}.parquet"
+    subprocess.run(command(whole), env=environment, check=True, capture_output=True)
+
+    out = tmp_path / "killed" / f"{ROUND.date()}.parquet"
+    process = subprocess.Popen(
+        command(out), env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while len(list(out.parent.glob(".*.parts-*/part-*.parquet"))) < 5:
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not out.exists(), "killed before the file was assembled"
+
+    subprocess.run(command(out), env=environment, check=True, capture_output=True)
+    assert out.read_bytes() == whole.read_bytes()
