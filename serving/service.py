@@ -163,6 +163,10 @@ class Anbu:
         as_of = pd.Timestamp(requested) if requested else self.as_of
         return None if as_of > self.as_of else as_of
 
+    def _refuse_future(self, ctx: bentoml.Context, field: str, requested: dt.date | None) -> JSONResponse:
+        """The 422 for a round after the served one, the same on every endpoint."""
+        return _refuse(ctx, 422, field, f"{field}: {requested} is after the served round {self.as_of.date()}")
+
     # --- scores -------------------------------------------------------------------------------
 
     @bentoml.api
@@ -170,9 +174,7 @@ class Anbu:
         """Scores of registered households in a round, with reasons; unknown ids listed, not fatal."""
         as_of = self._requested_round(request.as_of)
         if as_of is None:
-            return _refuse(
-                ctx, 422, "as_of", f"as_of: {request.as_of} is after the served round {self.as_of.date()}"
-            )  # type: ignore[return-value]
+            return self._refuse_future(ctx, "as_of", request.as_of)  # type: ignore[return-value]
         try:
             scored = self._round(as_of)
         except LookupError as error:
@@ -216,7 +218,7 @@ class Anbu:
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
         values = frame.astype("float64").to_numpy(na_value=np.nan)
         risk = self.champion.booster.predict(values)
-        reasons = explain(self.champion.explainer, values, self.plan)
+        reasons = explain(self.explainer, values, self.plan)
         city = self.served["risk"].to_numpy()
         city_sorted = np.sort(city)
         percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city), 1)
@@ -281,9 +283,7 @@ class Anbu:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
         as_of = self._requested_round(request.as_of)
         if as_of is None:
-            return _refuse(
-                ctx, 422, "as_of", f"as_of: {request.as_of} is after the served round {self.as_of.date()}"
-            )  # type: ignore[return-value]
+            return self._refuse_future(ctx, "as_of", request.as_of)  # type: ignore[return-value]
         try:
             listed = self.outreach(request.gu, request.dong, request.capacity, as_of)
         except LookupError as error:
@@ -309,12 +309,7 @@ class Anbu:
         name, _ = _caller(ctx)
         requested = self._requested_round(request.round_date)
         if requested is None:
-            return _refuse(
-                ctx,
-                422,
-                "round_date",
-                f"round_date: {request.round_date} is after the served round {self.as_of.date()}",
-            )  # type: ignore[return-value]
+            return self._refuse_future(ctx, "round_date", request.round_date)  # type: ignore[return-value]
         round_date = requested.date()
         try:
             registry = self._round(pd.Timestamp(round_date)).index
