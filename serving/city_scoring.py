@@ -31,7 +31,14 @@ from features import catalogue
 from features.round_table import write_round
 from features.sources import ensure_validated
 from serving.champion import Champion
-from serving.scoring import ID_COLUMNS, SCORE_COLUMNS, ScoreManifest, city_ranks, score_households
+from serving.scoring import (
+    ID_COLUMNS,
+    SCORE_COLUMNS,
+    ScoreManifest,
+    city_ranks,
+    input_digests,
+    score_households,
+)
 
 BLOCK_ROWS = 100_000
 """Households per block: ~150 MB of working memory, a few seconds of work, the unit of resuming."""
@@ -98,7 +105,7 @@ def score_city(
     manifest in its metadata and beside it)."""
     data_dir, out, as_of = Path(data_dir), Path(out), pd.Timestamp(as_of).normalize()
     report = ensure_validated(data_dir)
-    inputs = {source.file or source.name: source.sha256 or "" for source in report.sources}
+    inputs = input_digests(report)
     run = _plan_run(out, _fingerprint(as_of, champion, inputs, block_rows))
 
     if not run.features.is_file():
@@ -140,17 +147,10 @@ def _assemble(
     key = pa.concat_tables(pq.read_table(p, columns=["household_id", "risk", "band"]) for p in parts)
     risk = key["risk"].to_numpy()
     rank, percentile = city_ranks(key["household_id"].to_numpy(zero_copy_only=False), risk)
-    bands = pd.Series(key["band"].to_numpy(zero_copy_only=False)).value_counts()
-    manifest = ScoreManifest(
-        as_of=as_of.date().isoformat(),
-        model_version=champion.version,
-        model_run_id=champion.run_id,
-        households=len(risk),
-        bands={band: int(bands.get(band, 0)) for band in sorted(bands.index)},
-        input_sha256=inputs,
-    )
+    bands = pd.Series(key["band"].to_numpy(zero_copy_only=False)).value_counts().to_dict()
+    manifest = ScoreManifest.of(as_of, champion, bands, inputs)
     del key
-    text = json.dumps(manifest.__dict__, ensure_ascii=False, indent=2)
+    text = manifest.text()
     schema = None
     temporary = run.out.with_name(run.out.name + ".tmp")
     run.out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,5 +172,5 @@ def _assemble(
         if writer is not None:
             writer.close()
     os.replace(temporary, run.out)
-    run.out.with_suffix(".manifest.json").write_text(text + "\n", encoding="utf-8")
+    manifest.write_beside(run.out)
     return run.out

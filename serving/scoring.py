@@ -112,6 +112,32 @@ class ScoreManifest:
     bands: dict[str, int]
     input_sha256: dict[str, str]
 
+    @classmethod
+    def of(
+        cls, as_of: pd.Timestamp, champion: Champion, bands: dict[str, int], inputs: dict[str, str]
+    ) -> ScoreManifest:
+        """What a scored round was made from: round, model, band counts, input files' SHA-256."""
+        return cls(
+            as_of=pd.Timestamp(as_of).date().isoformat(),
+            model_version=champion.version,
+            model_run_id=champion.run_id,
+            households=sum(bands.values()),
+            bands={band: int(count) for band, count in sorted(bands.items())},
+            input_sha256=inputs,
+        )
+
+    def text(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False, indent=2)
+
+    def write_beside(self, scores: Path) -> None:
+        """`<name>.manifest.json` next to the scores, for people and for datasets without metadata."""
+        Path(scores).with_suffix(".manifest.json").write_text(self.text() + "\n", encoding="utf-8")
+
+
+def input_digests(report) -> dict[str, str]:
+    """Contract file -> SHA-256 of the delivered file, from a validation report."""
+    return {source.file or source.name: source.sha256 or "" for source in report.sources}
+
 
 def read_manifest(path: Path) -> dict:
     """The manifest in a scores file's metadata; for a Parquet dataset (Spark's folder of parts),

@@ -10,7 +10,6 @@ offset by the sizes of the partitions before — no step gathers the city on one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from serving.champion import Champion
 from serving.reasons import REASON_COLUMNS
-from serving.scoring import ID_COLUMNS, SCORE_COLUMNS, ScoreManifest, score_households
+from serving.scoring import ID_COLUMNS, SCORE_COLUMNS, ScoreManifest, input_digests, score_households
 
 SCORED_SCHEMA = (
     "household_id string, round_date timestamp, gu string, dong_code string, risk double, "
@@ -87,15 +86,6 @@ def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: C
     features = spark_round(spark, Path(report.out_dir), as_of)
     spark_scores(features, champion).write.mode("overwrite").parquet(str(out))
     written = spark.read.parquet(str(out))
-    bands = {row["band"]: int(row["count"]) for row in written.groupBy("band").count().collect()}
-    manifest = ScoreManifest(
-        as_of=as_of.date().isoformat(),
-        model_version=champion.version,
-        model_run_id=champion.run_id,
-        households=sum(bands.values()),
-        bands=dict(sorted(bands.items())),
-        input_sha256={s.file or s.name: s.sha256 or "" for s in report.sources},
-    )
-    text = json.dumps(manifest.__dict__, ensure_ascii=False, indent=2)
-    Path(out).with_suffix(".manifest.json").write_text(text + "\n", encoding="utf-8")
+    bands = {row["band"]: row["count"] for row in written.groupBy("band").count().collect()}
+    ScoreManifest.of(as_of, champion, bands, input_digests(report)).write_beside(Path(out))
     return Path(out)
