@@ -17,8 +17,6 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from features.schemas import SOURCES
-
 SPARK_CONF = {
     "spark.sql.session.timeZone": "UTC",  # timestamps in the contract are local wall time, no zone
     "spark.sql.ansi.enabled": "false",  # NULL, as in DuckDB, where ANSI mode would raise
@@ -74,26 +72,17 @@ def spark_sql(query: str, params: dict | None = None) -> str:
 def register_drop(spark, validated_dir: Path) -> None:
     """Views over the validated drop, named as in features/builders/drop.py (an absent optional
     file is an empty view of its contract columns), plus the reference tables."""
+    from features.builders.drop import drop_sources, reference_tables
     from features.contract_files import arrow_schema
-    from features.reference import district_names, indicator_categories
-    from features.sources import ContractError
 
-    for spec in SOURCES:
-        path = Path(validated_dir) / f"{spec.name}.parquet"
-        if path.is_file():
+    for spec, path in drop_sources(Path(validated_dir)):
+        if path is not None:
             frame = spark.read.parquet(str(path))
-        elif spec.required:
-            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
         else:
             frame = spark.createDataFrame(arrow_schema(spec).empty_table().to_pandas())
         frame.createOrReplaceTempView(spec.name)
-    categories = pd.DataFrame(
-        {"code": list(indicator_categories()), "category": list(indicator_categories().values())}
-    )
-    spark.createDataFrame(categories).createOrReplaceTempView("indicator_categories")
-    spark.createDataFrame(
-        pd.DataFrame({"gu": list(district_names()), "gu_code": list(range(len(district_names())))})
-    ).createOrReplaceTempView("districts")
+    for name, table in reference_tables().items():
+        spark.createDataFrame(table).createOrReplaceTempView(name)
 
 
 def spark_round(spark, validated_dir: Path, as_of: pd.Timestamp):

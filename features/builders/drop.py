@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.contract_files import arrow_schema
 from features.reference import district_names, indicator_categories
-from features.schemas import SOURCES
+from features.schemas import SOURCES, SourceSpec
 from features.sources import ContractError
 
 
@@ -26,21 +26,37 @@ def connect(
         config["threads"] = threads
     con = duckdb.connect(config=config)
     con.execute("SET enable_progress_bar = false")
-    for spec in SOURCES:
-        path = validated_dir / f"{spec.name}.parquet"
-        if path.is_file():
+    for spec, path in drop_sources(validated_dir):
+        if path is not None:
             con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{path}')")
-        elif spec.required:
-            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
         else:
             empty = arrow_schema(spec).empty_table()
             con.register(f"_{spec.name}_empty", empty)
             con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM _{spec.name}_empty")
-    categories = pd.DataFrame(
-        {"code": list(indicator_categories()), "category": list(indicator_categories().values())}
-    )
-    con.register("indicator_categories", categories)
-    con.register(
-        "districts", pd.DataFrame({"gu": list(district_names()), "gu_code": range(len(district_names()))})
-    )
+    for name, table in reference_tables().items():
+        con.register(name, table)
     return con
+
+
+def drop_sources(validated_dir: Path) -> list[tuple[SourceSpec, Path | None]]:
+    """Each contract source with its validated file, None for an absent optional one (the engines
+    make it an empty view of its contract columns); a missing required file is refused."""
+    found: list[tuple[SourceSpec, Path | None]] = []
+    for spec in SOURCES:
+        path = Path(validated_dir) / f"{spec.name}.parquet"
+        if not path.is_file() and spec.required:
+            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
+        found.append((spec, path if path.is_file() else None))
+    return found
+
+
+def reference_tables() -> dict[str, pd.DataFrame]:
+    """The reference tables the feature queries join, the same for every engine."""
+    categories = indicator_categories()
+    districts = district_names()
+    return {
+        "indicator_categories": pd.DataFrame(
+            {"code": list(categories), "category": list(categories.values())}
+        ),
+        "districts": pd.DataFrame({"gu": list(districts), "gu_code": range(len(districts))}),
+    }
