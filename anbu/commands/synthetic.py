@@ -10,6 +10,7 @@ from rich.table import Table
 from anbu.console import console, fail, progress_bar
 from features.synthetic.city_report import CityReport, city_report
 from features.synthetic.generator import SCALES, SEOUL_READING_DAYS, generate_city
+from features.synthetic.variants import VARIANTS, variant
 
 
 def generate(
@@ -24,6 +25,12 @@ def generate(
     ),
     months: int = typer.Option(24, "--months", help="Months simulated, ending October 2026."),
     seed: int = typer.Option(7, "--seed", help="Same seed, same files."),
+    city_variant: str = typer.Option(
+        "default",
+        "--variant",
+        help=f"A city that differs in visit error, outreach, survey size, hidden hazard or reporting "
+        f"lags (docs/synthetic-city.md): {', '.join(VARIANTS)}.",
+    ),
     report: bool = typer.Option(
         True, "--report/--no-report", help="Print generated figures beside the published ones."
     ),
@@ -31,6 +38,10 @@ def generate(
     """Generate a synthetic Seoul calibrated to the published district tables."""
     if scale not in SCALES:
         raise typer.BadParameter(f"{scale!r} is not one of {', '.join(SCALES)}", param_hint="--scale")
+    try:
+        chosen = variant(city_variant)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--variant") from None
     n = households if households is not None else SCALES[scale]
     reading_days = SEOUL_READING_DAYS if n > 1_000_000 else None
     with progress_bar() as progress:
@@ -42,6 +53,7 @@ def generate(
                 months=months,
                 seed=seed,
                 reading_days=reading_days,
+                variant=chosen,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
         except ValueError as error:

@@ -4,7 +4,8 @@ Hardship brings arrears together (electricity, gas, telecom, insurance: one hous
 stops paying several bills at once), with months overdue growing while it lasts and cut-offs after
 a few months. Isolation brings its own traces (unclaimed care, neglected bills, suicide-risk
 registration) and many isolated households show none at all. Every household also gets a little
-background noise. Reports reach the city one to three months after the month they refer to, and
+background noise. Reports reach the city one to three months after the month they refer to (a
+city variant may be slower), and
 an indicator appears only from the year it started to be collected.
 """
 
@@ -115,8 +116,11 @@ def crisis_events(
     registered: np.ndarray,
     period: Period,
     rng: np.random.Generator,
+    report_lag_days: tuple[int, int] = (25, 96),
 ) -> pd.DataFrame:
-    """crisis_events rows for these households over the period, as delivered on `delivered_on`."""
+    """crisis_events rows for these households over the period, as delivered on `delivered_on`.
+
+    `report_lag_days`: the range of days from an event's reference month to its report."""
     months = period.months
     since = dict(zip(indicator_catalogue()["code"], indicator_catalogue()["since"], strict=True))
     hard_run = _run_length(lives.hardship)
@@ -127,16 +131,22 @@ def crisis_events(
         draws = (rng.random(probability.shape) < probability) & registered & allowed[None, :]
         rows, cols = np.nonzero(draws)
         overdue = np.maximum(hard_run[rows, cols], trouble_run[rows, cols]).clip(1, 24)
-        parts.append(_event_frame(households, code, rows, cols, overdue, months, rng))
+        parts.append(_event_frame(households, code, rows, cols, overdue, months, rng, report_lag_days))
     for kind, code in _REGISTRY_INDICATORS.items():
         rows = np.flatnonzero((dynamics.event_type == EVENT_TYPES.index(kind)) & (dynamics.event_month >= 0))
         cols = dynamics.event_month[rows]
         keep = months.year[cols] >= since[code]
-        parts.append(_event_frame(households, code, rows[keep], cols[keep], np.ones(keep.sum()), months, rng))
+        parts.append(
+            _event_frame(
+                households, code, rows[keep], cols[keep], np.ones(keep.sum()), months, rng, report_lag_days
+            )
+        )
     late = np.zeros(registered.shape, dtype=bool)
     late[:, -3:] = True
     rows, cols = np.nonzero(late & lives.hardship & registered & (rng.random(registered.shape) < 0.05))
-    parts.append(_event_frame(households, NEW_CODE, rows, cols, np.ones(len(rows)), months, rng))
+    parts.append(
+        _event_frame(households, NEW_CODE, rows, cols, np.ones(len(rows)), months, rng, report_lag_days)
+    )
     events = pd.concat(parts, ignore_index=True)
     events = events[events["reported_on"] < period.delivered_on]
     return events.sort_values(["household_id", "reference_month", "indicator"], ignore_index=True)
@@ -150,9 +160,10 @@ def _event_frame(
     overdue: np.ndarray,
     months: pd.DatetimeIndex,
     rng: np.random.Generator,
+    report_lag_days: tuple[int, int],
 ) -> pd.DataFrame:
     reference = months[cols]
-    lag_days = rng.integers(25, 96, len(rows))
+    lag_days = rng.integers(*report_lag_days, len(rows))
     typical = TYPICAL_MONTHLY_KRW.get(code)
     overdue = np.asarray(overdue, dtype=np.int64)
     if typical is None:

@@ -29,6 +29,7 @@ from features.synthetic.outreach import contacts_120, visits
 from features.synthetic.period import Period
 from features.synthetic.registry import NO_EVENT, draw_exits, registry_rows, simulate_registry
 from features.synthetic.smart_services import simulate_services
+from features.synthetic.variants import DEFAULT, CityVariant
 
 SCALES: dict[str, int] = {"tiny": 3_000, "small": 50_000, "seoul": 4_159_502}
 CHUNK_HOUSEHOLDS = 250_000
@@ -48,6 +49,7 @@ class GenerationSummary:
     first_month: str
     delivered_on: str
     reading_days: int | None
+    variant: str = DEFAULT.name
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -68,6 +70,7 @@ def _truth_schema() -> pa.Schema:
             ("hardship", pa.bool_()),
             ("p_onset", pa.float32()),
             ("p_positive_90d", pa.float32()),
+            ("p_visit_positive", pa.float32()),
         ]
     )
 
@@ -80,6 +83,7 @@ def generate_city(
     seed: int = 7,
     last_month: pd.Timestamp = DEFAULT_LAST_MONTH,
     reading_days: int | None = None,
+    variant: CityVariant = DEFAULT,
     progress: Progress | None = None,
 ) -> GenerationSummary:
     """Write a synthetic city of `households` households over `months` months into `out`."""
@@ -102,7 +106,7 @@ def generate_city(
         for chunk, start in enumerate(range(0, households, CHUNK_HOUSEHOLDS)):
             rows = np.arange(start, min(start + CHUNK_HOUSEHOLDS, households))
             rng = np.random.default_rng([seed, 2, chunk])
-            frames, truth, hidden = _simulate_chunk(composition, dongs, rows, period, rng)
+            frames, truth, hidden = _simulate_chunk(composition, dongs, rows, period, rng, variant)
             for name, frame in frames.items():
                 if name == "sensor_readings":
                     for batch in frame:
@@ -134,6 +138,7 @@ def generate_city(
         first_month=period.start.date().isoformat(),
         delivered_on=period.delivered_on.date().isoformat(),
         reading_days=reading_days,
+        variant=variant.name,
         seconds=round(time.perf_counter() - started, 1),
         rows={name: writer.rows_written for name, writer in writers.items()},
     )
@@ -141,21 +146,23 @@ def generate_city(
     return summary
 
 
-def _simulate_chunk(composition, dongs, rows: np.ndarray, period: Period, rng: np.random.Generator):
+def _simulate_chunk(
+    composition, dongs, rows: np.ndarray, period: Period, rng: np.random.Generator, variant: CityVariant
+):
     ids = np.char.add("H", np.char.zfill(rows.astype(str), 8))
     people = households_frame(composition, ids, rows, period.start, rng, dongs)
     dynamics = simulate_registry(people, period.n_months, rng)
     hardship = simulate_hardship(people, dynamics, period.n_months, rng)
-    lives = simulate_isolation(people, dynamics, hardship, rng)
+    lives = simulate_isolation(people, dynamics, hardship, rng, variant.hazard)
     dynamics = draw_exits(dynamics, people, (lives.state == 2).astype(float), rng)
     registered = _registered(dynamics, period.n_months)
-    events = crisis_events(people, dynamics, lives, registered, period, rng)
+    events = crisis_events(people, dynamics, lives, registered, period, rng, variant.report_lag_days)
     always = np.flatnonzero(registered.all(axis=1))
     services = simulate_services(
         people.iloc[always].reset_index(drop=True), _subset(lives, always), period, rng
     )
     contacts = contacts_120(people, lives, registered, period, rng)
-    found = visits(people, lives, registered, events, services.alerts, contacts, period, rng)
+    found = visits(people, lives, registered, events, services.alerts, contacts, period, rng, variant)
     frames = {
         "households": registry_rows(people, dynamics, period.months, rng),
         "crisis_events": events,
@@ -174,6 +181,9 @@ def _simulate_chunk(composition, dongs, rows: np.ndarray, period: Period, rng: n
             "hardship": lives.hardship[r, m],
             "p_onset": lives.p_onset[r, m],
             "p_positive_90d": lives.p_positive_90d[r, m],
+            # What one visit that month would record, in expectation: the contract's target as a
+            # visit to every household would measure it (what survey estimates are checked against).
+            "p_visit_positive": variant.p_visit_positive()[lives.state[r, m]].astype(np.float32),
         }
     )
     hidden = pd.DataFrame(

@@ -18,8 +18,8 @@ import pandas as pd
 
 from features.synthetic.period import IsolationState
 from features.synthetic.registry import RegistryDynamics
+from features.synthetic.variants import DEFAULT_HAZARD
 
-ONSET_INTERCEPT = -7.7
 AT_RISK_TO_ISOLATED = -3.5
 AT_RISK_RECOVERY = 0.12
 ISOLATED_RECOVERY = 0.06
@@ -79,8 +79,12 @@ def onset_logit(
     alone: np.ndarray,
     frailty: np.ndarray,
     month: int,
+    hazard: dict[str, float] = DEFAULT_HAZARD,
 ) -> np.ndarray:
-    """The NONE → AT_RISK log-odds in one month (the nonlinear heart of the synthetic truth)."""
+    """The NONE → AT_RISK log-odds in one month (the nonlinear heart of the synthetic truth).
+
+    `hazard` holds the coefficients (variants.DEFAULT_HAZARD; a city variant may reshape them)."""
+    h = hazard
     age = (households["moved_in"].dt.year.max() - households["head_birth_year"]).to_numpy() + month / 12
     male = households["head_sex"].to_numpy() == "M"
     housing = households["housing_type"].to_numpy()
@@ -94,35 +98,42 @@ def onset_logit(
     bereaved = dynamics.event_before("head_death", month)
     split = dynamics.event_before("split", month)
     return (
-        ONSET_INTERCEPT
-        + 1.2 * lone
-        + 1.0 * np.exp(-(((age - 61) / 12) ** 2))
-        + 0.45 * male
-        + 1.0 * (lone & male & (age >= 50) & (age < 70))
-        + 0.7 * vulnerable
-        + 0.4 * recipient
-        + 1.3 * hard
-        + 0.7 * dropped
-        + 1.0 * (dropped & hard)
-        + 1.1 * bereaved
-        + 0.6 * split
-        + 0.6 * ((age < 35) & lone & small_rented)
-        + 0.5 * (lone & (age >= 80))
-        + 0.3 * disability
+        h["intercept"]
+        + h["alone"] * lone
+        + h["age_hump"] * np.exp(-(((age - h["age_hump_centre"]) / h["age_hump_width"]) ** 2))
+        + h["male"] * male
+        + h["alone_male_50_69"] * (lone & male & (age >= 50) & (age < 70))
+        + h["vulnerable_housing"] * vulnerable
+        + h["recipient"] * recipient
+        + h["hardship"] * hard
+        + h["dropped"] * dropped
+        + h["dropped_and_hardship"] * (dropped & hard)
+        + h["bereaved"] * bereaved
+        + h["split"] * split
+        + h["young_alone_small_rented"] * ((age < 35) & lone & small_rented)
+        + h["alone_80_plus"] * (lone & (age >= 80))
+        + h["disability"] * disability
+        + h["hardship_with_others"] * (hard & ~lone)
+        + h["hardship_working_age"] * (hard & (age >= 25) & (age < 62))
+        + h["disability_over_65"] * (disability & (age >= 65))
         + frailty
     )
 
 
 def simulate_isolation(
-    households: pd.DataFrame, dynamics: RegistryDynamics, hardship: np.ndarray, rng: np.random.Generator
+    households: pd.DataFrame,
+    dynamics: RegistryDynamics,
+    hardship: np.ndarray,
+    rng: np.random.Generator,
+    hazard: dict[str, float] = DEFAULT_HAZARD,
 ) -> LatentLives:
     n, n_months = hardship.shape
-    frailty = rng.normal(0.0, 0.7, n)
+    frailty = rng.normal(0.0, hazard["frailty_sd"], n)
     alone = _alone_by_month(households, dynamics, n_months)
     p_onset = (
         np.column_stack(
             [
-                _sigmoid(onset_logit(households, dynamics, hardship, alone, frailty, m))
+                _sigmoid(onset_logit(households, dynamics, hardship, alone, frailty, m, hazard))
                 for m in range(n_months)
             ]
         )

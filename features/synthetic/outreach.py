@@ -5,7 +5,8 @@ crisis indicators: many turn out fine, unreachable or gone) or a sensor alert; s
 referral or a crisis call. Twice a year a district-wide screening survey samples registered
 households evenly — the closest thing to an unbiased label. What a visit finds depends on the
 latent state with honest noise: isolated people refuse or are not at home, and a quiet household
-is sometimes recorded as fine.
+is sometimes recorded as fine. How often, who the list sends teams to and how large the survey is
+differ between city variants (variants.py).
 """
 
 from __future__ import annotations
@@ -15,20 +16,10 @@ import pandas as pd
 
 from features.synthetic.latent import LatentLives
 from features.synthetic.period import Period
+from features.synthetic.variants import DEFAULT, CityVariant
 
 OUTCOMES = np.array(["isolated", "at_risk", "not_isolated", "unreachable", "moved", "refused"])
-OUTCOME_GIVEN_STATE = np.array(
-    [  # isolated, at_risk, not_isolated, unreachable, moved, refused
-        [0.005, 0.035, 0.75, 0.13, 0.03, 0.05],  # NONE
-        [0.08, 0.50, 0.22, 0.10, 0.02, 0.08],  # AT_RISK
-        [0.58, 0.14, 0.06, 0.11, 0.01, 0.10],  # ISOLATED
-    ]
-)
-SYSTEM_LIST_VISIT_SHARE = 0.35
-SENSOR_ALERT_VISIT_SHARE = 0.12
-SURVEY_SHARE = 0.015
-SURVEY_MONTHS = (4, 10)
-"""Screening sweeps in April and October sample 1.5 % of registered households each."""
+"""Visit outcomes in the order of a variant's outcome table (variants.CityVariant)."""
 
 
 def _month_index(period: Period, days: pd.Series) -> np.ndarray:
@@ -78,8 +69,10 @@ def _system_list_visits(
     registered: np.ndarray,
     period: Period,
     rng: np.random.Generator,
+    variant: CityVariant,
 ) -> pd.DataFrame:
-    """Every two months the national list flags households with 2+ distinct recent indicators."""
+    """Every two months the national list flags households with several distinct recent indicators
+    (two in the default city) and teams visit a share of them."""
     index = pd.Series(np.arange(len(households)), index=households["household_id"].to_numpy())
     visits = []
     for m in range(1, period.n_months, 2):
@@ -88,9 +81,9 @@ def _system_list_visits(
             (events["reported_on"] <= list_day) & (events["reported_on"] > list_day - pd.Timedelta(days=90))
         ]
         counts = recent.groupby("household_id")["indicator"].nunique()
-        flagged = counts.index[counts >= 2].to_numpy()
+        flagged = counts.index[counts >= variant.list_min_indicators].to_numpy()
         rows = index.loc[flagged].to_numpy()
-        rows = rows[registered[rows, m] & (rng.random(len(rows)) < SYSTEM_LIST_VISIT_SHARE)]
+        rows = rows[registered[rows, m] & (rng.random(len(rows)) < variant.list_visit_share)]
         days = list_day + pd.to_timedelta(rng.integers(3, 50, len(rows)), unit="D")
         visits.append(pd.DataFrame({"_row": rows, "visited_on": days, "trigger": "system_list"}))
     return (
@@ -109,12 +102,13 @@ def visits(
     contacts: pd.DataFrame,
     period: Period,
     rng: np.random.Generator,
+    variant: CityVariant = DEFAULT,
 ) -> pd.DataFrame:
     """outreach_visits rows, with outcomes drawn from the latent state in the visit's month."""
     n = len(households)
     index = pd.Series(np.arange(n), index=households["household_id"].to_numpy())
-    parts = [_system_list_visits(households, events, registered, period, rng)]
-    chosen = alerts[rng.random(len(alerts)) < SENSOR_ALERT_VISIT_SHARE]
+    parts = [_system_list_visits(households, events, registered, period, rng, variant)]
+    chosen = alerts[rng.random(len(alerts)) < variant.sensor_alert_visit_share]
     parts.append(
         pd.DataFrame(
             {
@@ -147,8 +141,8 @@ def visits(
             }
         )
     )
-    for m in np.flatnonzero(np.isin(period.months.month, SURVEY_MONTHS)):
-        rows = np.flatnonzero(registered[:, m] & (rng.random(n) < SURVEY_SHARE))
+    for m in np.flatnonzero(np.isin(period.months.month, variant.survey_months)):
+        rows = np.flatnonzero(registered[:, m] & (rng.random(n) < variant.survey_share))
         parts.append(
             pd.DataFrame(
                 {
@@ -166,10 +160,10 @@ def visits(
     present = registered[found["_row"].to_numpy(), month]
     found, month = found[present].reset_index(drop=True), month[present]
     state = lives.state[found["_row"].to_numpy(), month]
-    outcome_probs = OUTCOME_GIVEN_STATE[state].copy()
+    outcome_probs = variant.outcome_table()[state].copy()
     # A household on the national list is often not at the address at all (DOMAIN: 822,292 closed so).
     listed = (found["trigger"] == "system_list").to_numpy()
-    outcome_probs[listed, 3] += 0.12
+    outcome_probs[listed, 3] += variant.list_unreachable_extra
     outcome_probs /= outcome_probs.sum(axis=1, keepdims=True)
     outcome = OUTCOMES[(rng.random((len(found), 1)) > outcome_probs.cumsum(axis=1)).sum(axis=1).clip(max=5)]
     score = np.select(
