@@ -21,14 +21,20 @@ from features.builders.admin import registry_query
 from features.builders.crisis import crisis_query
 from features.builders.drop import connect
 from features.builders.history import history_query
-from features.builders.labels import FRAMING, LABEL_HORIZON_DAYS, labels
+from features.builders.labels import (
+    FRAMING,
+    LABEL_HORIZON_DAYS,
+    labels,
+    survey_visit_days,
+    survey_visits_by_month,
+)
 from features.builders.sensors import sensor_query
 from features.sources import ensure_validated
 
 IDENTITY_COLUMNS = ("household_id", "round_date")
 AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
 """Who the household is, for lists and the fairness audit; never model inputs."""
-LABEL_COLUMNS = ("label", "label_trigger", "label_survey")
+LABEL_COLUMNS = ("label", "label_trigger", "label_survey", "survey_label")
 
 AGE_BANDS = (
     (0, 30, "under_30"),
@@ -205,3 +211,17 @@ def write_table(table: pd.DataFrame, manifest: RoundManifest, out: Path) -> Path
     table.to_parquet(out, index=False)
     manifest.write(out)
     return out
+
+
+def survey_days(data_dir: Path, as_of: pd.Timestamp) -> pd.Series:
+    """Days of the survey visits in the 90 days after `as_of` (see labels.survey_visit_days)."""
+    report = ensure_validated(Path(data_dir))
+    with connect(Path(report.out_dir)) as con:
+        return survey_visit_days(con, pd.Timestamp(as_of))
+
+
+def survey_calendar(data_dir: Path) -> pd.DataFrame:
+    """Survey visits per month of the delivery (see labels.survey_visits_by_month)."""
+    report = ensure_validated(Path(data_dir))
+    with connect(Path(report.out_dir)) as con:
+        return survey_visits_by_month(con)

@@ -13,20 +13,49 @@ from features.schemas import POSITIVE_OUTCOMES
 LABEL_HORIZON_DAYS = 90
 FRAMING = "visit_within_90d"
 """label 1: a visit in (as_of, as_of + 90 days] found isolated/at_risk; 0: visits found neither;
-missing: no visit in the window."""
+missing: no visit in the window. survey_label: the same, from the window's survey visits alone."""
 
 
 def labels(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Label, the trigger of the visit that decided it, and whether a survey visit saw the household."""
+    """Label, the trigger of the visit that decided it, whether a survey visit saw the household, and
+    what the survey visit found.
+
+    The survey's own finding is kept apart from the label because it is the one outcome not chosen
+    by who the household is: a surveyed household that a referral also brought a team to is, for
+    the survey, what the survey visit found (the unbiased sample calibration and evaluation use).
+    """
     positive = ", ".join(f"'{o}'" for o in POSITIVE_OUTCOMES)
     query = f"""
     SELECT household_id,
            max((outcome IN ({positive}))::INTEGER)::DOUBLE AS label,
            first(trigger ORDER BY (outcome IN ({positive})) DESC, visited_on, trigger) AS label_trigger,
-           bool_or(trigger = 'survey')::INTEGER AS label_survey
+           bool_or(trigger = 'survey')::INTEGER AS label_survey,
+           max(CASE WHEN trigger = 'survey' THEN (outcome IN ({positive}))::INTEGER END)::DOUBLE
+               AS survey_label
     FROM outreach_visits
     WHERE visited_on > $as_of AND visited_on <= $horizon
     GROUP BY household_id
     """
     horizon = (as_of + pd.Timedelta(days=LABEL_HORIZON_DAYS)).date()
     return con.execute(query, {"as_of": as_of.date(), "horizon": horizon}).df()
+
+
+def survey_visit_days(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.Series:
+    """The days survey visits happened in the round's label window (evaluation weights the months
+    of a synthetic city's truth by them)."""
+    horizon = (as_of + pd.Timedelta(days=LABEL_HORIZON_DAYS)).date()
+    query = """
+    SELECT visited_on FROM outreach_visits
+    WHERE trigger = 'survey' AND visited_on > $as_of AND visited_on <= $horizon
+    """
+    return con.execute(query, {"as_of": as_of.date(), "horizon": horizon}).df()["visited_on"]
+
+
+def survey_visits_by_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Survey visits per calendar month of the delivery: where screening sweeps fall, so a data
+    scientist can place the validation and test rounds before them."""
+    query = """
+    SELECT strftime(date_trunc('month', visited_on), '%Y-%m') AS month, count(*) AS visits
+    FROM outreach_visits WHERE trigger = 'survey' GROUP BY 1 ORDER BY 1
+    """
+    return con.execute(query).df()
