@@ -146,4 +146,7 @@ class ModelResponse(BaseModel):
     round_served: str
     training_window: dict[str, str]
     metrics: dict[str, float]
+    promotion: dict[str, str]
+    """How this version became the champion: decision, reasons, when, compared with what, and for
+    an override who made it and why."""
     features: list[dict[str, str | None]]

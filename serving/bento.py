@@ -57,6 +57,7 @@ def export_champion() -> str:
                     "run_id": champion.run_id,
                     "params": champion.params,
                     "metrics": champion.metrics,
+                    "promotion": champion.promotion,
                 }
             ),
             encoding="utf-8",
@@ -83,6 +84,7 @@ def load_bento_champion(tag: str) -> Champion:
         features=list(booster.feature_name()),
         params=facts["params"],
         metrics=facts["metrics"],
+        promotion=facts.get("promotion", {}),
     )
 
 

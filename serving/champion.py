@@ -30,6 +30,9 @@ class Champion:
     features: list[str]
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    promotion: dict[str, str] = field(default_factory=dict)
+    """How this version became the champion: the decision, its reasons, and, for an override, who
+    made it and why (the version's `promotion.*` tags, without the prefix)."""
 
     @cached_property
     def explainer(self) -> PathExplainer:
@@ -71,4 +74,10 @@ def load_champion(alias: str = CHAMPION) -> Champion:
         features=list(booster.feature_name()),
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
+        promotion=promotion_record(version.tags),
     )
+
+
+def promotion_record(tags: dict[str, str]) -> dict[str, str]:
+    """The `promotion.*` tags of a model version, keyed without the prefix."""
+    return {k.removeprefix("promotion."): v for k, v in (tags or {}).items() if k.startswith("promotion.")}

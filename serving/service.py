@@ -344,6 +344,7 @@ class Anbu:
             round_served=str(self.as_of.date()),
             training_window=self.champion.training_window,
             metrics={k: v for k, v in self.champion.metrics.items() if np.isfinite(v)},
+            promotion=self.champion.promotion,
             features=[
                 {
                     "name": f,

@@ -61,20 +61,37 @@ class Label(_Strict):
 
 
 class Calibration(_Strict):
-    method: Literal["sigmoid", "sigmoid_visit_noise"] = "sigmoid_visit_noise"
-    """`sigmoid`: Platt scaling to validation-round survey outcomes (scores = what a visit would
-    record). `sigmoid_visit_noise`: Platt scaling to the true state, fitted through the visits'
-    false-positive rate and sensitivity on all validation-round visits (training/calibration.py).
+    method: Literal["survey_platt", "sigmoid_visit_noise"] = "survey_platt"
+    """`survey_platt`: Platt scaling to what survey visits found, the contract's target ("a visit
+    in the next 90 days finds isolated or at risk") measured on the one sample nobody chose: the
+    validation round's survey visits scored by the model, plus the training rounds' survey visits
+    scored out of fold (`cross_fit_folds`). `sigmoid_visit_noise`: Platt scaling to a latent true
+    state through estimated visit error rates on all validation-round visits (an experiment: it
+    assumes every visit measures alike whatever sent the team, which a city need not satisfy).
     Both are affine in the raw score and folded into the trees, so SHAP explains the served
     probability; isotonic calibration is not offered because it cannot be folded in."""
+    cross_fit_folds: int = Field(default=5, ge=0)
+    """Folds (by household) for scoring the training rounds' survey visits with models that did not
+    learn from them; 0 calibrates on the validation round's survey visits alone."""
+    min_survey_households: int = Field(default=200, ge=1)
+    min_survey_positives: int = Field(default=15, ge=1)
+    """Below these, the survey cannot calibrate and training refuses, saying where sweeps fall."""
 
 
 class Evaluation(_Strict):
     capacity_share: float = Field(default=0.01, gt=0, lt=1)
     """Share of households a team can visit in a round (1 % city-wide by default)."""
     min_group_positives: int = Field(default=30, ge=1)
-    """A group needs this many truly positive households before its recall ratio is judged;
-    below it, one household more or less moves the ratio by several points."""
+    """Against a synthetic city's truth: a group needs this many truly positive households before
+    its recall ratio is judged; below it, one household more or less moves the ratio by several
+    points."""
+    min_group_survey_positives: int = Field(default=20, ge=1)
+    """From the survey: a group is judged only when the survey found this many of its households
+    isolated or at risk; otherwise it is reported as not judged, with its count."""
+    min_list_survey_households: int = Field(default=20, ge=1)
+    """Comparisons of two lists (against today's rule, against the champion) are made at the
+    smallest capacity at which both lists hold this many survey households (at least the team's
+    capacity); below that the survey says nothing about the difference."""
 
 
 class LightGBMParams(_Strict):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from fairlearn.metrics import MetricFrame, count, false_positive_rate
+from sklearn.metrics import average_precision_score, brier_score_loss, recall_score, roc_auc_score
 
 
 def capacity_count(n_households: int, share: float) -> int:
@@ -118,6 +119,14 @@ def ranking_metrics(
     )
 
 
+def _positives(y_true, y_pred) -> int:
+    return int(np.sum(y_true))
+
+
+def _recall(y_true, y_pred) -> float:
+    return recall_score(y_true, y_pred, zero_division=np.nan)
+
+
 def group_metrics(y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
     """Recall at capacity and false-positive rate per group, with their ratio to the whole city.
 
@@ -125,28 +134,37 @@ def group_metrics(y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame
     (grouping, group). A recall ratio well below 1 means that group's isolated households are
     missed more often than others'.
     """
-    y = np.asarray(y_true, dtype=bool)
-    overall_recall = (y & selected).sum() / max(y.sum(), 1)
-    overall_fpr = (~y & selected).sum() / max((~y).sum(), 1)
-    rows = []
+    y = np.asarray(y_true, dtype=int)
+    chosen = np.asarray(selected, dtype=int)
+    tables = []
     for grouping in groups.columns:
-        values = groups[grouping].astype("str").fillna("unknown").to_numpy()
-        for group in sorted(pd.unique(values)):
-            member = values == group
-            positives = int((y & member).sum())
-            negatives = int((~y & member).sum())
-            recall = (y & member & selected).sum() / positives if positives else float("nan")
-            fpr = (~y & member & selected).sum() / negatives if negatives else float("nan")
-            rows.append(
-                {
-                    "grouping": grouping,
-                    "group": group,
-                    "households": int(member.sum()),
-                    "positives": positives,
-                    "recall_at_capacity": recall,
-                    "recall_ratio": recall / overall_recall if overall_recall else float("nan"),
-                    "false_positive_rate": fpr,
-                    "fpr_ratio": fpr / overall_fpr if overall_fpr else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows)
+        frame = MetricFrame(
+            metrics={
+                "households": count,
+                "positives": _positives,
+                "recall_at_capacity": _recall,
+                "false_positive_rate": false_positive_rate,
+            },
+            y_true=y,
+            y_pred=chosen,
+            sensitive_features=groups[grouping].astype("str").fillna("unknown").rename("group"),
+        )
+        table = frame.by_group.reset_index()
+        overall = frame.overall
+        table["recall_ratio"] = table["recall_at_capacity"] / (overall["recall_at_capacity"] or np.nan)
+        table["fpr_ratio"] = table["false_positive_rate"] / (overall["false_positive_rate"] or np.nan)
+        table.insert(0, "grouping", grouping)
+        tables.append(table)
+    columns = ["households", "positives"]
+    return pd.concat(tables, ignore_index=True).astype({c: int for c in columns})[
+        [
+            "grouping",
+            "group",
+            "households",
+            "positives",
+            "recall_at_capacity",
+            "recall_ratio",
+            "false_positive_rate",
+            "fpr_ratio",
+        ]
+    ]

@@ -44,7 +44,8 @@ class CardFacts:
     best_iteration: int
     round_sizes: dict[str, tuple[int, int, int]]
     """context -> (household rows, labelled rows, positive labels)."""
-    lowest_group: str
+    tags: dict[str, str]
+    """The run's evaluation tags (lowest groups, comparison with the champion, missing survey)."""
     top_features: list[str]
 
 
@@ -68,6 +69,55 @@ def _table(metrics: dict[str, float], basis: str) -> list[str]:
         cells = [_value(metrics, f"{key}_{basis}_{measure}") for key, _ in present]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
+
+
+_SURVEY_MEASURES = (
+    ("precision_at_capacity", "found isolated or at risk on the list (precision at capacity)"),
+    ("recall_at_capacity", "share of all such households the list reaches (recall at capacity)"),
+)
+
+
+def _interval(metrics: dict[str, float], key: str) -> str:
+    if key not in metrics or not np.isfinite(metrics[key]):
+        return "–"
+    low, high = metrics.get(f"{key}_low", float("nan")), metrics.get(f"{key}_high", float("nan"))
+    behind = metrics.get(f"{key}_households")
+    count = f", {int(behind):,} survey households" if behind is not None and np.isfinite(behind) else ""
+    return f"{metrics[key]:.3f} [{low:.3f}, {high:.3f}{count}]"
+
+
+def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: float) -> list[str]:
+    if "model_survey_precision_at_capacity" not in metrics:
+        return [f"From the survey: {tags.get('survey_evaluation', 'nothing estimated')}.", ""]
+    lines = [
+        f"From the test round's {int(metrics['test_survey_households']):,} survey-visited households "
+        f"({int(metrics['test_survey_positives']):,} found isolated or at risk), for the whole city's "
+        f"lists at {share:.0%} capacity; 90 % intervals and the survey households behind each:",
+        "",
+        "| figure | model | today's rule | logistic |",
+        "|---|---|---|---|",
+    ]
+    for key, label in _SURVEY_MEASURES:
+        cells = [_interval(metrics, f"{who}_survey_{key}") for who in ("model", "rule", "logistic")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"- against today's rule on the same survey households, at "
+        f"{metrics.get('model_survey_gain_over_rule_share', float('nan')):.1%} capacity (the smallest "
+        f"at which both lists hold enough survey households): found more often by "
+        f"{_interval(metrics, 'model_survey_gain_over_rule')}, lift {_interval(metrics, 'model_survey_lift_over_rule')}",
+        f"- calibration error against survey findings: {_interval(metrics, 'model_survey_ece')} "
+        f"(a perfectly calibrated model would show about {metrics.get('model_survey_ece_noise', float('nan')):.3f} "
+        "on this survey)",
+        f"- mean served risk ÷ share found: {_interval(metrics, 'model_survey_mean_risk_ratio')}",
+    ]
+    if "compared_with_champion" in tags:
+        lines.append(
+            f"- against the champion (version {tags['compared_with_champion']}, paired, at "
+            f"{metrics.get('model_survey_gain_over_champion_share', float('nan')):.1%} capacity): "
+            f"{_interval(metrics, 'model_survey_gain_over_champion')}"
+        )
+    return [*lines, ""]
 
 
 def render(facts: CardFacts, metrics: dict[str, float]) -> str:
@@ -125,7 +175,25 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             f"of households that are fine and for {facts.visit_sensitivity:.1%} of those that are "
             "isolated or at risk. Scores are probabilities of the true state, not of what a visit records.",
         ]
-    lines += ["", "## Test round", ""]
+    lines += ["", "## Test round", "", *_survey_section(metrics, facts.tags, share)]
+    if "model_census_precision_at_capacity" in metrics:
+        lines += [
+            "What a visit to every household would find (synthetic city; the quantities the survey "
+            "estimates):",
+            "",
+            "| figure | model | today's rule | logistic |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {label} | "
+                + " | ".join(_value(metrics, f"{who}_census_{key}") for who in ("model", "rule", "logistic"))
+                + " |"
+                for key, label in _SURVEY_MEASURES
+            ),
+            "",
+            f"Calibration error {_value(metrics, 'model_census_ece')}, mean served risk ÷ mean finding "
+            f"{_value(metrics, 'model_census_mean_risk_ratio')}.",
+            "",
+        ]
     if has_truth:
         lines += [
             "Against the true state of every household (synthetic city):",
@@ -136,16 +204,25 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             f"lift over today's rule: {_value(metrics, 'model_truth_lift_over_rule')}×.",
             "",
         ]
-    lines += ["Against visit labels (visited households only):", "", *_table(metrics, "visits"), ""]
-    basis = "truth" if has_truth else "visits"
     lines += [
         "## Fairness",
         "",
-        f"Recall at capacity per district, age band, sex and housing type, divided by the whole city's: "
-        f"lowest {_value(metrics, f'model_{basis}_min_group_recall_ratio')} ({facts.lowest_group}). "
-        f"Households living with others: {_value(metrics, f'model_{basis}_with_others_recall_ratio')} "
-        "(reported, not gated: living alone is the risk the programme targets). "
-        "Every group's recall and false-positive rate: `evaluation/fairness_by_group.csv`.",
+        "Recall at capacity per district, age band, sex and housing type, divided by the whole city's. "
+        f"From the survey: {int(metrics.get('model_survey_groups_judged', 0))} groups judged (enough "
+        f"survey positives), {int(metrics.get('model_survey_groups_not_judged', 0))} not judged; lowest "
+        f"judged {_interval(metrics, 'model_survey_min_group_recall_ratio')} "
+        f"({facts.tags.get('lowest_group_recall_survey', 'none judged')}); every group with its count: "
+        "`evaluation/fairness_survey.csv`.",
+    ]
+    if has_truth:
+        lines += [
+            "",
+            f"Against the truth: lowest {_value(metrics, 'model_truth_min_group_recall_ratio')} "
+            f"({facts.tags.get('lowest_group_recall', 'none judged')}); households living with others "
+            f"{_value(metrics, 'model_truth_with_others_recall_ratio')} (reported, not gated: living alone "
+            "is the risk the programme targets). `evaluation/fairness_by_group.csv`.",
+        ]
+    lines += [
         "",
         "## What drives it",
         "",
@@ -157,7 +234,10 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         "- Labels exist only where someone visited, and most visits follow a list or an alert; the "
         "framing above is a choice with consequences (experiments/baseline.md).",
         "- A visit is an imperfect measurement (refusals, nobody at home, a quiet household recorded "
-        "as fine); visit-label metrics understate how well the ranking finds the true state.",
+        "as fine); the score is the probability of what a visit finds, as the contract defines it, "
+        "not of a hidden state.",
+        "- Survey figures rest on the survey households shown beside them; at a small capacity of a "
+        "small city that can be a handful, and the intervals say so.",
         "- Households without smart-service sensors have missing sensor features; their scores rest "
         "on administrative and crisis records only.",
         "- Groups with fewer positives than the evaluation's minimum are not judged by the fairness "
@@ -165,6 +245,6 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
     ]
     if has_truth:
         lines.append(
-            "- These figures come from a synthetic city; on real data only the visit-label figures exist."
+            "- Census and truth figures come from a synthetic city; on real data only the survey figures exist."
         )
     return "\n".join(lines) + "\n"

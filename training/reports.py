@@ -16,34 +16,32 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from features.reference import districts  # noqa: E402
-from training.metrics import calibration_curve, capacity_count, group_metrics, top_k_mask  # noqa: E402
+from training.evaluation import GROUPINGS  # noqa: E402
+from training.metrics import capacity_count, top_k_mask  # noqa: E402
 
-GROUPINGS = {
-    "gu": "district",
-    "age_band": "age band",
-    "head_sex": "sex",
-    "housing_type_name": "housing type",
-    "lives_alone": "living alone",
-}
 _ROMANISED = dict(zip(districts()["gu"], districts()["gu_en"], strict=True))
-GATED_GROUPINGS = ("gu", "age_band", "head_sex", "housing_type_name")
-"""The groupings DOMAIN.md asks fairness across. Living alone is reported too, but it is the risk
-the programme targets (one-person households), so a lower recall for households living with
-others is expected and shown rather than gated."""
 
 
-def precision_at_capacity_curve(y: np.ndarray, scores: dict[str, np.ndarray], out: Path) -> Path:
-    """Precision as the team visits more of the list, for the model and its baselines."""
-    shares = np.linspace(0.002, 0.05, 25)
+def precision_at_capacity_curve(
+    found: np.ndarray, weight: np.ndarray, positions: np.ndarray, scores: dict[str, np.ndarray], out: Path
+) -> Path:
+    """Share a visit finds isolated or at risk as the team visits more of the city's list, for the
+    model and its baselines, estimated from the survey households on each list."""
+    shares = np.linspace(0.005, 0.10, 20)
     figure, axis = plt.subplots(figsize=(6, 4))
+    n = len(next(iter(scores.values())))
     for name, score in scores.items():
-        precision = [y[top_k_mask(score, capacity_count(len(y), s))].mean() for s in shares]
-        axis.plot(shares * 100, precision, label=name)
+        found_share = []
+        for share in shares:
+            on_list = top_k_mask(score, capacity_count(n, share))[positions]
+            total = (weight * on_list).sum()
+            found_share.append((weight * found * on_list).sum() / total if total else np.nan)
+        axis.plot(shares * 100, found_share, label=name, marker=".")
     axis.axvline(1.0, color="grey", linestyle=":", linewidth=1)
     axis.set(
         xlabel="households visited (% of the round)",
-        ylabel="share found isolated or at risk",
-        title="Precision at capacity, test round",
+        ylabel="share a visit finds isolated or at risk",
+        title="Precision at capacity, test round (survey households on each list)",
     )
     axis.legend()
     figure.tight_layout()
@@ -52,41 +50,57 @@ def precision_at_capacity_curve(y: np.ndarray, scores: dict[str, np.ndarray], ou
     return out
 
 
-def calibration_plot(y: np.ndarray, probability: np.ndarray, out: Path) -> Path:
-    """Predicted probability against the observed rate, in equal-count bins."""
-    curve = calibration_curve(y, probability)
+def calibration_plot(curve: pd.DataFrame, out: Path) -> Path:
+    """Mean served risk per decile of the city against what survey visits found there (90 %
+    intervals), and what a visit to every household would find when the city is synthetic."""
     figure, axis = plt.subplots(figsize=(5, 5))
-    top = max(curve["mean_predicted"].max(), curve["observed_rate"].max()) * 1.05
+    top = float(np.nanmax(curve[["mean_risk", "found_rate_high"]].to_numpy())) * 1.05
     axis.plot([0, top], [0, top], color="grey", linestyle=":", linewidth=1)
-    axis.plot(curve["mean_predicted"], curve["observed_rate"], marker="o")
-    axis.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration, test round")
+    errors = np.vstack(
+        [curve["found_rate"] - curve["found_rate_low"], curve["found_rate_high"] - curve["found_rate"]]
+    )
+    axis.errorbar(
+        curve["mean_risk"],
+        curve["found_rate"],
+        yerr=np.nan_to_num(errors),
+        marker="o",
+        capsize=3,
+        label="survey",
+    )
+    if "census_found_rate" in curve:
+        axis.plot(
+            curve["mean_risk"], curve["census_found_rate"], marker="x", linestyle="--", label="census (truth)"
+        )
+    axis.set(
+        xlabel="mean served risk (decile of the city)",
+        ylabel="share a visit found isolated or at risk",
+        title="Calibration, test round",
+    )
+    axis.legend()
     figure.tight_layout()
     figure.savefig(out, dpi=120)
     plt.close(figure)
     return out
 
 
-def fairness_table(y: np.ndarray, selected: np.ndarray, test: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """Recall at capacity and false-positive rate per group, with ratios to the whole city."""
-    groups = test[list(GROUPINGS)].assign(
-        lives_alone=np.where(test["lives_alone"] == 1, "alone", "with others")
-    )
-    table = group_metrics(y, selected, groups)
-    table.to_csv(out, index=False)
-    return table
+def _group_panels(table: pd.DataFrame) -> tuple[list[str], list[float]]:
+    groupings = [g for g in GROUPINGS if g in set(table["grouping"])]
+    heights = [max(2.0, 0.22 * (table["grouping"] == g).sum() + 0.8) for g in groupings]
+    return groupings, heights
 
 
-def lowest_gated_group(table: pd.DataFrame, min_positives: int) -> pd.Series | None:
-    """The gated group with the lowest recall ratio among groups with enough positives to judge."""
-    judged = table[table["grouping"].isin(GATED_GROUPINGS) & (table["positives"] >= min_positives)]
-    judged = judged.dropna(subset=["recall_ratio"])
-    return None if judged.empty else judged.sort_values("recall_ratio").iloc[0]
+def _group_axis(axis, rows: pd.DataFrame, grouping: str, title: str) -> None:
+    labels = rows["group"].astype(str).map(lambda g: _ROMANISED.get(g, g))
+    # Romanised district names: servers rarely have a Hangul font; the CSV keeps the Korean.
+    axis.set_yticks(rows.index, labels, fontsize=7)
+    axis.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+    axis.set_title(f"{GROUPINGS[grouping]}: {title}", fontsize=9)
+    axis.invert_yaxis()
 
 
 def fairness_chart(table: pd.DataFrame, min_positives: int, out: Path) -> Path:
-    """Recall ratio per group, one panel per grouping; groups too small to judge drawn hollow."""
-    groupings = [g for g in GROUPINGS if g in set(table["grouping"])]
-    heights = [max(2.0, 0.22 * (table["grouping"] == g).sum() + 0.8) for g in groupings]
+    """Recall ratio per group against the truth; groups too small to judge drawn hollow."""
+    groupings, heights = _group_panels(table)
     figure, axes = plt.subplots(
         len(groupings), 1, figsize=(7, sum(heights)), gridspec_kw={"height_ratios": heights}
     )
@@ -96,12 +110,32 @@ def fairness_chart(table: pd.DataFrame, min_positives: int, out: Path) -> Path:
         ratio = rows["recall_ratio"].fillna(0.0)
         axis.barh(rows.index[judged], ratio[judged], color="tab:blue")
         axis.barh(rows.index[~judged], ratio[~judged], color="white", edgecolor="tab:blue", hatch="//")
-        # Romanised district names: servers rarely have a Hangul font; the CSV keeps the Korean.
-        labels = rows["group"].astype(str).map(lambda g: _ROMANISED.get(g, g))
-        axis.set_yticks(rows.index, labels, fontsize=7)
-        axis.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-        axis.set_title(f"{GROUPINGS[grouping]}: recall at capacity ÷ whole city", fontsize=9)
-        axis.invert_yaxis()
+        _group_axis(axis, rows, grouping, "recall at capacity ÷ whole city (truth)")
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def survey_fairness_chart(table: pd.DataFrame, out: Path) -> Path:
+    """Recall ratio per group from the survey with its 90 % interval; groups the survey cannot
+    judge (too few positives) drawn hollow."""
+    groupings, heights = _group_panels(table)
+    figure, axes = plt.subplots(
+        len(groupings), 1, figsize=(7, sum(heights)), gridspec_kw={"height_ratios": heights}
+    )
+    for axis, grouping in zip(np.atleast_1d(axes), groupings, strict=True):
+        rows = table[table["grouping"] == grouping].reset_index(drop=True)
+        judged = rows["judged"].to_numpy(dtype=bool)
+        ratio = rows["recall_ratio"].fillna(0.0)
+        errors = np.vstack(
+            [ratio - rows["recall_ratio_low"].fillna(0.0), rows["recall_ratio_high"].fillna(0.0) - ratio]
+        ).clip(min=0)
+        axis.barh(rows.index[judged], ratio[judged], xerr=errors[:, judged], color="tab:blue", capsize=2)
+        axis.barh(rows.index[~judged], ratio[~judged], color="white", edgecolor="tab:blue", hatch="//")
+        if "census_recall_ratio" in rows:
+            axis.plot(rows["census_recall_ratio"], rows.index, "kx", markersize=4)
+        _group_axis(axis, rows, grouping, "recall at capacity ÷ whole city (survey, 90 %)")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)

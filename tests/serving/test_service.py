@@ -185,8 +185,17 @@ def test_downloads_are_csv_and_xlsx_for_planners_only(server, scored) -> None:
 def test_model_health_metrics_and_page(server) -> None:
     model = server.post("/model", {}, role="planner").json()
     assert model["model_version"] == server.served.version
-    assert model["training_window"]["test_round"] == "2026-05-31"
+    assert model["training_window"]["test_round"] == "2026-07-31"
     assert "model_truth_precision_at_capacity" in model["metrics"]
+    assert "model_survey_precision_at_capacity_low" in model["metrics"]
+    # how it became the champion: the gates' reasons, and who overrode them and why if anyone did
+    promotion = model["promotion"]
+    assert promotion["basis"] == "survey" and promotion["reasons"]
+    if promotion["decision"] == "promoted by override":
+        assert promotion["override_by"] == "the serving tests"
+        assert promotion["override_reason"].startswith("the gates are tested in tests/training")
+    else:
+        assert promotion["decision"] == "promoted" and "override_by" not in promotion
     assert server.get("/livez", role=None).status_code == 200
     assert "bentoml_service_request" in server.get("/metrics", role=None).text
     page = server.get("/planner/", role=None)

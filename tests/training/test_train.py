@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import Run
 
 from features.synthetic.generator import generate_city
-from training.config import load_experiment
+from training.config import ConfigError, load_experiment
 from training.tracking import MODEL_NAME
-from training.train import train_experiment
+from training.train import TrainingResult, train_experiment
 
 BASELINE = Path(__file__).parents[2] / "experiments" / "baseline.toml"
+
+
+class Trained(NamedTuple):
+    result: TrainingResult
+    run: Run
+    booster: lgb.Booster
+    city: Path
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +39,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         client = MlflowClient()
         run = client.get_run(result.run_id)
         booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{result.model_version}")
-        yield result, run, booster
+        yield Trained(result, run, booster, city)
 
 
 def test_run_records_config_params_and_metrics_of_model_and_baselines(trained) -> None:
-    result, run, _ = trained
+    result, run, _, _ = trained
     assert run.data.params["label.framing"] == "survey_weighted"
     for name in ("model", "rule", "logistic", "best_possible"):
         assert f"{name}_truth_precision_at_capacity" in run.data.metrics
     assert "rule_truth_ece" not in run.data.metrics  # a rule's score is not a probability
-    assert "rule_visits_brier" not in run.data.metrics
     assert (
         str(MlflowClient().get_model_version_by_alias(MODEL_NAME, "challenger").version)
         == result.model_version
@@ -47,7 +56,7 @@ def test_run_records_config_params_and_metrics_of_model_and_baselines(trained) -
 
 
 def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilities(trained) -> None:
-    result, _, booster = trained
+    result, _, booster, _ = trained
     assert result.model_version == "1"
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(50, booster.num_feature()))
@@ -60,7 +69,7 @@ def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilit
 
 
 def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
-    result, run, _ = trained
+    result, run, _, _ = trained
     client = MlflowClient()
     listed = {
         a.path
@@ -70,6 +79,9 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     assert listed == {
         "evaluation/precision_at_capacity.png",
         "evaluation/calibration.png",
+        "evaluation/calibration_curve.csv",
+        "evaluation/fairness_survey.csv",
+        "evaluation/fairness_survey.png",
         "evaluation/fairness_by_group.csv",
         "evaluation/fairness_by_group.png",
         "explanation/feature_importance.csv",
@@ -82,6 +94,10 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     text = card.read_text(encoding="utf-8")
     for heading in ("## Intended use", "## Data window", "## Test round", "## Fairness", "## Known limits"):
         assert heading in text
+    assert (
+        f"From the test round's {int(result.metrics['test_survey_households']):,} survey-visited households"
+        in text
+    )
     assert "| training | 2025-03-31, 2025-05-31" in text
     assert (
         f"| precision at capacity (city-wide) | {result.metrics['model_truth_precision_at_capacity']:.3f}"
@@ -89,19 +105,59 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     )
 
 
-def test_visit_noise_calibration_logs_the_estimated_error_rates(trained) -> None:
-    _, run, _ = trained
-    assert run.data.params["calibrated_on"].startswith("validation-round visits, through")
-    assert (
-        0
-        < run.data.metrics["visit_false_positive_rate_estimate"]
-        < run.data.metrics["visit_sensitivity_estimate"]
-        <= 1
+def test_calibration_rests_on_survey_visits_alone(trained) -> None:
+    _, run, _, _ = trained
+    calibrated_on = run.data.params["calibrated_on"]
+    assert calibrated_on.startswith("survey visits: the validation round's ")
+    assert "and the training rounds' " in calibrated_on and "(scored out of fold)" in calibrated_on
+    households = run.data.metrics["calibration_survey_households"]
+    assert households >= 200 and run.data.metrics["calibration_survey_positives"] >= 15
+
+
+def test_every_survey_figure_has_an_interval_and_the_households_behind_it(trained) -> None:
+    result, _, _, _ = trained
+    m = result.metrics
+    for figure in (
+        "model_survey_precision_at_capacity",
+        "rule_survey_precision_at_capacity",
+        "model_survey_recall_at_capacity",
+        "model_survey_gain_over_rule",
+        "model_survey_lift_over_rule",
+        "model_survey_ece",
+        "model_survey_mean_risk_ratio",
+    ):
+        if m[f"{figure}_households"] >= 1:
+            assert m[f"{figure}_low"] <= m[figure] <= m[f"{figure}_high"], figure
+        else:  # no survey household on that list: no estimate, rather than a made-up one
+            assert np.isnan(m[figure]), figure
+    assert m["model_survey_ece_households"] == m["test_survey_households"] > 0
+    # the same quantities, as a visit to every household of the synthetic city would find them
+    for figure in ("precision_at_capacity", "recall_at_capacity", "ece", "mean_risk_ratio", "gain_over_rule"):
+        assert f"model_census_{figure}" in m
+
+
+def test_training_refuses_when_the_survey_cannot_calibrate_and_says_where_sweeps_fall(
+    trained, tmp_path: Path
+) -> None:
+    config = tmp_path / "no_sweep.toml"
+    text = BASELINE.read_text(encoding="utf-8")
+    text = text.replace('validation = "2026-03-31"', 'validation = "2026-05-31"').replace(
+        'test = "2026-07-31"', 'test = "2026-08-31"'
     )
+    config.write_text(text.replace("cross_fit_folds = 5", "cross_fit_folds = 0"), encoding="utf-8")
+    client = MlflowClient()
+    runs_before = len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+    with pytest.raises(ConfigError) as refused:
+        train_experiment(trained.city, load_experiment(config), config)
+    message = str(refused.value)
+    assert message.startswith("validation round 2026-05-31: calibration needs at least 200 survey-visited")
+    assert "the validation round's 0 give 0 with 0" in message
+    assert "Survey visits in this delivery by month: 2025-04 (" in message and "2026-10 (" in message
+    assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == runs_before
 
 
 def test_the_logged_signature_accepts_missing_values_in_every_feature(trained) -> None:
-    result, run, _ = trained
+    result, run, _, _ = trained
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{result.model_version}")
     inputs = model.metadata.get_input_schema().inputs
     assert {spec.type.name for spec in inputs} == {"double"}

@@ -1,0 +1,48 @@
+"""Comparing a registered candidate with the current champion after training, when the champion
+has changed since the candidate's run (or there was none then).
+
+The comparison is the one training makes: both models score the candidate's test round, and
+their lists are compared on the same survey households. It is written into the candidate's run,
+so `anbu promote` decides on it like on any other figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from features.round_table import build_training_set, survey_days
+from features.synthetic.truth import round_truth
+from training.config import ConfigError
+from training.evaluation import champion_comparison
+from training.tracking import MODEL_NAME, configure
+from training.train import champion_scores
+
+
+def compare_with_champion(data_dir: Path, version: str) -> str | None:
+    """Log the candidate's paired comparison with the current champion into its run; return the
+    champion's version (None when there is no champion to compare with)."""
+    client = configure()
+    candidate = client.get_model_version(MODEL_NAME, version)
+    params = client.get_run(candidate.run_id).data.params
+    try:
+        test_date = pd.Timestamp(params["rounds.test"])
+        share = float(params["evaluation.capacity_share"])
+        minimum = int(params["evaluation.min_list_survey_households"])
+        seed = int(params.get("seed", 7))
+    except KeyError as missing:
+        raise ConfigError(f"run {candidate.run_id} of version {version} has no parameter {missing}") from None
+    test, _ = build_training_set(Path(data_dir), [test_date])
+    champion = champion_scores(test)
+    if champion is None:
+        return None
+    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version}")
+    model = booster.predict(test[list(booster.feature_name())])
+    truth = round_truth(Path(data_dir), test_date, survey_days(Path(data_dir), test_date))
+    metrics, tags = champion_comparison(test, model, champion, share, minimum, truth, seed)
+    with mlflow.start_run(run_id=candidate.run_id):
+        mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
+        mlflow.set_tags(tags)
+    return champion[0]
