@@ -32,6 +32,7 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
         share = float(params["evaluation.capacity_share"])
         minimum = int(params["evaluation.min_list_survey_households"])
         seed = int(params.get("seed", 7))
+        allocation = params.get("evaluation.allocation", "need")
     except KeyError as missing:
         raise ConfigError(f"run {candidate.run_id} of version {version} has no parameter {missing}") from None
     test, _ = build_training_set(Path(data_dir), [test_date])
@@ -41,7 +42,7 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version}")
     model = booster.predict(test[list(booster.feature_name())])
     truth = round_truth(Path(data_dir), test_date, survey_days(Path(data_dir), test_date))
-    metrics, tags = champion_comparison(test, model, champion, share, minimum, truth, seed)
+    metrics, tags = champion_comparison(test, model, champion, share, minimum, truth, seed, allocation)
     with mlflow.start_run(run_id=candidate.run_id):
         mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
         mlflow.set_tags(tags)

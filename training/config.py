@@ -80,7 +80,11 @@ class Calibration(_Strict):
 
 class Evaluation(_Strict):
     capacity_share: float = Field(default=0.01, gt=0, lt=1)
-    """Share of households a team can visit in a round (1 % city-wide by default)."""
+    """Share of households the city's teams can visit in a round (1 % by default)."""
+    allocation: Literal["need", "city"] = "need"
+    """How that capacity becomes lists (training/allocation.py): `need` splits it between
+    districts in proportion to their expected need (summed calibrated risk) and each district
+    visits its own top; `city` is one top list for the whole city."""
     min_group_positives: int = Field(default=30, ge=1)
     """Against a synthetic city's truth: a group needs this many truly positive households before
     its recall ratio is judged; below it, one household more or less moves the ratio by several

@@ -72,8 +72,11 @@ class Sample:
 
     @classmethod
     def census(cls, found: np.ndarray, columns: dict) -> Sample:
+        """Every household, each standing for itself; one without a finding (NaN) counts for none."""
+        found = np.asarray(found, float)
+        known = np.isfinite(found)
         return cls(
-            np.asarray(found, float), np.ones(len(found)), {k: np.asarray(v) for k, v in columns.items()}
+            np.where(known, found, 0.0), known.astype(float), {k: np.asarray(v) for k, v in columns.items()}
         )
 
     def __len__(self) -> int:

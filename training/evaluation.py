@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.synthetic.truth import census_found_for
+from training.allocation import Allocation, capacity_list
 from training.estimates import (
     CalibrationBins,
     Sample,
@@ -34,7 +35,7 @@ from training.estimates import (
     mean_risk_ratio,
     share_estimate,
 )
-from training.metrics import capacity_count, group_metrics, ranking_metrics, top_k_mask
+from training.metrics import capacity_count, group_metrics, ranking_metrics
 from training.survey import SurveySample
 
 MIN_EVALUATION_SURVEY_HOUSEHOLDS = 30
@@ -83,16 +84,40 @@ def group_labels(test: pd.DataFrame) -> pd.DataFrame:
     return groups
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """A ranking of a round's households and how it becomes lists at a capacity."""
+
+    score: np.ndarray
+    district: np.ndarray
+    allocation: Allocation
+    probabilities: bool
+    """Whether the scores are calibrated risks (then districts share capacity by their need)."""
+
+    def lists(self, share: float) -> np.ndarray:
+        need = self.score if self.probabilities else None
+        return capacity_list(self.score, self.district, capacity_count(len(self.score), share), self.allocation, need)
+
+
+def rankings(
+    test: pd.DataFrame, scores: dict[str, np.ndarray], allocation: Allocation
+) -> dict[str, Ranking]:
+    district = test["gu"].astype("str").to_numpy()
+    return {
+        name: Ranking(score, district, allocation, name in (*SCORERS_WITH_PROBABILITIES, "best_possible"))
+        for name, score in scores.items()
+    }
+
+
 def compare_lists(
-    scores: np.ndarray, other: np.ndarray, survey_positions: np.ndarray, share: float, minimum: int
+    ranking: Ranking, other: Ranking, survey_positions: np.ndarray, share: float, minimum: int
 ) -> Comparison:
     """The two lists at the smallest multiple of the capacity where each holds `minimum` survey
     households (the largest tried when none does)."""
-    n = len(scores)
     for factor in COMPARISON_SHARES:
         tried = min(share * factor, 0.5)
-        member = top_k_mask(scores, capacity_count(n, tried))
-        rival = top_k_mask(other, capacity_count(n, tried))
+        member = ranking.lists(tried)
+        rival = other.lists(tried)
         enough = min(member[survey_positions].sum(), rival[survey_positions].sum()) >= minimum
         if enough or factor == COMPARISON_SHARES[-1] or tried == 0.5:
             return Comparison(tried, member, rival)
@@ -109,11 +134,12 @@ def evaluate_test_round(
     min_group_positives: int,
     truth: pd.DataFrame | None,
     seed: int,
+    allocation: Allocation = "need",
     champion: tuple[str, np.ndarray] | None = None,
 ) -> TestRoundEvaluation:
     """Every figure a promotion decision and a reviewer need, for the test round's whole city."""
-    k = capacity_count(len(test), capacity_share)
-    lists = {name: top_k_mask(score, k) for name, score in scores.items()}
+    ranked = rankings(test, scores, allocation)
+    lists = {name: ranking.lists(capacity_share) for name, ranking in ranked.items()}
     result = TestRoundEvaluation(lists=lists)
     census = census_found_for(truth, test["household_id"])
     groups = group_labels(test)
@@ -127,20 +153,18 @@ def evaluate_test_round(
             "before a screening sweep"
         )
     else:
-        _survey_and_census(
-            result, test, scores, sample, census, groups, capacity_share, min_list_survey_households, seed
-        )
+        _survey_and_census(result, ranked, scores, sample, census, capacity_share, min_list_survey_households, seed)
         result.survey_groups = _survey_groups(
             result, groups, sample, census, min_group_survey_positives, seed
         )
         if champion is not None:
             metrics, tags = champion_comparison(
-                test, scores["model"], champion, capacity_share, min_list_survey_households, truth, seed
+                test, scores["model"], champion, capacity_share, min_list_survey_households, truth, seed, allocation
             )
             result.metrics.update(metrics)
             result.tags.update(tags)
     if truth is not None:
-        result.truth_groups = _truth(result, test, scores, truth, groups, capacity_share, min_group_positives)
+        result.truth_groups = _truth(result, test, ranked, truth, groups, capacity_share, min_group_positives)
     return result
 
 
@@ -150,11 +174,10 @@ def _columns(lists: dict[str, np.ndarray], risk: np.ndarray, bins: CalibrationBi
 
 def _survey_and_census(
     result: TestRoundEvaluation,
-    test: pd.DataFrame,
+    ranked: dict[str, Ranking],
     scores: dict[str, np.ndarray],
     sample: SurveySample,
     census: np.ndarray | None,
-    groups: pd.DataFrame,
     share: float,
     min_list: int,
     seed: int,
@@ -177,7 +200,7 @@ def _survey_and_census(
             )
             metrics[f"{name}_census_recall_at_capacity"] = exact(list_recall, whole, (f"{name}_list",))
     if "rule" in result.lists:
-        compared = compare_lists(scores["model"], scores["rule"], sample.positions, share, min_list)
+        compared = compare_lists(ranked["model"], ranked["rule"], sample.positions, share, min_list)
         _gain(metrics, "rule", compared, sample, census, seed)
     metrics.update(estimate(mean_risk_ratio, survey, ("risk",), seed).metrics("model_survey_mean_risk_ratio"))
     calibration = calibration_error(bins, survey, seed)
@@ -278,38 +301,42 @@ def _survey_groups(
 def _truth(
     result: TestRoundEvaluation,
     test: pd.DataFrame,
-    scores: dict[str, np.ndarray],
+    ranked: dict[str, Ranking],
     truth: pd.DataFrame,
     groups: pd.DataFrame,
     share: float,
     min_group_positives: int,
 ) -> pd.DataFrame:
     """Against the true state of every household (synthetic city), with the best possible ranking."""
-    joined = test[["household_id", "gu"]].join(truth, on="household_id")
+    joined = test[["household_id"]].join(truth, on="household_id")
     known = joined["true_positive"].notna().to_numpy()
     y = joined["true_positive"].to_numpy()[known].astype(int)
     metrics = result.metrics
-    all_scores = {**scores, "best_possible": joined["best_possible"].fillna(0).to_numpy()}
-    for name, score in all_scores.items():
-        measured = ranking_metrics(y, score[known], joined["gu"][known], share).as_dict(f"{name}_truth_")
-        if name not in (*SCORERS_WITH_PROBABILITIES, "best_possible"):
+    best = joined["best_possible"].fillna(0).to_numpy()
+    every = {**ranked, "best_possible": Ranking(best, ranked["model"].district, ranked["model"].allocation, True)}
+    for name, ranking in every.items():
+        selected = result.lists[name] if name in result.lists else ranking.lists(share)
+        measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict(f"{name}_truth_")
+        if not ranking.probabilities:
             measured = {k: v for k, v in measured.items() if not k.endswith(("_ece", "_brier"))}
         metrics.update(measured)
-    best = metrics["best_possible_truth_precision_at_capacity"]
-    metrics["model_truth_share_of_best_possible"] = metrics["model_truth_precision_at_capacity"] / best
+    best_precision = metrics["best_possible_truth_precision_at_capacity"]
+    metrics["model_truth_share_of_best_possible"] = metrics["model_truth_precision_at_capacity"] / best_precision
     metrics["model_truth_lift_over_rule"] = metrics["model_truth_precision_at_capacity"] / max(
         metrics["rule_truth_precision_at_capacity"], 1e-9
     )
-    selected = result.lists["model"][known]
-    table = group_metrics(y, selected, groups[known].reset_index(drop=True))
+    table = group_metrics(
+        y, result.lists["model"][known], groups[known].reset_index(drop=True), expected=best[known]
+    )
     judged = table[
         table["grouping"].isin(GATED_GROUPINGS) & (table["positives"] >= min_group_positives)
-    ].dropna(subset=["recall_ratio"])
+    ].dropna(subset=["expected_recall_ratio"])
     if not judged.empty:
-        worst = judged.sort_values("recall_ratio").iloc[0]
-        metrics["model_truth_min_group_recall_ratio"] = float(worst["recall_ratio"])
+        worst = judged.sort_values("expected_recall_ratio").iloc[0]
+        metrics["model_truth_min_group_recall_ratio"] = float(worst["expected_recall_ratio"])
+        metrics["model_truth_min_group_realised_recall_ratio"] = float(judged["recall_ratio"].min())
         result.tags["lowest_group_recall"] = f"{worst['grouping']}={worst['group']}"
     others = table[(table["grouping"] == "lives_alone") & (table["group"] == "with others")]
     if not others.empty:
-        metrics["model_truth_with_others_recall_ratio"] = float(others["recall_ratio"].iloc[0])
+        metrics["model_truth_with_others_recall_ratio"] = float(others["expected_recall_ratio"].iloc[0])
     return table

@@ -1,9 +1,9 @@
 """How a ranking is judged by the people who act on it.
 
 A team visits the top of the list up to its capacity, so the measures that matter are precision
-and recall *at capacity*, city-wide and per district (capacity proportional to the district's
-households), the lift over today's rule, whether a score of 0.3 really means 30 %, and whether any
-group — district, age band, sex, housing type, living alone — is served worse than the whole.
+and recall *at capacity* (of the lists training/allocation.py builds), the lift over today's rule,
+whether a score of 0.3 really means 30 %, and whether any group — district, age band, sex,
+housing type, living alone — is served worse than the whole.
 """
 
 from __future__ import annotations
@@ -35,16 +35,6 @@ def precision_recall_at(y_true: np.ndarray, selected: np.ndarray) -> tuple[float
     precision = hits / max(int(selected.sum()), 1)
     recall = hits / int(y.sum()) if y.any() else float("nan")
     return precision, recall
-
-
-def per_district_selection(score: np.ndarray, district: pd.Series, share: float) -> np.ndarray:
-    """Each district visits its own top `share` of households (capacity proportional to size)."""
-    selected = np.zeros(len(score), dtype=bool)
-    codes = pd.factorize(pd.Series(district).to_numpy())[0]
-    for code in np.unique(codes):
-        rows = np.flatnonzero(codes == code)
-        selected[rows[top_k_mask(score[rows], capacity_count(len(rows), share))]] = True
-    return selected
 
 
 def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, bins: int = 20) -> float:
@@ -83,8 +73,6 @@ class RankingMetrics:
     capacity: int
     precision_at_capacity: float
     recall_at_capacity: float
-    district_precision_at_capacity: float
-    district_recall_at_capacity: float
     roc_auc: float
     pr_auc: float
     brier: float
@@ -94,24 +82,18 @@ class RankingMetrics:
         return {f"{prefix}{k}": float(v) for k, v in self.__dict__.items()}
 
 
-def ranking_metrics(
-    y_true: np.ndarray, prob: np.ndarray, district: pd.Series, share: float
-) -> RankingMetrics:
-    """Every headline measure of one scored round against its outcomes."""
+def ranking_metrics(y_true: np.ndarray, prob: np.ndarray, selected: np.ndarray) -> RankingMetrics:
+    """Every headline measure of one scored round against its outcomes, for the lists `selected`."""
     y = np.asarray(y_true, dtype=int)
     p = np.asarray(prob, dtype=float)
-    k = capacity_count(len(p), share)
-    precision, recall = precision_recall_at(y, top_k_mask(p, k))
-    d_precision, d_recall = precision_recall_at(y, per_district_selection(p, district, share))
+    precision, recall = precision_recall_at(y, selected)
     both = 0 < y.sum() < len(y)
     return RankingMetrics(
         households=len(y),
         positives=int(y.sum()),
-        capacity=k,
+        capacity=int(np.asarray(selected).sum()),
         precision_at_capacity=precision,
         recall_at_capacity=recall,
-        district_precision_at_capacity=d_precision,
-        district_recall_at_capacity=d_recall,
         roc_auc=roc_auc_score(y, p) if both else float("nan"),
         pr_auc=average_precision_score(y, p) if both else float("nan"),
         brier=brier_score_loss(y, np.clip(p, 0, 1)),
@@ -127,44 +109,65 @@ def _recall(y_true, y_pred) -> float:
     return recall_score(y_true, y_pred, zero_division=np.nan)
 
 
-def group_metrics(y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
+def _weighted_share(y_true, y_pred, sample_weight) -> float:
+    total = float(np.sum(sample_weight))
+    return float(np.sum(sample_weight * y_pred)) / total if total > 0 else float("nan")
+
+
+def group_metrics(
+    y_true: np.ndarray, selected: np.ndarray, groups: pd.DataFrame, expected: np.ndarray | None = None
+) -> pd.DataFrame:
     """Recall at capacity and false-positive rate per group, with their ratio to the whole city.
 
     `groups` has one column per grouping (district, age band, …); the result has one row per
     (grouping, group). A recall ratio well below 1 means that group's isolated households are
-    missed more often than others'.
+    missed more often than others'. With `expected` (each household's probability of being a
+    positive, known for a synthetic city), the expected recall too: the same ratio without the
+    luck of which households happened to turn positive, which in a group of a hundred positives
+    moves a realised ratio by ±0.2.
     """
     y = np.asarray(y_true, dtype=int)
     chosen = np.asarray(selected, dtype=int)
+    metrics = {
+        "households": count,
+        "positives": _positives,
+        "recall_at_capacity": _recall,
+        "false_positive_rate": false_positive_rate,
+    }
+    sample_params = None
+    if expected is not None:
+        metrics["expected_recall_at_capacity"] = _weighted_share
+        sample_params = {"expected_recall_at_capacity": {"sample_weight": np.asarray(expected, dtype=float)}}
     tables = []
     for grouping in groups.columns:
         frame = MetricFrame(
-            metrics={
-                "households": count,
-                "positives": _positives,
-                "recall_at_capacity": _recall,
-                "false_positive_rate": false_positive_rate,
-            },
+            metrics=metrics,
             y_true=y,
             y_pred=chosen,
             sensitive_features=groups[grouping].astype("str").fillna("unknown").rename("group"),
+            sample_params=sample_params,
         )
         table = frame.by_group.reset_index()
         overall = frame.overall
-        table["recall_ratio"] = table["recall_at_capacity"] / (overall["recall_at_capacity"] or np.nan)
-        table["fpr_ratio"] = table["false_positive_rate"] / (overall["false_positive_rate"] or np.nan)
+        for measure, ratio in (
+            ("recall_at_capacity", "recall_ratio"),
+            ("false_positive_rate", "fpr_ratio"),
+            ("expected_recall_at_capacity", "expected_recall_ratio"),
+        ):
+            if measure in table:
+                table[ratio] = table[measure] / (overall[measure] or np.nan)
         table.insert(0, "grouping", grouping)
         tables.append(table)
-    columns = ["households", "positives"]
-    return pd.concat(tables, ignore_index=True).astype({c: int for c in columns})[
-        [
-            "grouping",
-            "group",
-            "households",
-            "positives",
-            "recall_at_capacity",
-            "recall_ratio",
-            "false_positive_rate",
-            "fpr_ratio",
-        ]
+    columns = [
+        "grouping",
+        "group",
+        "households",
+        "positives",
+        "recall_at_capacity",
+        "recall_ratio",
+        "false_positive_rate",
+        "fpr_ratio",
     ]
+    if expected is not None:
+        columns += ["expected_recall_at_capacity", "expected_recall_ratio"]
+    return pd.concat(tables, ignore_index=True).astype({"households": int, "positives": int})[columns]

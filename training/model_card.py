@@ -15,9 +15,8 @@ import pandas as pd
 from training.config import ExperimentConfig
 
 _MEASURES = (
-    ("precision_at_capacity", "precision at capacity (city-wide)"),
-    ("recall_at_capacity", "recall at capacity (city-wide)"),
-    ("district_precision_at_capacity", "precision at capacity (per district)"),
+    ("precision_at_capacity", "precision at capacity"),
+    ("recall_at_capacity", "recall at capacity"),
     ("roc_auc", "ROC-AUC"),
     ("pr_auc", "PR-AUC"),
     ("brier", "Brier score"),

@@ -17,23 +17,21 @@ import pandas as pd  # noqa: E402
 
 from features.reference import districts  # noqa: E402
 from training.evaluation import GROUPINGS  # noqa: E402
-from training.metrics import capacity_count, top_k_mask  # noqa: E402
 
 _ROMANISED = dict(zip(districts()["gu"], districts()["gu_en"], strict=True))
 
 
 def precision_at_capacity_curve(
-    found: np.ndarray, weight: np.ndarray, positions: np.ndarray, scores: dict[str, np.ndarray], out: Path
+    found: np.ndarray, weight: np.ndarray, positions: np.ndarray, rankings: dict, out: Path
 ) -> Path:
-    """Share a visit finds isolated or at risk as the team visits more of the city's list, for the
+    """Share a visit finds isolated or at risk as the teams visit more of their lists, for the
     model and its baselines, estimated from the survey households on each list."""
     shares = np.linspace(0.005, 0.10, 20)
     figure, axis = plt.subplots(figsize=(6, 4))
-    n = len(next(iter(scores.values())))
-    for name, score in scores.items():
+    for name, ranking in rankings.items():
         found_share = []
         for share in shares:
-            on_list = top_k_mask(score, capacity_count(n, share))[positions]
+            on_list = ranking.lists(share)[positions]
             total = (weight * on_list).sum()
             found_share.append((weight * found * on_list).sum() / total if total else np.nan)
         axis.plot(shares * 100, found_share, label=name, marker=".")

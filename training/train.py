@@ -23,7 +23,7 @@ from features.round_table import build_training_set, survey_calendar, survey_day
 from features.synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
-from training.evaluation import TestRoundEvaluation, evaluate_test_round
+from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings
 from training.fitting import Candidate, Rounds, fit_candidate
 from training.framing import frame_rows
 from training.model_card import CardFacts, render, round_sizes
@@ -117,7 +117,7 @@ def _log_reports(
             sample.found,
             sample.weight,
             sample.positions,
-            scores,
+            rankings(test, scores, config.evaluation.allocation),
             evaluation_dir / "precision_at_capacity.png",
         )
         evaluation.calibration_curve.to_csv(evaluation_dir / "calibration_curve.csv", index=False)
@@ -213,6 +213,7 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
             min_group_positives=evaluated.min_group_positives,
             truth=truth,
             seed=config.seed,
+            allocation=evaluated.allocation,
             champion=champion_scores(rounds.test),
         )
         metrics = evaluation.metrics

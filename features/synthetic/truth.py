@@ -87,8 +87,9 @@ def _month_weights(months: pd.DatetimeIndex, days: pd.Series | None) -> dict[pd.
 def census_found_for(truth: pd.DataFrame | None, household_ids: pd.Series) -> np.ndarray | None:
     """`census_found` in the order of `household_ids`, or None without a census in the truth.
 
-    A household the truth has no month of (cannot happen for one registered on the round date)
-    counts as found by nobody."""
+    NaN for a household no longer registered when the survey visited (moved away or died): the
+    survey cannot visit it either, so it is outside what the survey estimates (about 0.4 % of a
+    round)."""
     if truth is None or "census_found" not in truth:
         return None
-    return household_ids.map(truth["census_found"]).fillna(0.0).to_numpy(dtype=float)
+    return household_ids.map(truth["census_found"]).to_numpy(dtype=float)

@@ -187,7 +187,7 @@ def test_model_health_metrics_and_page(server) -> None:
     assert model["model_version"] == server.served.version
     assert model["training_window"]["test_round"] == "2026-07-31"
     assert "model_truth_precision_at_capacity" in model["metrics"]
-    assert "model_survey_precision_at_capacity_low" in model["metrics"]
+    assert "model_survey_ece_low" in model["metrics"]
     # how it became the champion: the gates' reasons, and who overrode them and why if anyone did
     promotion = model["promotion"]
     assert promotion["basis"] == "survey" and promotion["reasons"]

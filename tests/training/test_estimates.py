@@ -21,7 +21,7 @@ from training.estimates import (
     mean_risk_ratio,
     share_estimate,
 )
-from training.evaluation import compare_lists
+from training.evaluation import Ranking, compare_lists
 from training.metrics import top_k_mask
 from training.survey import SurveySample
 
@@ -133,8 +133,15 @@ def test_a_group_the_list_misses_has_a_low_recall_ratio_and_its_counts() -> None
 def test_two_lists_are_compared_where_both_hold_enough_survey_households() -> None:
     risk, found_rate = _city(n=10_000)
     rule = np.random.default_rng(4).random(len(risk))
+    district = np.array(["a", "b"] * 5_000)
     positions = np.arange(0, len(risk), 50)  # a 2 % survey
-    compared = compare_lists(risk, rule, positions, 0.01, 20)
+    compared = compare_lists(
+        Ranking(risk, district, "need", probabilities=True),
+        Ranking(rule, district, "need", probabilities=False),
+        positions,
+        0.01,
+        20,
+    )
     assert compared.share > 0.01
     assert min(compared.member[positions].sum(), compared.other[positions].sum()) >= 20
     columns = {"member": compared.member, "other": compared.other}

@@ -10,7 +10,6 @@ from training.metrics import (
     capacity_count,
     expected_calibration_error,
     group_metrics,
-    per_district_selection,
     precision_recall_at,
     ranking_metrics,
     top_k_mask,
@@ -32,13 +31,6 @@ def test_capacity_is_at_least_one_household() -> None:
     assert capacity_count(4_159_502, 0.01) == 41_595
 
 
-def test_each_district_visits_its_own_top_share() -> None:
-    score = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.4])
-    district = pd.Series(["a", "a", "a", "b", "b", "b"])
-    selected = per_district_selection(score, district, 1 / 3)
-    assert selected.tolist() == [True, False, False, False, False, True]
-
-
 def test_perfectly_calibrated_scores_have_no_calibration_error() -> None:
     rng = np.random.default_rng(0)
     p = rng.uniform(0, 0.2, 200_000)
@@ -50,7 +42,7 @@ def test_perfectly_calibrated_scores_have_no_calibration_error() -> None:
 def test_ranking_metrics_of_a_perfect_ranking() -> None:
     y = np.array([0] * 98 + [1, 1])
     p = np.linspace(0, 1, 100)
-    metrics = ranking_metrics(y, p, pd.Series(["a"] * 100), share=0.02)
+    metrics = ranking_metrics(y, p, top_k_mask(p, 2))
     assert metrics.capacity == 2 and metrics.precision_at_capacity == 1.0
     assert metrics.roc_auc == 1.0 and metrics.positives == 2
 
@@ -64,3 +56,15 @@ def test_group_metrics_show_a_group_that_is_missed() -> None:
     assert table.loc["F", "recall_at_capacity"] == 0.0
     assert table.loc["M", "recall_ratio"] == 2.0
     assert table.loc["F", "false_positive_rate"] == 0.5
+
+
+def test_group_metrics_give_the_expected_recall_without_the_luck_of_who_turned_positive() -> None:
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 1])
+    selected = np.array([True, True, False, False, True, False, False, False])
+    expected = np.array([0.6, 0.4, 0.1, 0.1, 0.5, 0.1, 0.1, 0.3])
+    groups = pd.DataFrame({"sex": ["M", "M", "M", "M", "F", "F", "F", "F"]})
+    table = group_metrics(y, selected, groups, expected=expected).set_index("group")
+    assert table.loc["F", "recall_at_capacity"] == 0.0  # its one positive was not on the list
+    assert table.loc["F", "expected_recall_at_capacity"] == pytest.approx(0.5 / 1.0)
+    assert table.loc["M", "expected_recall_at_capacity"] == pytest.approx(1.0 / 1.2)
+    assert table.loc["F", "expected_recall_ratio"] == pytest.approx(0.5 / (1.5 / 2.2))
