@@ -1,6 +1,6 @@
 """Benchmark: full retrain of the small synthetic city, and the issue-4 targets against the truth.
 
-    uv run python bench/training.py                  # seeds 7 8 9, baseline + plain-Platt configs
+    uv run python bench/training.py                  # seeds 7 8 9, baseline + latent-state calibration
     uv run python bench/training.py --seeds 7 --configs baseline
 
 For each seed a small city is generated and validated once (a delivery, not part of retraining),
@@ -25,7 +25,10 @@ sys.path.insert(0, str(ROOT))
 from bench.measured import measured_anbu  # noqa: E402
 
 RETRAIN_BUDGET_SECONDS = 300.0
-TARGETS = "targets: share of best possible ≥ 0.70, lift over today's rule ≥ 1.5×, ECE ≤ 0.02, retrain < 300 s"
+TARGETS = (
+    "targets: share of best possible ≥ 0.70, lift over today's rule ≥ 1.5×, ECE against what a visit to "
+    "every household would find ≤ 0.02, retrain < 300 s"
+)
 
 
 def _anbu(*args: str) -> None:
@@ -51,7 +54,7 @@ def _latest_metrics(store: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
-    parser.add_argument("--configs", nargs="+", default=["baseline", "calibration_survey_platt"])
+    parser.add_argument("--configs", nargs="+", default=["baseline", "calibration_visit_noise"])
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "training")
     arguments = parser.parse_args()
     work: Path = arguments.work
@@ -73,7 +76,7 @@ def main() -> None:
     print()
     print(
         "| seed | config | retrain s | ÷ 300 s budget | peak RSS GiB | precision@1% | best possible "
-        "| share of best | today's rule | lift | logistic | ECE | lowest group ratio |"
+        "| share of best | today's rule | lift | logistic | ECE (census) | lowest group ratio |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for seed, name, seconds, peak, m in rows:
@@ -82,7 +85,8 @@ def main() -> None:
             f"| {m['model_truth_precision_at_capacity']:.3f} | {m['best_possible_truth_precision_at_capacity']:.3f} "
             f"| {m['model_truth_share_of_best_possible']:.3f} | {m['rule_truth_precision_at_capacity']:.3f} "
             f"| {m['model_truth_lift_over_rule']:.2f}× | {m['logistic_truth_precision_at_capacity']:.3f} "
-            f"| {m['model_truth_ece']:.4f} | {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} |"
+            f"| {m.get('model_census_ece', float('nan')):.4f} "
+            f"| {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} |"
         )
     print()
     print(TARGETS)
@@ -91,11 +95,11 @@ def main() -> None:
         met = sum(
             r[4]["model_truth_share_of_best_possible"] >= 0.7
             and r[4]["model_truth_lift_over_rule"] >= 1.5
-            and r[4]["model_truth_ece"] <= 0.02
+            and r[4].get("model_census_ece", 1.0) <= 0.02
             and r[2] < RETRAIN_BUDGET_SECONDS
             for r in mine
         )
-        eces = sorted(r[4]["model_truth_ece"] for r in mine)
+        eces = sorted(r[4].get("model_census_ece", float("nan")) for r in mine)
         print(f"{name}: all targets met on {met} of {len(mine)} seeds; ECE median {eces[len(eces) // 2]:.4f}")
 
 

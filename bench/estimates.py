@@ -1,0 +1,214 @@
+"""Benchmark: can a city trust what the survey says about a model, and does the model hold up?
+
+    uv run python bench/estimates.py                       # 5 seeds × 2 variants, 200,000 households
+    uv run python bench/estimates.py --seeds 1 --variants default --households 50000 --demo-seeds
+
+Part 1 — coverage. For each (variant, seed) a synthetic city is generated and `anbu train` runs the
+baseline on it in its own process, as a city would. Every survey figure the run logs comes with a
+90 % interval; the run also logs the same figure computed from what a visit to every household
+would find (the generator knows: `_truth/`, read only for this comparison). The table counts, per
+figure and overall, how often the interval covers that census value. Target: at least 85 % of
+(seed, variant, figure) cases. A figure with no survey household behind it (no estimate) is
+counted apart, not as covered.
+
+Part 2 — the targets of issue 12 per run: calibration against survey findings, mean served risk of
+survey-visited households against what the survey found, precision at 1 % against the truth as a
+share of the best possible ranking and as a lift over today's rule, the lowest group recall ratio.
+
+Part 3 — `make demo`'s sequence (generate small city, validate, train, promote) with `_truth/`
+removed before validation, on several seeds: does `anbu promote` itself choose a champion?
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cities import _anbu, city, promote, train  # noqa: E402
+
+BASELINE = ROOT / "experiments" / "baseline.toml"
+FIGURES = (
+    (
+        "precision at capacity, model",
+        "model_survey_precision_at_capacity",
+        "model_census_precision_at_capacity",
+    ),
+    (
+        "precision at capacity, today's rule",
+        "rule_survey_precision_at_capacity",
+        "rule_census_precision_at_capacity",
+    ),
+    (
+        "precision at capacity, logistic",
+        "logistic_survey_precision_at_capacity",
+        "logistic_census_precision_at_capacity",
+    ),
+    ("recall at capacity, model", "model_survey_recall_at_capacity", "model_census_recall_at_capacity"),
+    ("gain over today's rule (paired)", "model_survey_gain_over_rule", "model_census_gain_over_rule"),
+    ("lift over today's rule", "model_survey_lift_over_rule", "model_census_lift_over_rule"),
+    ("calibration error (ECE)", "model_survey_ece", "model_census_ece"),
+    ("mean served risk ÷ share found", "model_survey_mean_risk_ratio", "model_census_mean_risk_ratio"),
+)
+GROUPS = "group recall ratio (each judged group)"
+COVERAGE_TARGET = 0.85
+
+
+def _finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+def coverage_cases(variant: str, seed: int, run) -> list[tuple[str, str, int, bool | None, str]]:
+    """(figure, case, survey households, covered or None when not estimated, shown) per figure."""
+    m = run.metrics
+    cases = []
+    for label, survey, census in FIGURES:
+        value, low, high = m.get(survey), m.get(f"{survey}_low"), m.get(f"{survey}_high")
+        behind = int(m.get(f"{survey}_households", 0))
+        truth = m.get(census)
+        if not _finite(value, low, high, truth) or behind == 0:
+            cases.append((label, f"{variant}/{seed}", behind, None, "not estimated"))
+            continue
+        covered = low - 1e-12 <= truth <= high + 1e-12
+        cases.append(
+            (
+                label,
+                f"{variant}/{seed}",
+                behind,
+                covered,
+                f"{value:.3f} [{low:.3f}, {high:.3f}] vs {truth:.3f}",
+            )
+        )
+    groups = run.artifact("evaluation/fairness_survey.csv")
+    if groups is not None:
+        for row in groups[groups["judged"]].itertuples():
+            if not _finite(row.recall_ratio_low, row.recall_ratio_high, row.census_recall_ratio):
+                continue
+            covered = row.recall_ratio_low - 1e-12 <= row.census_recall_ratio <= row.recall_ratio_high + 1e-12
+            cases.append(
+                (
+                    GROUPS,
+                    f"{variant}/{seed} {row.grouping}={row.group}",
+                    int(row.survey_households),
+                    covered,
+                    f"{row.recall_ratio:.2f} [{row.recall_ratio_low:.2f}, {row.recall_ratio_high:.2f}] vs "
+                    f"{row.census_recall_ratio:.2f}",
+                )
+            )
+    return cases
+
+
+def _targets_row(variant: str, seed: int, run) -> str:
+    m = run.metrics
+    ratio = m.get("model_survey_mean_risk_ratio", float("nan"))
+    checks = {
+        "ece": m.get("model_survey_ece", float("nan")) <= 0.02,
+        "mean": abs(ratio - 1) <= 0.15,
+        "best": m.get("model_truth_share_of_best_possible", 0) >= 0.70,
+        "lift": m.get("model_truth_lift_over_rule", 0) >= 1.5,
+        "fair": m.get("model_truth_min_group_recall_ratio", 0) >= 0.8,
+    }
+    mark = {k: "✓" if v else "✗" for k, v in checks.items()}
+    return (
+        f"| {variant} | {seed} | {int(m.get('test_survey_households', 0)):,} "
+        f"| {m.get('model_survey_ece', float('nan')):.4f} {mark['ece']} | {m.get('model_census_ece', float('nan')):.4f} "
+        f"| {ratio:.3f} {mark['mean']} | {m.get('model_census_mean_risk_ratio', float('nan')):.3f} "
+        f"| {m.get('model_truth_share_of_best_possible', float('nan')):.3f} {mark['best']} "
+        f"| {m.get('model_truth_lift_over_rule', float('nan')):.2f}× {mark['lift']} "
+        f"| {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} {mark['fair']} "
+        f"({run.tags.get('lowest_group_recall', '–')}) | {run.seconds:.0f} |"
+    ), all(checks.values())
+
+
+def demo_sequence(work: Path, seed: int) -> tuple[int, str]:
+    """`make demo`'s steps on a small city whose `_truth/` is removed before anything reads it."""
+    folder = work / f"demo-{seed}"
+    shutil.rmtree(folder, ignore_errors=True)
+    _anbu("generate", "--scale", "small", "--seed", str(seed), "--out", str(folder), "--no-report")
+    shutil.rmtree(folder / "_truth")
+    _anbu("validate", "--data", str(folder))
+    store = work / f"demo-store-{seed}"
+    train(folder, BASELINE, store)
+    return promote(store)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--variants", nargs="+", default=["default", "unfamiliar"])
+    parser.add_argument("--households", type=int, default=200_000)
+    parser.add_argument("--demo-seeds", type=int, nargs="*", default=[3, 4, 5, 6, 7])
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "estimates")
+    arguments = parser.parse_args()
+    work: Path = arguments.work
+    work.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for variant in arguments.variants:
+        for seed in arguments.seeds:
+            data = city(work, variant, seed, arguments.households)
+            run = train(data, BASELINE, work / f"store-{variant}-{seed}")
+            runs.append((variant, seed, run))
+            print(f"{variant} seed {seed}: trained in {run.seconds:.0f} s", flush=True)
+
+    cases = [case for variant, seed, run in runs for case in coverage_cases(variant, seed, run)]
+    print(f"\n## Coverage of the survey's 90 % intervals ({arguments.households:,} households per city)\n")
+    print("| figure | cases | covered | coverage | not estimated | median survey households |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label in [f[0] for f in FIGURES] + [GROUPS]:
+        mine = [c for c in cases if c[0] == label]
+        judged = [c for c in mine if c[3] is not None]
+        covered = sum(bool(c[3]) for c in judged)
+        behind = sorted(c[2] for c in judged)
+        median = behind[len(behind) // 2] if behind else 0
+        share = f"{covered / len(judged):.0%}" if judged else "–"
+        print(f"| {label} | {len(judged)} | {covered} | {share} | {len(mine) - len(judged)} | {median:,} |")
+    judged = [c for c in cases if c[3] is not None]
+    covered = sum(bool(c[3]) for c in judged)
+    overall = covered / max(len(judged), 1)
+    verdict = "✓" if overall >= COVERAGE_TARGET else "✗"
+    print(
+        f"\nall figures: {covered} of {len(judged)} cases covered = {overall:.1%} (target ≥ 85 %) {verdict}"
+    )
+    missed = [c for c in judged if not c[3]]
+    if missed:
+        print("\nnot covered:")
+        for label, case, behind, _, shown in missed:
+            print(f"- {label}, {case} ({behind:,} survey households): {shown}")
+
+    print("\n## Targets (survey figures as a city sees them; truth figures from the generator)\n")
+    print(
+        "| variant | seed | test survey households | ECE, survey (≤ 0.02) | ECE, census | mean risk ÷ found, "
+        "survey (±15 %) | same, census | share of best possible (≥ 0.70) | lift over rule (≥ 1.5×) "
+        "| lowest group recall ratio (≥ 0.8) | train s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    met = 0
+    for variant, seed, run in runs:
+        line, ok = _targets_row(variant, seed, run)
+        met += ok
+        print(line)
+    print(f"\nevery target met on {met} of {len(runs)} runs")
+
+    if arguments.demo_seeds:
+        print("\n## `make demo`'s sequence with `_truth/` removed (small city)\n")
+        print("| seed | `anbu promote` exit | decision |")
+        print("|---:|---:|---|")
+        chosen = 0
+        for seed in arguments.demo_seeds:
+            code, said = demo_sequence(work, seed)
+            chosen += code == 0
+            first = said.splitlines()[0] if said else ""
+            reasons = " · ".join(line.strip("- ").strip() for line in said.splitlines()[1:])
+            print(f"| {seed} | {code} | {first} — {reasons} |")
+        print(
+            f"\na champion chosen by `anbu promote` itself on {chosen} of {len(arguments.demo_seeds)} seeds"
+        )
+
+
+if __name__ == "__main__":
+    main()
