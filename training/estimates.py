@@ -158,6 +158,24 @@ def _interval(distribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanquantile(distribution, tail, axis=-1), np.nanquantile(distribution, 1 - tail, axis=-1)
 
 
+def wilson(p: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson's score interval for a proportion `p` observed on `n` (effective) households."""
+    if n <= 0 or not np.isfinite(p):
+        return float("nan"), float("nan")
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def _weighted_share(found: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted share found and its effective sample size (Kish: (Σw)² / Σw²)."""
+    total = float(weight.sum())
+    if total <= 0:
+        return float("nan"), 0.0
+    return float((weight * found).sum() / total), total**2 / float((weight**2).sum())
+
+
 def share_estimate(found: np.ndarray, weight: np.ndarray, among: np.ndarray) -> Estimate:
     """A weighted share of `found` among the rows in `among` (a list's households for precision,
     the positives for recall), with a Wilson interval on its effective sample size.
@@ -167,16 +185,10 @@ def share_estimate(found: np.ndarray, weight: np.ndarray, among: np.ndarray) -> 
     interval is [0, 0]. Wilson's interval stays honest down to a handful of rows.
     """
     w = np.asarray(weight, float) * np.asarray(among, bool)
-    total = w.sum()
     count = int(np.asarray(among, bool).sum())
-    if total <= 0:
-        return Estimate(float("nan"), float("nan"), float("nan"), count)
-    p = float((w * found).sum() / total)
-    n = total**2 / (w**2).sum()
-    z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2)
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return Estimate(p, float(max(0.0, centre - half)), float(min(1.0, centre + half)), count)
+    p, n = _weighted_share(np.asarray(found, float), w)
+    low, high = wilson(p, n)
+    return Estimate(p, low, high, count)
 
 
 def estimate(statistic, sample: Sample, keys: tuple[str, ...], seed: int) -> Estimate:
@@ -290,29 +302,55 @@ def census_calibration_error(bins: CalibrationBins, sample: Sample) -> float:
     return float(bins.error(bins.found_rate(sample.found, sample.weight, sample.columns["bin"])))
 
 
-def group_ratio_estimates(
-    sample: Sample, codes_key: str, labels: list[str], member_key: str, seed: int
-) -> pd.DataFrame:
-    """Per group: recall ratio with its interval, and the survey households and positives behind it."""
-    codes = sample.columns[codes_key]
-    member = sample.columns[member_key]
-    k = len(labels)
+def group_ratio_estimates(sample: Sample, codes_key: str, labels: list[str], member_key: str) -> pd.DataFrame:
+    """Per group: recall ratio with its interval, and the survey households and positives behind it.
 
-    def statistic(f, w, m, c, axis=-1):
-        return group_recall_ratios(f, w, m, c, k)
-
-    value = statistic(sample.found, sample.weight, member, codes)
-    low, high = _interval(
-        _bootstrap(statistic, (sample.found, sample.weight, member, codes), seed, vector=True)
-    )
-    positives = np.bincount(codes, weights=sample.found, minlength=k)
+    The ratio is r_g / r, the group's recall over everyone's, and everyone's recall mixes the
+    group's with the rest's: r = (P_g r_g + P_o r_o) / (P_g + P_o) for the groups' weighted
+    positives P. It rises with r_g and falls with r_o, two shares of disjoint survey households;
+    Wilson intervals for each at √0.90 confidence give a ratio interval that covers at least 90 %
+    of the time, and stays honest when a group's few positives are all off the list (where a
+    bootstrap gives [0, 0]).
+    """
+    codes = np.asarray(sample.columns[codes_key])
+    member = np.asarray(sample.columns[member_key], dtype=float)
+    positive = sample.found > 0
+    each = np.sqrt(CONFIDENCE)
+    value = group_recall_ratios(sample.found, sample.weight, member, codes, len(labels))
+    rows = []
+    for code in range(len(labels)):
+        inside = positive & (codes == code)
+        outside = positive & (codes != code)
+        r_g, n_g = _weighted_share(member[inside], sample.weight[inside])
+        r_o, n_o = _weighted_share(member[outside], sample.weight[outside])
+        mass_g, mass_o = float(sample.weight[inside].sum()), float(sample.weight[outside].sum())
+        (g_low, g_high), (o_low, o_high) = wilson(r_g, n_g, each), wilson(r_o, n_o, each)
+        rows.append(
+            (
+                _ratio_of(g_low, o_high, mass_g, mass_o),
+                _ratio_of(g_high, o_low, mass_g, mass_o),
+                int((codes == code).sum()),
+                int(inside.sum()),
+            )
+        )
+    low, high, households, positives = (np.array(column) for column in zip(*rows, strict=True))
     return pd.DataFrame(
         {
             "group": labels,
             "recall_ratio": value,
             "recall_ratio_low": low,
             "recall_ratio_high": high,
-            "survey_households": np.bincount(codes, minlength=k),
-            "survey_positives": positives.astype(int),
+            "survey_households": households,
+            "survey_positives": positives,
         }
     )
+
+
+def _ratio_of(group_recall: float, other_recall: float, group_mass: float, other_mass: float) -> float:
+    """r_g / r for a group's recall, the others' recall and their weighted positives."""
+    if not (np.isfinite(group_recall) and np.isfinite(other_recall)) or group_mass <= 0:
+        return float("nan")
+    whole = group_mass * group_recall + other_mass * other_recall
+    if whole <= 0:
+        return float("nan") if group_recall > 0 else 0.0
+    return group_recall * (group_mass + other_mass) / whole

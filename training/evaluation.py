@@ -96,12 +96,12 @@ class Ranking:
 
     def lists(self, share: float) -> np.ndarray:
         need = self.score if self.probabilities else None
-        return capacity_list(self.score, self.district, capacity_count(len(self.score), share), self.allocation, need)
+        return capacity_list(
+            self.score, self.district, capacity_count(len(self.score), share), self.allocation, need
+        )
 
 
-def rankings(
-    test: pd.DataFrame, scores: dict[str, np.ndarray], allocation: Allocation
-) -> dict[str, Ranking]:
+def rankings(test: pd.DataFrame, scores: dict[str, np.ndarray], allocation: Allocation) -> dict[str, Ranking]:
     district = test["gu"].astype("str").to_numpy()
     return {
         name: Ranking(score, district, allocation, name in (*SCORERS_WITH_PROBABILITIES, "best_possible"))
@@ -153,13 +153,20 @@ def evaluate_test_round(
             "before a screening sweep"
         )
     else:
-        _survey_and_census(result, ranked, scores, sample, census, capacity_share, min_list_survey_households, seed)
-        result.survey_groups = _survey_groups(
-            result, groups, sample, census, min_group_survey_positives, seed
+        _survey_and_census(
+            result, ranked, scores, sample, census, capacity_share, min_list_survey_households, seed
         )
+        result.survey_groups = _survey_groups(result, groups, sample, census, min_group_survey_positives)
         if champion is not None:
             metrics, tags = champion_comparison(
-                test, scores["model"], champion, capacity_share, min_list_survey_households, truth, seed, allocation
+                test,
+                scores["model"],
+                champion,
+                capacity_share,
+                min_list_survey_households,
+                truth,
+                seed,
+                allocation,
             )
             result.metrics.update(metrics)
             result.tags.update(tags)
@@ -264,14 +271,13 @@ def _survey_groups(
     sample: SurveySample,
     census: np.ndarray | None,
     minimum: int,
-    seed: int,
 ) -> pd.DataFrame:
     tables = []
     for grouping in GROUPINGS:
         codes, labels = pd.factorize(groups[grouping], sort=True)
         columns = {"model_list": result.lists["model"], "codes": codes}
         survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
-        table = group_ratio_estimates(survey, "codes", list(labels), "model_list", seed)
+        table = group_ratio_estimates(survey, "codes", list(labels), "model_list")
         table.insert(0, "grouping", grouping)
         table["households"] = np.bincount(codes, minlength=len(labels))
         table["judged"] = (grouping in GATED_GROUPINGS) & (table["survey_positives"] >= minimum)
@@ -313,7 +319,10 @@ def _truth(
     y = joined["true_positive"].to_numpy()[known].astype(int)
     metrics = result.metrics
     best = joined["best_possible"].fillna(0).to_numpy()
-    every = {**ranked, "best_possible": Ranking(best, ranked["model"].district, ranked["model"].allocation, True)}
+    every = {
+        **ranked,
+        "best_possible": Ranking(best, ranked["model"].district, ranked["model"].allocation, True),
+    }
     for name, ranking in every.items():
         selected = result.lists[name] if name in result.lists else ranking.lists(share)
         measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict(f"{name}_truth_")
@@ -321,22 +330,39 @@ def _truth(
             measured = {k: v for k, v in measured.items() if not k.endswith(("_ece", "_brier"))}
         metrics.update(measured)
     best_precision = metrics["best_possible_truth_precision_at_capacity"]
-    metrics["model_truth_share_of_best_possible"] = metrics["model_truth_precision_at_capacity"] / best_precision
+    metrics["model_truth_share_of_best_possible"] = (
+        metrics["model_truth_precision_at_capacity"] / best_precision
+    )
     metrics["model_truth_lift_over_rule"] = metrics["model_truth_precision_at_capacity"] / max(
         metrics["rule_truth_precision_at_capacity"], 1e-9
     )
-    table = group_metrics(
-        y, result.lists["model"][known], groups[known].reset_index(drop=True), expected=best[known]
-    )
-    judged = table[
-        table["grouping"].isin(GATED_GROUPINGS) & (table["positives"] >= min_group_positives)
-    ].dropna(subset=["expected_recall_ratio"])
-    if not judged.empty:
-        worst = judged.sort_values("expected_recall_ratio").iloc[0]
+    known_groups = groups[known].reset_index(drop=True)
+    table = group_metrics(y, result.lists["model"][known], known_groups, expected=best[known])
+    worst = _lowest_judged(table, min_group_positives)
+    if worst is not None:
         metrics["model_truth_min_group_recall_ratio"] = float(worst["expected_recall_ratio"])
-        metrics["model_truth_min_group_realised_recall_ratio"] = float(judged["recall_ratio"].min())
+        metrics["model_truth_min_group_realised_recall_ratio"] = float(worst["lowest_realised"])
         result.tags["lowest_group_recall"] = f"{worst['grouping']}={worst['group']}"
+    # What the best possible ranking leaves, for the same groups: how much of a low ratio the
+    # city's own make-up explains, and how much the model.
+    ceiling = group_metrics(y, every["best_possible"].lists(share)[known], known_groups, expected=best[known])
+    best_worst = _lowest_judged(ceiling, min_group_positives)
+    if best_worst is not None:
+        metrics["best_possible_truth_min_group_recall_ratio"] = float(best_worst["expected_recall_ratio"])
+        result.tags["lowest_group_recall_best_possible"] = f"{best_worst['grouping']}={best_worst['group']}"
     others = table[(table["grouping"] == "lives_alone") & (table["group"] == "with others")]
     if not others.empty:
         metrics["model_truth_with_others_recall_ratio"] = float(others["expected_recall_ratio"].iloc[0])
     return table
+
+
+def _lowest_judged(table: pd.DataFrame, min_positives: int) -> pd.Series | None:
+    """The gated group with the lowest expected recall ratio among those with enough positives;
+    `lowest_realised` carries the lowest realised ratio among the same groups."""
+    judged = table[table["grouping"].isin(GATED_GROUPINGS) & (table["positives"] >= min_positives)]
+    judged = judged.dropna(subset=["expected_recall_ratio"])
+    if judged.empty:
+        return None
+    lowest = judged.sort_values("expected_recall_ratio").iloc[0].copy()
+    lowest["lowest_realised"] = judged["recall_ratio"].min()
+    return lowest

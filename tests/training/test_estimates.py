@@ -123,11 +123,34 @@ def test_a_group_the_list_misses_has_a_low_recall_ratio_and_its_counts() -> None
     ratios = group_recall_ratios(found, np.ones(8), on_list, codes, 2)
     assert ratios.tolist() == pytest.approx([2.0, 0.0])
     table = group_ratio_estimates(
-        Sample.census(found, {"list": on_list, "codes": codes}), "codes", ["a", "b"], "list", 0
+        Sample.census(found, {"list": on_list, "codes": codes}), "codes", ["a", "b"], "list"
     )
     assert table["survey_positives"].tolist() == [3, 3]
     assert table["recall_ratio"].tolist() == pytest.approx([2.0, 0.0])
     assert (table["recall_ratio_low"] <= table["recall_ratio"]).all()
+    assert (table["recall_ratio"] <= table["recall_ratio_high"]).all()
+    # a group none of whose positives is on the list still gets an upper bound above zero
+    assert table["recall_ratio_low"].iloc[1] == 0.0 and table["recall_ratio_high"].iloc[1] > 0.3
+
+
+def test_group_recall_ratio_intervals_cover_every_households_ratio() -> None:
+    rng = np.random.default_rng(5)
+    n = 30_000
+    codes = rng.integers(0, 3, n)
+    risk = np.clip(rng.beta(0.6, 9.0, n) * np.array([1.0, 0.6, 1.4])[codes], 0, 0.95)
+    on_list = top_k_mask(risk, 600)
+    truth = group_recall_ratios(risk, np.ones(n), on_list, codes, 3)
+    covered = []
+    for _ in range(200):
+        positions = np.sort(rng.choice(n, 1_500, replace=False))
+        found = (rng.random(len(positions)) < risk[positions]).astype(float)
+        sample = Sample.survey(found, np.ones(len(found)), positions, {"list": on_list, "codes": codes})
+        table = group_ratio_estimates(sample, "codes", ["a", "b", "c"], "list")
+        covered += [
+            low <= t <= high
+            for low, high, t in zip(table["recall_ratio_low"], table["recall_ratio_high"], truth, strict=True)
+        ]
+    assert np.mean(covered) >= 0.88
 
 
 def test_two_lists_are_compared_where_both_hold_enough_survey_households() -> None:
