@@ -35,6 +35,18 @@ class PlattScaling:
         )
         return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
 
+    def slope_standard_error(self, raw_score: np.ndarray, weight: np.ndarray | None = None) -> float:
+        """Standard error of the fitted slope, from the logistic likelihood's information matrix."""
+        x = np.asarray(raw_score, dtype=float)
+        w = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float)
+        p = expit(self.slope * x + self.intercept)
+        v = w * p * (1 - p)
+        information = np.array([[v.sum(), (v * x).sum()], [(v * x).sum(), (v * x * x).sum()]])
+        try:
+            return float(np.sqrt(np.linalg.inv(information)[1, 1]))
+        except np.linalg.LinAlgError:
+            return float("inf")
+
 
 @dataclass(frozen=True)
 class VisitNoiseScaling:

@@ -252,13 +252,19 @@ def champion_comparison(
     min_list_survey_households: int,
     truth: pd.DataFrame | None,
     seed: int,
+    allocation: Allocation = "need",
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The candidate's list against the champion's on the test round's survey households (paired):
     the metrics and the tag naming the champion version compared with."""
     version, champion_scores = champion
     sample = SurveySample.of(test)
+    district = test["gu"].astype("str").to_numpy()
     compared = compare_lists(
-        model, champion_scores, sample.positions, capacity_share, min_list_survey_households
+        Ranking(model, district, allocation, probabilities=True),
+        Ranking(champion_scores, district, allocation, probabilities=True),
+        sample.positions,
+        capacity_share,
+        min_list_survey_households,
     )
     metrics: dict[str, float] = {}
     _gain(metrics, "champion", compared, sample, census_found_for(truth, test["household_id"]), seed)

@@ -21,6 +21,9 @@ from training.config import ExperimentConfig
 from training.framing import TrainingRows, categorical_features, frame_rows, model_features
 from training.survey import NotEnoughSurvey, SurveySample
 
+SLOPE_Z = 1.645
+"""The calibration slope must be this many standard errors above zero (one-sided 95 %)."""
+
 
 @dataclass(frozen=True)
 class Rounds:
@@ -85,7 +88,9 @@ def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
             f"{len(found)} with {int(found.sum())}. Put the validation round so that a screening sweep "
             "falls in the 90 days after it"
         )
-    scaling = PlattScaling.fit(raw, found.astype(int), weight=weights / weights.mean())
+    weights = weights / weights.mean()
+    scaling = PlattScaling.fit(raw, found.astype(int), weight=weights)
+    require_ranking_seen(scaling, raw, found, weights, described)
     return Candidate(
         fold_into_booster(booster, scaling),
         features,
@@ -95,6 +100,22 @@ def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
         len(found),
         int(found.sum()),
     )
+
+
+def require_ranking_seen(
+    scaling: PlattScaling, raw: np.ndarray, found: np.ndarray, weights: np.ndarray, described: str
+) -> None:
+    """Refuse a calibration whose slope the survey cannot tell from zero (or finds below it): it
+    would flatten or reverse the list, where the model's ranking was the one thing that held."""
+    spread = scaling.slope_standard_error(raw, weights)
+    if not scaling.slope > SLOPE_Z * spread:
+        raise NotEnoughSurvey(
+            f"the survey visits do not show that higher scores are found more often (calibration "
+            f"slope {scaling.slope:.2f} ± {spread:.2f} on {len(found)} survey-visited households, "
+            f"{int(found.sum())} positive, from {described}); calibrating on them would flatten or "
+            "reverse the ranking. More survey visits are needed: place the validation round before a "
+            "sweep, or keep the training rounds' sweeps in (calibration.cross_fit_folds)"
+        )
 
 
 def _survey_evidence(

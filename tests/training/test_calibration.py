@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
+import pytest
 
 from training.calibration import PlattScaling, VisitNoiseScaling, fold_into_booster
+from training.fitting import require_ranking_seen
+from training.survey import NotEnoughSurvey
 
 
 def _booster() -> tuple[lgb.Booster, np.ndarray, np.ndarray]:
@@ -54,3 +57,28 @@ def test_visit_noise_fit_recovers_the_true_state_through_a_noisy_measurement() -
     corrected = (1 / (1 + np.exp(-(noise.scaling.slope * raw + noise.scaling.intercept)))).mean()
     naive = (1 / (1 + np.exp(-(plain.slope * raw + plain.intercept)))).mean()
     assert abs(corrected - true_rate) < 0.01 < abs(naive - true_rate)
+
+
+def test_the_slopes_standard_error_shrinks_with_more_survey_households() -> None:
+    rng = np.random.default_rng(3)
+    errors = []
+    for n in (300, 3_000):
+        raw = rng.normal(-2.5, 1.0, n)
+        found = (rng.random(n) < 1 / (1 + np.exp(-raw))).astype(int)
+        scaling = PlattScaling.fit(raw, found)
+        errors.append(scaling.slope_standard_error(raw))
+        assert abs(scaling.slope - 1.0) < 4 * errors[-1]
+    assert errors[1] < errors[0] / 2.5
+
+
+def test_a_survey_that_does_not_see_the_ranking_is_refused_rather_than_reverse_it() -> None:
+    rng = np.random.default_rng(4)
+    raw = rng.normal(-2.5, 1.0, 285)
+    unrelated = (rng.random(285) < 0.1).astype(int)
+    scaling = PlattScaling.fit(raw, unrelated)
+    with pytest.raises(NotEnoughSurvey, match="do not show that higher scores are found more often"):
+        require_ranking_seen(scaling, raw, unrelated.astype(float), np.ones(285), "a test survey")
+    related = (rng.random(285) < 1 / (1 + np.exp(-raw))).astype(int)
+    require_ranking_seen(
+        PlattScaling.fit(raw, related), raw, related.astype(float), np.ones(285), "a test survey"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +14,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from features.synthetic.generator import generate_city
+from training.comparison import compare_with_champion
 from training.config import ConfigError, load_experiment
+from training.promotion import Override, PromotionGates, load_gates, promote
 from training.tracking import MODEL_NAME
 from training.train import TrainingResult, train_experiment
 
@@ -31,7 +34,7 @@ class Trained(NamedTuple):
 def trained(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("training")
     city = root / "city"
-    generate_city(city, households=8_000, months=24, seed=5)
+    generate_city(city, households=12_000, months=24, seed=5)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         patch.chdir(root)
@@ -158,3 +161,33 @@ def test_the_logged_signature_accepts_missing_values_in_every_feature(trained) -
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{result.model_version}")
     inputs = model.metadata.get_input_schema().inputs
     assert {spec.type.name for spec in inputs} == {"double"}
+
+
+def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_households(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of the store, so the other tests keep seeing version 1 as the newest.
+    original = Path(MlflowClient().tracking_uri.removeprefix("sqlite:///"))
+    shutil.copy(original, tmp_path / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    gates = load_gates(BASELINE.parent / "promotion.toml")
+    promote("1", gates, Override("the training tests", "a champion to compare with"))
+    second = train_experiment(trained.city, load_experiment(BASELINE), BASELINE)
+    run = MlflowClient().get_run(second.run_id)
+    assert run.data.tags["compared_with_champion"] == "1"
+    m = second.metrics
+    # the same config on the same data: the lists agree, so the paired difference is about zero
+    assert m["model_survey_gain_over_champion_low"] <= 0 <= m["model_survey_gain_over_champion_high"]
+    assert m["model_survey_gain_over_champion_share"] >= 0.01
+    # judged on the champion gate alone (the others are pinned in test_promotion.py)
+    lenient = PromotionGates(
+        capacity_tolerance=0.05, max_ece=1.0, mean_risk_ratio_band=(0.01, 100.0), min_group_recall_ratio=0.0
+    )
+    decision = promote(second.model_version, lenient)
+    assert decision.promote, decision.reasons
+    assert decision.reasons[0].startswith("against champion version 1:")
+    # compared again later (the champion is now version 2): the comparison is logged into the run
+    assert compare_with_champion(trained.city, "1") == second.model_version
+    again = MlflowClient().get_run(trained.result.run_id)
+    assert again.data.tags["compared_with_champion"] == second.model_version
+    assert "model_survey_gain_over_champion" in again.data.metrics
