@@ -207,7 +207,7 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         "## Fairness",
         "",
         "Recall at capacity per district, age band, sex and housing type, divided by the whole city's. "
-        f"From the survey: {int(metrics.get('model_survey_groups_judged', 0))} groups judged (enough "
+        f"From the survey: {_count(int(metrics.get('model_survey_groups_judged', 0)), 'group')} judged (enough "
         f"survey positives), {int(metrics.get('model_survey_groups_not_judged', 0))} not judged; lowest "
         f"judged {_interval(metrics, 'model_survey_min_group_recall_ratio')} "
         f"({facts.tags.get('lowest_group_recall_survey', 'none judged')}); every group with its count: "
@@ -247,3 +247,7 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             "- Census and truth figures come from a synthetic city; on real data only the survey figures exist."
         )
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -22,7 +22,7 @@ that, who and why, is recorded on the version and shown by the service.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +80,8 @@ class Decision:
     """Why it was refused (every failed gate), or what it passed on."""
     basis: str
     override: Override | None = None
+    champion: str | None = None
+    """The version serving when the decision was taken (None: nothing serves yet)."""
 
     @property
     def verdict(self) -> str:
@@ -187,7 +189,7 @@ def _groups(
 ) -> None:
     judged = int(_value(candidate, "model_survey_groups_judged") or 0)
     not_judged = int(_value(candidate, "model_survey_groups_not_judged") or 0)
-    counts = f"{judged} groups judged, {not_judged} not judged (too few survey positives)"
+    counts = f"{judged} group{'' if judged == 1 else 's'} judged, {not_judged} not judged (too few survey positives)"
     if judged == 0:
         passes.append(f"fairness: no group has enough survey positives to judge; {counts}")
         return
@@ -221,6 +223,7 @@ def promote(version: str | None, gates: PromotionGates, override: Override | Non
         )
     if not decision.promote and override is not None:
         decision = Decision(version, True, decision.reasons, decision.basis, override)
+    decision = replace(decision, champion=str(champion.version) if champion else None)
     tags = {
         "promotion.decision": decision.verdict,
         "promotion.reasons": "; ".join(decision.reasons),

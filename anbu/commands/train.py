@@ -117,7 +117,11 @@ def promote(
     verdicts = {
         "promoted": "[green]promoted to champion",
         "promoted by override": f"[yellow]promoted to champion by override ({by}: {reason})",
-        "refused": "[red]not promoted; the champion stays",
+        "refused": (
+            f"[red]not promoted; champion version {decision.champion} stays"
+            if decision.champion
+            else "[red]not promoted; no model serves until one passes (or is overridden)"
+        ),
     }
     console.print(
         f"isolation-risk version {decision.version}: {verdicts[decision.verdict]}[/] (judged on the survey)"

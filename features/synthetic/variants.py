@@ -85,6 +85,23 @@ def _hazard(**changes: float) -> dict[str, float]:
     return {**DEFAULT_HAZARD, **changes}
 
 
+OTHER_HAZARD = _hazard(
+    alone=0.7,
+    age_hump=1.2,
+    age_hump_centre=48.0,
+    age_hump_width=9.0,
+    male=0.15,
+    alone_male_50_69=0.3,
+    hardship=0.9,
+    hardship_with_others=0.8,
+    hardship_working_age=0.7,
+    disability_over_65=0.8,
+    frailty_sd=0.9,
+)
+"""The hidden hazard of `other_hazard` and `unfamiliar`: the age peak in the late 40s and narrower,
+hardship weighing most on working-age households and those living with others."""
+
+
 VARIANTS: dict[str, CityVariant] = {
     variant.name: variant
     for variant in (
@@ -118,19 +135,7 @@ VARIANTS: dict[str, CityVariant] = {
             "A differently shaped hidden hazard: the age peak in the late 40s and narrower, hardship "
             "matters most for working-age households and for those living with others, living alone "
             "and sex matter less, disability matters after 65.",
-            hazard=_hazard(
-                alone=0.7,
-                age_hump=1.2,
-                age_hump_centre=48.0,
-                age_hump_width=9.0,
-                male=0.15,
-                alone_male_50_69=0.3,
-                hardship=0.9,
-                hardship_with_others=0.8,
-                hardship_working_age=0.7,
-                disability_over_65=0.8,
-                frailty_sd=0.9,
-            ),
+            hazard=OTHER_HAZARD,
         ),
         CityVariant(
             "slow_reporting",
@@ -151,19 +156,7 @@ VARIANTS: dict[str, CityVariant] = {
             list_unreachable_extra=0.22,
             sensor_alert_visit_share=0.36,
             survey_share=0.006,
-            hazard=_hazard(
-                alone=0.7,
-                age_hump=1.2,
-                age_hump_centre=48.0,
-                age_hump_width=9.0,
-                male=0.15,
-                alone_male_50_69=0.3,
-                hardship=0.9,
-                hardship_with_others=0.8,
-                hardship_working_age=0.7,
-                disability_over_65=0.8,
-                frailty_sd=0.9,
-            ),
+            hazard=OTHER_HAZARD,
             report_lag_days=(55, 186),
         ),
     )

@@ -173,7 +173,8 @@ def test_promotion_moves_the_alias_only_for_a_passing_version_and_tags_every_dec
     second = _register({**GOOD, **_figure("model_survey_ece", 0.05, 0.03, 0.07)})
     client = MlflowClient()
     assert promote(first, GATES).promote
-    assert not promote(second, GATES).promote
+    kept = promote(second, GATES)
+    assert not kept.promote and kept.champion == first
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == first
     refused = client.get_model_version(MODEL_NAME, second).tags
     assert refused["promotion.decision"] == "refused"
@@ -206,7 +207,7 @@ def test_anbu_promote_exits_non_zero_when_it_refuses(store: Path) -> None:
     ]
     refused = subprocess.run(command, capture_output=True, text=True, cwd=store, check=False)
     assert refused.returncode == 1, refused.stderr
-    assert f"isolation-risk version {version}: not promoted" in refused.stdout
+    assert f"isolation-risk version {version}: not promoted; no model serves" in refused.stdout
     half = subprocess.run(
         [*command, "--override", "--by", "Kim"], capture_output=True, text=True, cwd=store, check=False
     )
