@@ -40,7 +40,7 @@ def _f(m: dict[str, float], key: str, digits: int = 3) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", default=CONFIGS)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=[v for v in VARIANTS if v != "flat_meters"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--households", type=int, default=50_000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "variants")

@@ -60,6 +60,12 @@ def spark_sql(query: str, params: dict | None = None) -> str:
             return _literal(params[node.name])
         if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
             node.set("materialized", None)  # a DuckDB planning hint; Spark plans on its own
+        # DuckDB's exact, interpolating quantiles are Spark's `percentile` (not its
+        # one-argument `percentile_cont` ... WITHIN GROUP, nor the approximate ones).
+        if isinstance(node, exp.PercentileCont):
+            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+        if isinstance(node, exp.Median):
+            return exp.Anonymous(this="percentile", expressions=[node.this, exp.Literal.number(0.5)])
         return node
 
     bound = tree.transform(bind)

@@ -1,13 +1,17 @@
-"""Smart-sensor features, each against the household's own previous 60 days, not fixed thresholds.
+"""Smart-sensor features, each against the household's own previous 60 days, never a fixed wattage.
 
-A household that always uses little power is not inactive; one whose days have gone flat is.
-Device trouble is kept apart from behaviour: a missing hour or an exact zero (an unplugged plug)
-counts as offline time, never as inactivity. Households without sensors get missing values.
+A real meter is never flat: a fridge cycles, standby loads drift, so "no change" is not what an
+empty home looks like. What an empty home looks like is its own quiet hours: the household's
+standby band is read from its small hours (01:00-04:59) of the previous 60 days, its usual week
+from the same hours of those weeks, and the last 7 days are measured against both. Every power
+feature is unchanged when the whole series is multiplied by a constant or a constant load is
+added (tests/features/test_sensor_features.py). Two kinds of change are kept apart: away-like
+(whole days at standby, abruptly) and withdrawal-like (days that still have life in them, but
+less of it and with a flatter rhythm). Device trouble is neither: a missing hour or an exact
+zero (an unplugged plug) counts as offline time. Households without sensors get missing values.
 
-At city scale this is the heaviest family (tens of millions of hourly readings per round), so the
-query is shaped for it: enrolled households get a small integer id and every reading one packed
-integer key (household number, hour), so "the hour before" is the previous row in key order when
-its key is key - 1 — one sort on an integer instead of a window partitioned by text ids.
+At city scale this is the heaviest family (tens of millions of hourly readings per round), so
+enrolled households get a small integer id and the reading window is read once.
 """
 
 from __future__ import annotations
@@ -17,12 +21,31 @@ import pandas as pd
 
 RECENT_DAYS = 7
 BASELINE_DAYS = 60
-FLAT_WATTS = 2.0
-"""An hour whose mean power moved less than this from the hour before counts as without change."""
+SMALL_HOURS = (1, 4)
+"""Hours 01:00-04:59: when a home that is lived in draws what it draws with nobody active."""
+STANDBY_TOP_QUANTILE = 0.9
+"""An hour is at standby when it is no higher than this quantile of the household's small hours."""
+STANDBY_DAY_BUSY_HOURS = 2
+"""A day with at most this many reported hours above standby (and at least half a day reported)
+is a standby day: the whole day without activity, as when nobody is home."""
+DEVIATION_CLIP = 5.0
+"""Robust deviations are clipped to ±this many spreads, so one odd hour cannot dominate a week."""
 DAY_HOURS = (8, 21)
 """Hours 08:00-21:59 are day; the rest night, for the day/night rhythm."""
-_HOUR_BITS = 20
-"""Room for the hour offset in the packed key (2**20 hours is far more than the 67-day window)."""
+_EPOCH_HOUR_OF_WEEK = 72
+"""1970-01-01 00:00 was a Thursday: hours since the epoch + 72, modulo 168, is the hour of the week
+counted from Monday 00:00."""
+
+
+def _mean(expression: str, where: str | None = None) -> str:
+    """The mean of a double, summed in integer micro-units: a parallel sum of doubles depends on
+    the order rows arrive in, and the same delivery must give the same round, bit for bit (and
+    the same on Spark)."""
+    condition = f" FILTER (WHERE {where})" if where else ""
+    return (
+        f"(sum(CAST(round(({expression}) * 1e6) AS BIGINT)){condition} / 1e6"
+        f" / nullif(count({expression}){condition}, 0))"
+    )
 
 
 def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
@@ -33,62 +56,113 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
         FROM (SELECT DISTINCT household_id FROM sensor_enrollments
               WHERE enrolled_on <= $as_of AND (ended_on IS NULL OR ended_on >= $as_of))
     ),
-    power AS (
-        SELECT (e.hid << {_HOUR_BITS}) + (epoch(r.ts)::BIGINT // 3600 - $first_hour) AS key, r.value
+    hours AS MATERIALIZED (
+        SELECT e.hid,
+               CASE r.channel WHEN 'power_w' THEN 0 WHEN 'light_lux' THEN 1 ELSE 2 END AS ch,
+               epoch(r.ts)::BIGINT // 3600 AS hour_index,
+               r.value
         FROM sensor_readings r JOIN enrolled e USING (household_id)
-        WHERE r.channel = 'power_w' AND r.ts >= $baseline_start AND r.ts < $day_end
+        WHERE r.ts >= $baseline_start AND r.ts < $day_end
+    ),
+    marked AS MATERIALIZED (
+        SELECT hid, ch, hour_index, value,
+               hour_index >= $recent_hour AS recent,
+               (hour_index + {_EPOCH_HOUR_OF_WEEK}) % 168 AS how,
+               hour_index % 24 BETWEEN {SMALL_HOURS[0]} AND {SMALL_HOURS[1]} AS small_hours,
+               hour_index % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]} AS daytime,
+               (hour_index - $recent_hour) // 24 AS day
+        FROM hours
+        -- An exact zero on the power channel is an unplugged plug: offline, not quiet.
+        WHERE NOT (ch = 0 AND value <= 0)
+    ),
+    standby AS (
+        SELECT hid, median(value) AS standby_w, quantile_cont(value, {STANDBY_TOP_QUANTILE}) AS standby_top_w
+        FROM marked WHERE ch = 0 AND NOT recent AND small_hours GROUP BY hid
+    ),
+    usual_power AS (
+        -- The median for deviations (robust to one odd hour), the mean for levels (what a week sums to).
+        SELECT hid, how, median(value) AS usual_w, {_mean("value")} AS usual_mean_w
+        FROM marked WHERE ch = 0 AND NOT recent GROUP BY hid, how
     ),
     power_hours AS MATERIALIZED (
-        -- Ordered by one integer key, "the row before" is the household's previous hour exactly
-        -- when its key is key - 1; a sort on one integer beats a window partitioned by text, and
-        -- the sort carries only the key and the value (household and hour are in the key).
-        SELECT key >> {_HOUR_BITS} AS hid,
-               (key & {(1 << _HOUR_BITS) - 1}) + $first_hour AS hour_index,
-               value,
-               (key & {(1 << _HOUR_BITS) - 1}) + $first_hour >= $recent_hour AS recent,
-               CASE WHEN lag(key) OVER w = key - 1 AND value > 0 AND lag(value) OVER w > 0
-                    THEN abs(value - lag(value) OVER w) < {FLAT_WATTS} END AS flat,
-               ((key & {(1 << _HOUR_BITS) - 1}) + $first_hour) % 24 BETWEEN {DAY_HOURS[0]} AND {DAY_HOURS[1]}
-                   AS daytime
-        FROM power WINDOW w AS (ORDER BY key)
+        SELECT m.hid, m.hour_index, m.recent, m.daytime, m.day,
+               m.value <= s.standby_top_w AS at_standby,
+               greatest(m.value - s.standby_w, 0) AS above,
+               greatest(u.usual_mean_w - s.standby_w, 0) AS usual_above,
+               m.value - u.usual_w AS residual
+        FROM marked m JOIN standby s USING (hid) LEFT JOIN usual_power u USING (hid, how)
+        WHERE m.ch = 0
     ),
-    longest_flat AS (
+    spread AS (
+        SELECT hid, median(abs(residual)) AS spread_w
+        FROM power_hours WHERE NOT recent AND residual IS NOT NULL GROUP BY hid
+    ),
+    deviations AS (
+        SELECT p.hid, p.recent,
+               {_mean(f"greatest(least(p.residual / nullif(sp.spread_w, 0), {DEVIATION_CLIP}), -{DEVIATION_CLIP})")}
+                   AS deviation
+        FROM power_hours p JOIN spread sp USING (hid) GROUP BY p.hid, p.recent
+    ),
+    power_days AS (
+        SELECT hid, day,
+               count(*) >= 12 AND count(*) FILTER (WHERE NOT at_standby) <= {STANDBY_DAY_BUSY_HOURS}
+                   AS standby_day
+        FROM power_hours WHERE recent GROUP BY hid, day
+    ),
+    recent_power AS MATERIALIZED (
+        SELECT p.*, d.standby_day FROM power_hours p JOIN power_days d USING (hid, day) WHERE p.recent
+    ),
+    longest_standby AS (
         SELECT hid, max(run_hours) AS longest
         FROM (
             SELECT hid, count(*) AS run_hours
             FROM (SELECT hid, hour_index - row_number() OVER (PARTITION BY hid ORDER BY hour_index) AS run
-                  FROM power_hours WHERE recent AND flat)
+                  FROM recent_power WHERE at_standby)
             GROUP BY hid, run
         )
         GROUP BY hid
     ),
-    power_summary AS (
+    power_recent AS (
+        SELECT r.hid,
+               avg(r.at_standby::INTEGER) AS standby_share,
+               count(DISTINCT r.day) FILTER (WHERE r.standby_day) AS standby_days,
+               {_mean("r.above", "r.usual_above IS NOT NULL")}
+                   / nullif({_mean("r.usual_above")}, 0) AS level,
+               {_mean("r.above", "r.usual_above IS NOT NULL AND NOT r.standby_day")}
+                   / nullif({_mean("r.usual_above", "NOT r.standby_day")}, 0) AS active_day_level,
+               {_mean("r.above", "r.daytime AND NOT r.standby_day")} AS day_above,
+               {_mean("r.above", "NOT r.daytime AND NOT r.standby_day")} AS night_above,
+               count(*) AS live_hours
+        FROM recent_power r
+        GROUP BY r.hid
+    ),
+    power_baseline AS (
         SELECT hid,
-               avg(flat::INTEGER) FILTER (WHERE recent) AS inactive_recent,
-               avg(flat::INTEGER) FILTER (WHERE NOT recent) AS inactive_baseline,
-               avg(value) FILTER (WHERE recent AND daytime AND value > 0) AS day_recent,
-               avg(value) FILTER (WHERE recent AND NOT daytime AND value > 0) AS night_recent,
-               avg(value) FILTER (WHERE NOT recent AND daytime AND value > 0) AS day_baseline,
-               avg(value) FILTER (WHERE NOT recent AND NOT daytime AND value > 0) AS night_baseline,
-               count(*) FILTER (WHERE recent AND value > 0) AS live_hours_recent
-        FROM power_hours GROUP BY hid
+               avg(at_standby::INTEGER) AS standby_share,
+               {_mean("above", "daytime")} AS day_above,
+               {_mean("above", "NOT daytime")} AS night_above
+        FROM power_hours WHERE NOT recent GROUP BY hid
     ),
-    other_means AS MATERIALIZED (
-        -- Grouped by one packed integer (household number, channel, window): far cheaper than
-        -- grouping tens of millions of rows by a text id.
-        SELECT (e.hid << 2) + (r.channel = 'phone_events')::BIGINT * 2 + (r.ts >= $recent_start)::BIGINT AS slot,
-               avg(r.value) AS mean
-        FROM sensor_readings r JOIN enrolled e USING (household_id)
-        WHERE r.channel <> 'power_w' AND r.ts >= $baseline_start AND r.ts < $day_end
-        GROUP BY slot
+    other_floor AS (
+        SELECT hid, ch, {_mean("value")} AS floor
+        FROM marked WHERE ch > 0 AND NOT recent AND small_hours GROUP BY hid, ch
     ),
-    other_channels AS (
-        SELECT slot >> 2 AS hid,
-               max(mean) FILTER (WHERE slot & 3 = 3) AS phone_recent,
-               max(mean) FILTER (WHERE slot & 3 = 2) AS phone_baseline,
-               max(mean) FILTER (WHERE slot & 3 = 1) AS light_recent,
-               max(mean) FILTER (WHERE slot & 3 = 0) AS light_baseline
-        FROM other_means GROUP BY hid
+    usual_other AS (
+        SELECT hid, ch, how, {_mean("value")} AS usual
+        FROM marked WHERE ch > 0 AND NOT recent GROUP BY hid, ch, how
+    ),
+    other_levels AS (
+        -- Light and phone against their own floor and usual week, as for power.
+        SELECT m.hid,
+               {_mean("greatest(m.value - f.floor, 0)", "m.ch = 1 AND u.usual IS NOT NULL")}
+                   / nullif({_mean("greatest(u.usual - f.floor, 0)", "m.ch = 1 AND u.usual IS NOT NULL")}, 0)
+                   AS light_level,
+               {_mean("greatest(m.value - f.floor, 0)", "m.ch = 2 AND u.usual IS NOT NULL")}
+                   / nullif({_mean("greatest(u.usual - f.floor, 0)", "m.ch = 2 AND u.usual IS NOT NULL")}, 0)
+                   AS phone_level
+        FROM marked m JOIN other_floor f USING (hid, ch) LEFT JOIN usual_other u USING (hid, ch, how)
+        WHERE m.ch > 0 AND m.recent
+        GROUP BY m.hid
     ),
     power_enrolled AS (
         SELECT DISTINCT household_id FROM sensor_enrollments
@@ -114,22 +188,29 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     SELECT
         e.household_id,
         1 AS sensor_enrolled,
-        p.inactive_recent AS sensor_inactive_share_7d,
-        p.inactive_recent - p.inactive_baseline AS sensor_inactive_change,
-        CASE WHEN p.hid IS NOT NULL THEN coalesce(lf.longest, 0) END::DOUBLE
-            AS sensor_longest_flat_hours_7d,
-        ln(p.day_baseline / p.night_baseline) - ln(p.day_recent / p.night_recent) AS sensor_day_night_change,
-        CASE WHEN o.phone_baseline > 0 THEN 1 - o.phone_recent / o.phone_baseline END AS sensor_phone_drop,
-        CASE WHEN o.light_baseline > 0 THEN 1 - o.light_recent / o.light_baseline END AS sensor_light_drop,
+        p.standby_share AS sensor_standby_share_7d,
+        p.standby_share - b.standby_share AS sensor_standby_change,
+        CASE WHEN p.hid IS NOT NULL THEN coalesce(ls.longest, 0) END::DOUBLE AS sensor_longest_standby_hours_7d,
+        p.standby_days::DOUBLE AS sensor_standby_days_7d,
+        1 - p.level AS sensor_power_drop_7d,
+        1 - p.active_day_level AS sensor_active_day_drop_7d,
+        dv_base.deviation - dv_recent.deviation AS sensor_power_deviation_7d,
+        b.day_above / nullif(b.day_above + b.night_above, 0)
+            - p.day_above / nullif(p.day_above + p.night_above, 0) AS sensor_rhythm_change,
+        1 - o.phone_level AS sensor_phone_drop,
+        1 - o.light_level AS sensor_light_drop,
         CASE WHEN pe.household_id IS NOT NULL
-             THEN {RECENT_DAYS * 24} - coalesce(p.live_hours_recent, 0) END::DOUBLE AS sensor_offline_hours_7d,
+             THEN {RECENT_DAYS * 24} - coalesce(p.live_hours, 0) END::DOUBLE AS sensor_offline_hours_7d,
         c.unanswered_streak::DOUBLE AS ai_call_unanswered_streak,
         c.answer_before - c.answer_recent AS ai_call_answer_drop,
         c.risk_flags::DOUBLE AS ai_call_risk_flags_90d
     FROM enrolled e
-    LEFT JOIN power_summary p USING (hid)
-    LEFT JOIN longest_flat lf USING (hid)
-    LEFT JOIN other_channels o USING (hid)
+    LEFT JOIN power_recent p USING (hid)
+    LEFT JOIN power_baseline b USING (hid)
+    LEFT JOIN longest_standby ls USING (hid)
+    LEFT JOIN deviations dv_recent ON dv_recent.hid = e.hid AND dv_recent.recent
+    LEFT JOIN deviations dv_base ON dv_base.hid = e.hid AND NOT dv_base.recent
+    LEFT JOIN other_levels o USING (hid)
     LEFT JOIN power_enrolled pe USING (household_id)
     LEFT JOIN call_summary c USING (household_id)
     """
@@ -140,10 +221,8 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     params = {
         "as_of": as_of.date(),
         "day_end": day_end,
-        "recent_start": recent_start,
         "recent_start_day": recent_start.date(),
         "baseline_start": baseline_start,
-        "first_hour": (baseline_start - pd.Timestamp(0)) // hour,
         "recent_hour": (recent_start - pd.Timestamp(0)) // hour,
     }
     return query, params

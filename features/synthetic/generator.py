@@ -61,6 +61,20 @@ def _registered(dynamics, n_months: int) -> np.ndarray:
     return present & ~gone
 
 
+def _episode_schema() -> pa.Schema:
+    """`_truth/sensor_episodes.parquet`: what each enrolled household's devices saw it do — an
+    absence (holiday, trip, hospital) from start to end, or the onset of withdrawal."""
+    return pa.schema(
+        [
+            ("household_id", pa.string()),
+            ("service", pa.string()),
+            ("kind", pa.string()),
+            ("start", pa.timestamp("us")),
+            ("end", pa.timestamp("us")),
+        ]
+    )
+
+
 def _truth_schema() -> pa.Schema:
     return pa.schema(
         [
@@ -102,11 +116,14 @@ def generate_city(
         out / "_truth" / "monthly_state.parquet", _truth_schema(), compression="zstd"
     )
     hidden_writer = None
+    episode_writer = pq.ParquetWriter(
+        out / "_truth" / "sensor_episodes.parquet", _episode_schema(), compression="zstd"
+    )
     try:
         for chunk, start in enumerate(range(0, households, CHUNK_HOUSEHOLDS)):
             rows = np.arange(start, min(start + CHUNK_HOUSEHOLDS, households))
             rng = np.random.default_rng([seed, 2, chunk])
-            frames, truth, hidden = _simulate_chunk(composition, dongs, rows, period, rng, variant)
+            frames, truth, hidden, episodes = _simulate_chunk(composition, dongs, rows, period, rng, variant)
             for name, frame in frames.items():
                 if name == "sensor_readings":
                     for batch in frame:
@@ -122,12 +139,16 @@ def generate_city(
                     out / "_truth" / "households.parquet", table.schema, compression="zstd"
                 )
             hidden_writer.write_table(table)
+            episode_writer.write_table(
+                pa.Table.from_pandas(episodes, schema=_episode_schema(), preserve_index=False)
+            )
             if progress:
                 progress(int(rows[-1]) + 1, households)
     finally:
         for writer in writers.values():
             writer.close()
         truth_writer.close()
+        episode_writer.close()
         if hidden_writer is not None:
             hidden_writer.close()
     summary = GenerationSummary(
@@ -159,7 +180,7 @@ def _simulate_chunk(
     events = crisis_events(people, dynamics, lives, registered, period, rng, variant.report_lag_days)
     always = np.flatnonzero(registered.all(axis=1))
     services = simulate_services(
-        people.iloc[always].reset_index(drop=True), _subset(lives, always), period, rng
+        people.iloc[always].reset_index(drop=True), _subset(lives, always), period, rng, variant.meters
     )
     contacts = contacts_120(people, lives, registered, period, rng)
     found = visits(people, lives, registered, events, services.alerts, contacts, period, rng, variant)
@@ -197,7 +218,7 @@ def _simulate_chunk(
             "exit_month": dynamics.exit_month,
         }
     )
-    return frames, truth, hidden
+    return frames, truth, hidden, services.episodes
 
 
 def _subset(lives, rows: np.ndarray):

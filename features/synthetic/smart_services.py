@@ -16,6 +16,14 @@ import numpy as np
 import pandas as pd
 
 from features.synthetic.latent import LatentLives
+from features.synthetic.meters import (
+    Homes,
+    absences,
+    flat_power,
+    realistic_light,
+    realistic_phone,
+    realistic_power,
+)
 from features.synthetic.period import Period
 
 HOLIDAYS = pd.to_datetime(
@@ -40,6 +48,7 @@ HOLIDAYS = pd.to_datetime(
 """Seollal and Chuseok, when many households are away with family."""
 
 HOUSEHOLDS_PER_BATCH = 120
+EPISODE_COLUMNS = ["household_id", "service", "kind", "start", "end"]
 FLAT_ALERT_HOURS = 36
 UNANSWERED_ALERT_CALLS = 3
 WITHDRAWAL = np.array([0.0, 0.4, 0.75])
@@ -81,6 +90,8 @@ class SensorOutput:
     ai_calls: pd.DataFrame
     alerts: pd.DataFrame
     readings: list[pd.DataFrame]
+    episodes: pd.DataFrame
+    """Behaviour the devices saw (absences, withdrawal onsets), for `_truth/sensor_episodes.parquet`."""
 
 
 def enrol(households: pd.DataFrame, period: Period, rng: np.random.Generator) -> pd.DataFrame:
@@ -118,12 +129,36 @@ def enrol(households: pd.DataFrame, period: Period, rng: np.random.Generator) ->
     )
 
 
+WITHDRAWAL_RAMP_DAYS = 28
+"""Days over which a change of state reaches its full withdrawal, from the first of its month."""
+
+
 def _hourly_state(state: np.ndarray, months: pd.DatetimeIndex, hours: pd.DatetimeIndex) -> np.ndarray:
-    """Withdrawal per hour, interpolated between month midpoints so it comes on gradually."""
+    """Withdrawal per hour: each month's level is reached gradually over the first
+    WITHDRAWAL_RAMP_DAYS of the month, from the previous month's."""
     level = WITHDRAWAL[state]
-    mids = (months + pd.Timedelta(days=15)).to_numpy().astype("datetime64[h]").astype(np.int64)
+    starts = months.to_numpy().astype("datetime64[h]").astype(np.int64)
+    ramp = WITHDRAWAL_RAMP_DAYS * 24
     grid = hours.to_numpy().astype("datetime64[h]").astype(np.int64)
-    return np.vstack([np.interp(grid, mids, row) for row in level])
+    points = np.ravel(np.column_stack([starts, starts + ramp]))
+    previous = np.column_stack([level[:, :1], level[:, :-1]])
+    values = np.stack([previous, level], axis=2).reshape(len(level), -1)
+    return np.vstack([np.interp(grid, points, row) for row in values])
+
+
+def withdrawal_onsets(state: np.ndarray, months: pd.DatetimeIndex) -> pd.DataFrame:
+    """Each change from NONE to AT_RISK or ISOLATED (row, start of its month): when withdrawal
+    begins to show in the devices, for the sensor benchmark."""
+    rows, cols = np.nonzero((state[:, 1:] > 0) & (state[:, :-1] == 0))
+    start = months[cols + 1]
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "start": start,
+            "end": start + pd.Timedelta(days=WITHDRAWAL_RAMP_DAYS),
+            "kind": "withdrawal",
+        }
+    )
 
 
 def _episodes(
@@ -153,9 +188,10 @@ def _runs_reaching(flags: np.ndarray, length: int) -> np.ndarray:
 
 
 def _device_batch(
-    batch: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hourly readings and device alerts for a batch of enrolled households (one device each)."""
+    batch: pd.DataFrame, state: np.ndarray, period: Period, rng: np.random.Generator, meters: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Hourly readings, device alerts and behaviour episodes for a batch of enrolled households
+    (one device each)."""
     hours = pd.date_range(period.readings_start, period.delivered_on - pd.Timedelta(hours=1), freq="h")
     n, h = len(batch), len(hours)
     withdrawal = _hourly_state(state, period.months, hours)
@@ -164,30 +200,34 @@ def _device_batch(
     profile = _HOURLY_ACTIVITY[np.where(weekend, (hour_of_day - 1) % 24, hour_of_day)]
     # Withdrawal lowers activity and flattens the day towards a low, even level.
     p_active = profile[None, :] * (1 - withdrawal) + withdrawal * 0.06
-    away = np.isin(hours.normalize(), HOLIDAYS)[None, :] & (rng.random((n, 1)) < 0.35)
-    active = (rng.random((n, h)) < p_active) & ~away
+    service = batch["service"].to_numpy()
+    away, episodes = absences(n, hours, HOLIDAYS, rng)
+    lively = rng.random((n, h)) < p_active
+    active = lively & ~away
     enrolled = (hours.to_numpy()[None, :] >= batch["enrolled_on"].to_numpy()[:, None]) & (
         batch["ended_on"].isna().to_numpy()[:, None]
         | (hours.to_numpy()[None, :] < batch["ended_on"].to_numpy()[:, None])
     )
     offline = _episodes(rng, (n, h), 1.2, 2, 60)
-    unplugged = _episodes(rng, (n, h), 0.35, 6, 90) & (batch["service"].to_numpy() == "smart_plug")[:, None]
-    is_ami = (batch["service"].to_numpy() == "ami")[:, None]
-    base = rng.uniform(25, 80, (n, 1)) + 90 * is_ami
-    power = base + rng.normal(0, 0.5, (n, h)) + active * rng.lognormal(4.6, 0.6, (n, h)) * (1 + is_ami)
-    power = np.where(unplugged, 0.0, np.round(np.maximum(power, 0.5), 1))
-    daylight = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :] * rng.uniform(
-        20, 180, (n, 1)
-    )
-    light = np.where(
-        unplugged | away,
-        0.0,
-        np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1),
-    )
-    phone = np.where(away, 0, rng.poisson(active * 3.5 + 0.05)) * (rng.random((n, h)) > 0.6 * withdrawal)
+    unplugged = _episodes(rng, (n, h), 0.35, 6, 90) & (service == "smart_plug")[:, None]
+    if meters == "flat":
+        power = flat_power(service, active, rng)
+        daylight = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :] * rng.uniform(
+            20, 180, (n, 1)
+        )
+        light = np.where(
+            away, 0.0, np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1)
+        )
+        phone = np.where(away, 0, rng.poisson(active * 3.5 + 0.05)) * (rng.random((n, h)) > 0.6 * withdrawal)
+    else:
+        homes = Homes.draw(service, rng)
+        power = realistic_power(homes, hours, active, ~away, profile, rng)
+        light = realistic_light(homes, hours, active, withdrawal, rng)
+        phone = realistic_phone(homes, lively, withdrawal, rng)
+    power = np.where(unplugged, 0.0, power)
+    light = np.where(unplugged, 0.0, light)
     reported = enrolled & ~offline
     ids = batch["household_id"].to_numpy()
-    service = batch["service"].to_numpy()
     frames = []
     for channel, values, has in (
         ("power_w", power, np.isin(service, ["smart_plug", "ami"])),
@@ -208,12 +248,17 @@ def _device_batch(
     readings = pd.concat(frames, ignore_index=True)
     duplicated = readings.sample(frac=0.004, random_state=int(rng.integers(2**31)))
     readings = pd.concat([readings, duplicated], ignore_index=True)
+    behaviour = pd.concat([episodes, withdrawal_onsets(state, period.months)], ignore_index=True)
+    behaviour = behaviour[behaviour["end"] > hours[0]]
+    behaviour = behaviour.assign(
+        household_id=ids[behaviour["row"].to_numpy()], service=service[behaviour["row"].to_numpy()]
+    )
 
     flat = np.zeros((n, h), dtype=bool)
     flat[:, 1:] = (
         reported[:, 1:] & reported[:, :-1] & (np.abs(np.diff(power, axis=1)) < 2.0) & (light[:, 1:] < 60)
     )
-    flat &= np.isin(service, ["smart_plug", "ami"])[:, None]
+    flat &= (service == "smart_plug")[:, None]
     quiet_phone = reported & ~(phone > 0) & (service == "phone_activity")[:, None]
     alerts = [
         pd.DataFrame(
@@ -223,9 +268,35 @@ def _device_batch(
                 "service": service[hits[:, 0]],
             }
         )
-        for hits in (_runs_reaching(flat, FLAT_ALERT_HOURS), _runs_reaching(quiet_phone, 30))
+        for hits in (
+            _runs_reaching(flat, FLAT_ALERT_HOURS),
+            _runs_reaching(quiet_phone, 30),
+            _power_drop_days(power, reported, service == "ami"),
+        )
     ]
-    return readings, pd.concat(alerts, ignore_index=True)
+    return readings, pd.concat(alerts, ignore_index=True), behaviour[EPISODE_COLUMNS]
+
+
+def _power_drop_days(power: np.ndarray, reported: np.ndarray, is_ami: np.ndarray) -> np.ndarray:
+    """(row, hour) of KEPCO-like alerts on whole-home meters: the first day of a run of days whose
+    mean power is below half of the household's mean over its previous 60 days."""
+    n, h = power.shape
+    days = h // 24
+    live = (reported & (power > 0))[:, : days * 24].reshape(n, days, 24)
+    watts = np.where(live, power[:, : days * 24].reshape(n, days, 24), 0.0)
+    counts = live.sum(axis=2)
+    daily = np.where(counts >= 12, watts.sum(axis=2) / np.maximum(counts, 1), np.nan)
+    known = ~np.isnan(daily)
+    total = np.cumsum(np.where(known, daily, 0.0), axis=1)
+    seen = np.cumsum(known, axis=1)
+    # The previous 60 days of day d: cumulative sums at d-1 minus those at d-61.
+    window_total = np.pad(total, ((0, 0), (1, 0)))[:, :days] - np.pad(total, ((0, 0), (61, 0)))[:, :days]
+    window_seen = np.pad(seen, ((0, 0), (1, 0)))[:, :days] - np.pad(seen, ((0, 0), (61, 0)))[:, :days]
+    usual = np.where(window_seen >= 30, window_total / np.maximum(window_seen, 1), np.nan)
+    low = known & (daily < 0.5 * usual) & is_ami[:, None]
+    first = low & ~np.pad(low, ((0, 0), (1, 0)))[:, :days]
+    rows, day = np.nonzero(first)
+    return np.column_stack([rows, day * 24 + 23]).astype(np.int64).reshape(-1, 2)
 
 
 def _ai_calls(
@@ -282,18 +353,23 @@ def _ai_calls(
 
 
 def simulate_services(
-    households: pd.DataFrame, lives: LatentLives, period: Period, rng: np.random.Generator
+    households: pd.DataFrame,
+    lives: LatentLives,
+    period: Period,
+    rng: np.random.Generator,
+    meters: str = "realistic",
 ) -> SensorOutput:
     enrollments = enrol(households, period, rng)
     devices = enrollments[enrollments["service"] != "ai_call"]
-    readings, alerts = [], []
+    readings, alerts, episodes = [], [], []
     for start in range(0, len(devices), HOUSEHOLDS_PER_BATCH):
         batch = devices.iloc[start : start + HOUSEHOLDS_PER_BATCH]
-        batch_readings, batch_alerts = _device_batch(
-            batch, lives.state[batch["_row"].to_numpy()], period, rng
+        batch_readings, batch_alerts, batch_episodes = _device_batch(
+            batch, lives.state[batch["_row"].to_numpy()], period, rng, meters
         )
         readings.append(batch_readings)
         alerts.append(batch_alerts)
+        episodes.append(batch_episodes)
     ai = enrollments[enrollments["service"] == "ai_call"]
     calls, call_alerts = _ai_calls(ai, lives.state[ai["_row"].to_numpy()], period, rng)
     alerts.append(call_alerts)
@@ -302,4 +378,7 @@ def simulate_services(
         ai_calls=calls,
         alerts=pd.concat(alerts, ignore_index=True),
         readings=readings,
+        episodes=pd.concat(episodes, ignore_index=True)
+        if episodes
+        else pd.DataFrame(columns=EPISODE_COLUMNS),
     )

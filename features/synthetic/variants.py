@@ -6,8 +6,8 @@ hazard is shaped, how late agencies report. A real city differs in all of these 
 about them. Each variant changes some of them, so that training and evaluation can be shown to
 hold across cities rather than on one (`anbu generate --variant NAME`, docs/synthetic-city.md).
 
-`default` is the city every earlier figure was measured on; generating it gives the same files as
-before variants existed (the random draws are the same, in the same order).
+`default` is the reference city. Its meters are realistic (features/synthetic/meters.py);
+`flat_meters` is the same city with the earlier meters, flat whenever nobody is active.
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ class CityVariant:
     hazard: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_HAZARD))
     report_lag_days: tuple[int, int] = (25, 96)
     """Days from an event's reference month to the agency's report (uniform, upper bound excluded)."""
+    meters: str = "realistic"
+    """`realistic` meters (standby bands, fridges, seasons, noise: features/synthetic/meters.py) or
+    the earlier `flat` ones, flat to the decimal whenever nobody is active."""
 
     def outcome_table(self) -> np.ndarray:
         return np.asarray(self.outcome_given_state, dtype=float)
@@ -105,7 +108,7 @@ hardship weighing most on working-age households and those living with others.""
 VARIANTS: dict[str, CityVariant] = {
     variant.name: variant
     for variant in (
-        CityVariant("default", "The city of every earlier figure."),
+        CityVariant("default", "The reference city, with realistic meters."),
         CityVariant(
             "noisy_visits",
             "Visits see less and mislabel more: 7 % of fine households are recorded at risk, and "
@@ -158,6 +161,12 @@ VARIANTS: dict[str, CityVariant] = {
             survey_share=0.006,
             hazard=OTHER_HAZARD,
             report_lag_days=(55, 186),
+        ),
+        CityVariant(
+            "flat_meters",
+            "The default city with the earlier synthetic meters: flat to the decimal whenever nobody "
+            "is active (what the first sensor features were built on).",
+            meters="flat",
         ),
     )
 }

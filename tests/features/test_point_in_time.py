@@ -194,7 +194,7 @@ def test_the_rich_drop_exercises_every_family() -> None:
         table, _ = build_round(drop, D("2025-03-15"))
     row = table.set_index("household_id")
     assert row.loc["H1", "crisis_utility_3m"] > 0
-    assert row.loc["H1", "sensor_inactive_share_7d"] >= 0
+    assert row.loc["H1", "sensor_standby_share_7d"] >= 0
     assert row.loc["H2", "sensor_phone_drop"] == row.loc["H2", "sensor_phone_drop"]  # not NaN
     assert row.loc["H3", "ai_call_answer_drop"] == row.loc["H3", "ai_call_answer_drop"]
     assert row.loc["H2", "contacts_120_90d"] == 1

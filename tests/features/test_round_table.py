@@ -54,7 +54,7 @@ def test_no_crisis_report_is_zero_but_no_sensor_is_missing(tmp_path: Path) -> No
     assert h2["crisis_utility_12m"] == 0.0 and h2["crisis_distinct_12m"] == 0.0
     assert np.isnan(h2["crisis_days_since_last"])
     assert h2["sensor_enrolled"] == 0.0
-    assert np.isnan(h2["sensor_inactive_share_7d"]) and np.isnan(h2["ai_call_unanswered_streak"])
+    assert np.isnan(h2["sensor_standby_share_7d"]) and np.isnan(h2["ai_call_unanswered_streak"])
 
 
 def test_a_new_indicator_code_counts_under_other_and_adds_no_column(tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
 
     root = tmp_path_factory.mktemp("serving")
     data = root / "city"
-    generate_city(data, households=6_000, months=24, seed=3)
+    # Enough households that the validation survey holds what calibration needs (training refuses
+    # fewer than 15 survey positives); 6,000 was on the edge of it.
+    generate_city(data, households=9_000, months=24, seed=3)
     store = root / "models"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANBU_MODELS_DIR", str(store))

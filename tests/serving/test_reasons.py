@@ -115,7 +115,10 @@ def test_sentences_carry_the_households_own_values_in_korean_and_english() -> No
     )
     assert render(catalogue["crisis_amount_12m"], 1234567.0)[0] == "체납·지출 금액 1,234,567원"
     assert render(catalogue["housing_type"], 4.0) == ("반지하", "a semi-basement")
-    assert render(catalogue["sensor_inactive_share_7d"], 0.42)[1] == "no activity in 42% of hours this week"
+    assert (
+        render(catalogue["sensor_standby_share_7d"], 0.42)[1]
+        == "power at its standby level in 42% of hours this week"
+    )
 
 
 def test_a_model_with_features_outside_the_catalogue_is_refused() -> None:
