@@ -24,18 +24,49 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 READING_FEATURES = (
-    "sensor_inactive_share_7d",
-    "sensor_inactive_change",
-    "sensor_longest_flat_hours_7d",
-    "sensor_day_night_change",
+    "sensor_standby_share_7d",
+    "sensor_standby_change",
+    "sensor_longest_standby_hours_7d",
+    "sensor_standby_days_7d",
+    "sensor_power_drop_7d",
+    "sensor_active_day_drop_7d",
+    "sensor_power_deviation_7d",
+    "sensor_rhythm_change",
     "sensor_phone_drop",
     "sensor_light_drop",
 )
+AGREEMENT = 1e-5
+"""DuckDB sums means in integer micro-units (features/builders/sensors.py), pandas in doubles."""
+
+
+def _hours(readings: pd.DataFrame, recent_hour: int) -> pd.DataFrame:
+    from features.builders.sensors import _EPOCH_HOUR_OF_WEEK, DAY_HOURS, SMALL_HOURS
+
+    hour = (readings["ts"] - pd.Timestamp(0)) // pd.Timedelta(hours=1)
+    of_day = hour % 24
+    return readings.assign(
+        hour_index=hour,
+        recent=hour >= recent_hour,
+        how=(hour + _EPOCH_HOUR_OF_WEEK) % 168,
+        small_hours=of_day.between(*SMALL_HOURS),
+        daytime=of_day.between(*DAY_HOURS),
+        day=(hour - recent_hour) // 24,
+    )
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    return numerator / denominator.where(denominator != 0)
 
 
 def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame:
     """The reading-derived sensor features with pandas groupby: the baseline, not the product."""
-    from features.builders.sensors import BASELINE_DAYS, DAY_HOURS, FLAT_WATTS, RECENT_DAYS
+    from features.builders.sensors import (
+        BASELINE_DAYS,
+        DEVIATION_CLIP,
+        RECENT_DAYS,
+        STANDBY_DAY_BUSY_HOURS,
+        STANDBY_TOP_QUANTILE,
+    )
 
     day_end = as_of + pd.Timedelta(days=1)
     recent_start = day_end - pd.Timedelta(days=RECENT_DAYS)
@@ -44,55 +75,76 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
         validated / "sensor_readings.parquet",
         filters=[("ts", ">=", baseline_start), ("ts", "<", day_end)],
     )
-    readings["recent"] = readings["ts"] >= recent_start
-    power = readings[readings["channel"] == "power_w"].sort_values(["household_id", "ts"])
-    grouped = power.groupby("household_id", sort=False)
-    previous_ts = grouped["ts"].shift()
-    previous_value = grouped["value"].shift()
-    contiguous = (
-        (previous_ts == power["ts"] - pd.Timedelta(hours=1)) & (power["value"] > 0) & (previous_value > 0)
+    hours = _hours(readings, (recent_start - pd.Timestamp(0)) // pd.Timedelta(hours=1))
+    hid = "household_id"
+    power = hours[(hours["channel"] == "power_w") & (hours["value"] > 0)]
+    base = power[~power["recent"]]
+    small = base[base["small_hours"]].groupby(hid)["value"]
+    standby = pd.DataFrame({"standby_w": small.median(), "top_w": small.quantile(STANDBY_TOP_QUANTILE)})
+    usual = base.groupby([hid, "how"])["value"].agg(usual_w="median", usual_mean_w="mean")
+    p = power.join(standby, on=hid, how="inner").join(usual, on=[hid, "how"])
+    p["at_standby"] = p["value"] <= p["top_w"]
+    p["above"] = (p["value"] - p["standby_w"]).clip(lower=0)
+    p["usual_above"] = (p["usual_mean_w"] - p["standby_w"]).clip(lower=0)
+    p["residual"] = p["value"] - p["usual_w"]
+    spread = (
+        p[~p["recent"]].dropna(subset=["residual"]).groupby(hid)["residual"].apply(lambda r: r.abs().median())
     )
-    power["flat"] = ((power["value"] - previous_value).abs() < FLAT_WATTS).astype(float).where(contiguous)
-    power["daytime"] = power["ts"].dt.hour.between(*DAY_HOURS)
-    live = power[power["value"] > 0]
+    z = (p["residual"] / p[hid].map(spread.where(spread != 0))).clip(-DEVIATION_CLIP, DEVIATION_CLIP)
+    deviation = z.groupby([p[hid], p["recent"]]).mean().unstack()
 
-    def mean_where(frame: pd.DataFrame, mask: pd.Series, column: str) -> pd.Series:
-        return frame[mask].groupby("household_id")[column].mean()
-
-    result = pd.DataFrame(
-        {
-            "inactive_recent": mean_where(power, power["recent"], "flat"),
-            "inactive_baseline": mean_where(power, ~power["recent"], "flat"),
-            "day_recent": mean_where(live, live["recent"] & live["daytime"], "value"),
-            "night_recent": mean_where(live, live["recent"] & ~live["daytime"], "value"),
-            "day_baseline": mean_where(live, ~live["recent"] & live["daytime"], "value"),
-            "night_baseline": mean_where(live, ~live["recent"] & ~live["daytime"], "value"),
-        }
+    recent = p[p["recent"]].copy()
+    days = recent.groupby([hid, "day"]).agg(
+        live=("value", "size"), busy=("at_standby", lambda a: int((~a).sum()))
     )
-    flat_recent = power[power["recent"] & (power["flat"] == 1)].copy()
-    hour_index = flat_recent["ts"].astype("int64") // 3_600_000_000
-    flat_recent["run"] = hour_index - flat_recent.groupby("household_id").cumcount()
-    longest = flat_recent.groupby(["household_id", "run"]).size().groupby("household_id").max()
-    other = readings[readings["channel"] != "power_w"]
-    means = (
-        other.groupby(["household_id", "channel", "recent"])["value"].mean().unstack(["channel", "recent"])
-    )
+    days["standby_day"] = (days["live"] >= 12) & (days["busy"] <= STANDBY_DAY_BUSY_HOURS)
+    recent = recent.join(days["standby_day"], on=[hid, "day"])
+    known = recent[recent["usual_above"].notna()]
+    active = known[~known["standby_day"]]
+    lived = recent[~recent["standby_day"]]
+    runs = recent[recent["at_standby"]].sort_values([hid, "hour_index"])
+    runs["run"] = runs["hour_index"] - runs.groupby(hid).cumcount()
+    longest = runs.groupby([hid, "run"]).size().groupby(hid).max()
+    baseline = p[~p["recent"]]
 
-    def channel_mean(channel: str, recent: bool) -> pd.Series:
-        key = (channel, recent)
-        return means[key] if key in means.columns else pd.Series(dtype=float)
+    def day_share(frame: pd.DataFrame) -> pd.Series:
+        day = frame[frame["daytime"]].groupby(hid)["above"].mean()
+        night = frame[~frame["daytime"]].groupby(hid)["above"].mean()
+        return _ratio(day, day + night)
 
-    out = pd.DataFrame(index=result.index.union(means.index))
-    out["sensor_inactive_share_7d"] = result["inactive_recent"]
-    out["sensor_inactive_change"] = result["inactive_recent"] - result["inactive_baseline"]
-    out["sensor_longest_flat_hours_7d"] = longest.reindex(result.index).fillna(0.0)
-    out["sensor_day_night_change"] = np.log(result["day_baseline"] / result["night_baseline"]) - np.log(
-        result["day_recent"] / result["night_recent"]
+    out = pd.DataFrame(index=recent[hid].unique())
+    share = recent.groupby(hid)["at_standby"].mean()
+    out["sensor_standby_share_7d"] = share
+    out["sensor_standby_change"] = share - baseline.groupby(hid)["at_standby"].mean()
+    out["sensor_longest_standby_hours_7d"] = longest.reindex(out.index).fillna(0.0)
+    out["sensor_standby_days_7d"] = days["standby_day"].groupby(hid).sum().astype(float)
+    out["sensor_power_drop_7d"] = 1 - _ratio(
+        known.groupby(hid)["above"].mean(), known.groupby(hid)["usual_above"].mean()
     )
+    out["sensor_active_day_drop_7d"] = 1 - _ratio(
+        active.groupby(hid)["above"].mean(), active.groupby(hid)["usual_above"].mean()
+    )
+    out["sensor_power_deviation_7d"] = deviation.get(False) - deviation.get(True)
+    out["sensor_rhythm_change"] = day_share(baseline) - day_share(lived)
+
+    other = hours[hours["channel"] != "power_w"]
+    other_base = other[~other["recent"]]
+    floor = other_base[other_base["small_hours"]].groupby([hid, "channel"])["value"].mean().rename("floor")
+    usual_other = other_base.groupby([hid, "channel", "how"])["value"].mean().rename("usual")
+    o = (
+        other[other["recent"]]
+        .join(floor, on=[hid, "channel"], how="inner")
+        .join(usual_other, on=[hid, "channel", "how"])
+    )
+    o = o[o["usual"].notna()]
+    o["above"] = (o["value"] - o["floor"]).clip(lower=0)
+    o["usual_above"] = (o["usual"] - o["floor"]).clip(lower=0)
+    levels = o.groupby([hid, "channel"])[["above", "usual_above"]].mean()
+    level = _ratio(levels["above"], levels["usual_above"]).unstack()
+    out = out.reindex(out.index.union(level.index))
     for channel, name in (("phone_events", "sensor_phone_drop"), ("light_lux", "sensor_light_drop")):
-        base = channel_mean(channel, False)
-        out[name] = (1 - channel_mean(channel, True) / base).where(base > 0)
-    return out
+        out[name] = 1 - level[channel] if channel in level else np.nan
+    return out[list(READING_FEATURES)]
 
 
 def _run_step(step: str, validated: Path, as_of: str) -> dict:
@@ -189,7 +241,7 @@ def main() -> None:
         f"(peak memory {pand['peak_rss_gib'] / max(duck['peak_rss_gib'], 1e-9):.1f}x)"
     )
     print(f"results agree: largest |difference| {largest:.2e}, same missing values: {same_missing}")
-    if largest > 1e-9 or not same_missing:
+    if largest > AGREEMENT or not same_missing:
         raise SystemExit("DuckDB and pandas sensor features disagree")
 
 

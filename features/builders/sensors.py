@@ -88,7 +88,10 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
         SELECT m.hid, m.hour_index, m.recent, m.daytime, m.day,
                m.value <= s.standby_top_w AS at_standby,
                greatest(m.value - s.standby_w, 0) AS above,
-               greatest(u.usual_mean_w - s.standby_w, 0) AS usual_above,
+               -- greatest() skips a NULL in DuckDB and Spark alike: an hour without a usual
+               -- level must stay unknown, not become zero.
+               CASE WHEN u.usual_mean_w IS NOT NULL THEN greatest(u.usual_mean_w - s.standby_w, 0) END
+                   AS usual_above,
                m.value - u.usual_w AS residual
         FROM marked m JOIN standby s USING (hid) LEFT JOIN usual_power u USING (hid, how)
         WHERE m.ch = 0
@@ -99,7 +102,7 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     ),
     deviations AS (
         SELECT p.hid, p.recent,
-               {_mean(f"greatest(least(p.residual / nullif(sp.spread_w, 0), {DEVIATION_CLIP}), -{DEVIATION_CLIP})")}
+               {_mean(f"CASE WHEN sp.spread_w > 0 THEN greatest(least(p.residual / sp.spread_w, {DEVIATION_CLIP}), -{DEVIATION_CLIP}) END")}
                    AS deviation
         FROM power_hours p JOIN spread sp USING (hid) GROUP BY p.hid, p.recent
     ),
