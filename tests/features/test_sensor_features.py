@@ -43,6 +43,11 @@ def meter(seed: int = 0, activity: np.ndarray | None = None) -> np.ndarray:
 
 def features(power: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
     keep = np.ones(len(HOURS), dtype=bool) if keep is None else keep
+    return features_at(HOURS[keep], power[keep], AS_OF)
+
+
+def features_at(hours: pd.DatetimeIndex, power: np.ndarray, as_of: pd.Timestamp) -> pd.Series:
+    """The sensor family of one whole-home meter's readings, as of a round date."""
     con = duckdb.connect()
     con.register(
         "sensor_enrollments",
@@ -50,14 +55,14 @@ def features(power: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
             {
                 "household_id": ["H1"],
                 "service": ["ami"],
-                "enrolled_on": [pd.Timestamp("2025-01-01")],
+                "enrolled_on": [pd.Timestamp("2020-01-01")],
                 "ended_on": [pd.NaT],
             }
         ),
     )
     con.register(
         "sensor_readings",
-        pd.DataFrame({"household_id": "H1", "ts": HOURS[keep], "channel": "power_w", "value": power[keep]}),
+        pd.DataFrame({"household_id": "H1", "ts": hours, "channel": "power_w", "value": power}),
     )
     con.register(
         "ai_calls",
@@ -70,7 +75,7 @@ def features(power: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
             }
         ),
     )
-    query, params = sensor_query(AS_OF)
+    query, params = sensor_query(as_of)
     return con.execute(query, params).df().set_index("household_id").loc["H1"]
 
 
@@ -137,3 +142,42 @@ def test_relative_features_ignore_the_home_s_scale_and_its_standby_load(
     for name in RELATIVE:
         assert scaled[name] == pytest.approx(base[name], abs=1e-5, nan_ok=True), name
         assert shifted[name] == pytest.approx(base[name], abs=1e-5, nan_ok=True), name
+
+
+def test_three_weeks_away_stand_out_of_two_years_of_weekly_rounds() -> None:
+    """The issue's real household, in miniature: two years of one home's meter with seasons, a
+    drifting always-on load and one absence of three weeks, read at weekly rounds."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(11)
+    hours = pd.date_range("2024-01-01", "2025-12-31 23:00", freq="h")
+    away = (hours >= "2025-03-03") & (hours < "2025-03-24")
+    hour = hours.hour.to_numpy()
+    p_active = np.where((hour >= 7) & (hour <= 22), 0.45, 0.03)
+    active = (rng.random(len(hours)) < p_active) & ~away
+    day = ((hours - hours[0]) // pd.Timedelta(days=1)).to_numpy()
+    drift = 1 + 0.1 * np.sin(day / 40.0)
+    season = np.exp(-(((hours.day_of_year.to_numpy() - 215) / 25.0) ** 2))
+    fridge = 2 * 55 * np.clip(rng.normal(0.4, 0.15, len(hours)), 0.05, 0.95)
+    power = 70 * drift + fridge + active * rng.lognormal(np.log(300), 0.8, len(hours))
+    power = power + 250 * season * ~away * (0.4 + 0.6 * (p_active > 0.1)) + rng.normal(0, 3, len(hours))
+    rounds = pd.date_range("2024-03-10", "2025-12-28", freq="7D")
+    rows = []
+    for as_of in rounds:
+        recent = (hours > as_of - pd.Timedelta(days=6)) & (hours < as_of + pd.Timedelta(days=1))
+        window = (hours >= as_of - pd.Timedelta(days=67)) & (hours < as_of + pd.Timedelta(days=1))
+        row = features_at(hours[window], np.round(power[window], 1), as_of)
+        rows.append({**row.to_dict(), "away_days": int(away[recent].sum() // 24)})
+    weeks = pd.DataFrame(rows)
+    gone = weeks["away_days"] >= 5
+    ordinary = weeks["away_days"] == 0
+    best = max(
+        roc_auc_score(gone[gone | ordinary], weeks.loc[gone | ordinary, name])
+        for name in ("sensor_standby_share_7d", "sensor_power_drop_7d", "sensor_standby_days_7d")
+    )
+    assert gone.sum() >= 2 and best >= 0.95
+    # Ordinary weeks sit near the home's own usual level: a typical one is off by a fraction of
+    # what a week away shows.
+    for name in ("sensor_power_drop_7d", "sensor_standby_change"):
+        typical = weeks.loc[ordinary, name].abs().median()
+        assert typical < weeks.loc[gone, name].median() / 3, name
