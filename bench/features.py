@@ -36,21 +36,22 @@ READING_FEATURES = (
     "sensor_light_drop",
 )
 AGREEMENT = 1e-5
+HOUSEHOLD_BLOCKS = 8
 """DuckDB sums means in integer micro-units (features/builders/sensors.py), pandas in doubles."""
 
 
 def _hours(readings: pd.DataFrame, recent_hour: int) -> pd.DataFrame:
     from features.builders.sensors import _EPOCH_HOUR_OF_WEEK, DAY_HOURS, SMALL_HOURS
 
-    hour = (readings["ts"] - pd.Timestamp(0)) // pd.Timedelta(hours=1)
+    hour = ((readings["ts"] - pd.Timestamp(0)) // pd.Timedelta(hours=1)).astype("int32")
     of_day = hour % 24
     return readings.assign(
         hour_index=hour,
         recent=hour >= recent_hour,
-        how=(hour + _EPOCH_HOUR_OF_WEEK) % 168,
+        how=((hour + _EPOCH_HOUR_OF_WEEK) % 168).astype("int16"),
         small_hours=of_day.between(*SMALL_HOURS),
         daytime=of_day.between(*DAY_HOURS),
-        day=(hour - recent_hour) // 24,
+        day=((hour - recent_hour) // 24).astype("int16"),
     )
 
 
@@ -60,13 +61,7 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 
 def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame:
     """The reading-derived sensor features with pandas groupby: the baseline, not the product."""
-    from features.builders.sensors import (
-        BASELINE_DAYS,
-        DEVIATION_CLIP,
-        RECENT_DAYS,
-        STANDBY_DAY_BUSY_HOURS,
-        STANDBY_TOP_QUANTILE,
-    )
+    from features.builders.sensors import BASELINE_DAYS, RECENT_DAYS
 
     day_end = as_of + pd.Timedelta(days=1)
     recent_start = day_end - pd.Timedelta(days=RECENT_DAYS)
@@ -75,7 +70,39 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
         validated / "sensor_readings.parquet",
         filters=[("ts", ">=", baseline_start), ("ts", "<", day_end)],
     )
-    hours = _hours(readings, (recent_start - pd.Timestamp(0)) // pd.Timedelta(hours=1))
+    # Integer codes instead of text ids and channel names: a city's window is ~90 M rows.
+    households = readings["household_id"].astype("category")
+    ids = households.cat.categories
+    readings = pd.DataFrame(
+        {
+            "household_id": households.cat.codes.astype("int32"),
+            "ts": readings["ts"],
+            "channel": readings["channel"].astype("category"),
+            "value": readings["value"],
+        }
+    )
+    hours = _hours(readings, (recent_start - pd.Timestamp(0)) // pd.Timedelta(hours=1)).drop(columns="ts")
+    del readings
+    # Households in blocks, as anyone would on one machine: the whole window at once needs more
+    # memory than the machine has at city scale.
+    blocks = [
+        _household_features(hours[hours["household_id"] % HOUSEHOLD_BLOCKS == block])
+        for block in range(HOUSEHOLD_BLOCKS)
+    ]
+    out = pd.concat(blocks)[list(READING_FEATURES)].sort_index()
+    out.index = ids[out.index.to_numpy()]
+    return out
+
+
+def _household_features(hours: pd.DataFrame) -> pd.DataFrame:
+    """The features of a block of households (integer ids), from their window of hours."""
+    from features.builders.sensors import (
+        DEVIATION_CLIP,
+        QUANTILE_SLACK,
+        STANDBY_DAY_BUSY_HOURS,
+        STANDBY_TOP_QUANTILE,
+    )
+
     hid = "household_id"
     power = hours[(hours["channel"] == "power_w") & (hours["value"] > 0)]
     base = power[~power["recent"]]
@@ -83,20 +110,18 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
     standby = pd.DataFrame({"standby_w": small.median(), "top_w": small.quantile(STANDBY_TOP_QUANTILE)})
     usual = base.groupby([hid, "how"])["value"].agg(usual_w="median", usual_mean_w="mean")
     p = power.join(standby, on=hid, how="inner").join(usual, on=[hid, "how"])
-    p["at_standby"] = p["value"] <= p["top_w"]
+    p["at_standby"] = p["value"] <= p["top_w"] + QUANTILE_SLACK
     p["above"] = (p["value"] - p["standby_w"]).clip(lower=0)
     p["usual_above"] = (p["usual_mean_w"] - p["standby_w"]).clip(lower=0)
     p["residual"] = p["value"] - p["usual_w"]
-    spread = (
-        p[~p["recent"]].dropna(subset=["residual"]).groupby(hid)["residual"].apply(lambda r: r.abs().median())
-    )
+    p["distance"] = p["residual"].abs()
+    spread = p[~p["recent"]].dropna(subset=["distance"]).groupby(hid)["distance"].median()
     z = (p["residual"] / p[hid].map(spread.where(spread != 0))).clip(-DEVIATION_CLIP, DEVIATION_CLIP)
     deviation = z.groupby([p[hid], p["recent"]]).mean().unstack()
 
     recent = p[p["recent"]].copy()
-    days = recent.groupby([hid, "day"]).agg(
-        live=("value", "size"), busy=("at_standby", lambda a: int((~a).sum()))
-    )
+    recent["busy"] = ~recent["at_standby"]
+    days = recent.groupby([hid, "day"]).agg(live=("value", "size"), busy=("busy", "sum"))
     days["standby_day"] = (days["live"] >= 12) & (days["busy"] <= STANDBY_DAY_BUSY_HOURS)
     recent = recent.join(days["standby_day"], on=[hid, "day"])
     known = recent[recent["usual_above"].notna()]
@@ -144,7 +169,7 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
     out = out.reindex(out.index.union(level.index))
     for channel, name in (("phone_events", "sensor_phone_drop"), ("light_lux", "sensor_light_drop")):
         out[name] = 1 - level[channel] if channel in level else np.nan
-    return out[list(READING_FEATURES)]
+    return out
 
 
 def _run_step(step: str, validated: Path, as_of: str) -> dict:
@@ -209,6 +234,7 @@ def main() -> None:
     )
     round_result = _run_step("round", validated, args.as_of)
     duck = _run_step("duckdb_sensors", validated, args.as_of)
+    print(f"round {round_result} · DuckDB sensors {duck}", flush=True)
     pand = _run_step("pandas_sensors", validated, args.as_of)
 
     a = pd.read_parquet(validated.parent / "_bench_duckdb.parquet").sort_index()
