@@ -23,18 +23,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-READING_FEATURES = (
-    "sensor_standby_share_7d",
-    "sensor_standby_change",
-    "sensor_longest_standby_hours_7d",
-    "sensor_standby_days_7d",
-    "sensor_power_drop_7d",
-    "sensor_active_day_drop_7d",
-    "sensor_power_deviation_7d",
-    "sensor_rhythm_change",
-    "sensor_phone_drop",
-    "sensor_light_drop",
-)
+from features.builders.sensors import POWER_FEATURES  # noqa: E402
+
+READING_FEATURES = (*POWER_FEATURES, "sensor_phone_drop", "sensor_light_drop")
 AGREEMENT = 1e-5
 HOUSEHOLD_BLOCKS = 8
 """DuckDB sums means in integer micro-units (features/builders/sensors.py), pandas in doubles."""

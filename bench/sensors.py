@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cities import city  # noqa: E402
 from bench.legacy_sensor_features import legacy_sensor_query  # noqa: E402
+from features.builders.sensors import POWER_FEATURES  # noqa: E402
 
 WITHDRAWAL_DEVIATION = 1.0
 """Simple alert: the week's hours on average one of the household's own spreads below the same
@@ -48,17 +49,7 @@ AWAY_DAYS = 2
 """Simple alert: two or more whole days at the household's standby level is away-like."""
 DETECTION_DAYS = 14
 MIN_ABSENCE_DAYS = 3
-NEW_FEATURES = (
-    "sensor_standby_share_7d",
-    "sensor_standby_change",
-    "sensor_longest_standby_hours_7d",
-    "sensor_standby_days_7d",
-    "sensor_power_drop_7d",
-    "sensor_active_day_drop_7d",
-    "sensor_power_deviation_7d",
-    "sensor_rhythm_change",
-    "sensor_offline_hours_7d",
-)
+NEW_FEATURES = (*POWER_FEATURES, "sensor_offline_hours_7d")
 LEGACY_FEATURES = (
     "sensor_inactive_share_7d",
     "sensor_inactive_change",

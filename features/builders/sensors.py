@@ -19,6 +19,17 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+POWER_FEATURES = (
+    "sensor_standby_share_7d",
+    "sensor_standby_change",
+    "sensor_longest_standby_hours_7d",
+    "sensor_standby_days_7d",
+    "sensor_power_drop_7d",
+    "sensor_active_day_drop_7d",
+    "sensor_power_deviation_7d",
+    "sensor_rhythm_change",
+)
+"""The features read from a power meter against the household's own standby band and week."""
 RECENT_DAYS = 7
 BASELINE_DAYS = 60
 SMALL_HOURS = (1, 4)

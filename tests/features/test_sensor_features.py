@@ -9,21 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.builders.sensors import sensor_query
+from features.builders.sensors import POWER_FEATURES, sensor_query
 
 AS_OF = pd.Timestamp("2025-06-30")
 HOURS = pd.date_range("2025-04-01", "2025-06-30 23:00", freq="h")
-RELATIVE = (
-    "sensor_standby_share_7d",
-    "sensor_standby_change",
-    "sensor_longest_standby_hours_7d",
-    "sensor_standby_days_7d",
-    "sensor_power_drop_7d",
-    "sensor_active_day_drop_7d",
-    "sensor_power_deviation_7d",
-    "sensor_rhythm_change",
-    "sensor_offline_hours_7d",
-)
+RELATIVE = (*POWER_FEATURES, "sensor_offline_hours_7d")
 RECENT = AS_OF - pd.Timedelta(days=6) <= HOURS
 
 
