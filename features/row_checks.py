@@ -38,28 +38,44 @@ def _allowed(values: list[object]) -> str:
     return "one of " + ", ".join(str(v) for v in values)
 
 
-def _column_reason(check: pa.Check | None, column: str, found: object) -> str:
-    if check is None:
-        return f"{column}: is missing"
-    stats = check.statistics or {}
-    match check.name:
-        case "str_length":
-            return f"{column}: is empty"
-        case "isin":
-            return f"{column}: {found!r} is not {_allowed(list(stats['allowed_values']))}"
-        case "greater_than_or_equal_to":
-            return f"{column}: {found} is below the minimum {stats['min_value']}"
-        case "less_than_or_equal_to":
-            return f"{column}: {found} is above the maximum {stats['max_value']}"
-        case _:
-            return f"{column}: {found!r} fails {check.name}"
+def _column_reasons(check: pa.Check | None, column: str, found: pd.Series) -> pd.Series:
+    """The sentence for each failure of one column check, built for all its failures at once."""
+    stats = (check.statistics or {}) if check is not None else {}
+    name = None if check is None else check.name
+    if name is None:
+        return pd.Series(f"{column}: is missing", index=found.index, dtype="str")
+    if name == "str_length":
+        return pd.Series(f"{column}: is empty", index=found.index, dtype="str")
+    if name == "greater_than_or_equal_to":
+        return f"{column}: " + found.astype("str") + f" is below the minimum {stats['min_value']}"
+    if name == "less_than_or_equal_to":
+        return f"{column}: " + found.astype("str") + f" is above the maximum {stats['max_value']}"
+    shown = found.map(repr).astype("str")
+    if name == "isin":
+        return f"{column}: " + shown + f" is not {_allowed(list(stats['allowed_values']))}"
+    return f"{column}: " + shown + f" fails {name}"
+
+
+def _by_row(index: pd.Index, rows: pd.Series, texts: pd.Series) -> pd.Series:
+    """Each row's reasons joined with '; ' in the order they came, one sentence once; '' for
+    rows without any. Built column-wise: the cost follows the file, not the count of bad rows."""
+    reasons = pd.Series("", index=index, dtype="str")
+    if rows.empty:
+        return reasons
+    found = pd.DataFrame({"row": rows.to_numpy(dtype="int64"), "text": texts.to_numpy(dtype=object)})
+    found = found.drop_duplicates().reset_index(drop=True)
+    single = ~found["row"].duplicated(keep=False)
+    reasons.iloc[found.loc[single, "row"].to_numpy()] = found.loc[single, "text"].to_numpy()
+    several = found[~single]
+    if not several.empty:
+        joined = several.groupby("row", sort=False)["text"].agg("; ".join)
+        reasons.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    return reasons
 
 
 def _schema_reasons(typed: pd.DataFrame, spec: SourceSpec) -> tuple[pd.Series, pd.Series]:
     """Column-level and row-level (cross-column) reasons per positional row."""
     schema = spec.model.to_schema()
-    column_reasons = pd.Series("", index=typed.index, dtype="str")
-    row_reasons = pd.Series("", index=typed.index, dtype="str")
     try:
         schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -68,21 +84,28 @@ def _schema_reasons(typed: pd.DataFrame, spec: SourceSpec) -> tuple[pd.Series, p
             raise RuntimeError(
                 f"{spec.name}: schema failure that is not about a row:\n{cases.to_string()}"
             ) from errors
-        for case in cases.itertuples(index=False):
-            row = int(case.index)
-            if case.schema_context == "Column":
-                check = (
-                    None
-                    if pd.isna(case.check_number)
-                    else schema.columns[case.column].checks[int(case.check_number)]
-                )
-                reason = _column_reason(check, str(case.column), case.failure_case)
-                column_reasons.iat[row] = "; ".join(filter(None, (column_reasons.iat[row], reason)))
-            else:
-                message = schema.checks[int(case.check_number)].error or str(case.check)
-                if message not in row_reasons.iat[row]:
-                    row_reasons.iat[row] = "; ".join(filter(None, (row_reasons.iat[row], message)))
-    return column_reasons, row_reasons
+        cases = cases.reset_index(drop=True)
+        on_column = cases["schema_context"] == "Column"
+        column_texts = []
+        for (column, number), group in cases[on_column].groupby(
+            ["column", "check_number"], dropna=False, sort=False
+        ):
+            check = None if pd.isna(number) else schema.columns[column].checks[int(number)]
+            column_texts.append(_column_reasons(check, str(column), group["failure_case"]))
+        row_texts = []
+        for number, group in cases[~on_column].groupby("check_number", dropna=False, sort=False):
+            check = schema.checks[int(number)]
+            row_texts.append(pd.Series(check.error or str(check), index=group.index, dtype="str"))
+
+        def reasons_of(texts: list[pd.Series]) -> pd.Series:
+            if not texts:
+                return pd.Series("", index=typed.index, dtype="str")
+            ordered = pd.concat(texts).sort_index()  # the order pandera reported them in
+            return _by_row(typed.index, cases.loc[ordered.index, "index"].astype("int64"), ordered)
+
+        return reasons_of(column_texts), reasons_of(row_texts)
+    empty = pd.Series("", index=typed.index, dtype="str")
+    return empty, empty.copy()
 
 
 def _join(*parts: pd.Series) -> pd.Series:
