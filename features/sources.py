@@ -248,7 +248,10 @@ class _FileValidation:
         if frame.empty:
             return
         writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
-        self.reasons.update(_masked(part) for reason in frame[REASON] for part in reason.split("; "))
+        # Mask each distinct reason once: a bad delivery repeats a few sentences many times.
+        for reason, rows in frame[REASON].value_counts(sort=False).items():
+            for part in str(reason).split("; "):
+                self.reasons[_masked(part)] += int(rows)
 
     def _first_pass(self, quarantine: pq.ParquetWriter) -> None:
         malformed = _MalformedLines.scan(self.path) if self.path.suffix == ".csv" else None
