@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -20,6 +21,8 @@ from features.schemas import SourceSpec
 ROW = "_row"
 """1-based position of the row in its source file (in a CSV, line = row + 1 for the header)."""
 REASON = "_reason"
+BLANKED = "_blanked"
+"""For a row kept with attributes blanked: which (comma-separated); absent for a refused row."""
 
 _MAX_LISTED_VALUES = 8
 
@@ -30,6 +33,8 @@ class BatchVerdict:
     """Typed contract columns plus `_row`."""
     quarantined: pd.DataFrame
     """Contract columns as delivered (text) plus `_row` and `_reason`."""
+    blanked: pd.DataFrame
+    """Rows kept with attributes blanked: as delivered, plus `_row`, `_reason` and `_blanked`."""
 
 
 def _allowed(values: list[object]) -> str:
@@ -73,8 +78,17 @@ def _by_row(index: pd.Index, rows: pd.Series, texts: pd.Series) -> pd.Series:
     return reasons
 
 
-def _schema_reasons(typed: pd.DataFrame, spec: SourceSpec) -> tuple[pd.Series, pd.Series]:
-    """Column-level and row-level (cross-column) reasons per positional row."""
+def _failures(rows: pd.Series | np.ndarray, column: str | None, texts: pd.Series | str) -> pd.DataFrame:
+    rows = np.asarray(rows, dtype="int64")
+    texts = (
+        np.full(len(rows), texts, dtype=object) if isinstance(texts, str) else texts.to_numpy(dtype=object)
+    )
+    return pd.DataFrame({"row": rows, "column": column, "text": texts})
+
+
+def _schema_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
+    """One row per failure: (row, the column it blames or None, sentence), in pandera's order.
+    A row-level check blames the attribute `spec.blank_for_check` names, if any."""
     schema = spec.model.to_schema()
     try:
         schema.validate(typed, lazy=True)
@@ -85,62 +99,72 @@ def _schema_reasons(typed: pd.DataFrame, spec: SourceSpec) -> tuple[pd.Series, p
                 f"{spec.name}: schema failure that is not about a row:\n{cases.to_string()}"
             ) from errors
         cases = cases.reset_index(drop=True)
+        blames = dict(spec.blank_for_check)
+        found = []
         on_column = cases["schema_context"] == "Column"
-        column_texts = []
         for (column, number), group in cases[on_column].groupby(
             ["column", "check_number"], dropna=False, sort=False
         ):
             check = None if pd.isna(number) else schema.columns[column].checks[int(number)]
-            column_texts.append(_column_reasons(check, str(column), group["failure_case"]))
-        row_texts = []
+            texts = _column_reasons(check, str(column), group["failure_case"])
+            found.append(_failures(group["index"], str(column), texts).set_axis(group.index))
         for number, group in cases[~on_column].groupby("check_number", dropna=False, sort=False):
             check = schema.checks[int(number)]
-            row_texts.append(pd.Series(check.error or str(check), index=group.index, dtype="str"))
-
-        def reasons_of(texts: list[pd.Series]) -> pd.Series:
-            if not texts:
-                return pd.Series("", index=typed.index, dtype="str")
-            ordered = pd.concat(texts).sort_index()  # the order pandera reported them in
-            return _by_row(typed.index, cases.loc[ordered.index, "index"].astype("int64"), ordered)
-
-        return reasons_of(column_texts), reasons_of(row_texts)
-    empty = pd.Series("", index=typed.index, dtype="str")
-    return empty, empty.copy()
-
-
-def _join(*parts: pd.Series) -> pd.Series:
-    """Join per-row reason texts with '; ', skipping empty ones."""
-    joined = parts[0].copy()
-    for part in parts[1:]:
-        has = part != ""
-        head = joined[has]
-        joined[has] = head.where(head == "", head + "; ") + part[has]
-    return joined
+            message = check.error or str(check)
+            found.append(_failures(group["index"], blames.get(message), message).set_axis(group.index))
+        if found:
+            # Column faults first, then the row's inconsistencies, each in the order pandera found them.
+            ordered = pd.concat(found)
+            level = (~on_column).loc[ordered.index].to_numpy()
+            ordered = ordered.assign(_level=level, _order=ordered.index).sort_values(["_level", "_order"])
+            return ordered.drop(columns=["_level", "_order"]).reset_index(drop=True)
+    return pd.DataFrame(
+        {"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object), "text": pd.Series(dtype=object)}
+    )
 
 
 def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchVerdict:
-    """Parse and check one batch whose first row is `first_row` (1-based) of its file."""
+    """Parse and check one batch whose first row is `first_row` (1-based) of its file.
+
+    A row whose only faults are in attributes the contract lets go missing (`spec.blankable`) is
+    kept with those attributes blanked; any other fault refuses the row whole."""
     n = raw.num_rows
     typed = pd.DataFrame(index=pd.RangeIndex(n))
-    parse_reasons = pd.Series("", index=typed.index, dtype="str")
+    parsed = []
     for column in spec.columns:
         values, reasons = parse_column(raw.column(column), spec.kind(column), column)
         typed[column] = values.set_axis(typed.index)
-        parse_reasons = _join(parse_reasons, reasons.set_axis(typed.index))
-
-    column_reasons, row_reasons = _schema_reasons(typed, spec)
-    has_parse = parse_reasons != ""
+        refused = np.flatnonzero((reasons != "").to_numpy())
+        if len(refused):
+            parsed.append(_failures(refused, column, reasons.iloc[refused].reset_index(drop=True)))
+    parse_failures = pd.concat(parsed, ignore_index=True) if parsed else _failures([], None, "")
+    schema_failures = _schema_failures(typed, spec)
     # A value that did not parse also shows as missing; say only what the user can fix.
-    column_reasons = column_reasons.where(~has_parse, "")
-    reasons = _join(parse_reasons, column_reasons, row_reasons)
+    schema_failures = schema_failures[~schema_failures["row"].isin(parse_failures["row"])]
+    failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
+
+    blankable = failures["column"].isin(spec.blankable)
+    refused_rows = np.unique(failures.loc[~blankable, "row"].to_numpy(dtype="int64"))
+    blanks = failures[blankable & ~failures["row"].isin(refused_rows)]
+    for column, group in blanks.groupby("column", sort=False):
+        # mask() builds a new column: the parsed one may share read-only memory with Arrow.
+        typed[column] = typed[column].mask(typed.index.isin(group["row"].to_numpy()))
+    reasons = _by_row(typed.index, failures["row"], failures["text"])
+    blanked_columns = _by_row(typed.index, blanks["row"], blanks["column"])
 
     rows = pd.Series(range(first_row, first_row + n), index=typed.index, dtype="int64")
-    bad = reasons != ""
+    bad = pd.Series(False, index=typed.index)
+    bad.iloc[refused_rows] = True
+    blanked = (blanked_columns != "") & ~bad
     accepted = typed.loc[~bad].assign(**{ROW: rows[~bad]}).reset_index(drop=True)
     quarantined = _as_delivered(raw.filter(pa_arrow.array(bad.to_numpy())), spec)
     quarantined[ROW] = rows[bad].to_numpy()
     quarantined[REASON] = reasons[bad].to_numpy()
-    return BatchVerdict(accepted=accepted, quarantined=quarantined)
+    kept = _as_delivered(raw.filter(pa_arrow.array(blanked.to_numpy())), spec)
+    kept[ROW] = rows[blanked].to_numpy()
+    kept[REASON] = reasons[blanked].to_numpy()
+    kept[BLANKED] = blanked_columns[blanked].str.replace("; ", ",").to_numpy()
+    return BatchVerdict(accepted=accepted, quarantined=quarantined, blanked=kept)
 
 
 def _as_delivered(raw: pa_arrow.Table, spec: SourceSpec) -> pd.DataFrame:

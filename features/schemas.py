@@ -204,6 +204,11 @@ class SourceSpec:
     """Columns that identify one fact; a repeat delivery of a key is quarantined as a duplicate."""
     in_registry: bool = True
     """Whether every household_id must exist in the households registry."""
+    blankable: tuple[str, ...] = ()
+    """Attributes that become missing when implausible, unparseable or absent, keeping the row:
+    one wrong birth year must not take a household out of every round."""
+    blank_for_check: tuple[tuple[str, str], ...] = ()
+    """(row-check error, attribute it blames): an inconsistency blanks that attribute only."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -214,7 +219,27 @@ class SourceSpec:
 
 
 SOURCES: tuple[SourceSpec, ...] = (
-    SourceSpec("households", Households, in_registry=False),
+    SourceSpec(
+        "households",
+        Households,
+        in_registry=False,
+        blankable=(
+            "dong_code",
+            "head_birth_year",
+            "head_sex",
+            "household_size",
+            "housing_type",
+            "tenure",
+            "moved_in",
+            "livelihood_status",
+            "medical_aid",
+            "disability",
+        ),
+        blank_for_check=(
+            ("head_birth_year is after the row's valid_from year", "head_birth_year"),
+            ("moved_in is on or after valid_to", "moved_in"),
+        ),
+    ),
     SourceSpec(
         "crisis_events",
         CrisisEvents,

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from features.contract_files import arrow_schema, find_source_file
 from features.reference import UNKNOWN_INDICATOR_CATEGORY, indicator_categories
-from features.row_checks import REASON, ROW, check_batch
+from features.row_checks import BLANKED, REASON, ROW, check_batch
 from features.schemas import SOURCES, SOURCES_BY_NAME, SourceSpec
 
 BATCH_ROWS = 1_000_000
@@ -47,13 +47,19 @@ class ContractError(Exception):
 
 @dataclass
 class SourceReport:
-    """What happened to one contract file; `rows_read == rows_accepted + rows_quarantined`."""
+    """What happened to one contract file:
+    `rows_read == rows_accepted_whole + rows_blanked + rows_quarantined`."""
 
     name: str
     file: str | None = None
     sha256: str | None = None
     rows_read: int = 0
     rows_accepted: int = 0
+    """Rows kept: whole, or with attributes blanked."""
+    rows_accepted_whole: int = 0
+    rows_blanked: int = 0
+    """Rows kept with implausible, inconsistent or missing attributes blanked (listed, with their
+    reasons and the columns blanked, in the quarantine file)."""
     rows_quarantined: int = 0
     duplicates: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -197,7 +203,7 @@ def _row_numbers(first: int, count: int, skipped: set[int]) -> pd.Series:
 def _quarantine_schema(spec: SourceSpec) -> pa.Schema:
     return pa.schema(
         [pa.field(c, pa.string()) for c in spec.columns]
-        + [pa.field(ROW, pa.int64()), pa.field(REASON, pa.string())]
+        + [pa.field(ROW, pa.int64()), pa.field(REASON, pa.string()), pa.field(BLANKED, pa.string())]
     )
 
 
@@ -216,6 +222,7 @@ class _FileValidation:
         self.progress = progress
         self.report = SourceReport(name=spec.name, file=path.name)
         self.reasons: Counter[str] = Counter()
+        self.blanked_rows: list[np.ndarray] = []
 
     def run(self, con: duckdb.DuckDBPyConnection, final: Path, registry: Path | None) -> None:
         self._check_columns()
@@ -232,6 +239,7 @@ class _FileValidation:
             self.staging.unlink(missing_ok=True)
         self.report.reasons = dict(self.reasons.most_common())
         self.report.rows_quarantined = self.report.rows_read - self.report.rows_accepted
+        self.report.rows_accepted_whole = self.report.rows_accepted - self.report.rows_blanked
 
     def _check_columns(self) -> None:
         delivered = _delivered_columns(self.path)
@@ -244,14 +252,17 @@ class _FileValidation:
             )
         self.report.ignored_columns = [c for c in delivered if c not in self.spec.columns]
 
-    def _quarantine(self, writer: pq.ParquetWriter, frame: pd.DataFrame) -> None:
+    def _quarantine(self, writer: pq.ParquetWriter, frame: pd.DataFrame, kept: bool = False) -> None:
         if frame.empty:
             return
+        if BLANKED not in frame:
+            frame = frame.assign(**{BLANKED: pd.Series([None] * len(frame), dtype="str")})
         writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
+        suffix = " (blanked; row kept)" if kept else ""
         # Mask each distinct reason once: a bad delivery repeats a few sentences many times.
         for reason, rows in frame[REASON].value_counts(sort=False).items():
             for part in str(reason).split("; "):
-                self.reasons[_masked(part)] += int(rows)
+                self.reasons[_masked(part) + suffix] += int(rows)
 
     def _first_pass(self, quarantine: pq.ParquetWriter) -> None:
         malformed = _MalformedLines.scan(self.path) if self.path.suffix == ".csv" else None
@@ -264,6 +275,9 @@ class _FileValidation:
                 verdict = check_batch(raw, self.spec, first_row=1)
                 verdict.accepted[ROW] = rows.iloc[verdict.accepted[ROW] - 1].to_numpy()
                 verdict.quarantined[ROW] = rows.iloc[verdict.quarantined[ROW] - 1].to_numpy()
+                verdict.blanked[ROW] = rows.iloc[verdict.blanked[ROW] - 1].to_numpy()
+                self._quarantine(quarantine, verdict.blanked, kept=True)
+                self.blanked_rows.append(verdict.blanked[ROW].to_numpy(dtype="int64"))
                 if not verdict.accepted.empty:
                     staging.write_table(
                         pa.Table.from_pandas(verdict.accepted, schema=staging.schema, preserve_index=False)
@@ -301,6 +315,9 @@ class _FileValidation:
             ).df()
         reason_of = dict(zip(rejected[ROW].tolist(), rejected[REASON].tolist(), strict=True))
         refused_rows = np.sort(rejected[ROW].to_numpy(dtype="int64"))
+        blanked = np.concatenate(self.blanked_rows) if self.blanked_rows else np.array([], dtype="int64")
+        # A blanked row that a whole-file rule refuses after all counts as refused.
+        self.report.rows_blanked = int((~np.isin(blanked, refused_rows)).sum())
         with pq.ParquetWriter(final, arrow_schema(self.spec), compression="zstd") as accepted:
             for batch in pq.ParquetFile(self.staging).iter_batches(batch_size=BATCH_ROWS):
                 table = pa.Table.from_batches([batch])
@@ -338,10 +355,22 @@ def whole_file_rules(spec: SourceSpec, registry: Path | None) -> list[str]:
             f"HAVING count(*) > 1) d USING ({key}) WHERE s.{ROW} <> d.first_row"
         )
     if spec.in_registry and registry is not None:
+        refused = registry.parent / QUARANTINE_DIR / registry.name
+        # A household whose registry rows were all refused: its other rows carry that one cause.
+        refusals = (
+            f"SELECT household_id, min({ROW}) AS registry_row FROM read_parquet('{refused}') "
+            f"WHERE {BLANKED} IS NULL GROUP BY household_id"
+            if refused.is_file()
+            else "SELECT NULL::VARCHAR AS household_id, NULL::BIGINT AS registry_row WHERE false"
+        )
         rules.append(
-            f"SELECT {ROW}, 'household_id: ''' || household_id || ''' is not in the households "
-            f"registry' AS {REASON} FROM staged "
-            f"ANTI JOIN (SELECT DISTINCT household_id FROM read_parquet('{registry}')) USING (household_id)"
+            f"SELECT s.{ROW}, CASE WHEN r.registry_row IS NOT NULL "
+            f"THEN 'household_id: ''' || s.household_id || ''': its registry rows were refused "
+            f"(households row ' || r.registry_row || ')' "
+            f"ELSE 'household_id: ''' || s.household_id || ''' is not in the households registry' END "
+            f"AS {REASON} FROM staged s "
+            f"ANTI JOIN (SELECT DISTINCT household_id FROM read_parquet('{registry}')) a USING (household_id) "
+            f"LEFT JOIN ({refusals}) r USING (household_id)"
         )
     if spec.name == "households":
         rules.append(

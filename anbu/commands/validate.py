@@ -35,19 +35,19 @@ def validate(
 
 def render_report(report: DropReport) -> None:
     table = Table(title=f"Validation of {report.data_dir}", show_lines=False)
-    for column in ("file", "read", "accepted", "quarantined", "duplicates", "main reasons"):
-        table.add_column(
-            column, justify="right" if column in {"read", "accepted", "quarantined", "duplicates"} else "left"
-        )
+    counts = ("read", "accepted whole", "kept, blanked", "quarantined", "duplicates")
+    for column in ("file", *counts, "main reasons"):
+        table.add_column(column, justify="right" if column in counts else "left")
     for source in report.sources:
         if not source.delivered:
-            table.add_row(source.name, "-", "-", "-", "-", source.note)
+            table.add_row(source.name, "-", "-", "-", "-", "-", source.note)
             continue
         reasons = "; ".join(f"{count:,}× {reason}" for reason, count in list(source.reasons.items())[:3])
         table.add_row(
             source.file,
             f"{source.rows_read:,}",
-            f"{source.rows_accepted:,}",
+            f"{source.rows_accepted_whole:,}",
+            f"{source.rows_blanked:,}",
             f"{source.rows_quarantined:,}",
             f"{source.duplicates:,}",
             reasons,
@@ -66,6 +66,6 @@ def render_report(report: DropReport) -> None:
                 f"{', '.join(source.ignored_columns)}"
             )
     console.print(
-        f"Accepted rows: {report.out_dir}/<file>.parquet · quarantined rows with reasons: "
-        f"{report.out_dir}/quarantine/<file>.parquet"
+        f"Accepted rows: {report.out_dir}/<file>.parquet · quarantined rows, and rows kept with "
+        f"attributes blanked (column _blanked), with reasons: {report.out_dir}/quarantine/<file>.parquet"
     )

@@ -137,3 +137,21 @@ def test_a_validated_drop_missing_a_required_file_is_an_error_not_an_empty_table
     (Path(report.out_dir) / "households.parquet").unlink()
     with pytest.raises(ContractError, match=r"households\.parquet: missing from the validated drop"):
         connect(Path(report.out_dir))
+
+
+def test_a_registry_row_with_an_inconsistent_attribute_keeps_its_household_in_the_round(
+    tmp_path: Path,
+) -> None:
+    frames = valid_frames()
+    households = frames["households"]
+    first = households.index[households["household_id"] == "H1"]
+    households.loc[first, "head_birth_year"] = households.loc[first, "valid_from"].dt.year + 5
+    households.loc[households["household_id"] == "H2", "housing_type"] = "castle"
+    clean, _ = build_round(write_drop(tmp_path / "clean"), D("2025-03-31"))
+    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-03-31"))
+    assert list(table["household_id"]) == list(clean["household_id"])
+    rows, before = table.set_index("household_id"), clean.set_index("household_id")
+    assert np.isnan(rows.loc["H1", "age"]) and not np.isnan(before.loc["H1", "age"])
+    assert np.isnan(rows.loc["H2", "housing_type"])
+    untouched = [c for c in rows.columns if c not in ("age", "age_band", "housing_type", "housing_type_name")]
+    pd.testing.assert_frame_equal(rows[untouched], before[untouched])

@@ -19,10 +19,15 @@ def quarantine(report: DropReport, name: str) -> pd.DataFrame:
 def assert_nothing_lost(report: DropReport) -> None:
     for source in report.sources:
         assert source.rows_read == source.rows_accepted + source.rows_quarantined, source
+        assert (
+            source.rows_read == source.rows_accepted_whole + source.rows_blanked + source.rows_quarantined
+        ), source
         if source.delivered:
             accepted = pq.read_metadata(Path(report.out_dir) / f"{source.name}.parquet").num_rows
             assert accepted == source.rows_accepted
-            assert len(quarantine(report, source.name)) == source.rows_quarantined
+            listed = quarantine(report, source.name)
+            assert listed["_blanked"].isna().sum() == source.rows_quarantined
+            assert listed["_blanked"].notna().sum() == source.rows_blanked
 
 
 def with_rows(name: str, rows: list[dict]) -> dict[str, pd.DataFrame]:
@@ -95,9 +100,19 @@ def test_household_rows_breaking_the_contract_are_quarantined_with_reasons(tmp_p
     reasons = reasons_by_row(report, "households")
     assert "gu: '해운대구' is not one of the 25 values" in reasons[5]
     assert reasons[6] == "valid_to must be after valid_from"
+    # One implausible or inconsistent attribute blanks that attribute; the household stays.
     assert reasons[7] == "household_size: 0 is below the minimum 1"
     assert reasons[8] == "head_birth_year is after the row's valid_from year"
-    assert report.source("households").rows_accepted == 4
+    listed = quarantine(report, "households").set_index("_row")
+    assert listed.loc[7, "_blanked"] == "household_size" and listed.loc[8, "_blanked"] == "head_birth_year"
+    assert pd.isna(listed.loc[5, "_blanked"]) and pd.isna(listed.loc[6, "_blanked"])
+    source = report.source("households")
+    assert (source.rows_accepted_whole, source.rows_blanked, source.rows_quarantined) == (4, 2, 2)
+    accepted = (
+        pq.read_table(Path(report.out_dir) / "households.parquet").to_pandas().set_index("household_id")
+    )
+    assert pd.isna(accepted.loc["H9", "household_size"]) and pd.isna(accepted.loc["H10", "head_birth_year"])
+    assert accepted.loc["H10", "gu"] == good["gu"]
 
 
 def test_overlapping_registry_periods_quarantine_the_later_row(tmp_path: Path) -> None:
@@ -254,10 +269,19 @@ def test_wrong_physical_type_in_parquet_is_parsed_per_value(tmp_path: Path) -> N
     households.to_parquet(drop / "households.parquet")
     report = validate_drop(drop)
     assert reasons_by_row(report, "households") == {2: "household_size: 'three' is not a whole number"}
-    # H2 is no longer in the registry, so its contact and visit are quarantined too, with that reason.
-    assert reasons_by_row(report, "call_center_contacts") == {
-        1: "household_id: 'H2' is not in the households registry"
-    }
+    # The size is blanked, H2 stays in the registry, and so do its contact and visit.
+    assert report.source("households").rows_blanked == 1
+    assert report.source("call_center_contacts").rows_quarantined == 0
+    assert_nothing_lost(report)
+
+
+def test_rows_of_a_household_whose_registry_rows_were_refused_name_that_one_cause(tmp_path: Path) -> None:
+    frames = valid_frames()
+    households = frames["households"]
+    households.loc[households["household_id"] == "H2", "gu"] = "해운대구"
+    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    reasons = reasons_by_row(report, "call_center_contacts")
+    assert list(reasons.values()) == ["household_id: 'H2': its registry rows were refused (households row 2)"]
     assert_nothing_lost(report)
 
 
