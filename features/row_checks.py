@@ -67,6 +67,10 @@ def _by_row(index: pd.Index, rows: pd.Series, texts: pd.Series) -> pd.Series:
     reasons = pd.Series("", index=index, dtype="str")
     if rows.empty:
         return reasons
+    positions = rows.to_numpy(dtype="int64")
+    if len(np.unique(positions)) == len(positions):  # the common case: one reason per bad row
+        reasons.iloc[positions] = texts.to_numpy(dtype=object)
+        return reasons
     found = pd.DataFrame({"row": rows.to_numpy(dtype="int64"), "text": texts.to_numpy(dtype=object)})
     found = found.drop_duplicates().reset_index(drop=True)
     single = ~found["row"].duplicated(keep=False)
@@ -86,7 +90,50 @@ def _failures(rows: pd.Series | np.ndarray, column: str | None, texts: pd.Series
     return pd.DataFrame({"row": rows, "column": column, "text": texts})
 
 
+def _no_failures() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object), "text": pd.Series(dtype=object)}
+    )
+
+
 def _schema_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
+    """One row per failure: (row, the column it blames or None, sentence): nullability, then
+    each column's checks, then the row checks, in the model's order.
+
+    The model's own checks are run directly, each over the whole batch. pandera's lazy
+    validation would find the same failures, but it also formats every failure case into its
+    error message, which costs more than the checking once half a batch is bad. The columns and
+    types are still checked by pandera itself, on the empty frame.
+    """
+    schema = spec.model.to_schema()
+    try:
+        schema.validate(typed.iloc[:0])
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors):
+        return _pandera_failures(typed, spec)
+    blames = dict(spec.blank_for_check)
+    found = []
+    for name, column in schema.columns.items():
+        values = typed[name]
+        if not column.nullable:
+            missing = np.flatnonzero(values.isna().to_numpy())
+            if len(missing):
+                found.append(_failures(missing, name, f"{name}: is missing"))
+        for check in column.checks:
+            output = check(values).check_output
+            failed = output.index[~output.to_numpy(dtype=bool)]
+            if len(failed):
+                texts = _column_reasons(check, name, values.loc[failed].reset_index(drop=True))
+                found.append(_failures(failed.to_numpy(), name, texts))
+    for check in schema.checks:
+        output = check(typed).check_output
+        failed = output.index[~output.to_numpy(dtype=bool)]
+        if len(failed):
+            message = check.error or str(check)
+            found.append(_failures(failed.to_numpy(), blames.get(message), message))
+    return pd.concat(found, ignore_index=True) if found else _no_failures()
+
+
+def _pandera_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
     """One row per failure: (row, the column it blames or None, sentence), in pandera's order.
     A row-level check blames the attribute `spec.blank_for_check` names, if any."""
     schema = spec.model.to_schema()
