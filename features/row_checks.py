@@ -96,6 +96,13 @@ def _no_failures() -> pd.DataFrame:
     )
 
 
+def _failed_rows(output: object) -> pd.Index | None:
+    """The rows a check failed, or None when its verdict is not per row (then pandera reports)."""
+    if not isinstance(output, pd.Series):
+        return None
+    return output.index[~output.to_numpy(dtype=bool)]
+
+
 def _schema_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
     """One row per failure: (row, the column it blames or None, sentence): nullability, then
     each column's checks, then the row checks, in the model's order.
@@ -119,14 +126,16 @@ def _schema_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
             if len(missing):
                 found.append(_failures(missing, name, f"{name}: is missing"))
         for check in column.checks:
-            output = check(values).check_output
-            failed = output.index[~output.to_numpy(dtype=bool)]
+            failed = _failed_rows(check(values).check_output)
+            if failed is None:
+                return _pandera_failures(typed, spec)
             if len(failed):
                 texts = _column_reasons(check, name, values.loc[failed].reset_index(drop=True))
                 found.append(_failures(failed.to_numpy(), name, texts))
     for check in schema.checks:
-        output = check(typed).check_output
-        failed = output.index[~output.to_numpy(dtype=bool)]
+        failed = _failed_rows(check(typed).check_output)
+        if failed is None:
+            return _pandera_failures(typed, spec)
         if len(failed):
             message = check.error or str(check)
             found.append(_failures(failed.to_numpy(), blames.get(message), message))

@@ -46,3 +46,38 @@ def test_every_one_of_many_bad_rows_is_quarantined_with_its_reason() -> None:
     assert (
         verdict.quarantined["_reason"] == "value is above the largest plausible reading for its channel"
     ).all()
+
+
+def test_the_direct_checks_find_exactly_what_pandera_s_own_report_finds() -> None:
+    from features.parsing import parse_column
+    from features.row_checks import _pandera_failures, _schema_failures
+    from tests.features.drops import valid_frames
+
+    spec = SOURCES_BY_NAME["households"]
+    frame = valid_frames()["households"]
+    good = frame.iloc[0].to_dict()
+    broken = pd.DataFrame(
+        [
+            {**good, "household_id": "H7", "gu": "해운대구", "household_size": 0},
+            {
+                **good,
+                "household_id": "H8",
+                "valid_from": pd.Timestamp("2024-05-01"),
+                "valid_to": pd.Timestamp("2024-02-01"),
+            },
+            {**good, "household_id": "H9", "head_sex": None, "head_birth_year": 2029},
+            {**good, "household_id": "", "tenure": "castle"},
+        ]
+    )
+    raw = pa.Table.from_pandas(
+        pd.concat([frame, broken], ignore_index=True).astype("str"), preserve_index=False
+    )
+    typed = pd.DataFrame({c: parse_column(raw.column(c), spec.kind(c), c)[0] for c in spec.columns})
+    typed.loc[typed["head_sex"] == "None", "head_sex"] = pd.NA
+
+    def as_set(failures: pd.DataFrame) -> set[tuple[int, object, str]]:
+        return set(failures[["row", "column", "text"]].itertuples(index=False, name=None))
+
+    direct = as_set(_schema_failures(typed, spec))
+    assert len(direct) >= 7
+    assert direct == as_set(_pandera_failures(typed, spec))
