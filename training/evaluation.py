@@ -40,7 +40,7 @@ from training.survey import SurveySample
 
 MIN_EVALUATION_SURVEY_HOUSEHOLDS = 30
 """Below this many survey households in the test round's window nothing is estimated from it."""
-SCORERS_WITH_PROBABILITIES = ("model", "logistic")
+SCORERS_WITH_PROBABILITIES = ("model", "logistic", "best_possible", "champion")
 GROUPINGS = {
     "gu": "district",
     "age_band": "age band",
@@ -104,7 +104,7 @@ class Ranking:
 def rankings(test: pd.DataFrame, scores: dict[str, np.ndarray], allocation: Allocation) -> dict[str, Ranking]:
     district = test["gu"].astype("str").to_numpy()
     return {
-        name: Ranking(score, district, allocation, name in (*SCORERS_WITH_PROBABILITIES, "best_possible"))
+        name: Ranking(score, district, allocation, name in SCORERS_WITH_PROBABILITIES)
         for name, score in scores.items()
     }
 
@@ -258,10 +258,10 @@ def champion_comparison(
     the metrics and the tag naming the champion version compared with."""
     version, champion_scores = champion
     sample = SurveySample.of(test)
-    district = test["gu"].astype("str").to_numpy()
+    ranked = rankings(test, {"model": model, "champion": champion_scores}, allocation)
     compared = compare_lists(
-        Ranking(model, district, allocation, probabilities=True),
-        Ranking(champion_scores, district, allocation, probabilities=True),
+        ranked["model"],
+        ranked["champion"],
         sample.positions,
         capacity_share,
         min_list_survey_households,
