@@ -45,10 +45,9 @@ def _allowed(values: list[object]) -> str:
 
 def _column_reasons(check: pa.Check | None, column: str, found: pd.Series) -> pd.Series:
     """The sentence for each failure of one column check, built for all its failures at once."""
-    stats = (check.statistics or {}) if check is not None else {}
-    name = None if check is None else check.name
-    if name is None:
+    if check is None:
         return pd.Series(f"{column}: is missing", index=found.index, dtype="str")
+    stats, name = check.statistics or {}, check.name
     if name == "str_length":
         return pd.Series(f"{column}: is empty", index=found.index, dtype="str")
     if name == "greater_than_or_equal_to":
@@ -71,7 +70,7 @@ def _by_row(index: pd.Index, rows: pd.Series, texts: pd.Series) -> pd.Series:
     if len(np.unique(positions)) == len(positions):  # the common case: one reason per bad row
         reasons.iloc[positions] = texts.to_numpy(dtype=object)
         return reasons
-    found = pd.DataFrame({"row": rows.to_numpy(dtype="int64"), "text": texts.to_numpy(dtype=object)})
+    found = pd.DataFrame({"row": positions, "text": texts.to_numpy(dtype=object)})
     found = found.drop_duplicates().reset_index(drop=True)
     single = ~found["row"].duplicated(keep=False)
     reasons.iloc[found.loc[single, "row"].to_numpy()] = found.loc[single, "text"].to_numpy()
@@ -174,9 +173,7 @@ def _pandera_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
             level = (~on_column).loc[ordered.index].to_numpy()
             ordered = ordered.assign(_level=level, _order=ordered.index).sort_values(["_level", "_order"])
             return ordered.drop(columns=["_level", "_order"]).reset_index(drop=True)
-    return pd.DataFrame(
-        {"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object), "text": pd.Series(dtype=object)}
-    )
+    return _no_failures()
 
 
 def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchVerdict:
@@ -193,7 +190,7 @@ def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchV
         refused = np.flatnonzero((reasons != "").to_numpy())
         if len(refused):
             parsed.append(_failures(refused, column, reasons.iloc[refused].reset_index(drop=True)))
-    parse_failures = pd.concat(parsed, ignore_index=True) if parsed else _failures([], None, "")
+    parse_failures = pd.concat(parsed, ignore_index=True) if parsed else _no_failures()
     schema_failures = _schema_failures(typed, spec)
     # A value that did not parse also shows as missing; say only what the user can fix.
     schema_failures = schema_failures[~schema_failures["row"].isin(parse_failures["row"])]
