@@ -11,7 +11,7 @@ homes differ in all of these. Four processes change what it reads:
 - device faults: hours that never arrive, and exact zeros while a plug is pulled.
 
 Only the first three are behaviour; features must tell absence from withdrawal and both from
-faults. `flat_power` keeps the earlier synthetic meter (flat to the decimal whenever nobody is
+faults. `flat_readings` keeps the earlier synthetic meters (flat to the decimal whenever nobody is
 active) for the `flat_meters` variant, so the two can be compared on the same city.
 """
 
@@ -143,13 +143,32 @@ def realistic_power(
     return np.round(np.maximum(reading, 0.5), 1)
 
 
-def flat_power(service: np.ndarray, active: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The earlier synthetic meter: a constant base, half a watt of noise, activity on top."""
+def _sun(hours: pd.DatetimeIndex) -> np.ndarray:
+    """Daylight by hour of day, 0-1 (one row, to broadcast over homes)."""
+    return np.clip(np.sin((hours.hour.to_numpy() - 6) / 13 * np.pi), 0, None)[None, :]
+
+
+def flat_readings(
+    service: np.ndarray,
+    hours: pd.DatetimeIndex,
+    active: np.ndarray,
+    away: np.ndarray,
+    withdrawal: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The earlier synthetic meters (power, light, phone): a constant base with half a watt of
+    noise and activity on top, so power is flat to the decimal whenever nobody is active."""
     n, h = active.shape
     is_ami = (service == "ami")[:, None]
     base = rng.uniform(25, 80, (n, 1)) + 90 * is_ami
     power = base + rng.normal(0, 0.5, (n, h)) + active * rng.lognormal(4.6, 0.6, (n, h)) * (1 + is_ami)
-    return np.round(np.maximum(power, 0.5), 1)
+    power = np.round(np.maximum(power, 0.5), 1)
+    daylight = _sun(hours) * rng.uniform(20, 180, (n, 1))
+    light = np.where(
+        away, 0.0, np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1)
+    )
+    phone = np.where(away, 0, rng.poisson(active * 3.5 + 0.05)) * (rng.random((n, h)) > 0.6 * withdrawal)
+    return power, light, phone
 
 
 def realistic_light(
@@ -162,12 +181,10 @@ def realistic_light(
     """Daylight through the window (cloudier some days), a night light in some homes, lamps when
     someone is active, and the sensor's own noise; curtains stay drawn as a home withdraws."""
     n, h = active.shape
-    hour_of_day = hours.hour.to_numpy()
     first_day = hours[0].normalize()
     n_days = int((hours[-1].normalize() - first_day) / pd.Timedelta(days=1)) + 1
     weather = _whole_days(rng.lognormal(0, 0.45, (n, n_days)), hours, first_day)
-    sun = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :]
-    daylight = sun * homes.window_lux[:, None] * weather * (1 - 0.4 * withdrawal)
+    daylight = _sun(hours) * homes.window_lux[:, None] * weather * (1 - 0.4 * withdrawal)
     lamps = active * rng.uniform(120, 300, (n, h))
     noise = rng.normal(0, 2, (n, h))
     return np.round(np.maximum(daylight + lamps + homes.night_light_lux[:, None] + noise, 0), 1)

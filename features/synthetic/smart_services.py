@@ -19,7 +19,7 @@ from features.synthetic.latent import LatentLives
 from features.synthetic.meters import (
     Homes,
     absences,
-    flat_power,
+    flat_readings,
     realistic_light,
     realistic_phone,
     realistic_power,
@@ -211,14 +211,7 @@ def _device_batch(
     offline = _episodes(rng, (n, h), 1.2, 2, 60)
     unplugged = _episodes(rng, (n, h), 0.35, 6, 90) & (service == "smart_plug")[:, None]
     if meters == "flat":
-        power = flat_power(service, active, rng)
-        daylight = np.clip(np.sin((hour_of_day - 6) / 13 * np.pi), 0, None)[None, :] * rng.uniform(
-            20, 180, (n, 1)
-        )
-        light = np.where(
-            away, 0.0, np.round(daylight * (1 - 0.4 * withdrawal) + active * rng.uniform(120, 300, (n, h)), 1)
-        )
-        phone = np.where(away, 0, rng.poisson(active * 3.5 + 0.05)) * (rng.random((n, h)) > 0.6 * withdrawal)
+        power, light, phone = flat_readings(service, hours, active, away, withdrawal, rng)
     else:
         homes = Homes.draw(service, rng)
         power = realistic_power(homes, hours, active, ~away, profile, rng)
