@@ -21,7 +21,9 @@ _HOUR_BITS = 20
 
 
 def legacy_sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
-    """Today's sensor features (before issue 13), one row per enrolled household."""
+    """Today's power features (before issue 13), one row per enrolled household: the four the
+    benchmark compares; the light, phone, offline and AI-call features were the product's and are
+    not restated here."""
     query = f"""
     WITH enrolled AS (
         SELECT household_id, (row_number() OVER (ORDER BY household_id))::BIGINT AS hid
@@ -64,47 +66,8 @@ def legacy_sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
                avg(value) FILTER (WHERE recent AND daytime AND value > 0) AS day_recent,
                avg(value) FILTER (WHERE recent AND NOT daytime AND value > 0) AS night_recent,
                avg(value) FILTER (WHERE NOT recent AND daytime AND value > 0) AS day_baseline,
-               avg(value) FILTER (WHERE NOT recent AND NOT daytime AND value > 0) AS night_baseline,
-               count(*) FILTER (WHERE recent AND value > 0) AS live_hours_recent
+               avg(value) FILTER (WHERE NOT recent AND NOT daytime AND value > 0) AS night_baseline
         FROM power_hours GROUP BY hid
-    ),
-    other_means AS MATERIALIZED (
-        -- Grouped by one packed integer (household number, channel, window): far cheaper than
-        -- grouping tens of millions of rows by a text id.
-        SELECT (e.hid << 2) + (r.channel = 'phone_events')::BIGINT * 2 + (r.ts >= $recent_start)::BIGINT AS slot,
-               avg(r.value) AS mean
-        FROM sensor_readings r JOIN enrolled e USING (household_id)
-        WHERE r.channel <> 'power_w' AND r.ts >= $baseline_start AND r.ts < $day_end
-        GROUP BY slot
-    ),
-    other_channels AS (
-        SELECT slot >> 2 AS hid,
-               max(mean) FILTER (WHERE slot & 3 = 3) AS phone_recent,
-               max(mean) FILTER (WHERE slot & 3 = 2) AS phone_baseline,
-               max(mean) FILTER (WHERE slot & 3 = 1) AS light_recent,
-               max(mean) FILTER (WHERE slot & 3 = 0) AS light_baseline
-        FROM other_means GROUP BY hid
-    ),
-    power_enrolled AS (
-        SELECT DISTINCT household_id FROM sensor_enrollments
-        WHERE service IN ('smart_plug', 'ami')
-          AND enrolled_on <= $recent_start_day AND (ended_on IS NULL OR ended_on >= $as_of)
-    ),
-    calls AS (
-        SELECT household_id, called_at, answered, risk_flag,
-               count(*) FILTER (WHERE answered) OVER (
-                   PARTITION BY household_id ORDER BY called_at DESC
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS answered_since
-        FROM ai_calls WHERE called_at < $day_end
-    ),
-    call_summary AS (
-        SELECT household_id,
-               count(*) FILTER (WHERE answered_since = 0) AS unanswered_streak,
-               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 84 DAY
-                                              AND called_at < $day_end - INTERVAL 28 DAY) AS answer_before,
-               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 28 DAY) AS answer_recent,
-               count(*) FILTER (WHERE risk_flag AND called_at >= $day_end - INTERVAL 90 DAY) AS risk_flags
-        FROM calls GROUP BY household_id
     )
     SELECT
         e.household_id,
@@ -113,20 +76,10 @@ def legacy_sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
         p.inactive_recent - p.inactive_baseline AS sensor_inactive_change,
         CASE WHEN p.hid IS NOT NULL THEN coalesce(lf.longest, 0) END::DOUBLE
             AS sensor_longest_flat_hours_7d,
-        ln(p.day_baseline / p.night_baseline) - ln(p.day_recent / p.night_recent) AS sensor_day_night_change,
-        CASE WHEN o.phone_baseline > 0 THEN 1 - o.phone_recent / o.phone_baseline END AS sensor_phone_drop,
-        CASE WHEN o.light_baseline > 0 THEN 1 - o.light_recent / o.light_baseline END AS sensor_light_drop,
-        CASE WHEN pe.household_id IS NOT NULL
-             THEN {RECENT_DAYS * 24} - coalesce(p.live_hours_recent, 0) END::DOUBLE AS sensor_offline_hours_7d,
-        c.unanswered_streak::DOUBLE AS ai_call_unanswered_streak,
-        c.answer_before - c.answer_recent AS ai_call_answer_drop,
-        c.risk_flags::DOUBLE AS ai_call_risk_flags_90d
+        ln(p.day_baseline / p.night_baseline) - ln(p.day_recent / p.night_recent) AS sensor_day_night_change
     FROM enrolled e
     LEFT JOIN power_summary p USING (hid)
     LEFT JOIN longest_flat lf USING (hid)
-    LEFT JOIN other_channels o USING (hid)
-    LEFT JOIN power_enrolled pe USING (household_id)
-    LEFT JOIN call_summary c USING (household_id)
     """
     day_end = as_of + pd.Timedelta(days=1)
     recent_start = day_end - pd.Timedelta(days=RECENT_DAYS)
@@ -135,8 +88,6 @@ def legacy_sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     params = {
         "as_of": as_of.date(),
         "day_end": day_end,
-        "recent_start": recent_start,
-        "recent_start_day": recent_start.date(),
         "baseline_start": baseline_start,
         "first_hour": (baseline_start - pd.Timestamp(0)) // hour,
         "recent_hour": (recent_start - pd.Timestamp(0)) // hour,

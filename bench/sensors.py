@@ -55,8 +55,8 @@ LEGACY_FEATURES = (
     "sensor_inactive_change",
     "sensor_longest_flat_hours_7d",
     "sensor_day_night_change",
-    "sensor_offline_hours_7d",
 )
+"""The power features anbu had before (bench/legacy_sensor_features.py)."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,7 @@ def measure_weeks(data: Path) -> Weeks:
         new = con.execute(query, params).df().set_index("household_id")
         query, params = legacy_sensor_query(as_of)
         old = con.execute(query, params).df().set_index("household_id")
-        week = new[list(NEW_FEATURES)].join(
-            old[[c for c in LEGACY_FEATURES if c != "sensor_offline_hours_7d"]], how="left"
-        )
+        week = new[list(NEW_FEATURES)].join(old[list(LEGACY_FEATURES)], how="left")
         week = week[week.index.isin(metered) & week["sensor_standby_share_7d"].notna()]
         window = kepco[(kepco["day"] > as_of - pd.Timedelta(days=7)) & (kepco["day"] <= as_of)]
         week["kepco_rule"] = week.index.isin(window["household_id"])
@@ -270,7 +268,7 @@ def report(weeks: Weeks, name: str) -> list[str]:
         ),
         index=table.index,
     )
-    for feature in (*NEW_FEATURES, *[f for f in LEGACY_FEATURES if f != "sensor_offline_hours_7d"]):
+    for feature in (*NEW_FEATURES, *LEGACY_FEATURES):
         if feature not in table:
             continue
         values = table[feature]
