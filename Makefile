@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: install browser demo serve test lint mlflow-ui clean
+.PHONY: install browser postgres demo serve test lint mlflow-ui clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -55,7 +55,16 @@ browser:
 		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; }; \
 	fi
 
-test: install browser
+# The records' PostgreSQL path is tested against a real server: Debian's postgresql package (each
+# test run starts its own private cluster from it, serving/local_postgres.py). Installed once.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "Installing postgresql for the records tests"; \
+		$(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }; \
+	fi
+
+test: install browser postgres
 	$(RUN) pytest -n 2
 
 lint: install

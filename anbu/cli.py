@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from anbu.commands.features import catalogue_doc, features, training_set
-    from anbu.commands.serving import bento, keys, outcomes, rank, score, serve
+    from anbu.commands.serving import bento, keys_app, outcomes, rank, records_app, score, serve
     from anbu.commands.synthetic import generate
     from anbu.commands.train import promote, train
     from anbu.commands.validate import validate
@@ -30,7 +30,8 @@ def _register() -> None:
     app.command("score")(score)
     app.command("rank")(rank)
     app.command("serve")(serve)
-    app.command("keys")(keys)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(records_app, name="records")
     app.command("outcomes")(outcomes)
     app.command("bento")(bento)
 

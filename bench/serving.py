@@ -68,16 +68,19 @@ def main() -> None:
     from serving.local_server import bentoml_server
 
     data = arguments.data.resolve()
-    scores = sorted((data / "_scores").glob("*.parquet"))
-    if not scores:
+    from serving.rounds import scored_rounds, shown_version
+
+    rounds = scored_rounds(data)
+    if not rounds:
         raise SystemExit(f"no scored round under {data}/_scores: run `make demo` (or anbu score) first")
-    served = pd.read_parquet(scores[-1], columns=["household_id", "gu"])
+    latest = shown_version(data, rounds[-1])
+    served = pd.read_parquet(latest.path, columns=["household_id", "gu"])
     folder = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
     key = add_key(folder / "keys.toml", "bench", "admin")
     environment = {
         **os.environ,
         "ANBU_DATA": str(data),
-        "ANBU_AS_OF": scores[-1].stem,
+        "ANBU_AS_OF": str(rounds[-1].date()),
         "ANBU_KEYS": str(folder / "keys.toml"),
         "ANBU_RECORDS": str(folder / "records.sqlite"),
         "BENTOML_HOME": str(folder / "bentoml"),
@@ -113,7 +116,7 @@ def main() -> None:
     def pct(values: np.ndarray, q: float) -> float:
         return float(np.percentile(values, q))
 
-    print(f"data: {data} · round {scores[-1].stem} · {len(served):,} households · cores {os.cpu_count()}")
+    print(f"data: {data} · round {rounds[-1].date()} · {len(served):,} households · cores {os.cpu_count()}")
     print(
         f"steady {arguments.rate:g} requests/s for {arguments.seconds:g} s ({count} requests each), one worker"
     )

@@ -3,13 +3,48 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from features.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
 
-HouseholdId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+EARLIEST = dt.date(2000, 1, 1)
+"""No round or visit of this programme predates it; an earlier date is a typing error."""
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _iso_date(value: object) -> object:
+    """Dates only as YYYY-MM-DD text: not numbers, not datetimes, not other spellings."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("give the date as YYYY-MM-DD")
+    return value
+
+
+def _in_range(value: dt.date) -> dt.date:
+    if value < EARLIEST:
+        raise ValueError(f"{value} is before {EARLIEST}")
+    if value > dt.date.today() + dt.timedelta(days=1):
+        raise ValueError(f"{value} is in the future")
+    return value
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters (such as NUL) are not allowed")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
+HouseholdId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+Text = Annotated[str, AfterValidator(_plain_text)]
+FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Body(BaseModel):
@@ -34,8 +69,8 @@ class HouseholdScore(BaseModel):
 
 
 class ScoreRequest(_Body):
-    household_ids: list[str] = Field(min_length=1, max_length=10_000)
-    as_of: dt.date | None = Field(default=None, description="Round date; default: the round being served.")
+    household_ids: list[HouseholdId] = Field(min_length=1, max_length=10_000)
+    as_of: Day | None = Field(default=None, description="Round date; default: the round being served.")
 
 
 class ScoreResponse(BaseModel):
@@ -48,8 +83,13 @@ class ScoreResponse(BaseModel):
 
 
 class FeatureRow(_Body):
-    household_id: str = Field(default="", max_length=64, description="Caller's own reference, echoed back.")
-    features: dict[str, float | None] = Field(
+    household_id: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-]*$",
+        description="Caller's own reference, echoed back.",
+    )
+    features: dict[Annotated[str, Field(max_length=64)], FiniteNumber | None] = Field(
         description="Catalogue feature name -> value; null or absent means unknown (the model handles missing)."
     )
 
@@ -70,9 +110,11 @@ class RankRequest(_Body):
     gu: str = Field(
         min_length=1, max_length=20, description="District as the registry spells it, e.g. 관악구."
     )
-    dong: str | None = Field(default=None, max_length=20, description="Administrative dong code.")
-    capacity: int = Field(ge=1, le=5_000, description="Households the team can visit this round.")
-    as_of: dt.date | None = None
+    dong: str | None = Field(
+        default=None, min_length=1, max_length=20, pattern=r"^\d+$", description="Administrative dong code."
+    )
+    capacity: StrictInt = Field(ge=1, le=5_000, description="Households the team can visit this round.")
+    as_of: Day | None = None
 
 
 class ListedHousehold(BaseModel):
@@ -111,26 +153,24 @@ class RankResponse(BaseModel):
 
 
 class VisitOutcomeIn(_Body):
-    household_id: str = Field(min_length=1, max_length=64)
-    visited_on: dt.date
+    household_id: HouseholdId
+    visited_on: Day
     outcome: Literal[VISIT_OUTCOMES]  # type: ignore[valid-type]
-    checklist_score: int | None = Field(default=None, ge=0, le=13)
+    checklist_score: StrictInt | None = Field(default=None, ge=0, le=13)
     trigger: Literal[VISIT_TRIGGERS] = "system_list"  # type: ignore[valid-type]
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class OverrideIn(_Body):
-    household_id: str = Field(min_length=1, max_length=64)
+    household_id: HouseholdId
     action: Literal["include", "exclude", "withdraw"]
-    reason: str = Field(min_length=1, max_length=500, description="Why the planner decided so (required).")
+    reason: Text = Field(min_length=1, max_length=500, description="Why the planner decided so (required).")
 
 
 class OutcomesRequest(_Body):
     visits: list[VisitOutcomeIn] = Field(default_factory=list, max_length=5_000)
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=5_000)
-    round_date: dt.date | None = Field(
-        default=None, description="Round the overrides apply to; default: served."
-    )
+    round_date: Day | None = Field(default=None, description="Round the overrides apply to; default: served.")
 
 
 class OutcomesResponse(BaseModel):
@@ -144,6 +184,9 @@ class ModelResponse(BaseModel):
     model_version: str
     run_id: str
     round_served: str
+    round_model_version: str = Field(
+        description="The model version that scored the served round (an earlier one is served as it was)."
+    )
     training_window: dict[str, str]
     metrics: dict[str, float]
     promotion: dict[str, str]

@@ -15,11 +15,11 @@ from mlflow.exceptions import MlflowException
 
 from serving.reasons import ReasonPlan
 from serving.tree_shap import PathExplainer
-from training.tracking import CHAMPION, MODEL_NAME, configure
+from training.tracking import CHAMPION, MODEL_NAME, StoreUnavailable, configure, require_store
 
 
 class NoChampion(Exception):
-    """No version carries the champion alias: train and promote first."""
+    """No model can serve: no store, a store that does not answer, or no version with the alias."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,12 @@ class Champion:
 
 
 def load_champion(alias: str = CHAMPION) -> Champion:
-    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels)."""
+    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels). The store
+    must exist and answer (training/tracking.py: require_store); it is never created here."""
+    try:
+        require_store()
+    except StoreUnavailable as error:
+        raise NoChampion(str(error)) from None
     client = configure()
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, alias)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -59,7 +59,8 @@ def bentoml_server(
             _wait_ready(process, url, log, ready_within)
             yield url
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            with suppress(ProcessLookupError):  # it may have exited by itself (a refused start)
+                os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
 
 

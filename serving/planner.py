@@ -14,10 +14,14 @@ from typing import Literal
 from urllib.parse import quote
 
 import pandas as pd
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from features.reference import district_names
+from serving.api_errors import Refused
+from serving.api_models import Day
+from serving.auth import allow
 
 PAGE = Path(__file__).with_name("planner.html")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -26,7 +30,17 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def planner_app() -> FastAPI:
     web = FastAPI(title="anbu planner", docs_url=None, redoc_url=None, openapi_url=None)
 
+    @web.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        """The same 4xx body as the API's: which field, and one sentence."""
+        first = error.errors()[0] if error.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "query"
+        return JSONResponse(
+            {"error": f"{field}: {first.get('msg', 'invalid')}", "field": field}, status_code=422
+        )
+
     @web.get("/", response_class=HTMLResponse)
+    @allow("public")  # the page holds no data; it asks for the planner's key and calls the API
     def page() -> str:
         """The planner page."""
         return PAGE.read_text(encoding="utf-8").replace(
@@ -37,12 +51,14 @@ def planner_app() -> FastAPI:
         from serving.exports import to_csv, to_xlsx
 
         service = request.app.state.service
-        day = pd.Timestamp(as_of) if as_of else service.as_of
-        try:
-            listed = service.outreach(gu, dong or None, capacity, day)
-        except LookupError as error:
-            raise HTTPException(status_code=404, detail=str(error)) from None
         caller = request.scope["state"]["caller"]
+        try:
+            listed = service.outreach(caller, gu, dong or None, capacity, as_of)
+        except Refused as refusal:
+            return JSONResponse(
+                {"error": refusal.message, "field": refusal.field}, status_code=refusal.status
+            )
+        day = pd.Timestamp(listed.round_date)
         service.records.audit(
             caller.name,
             caller.role,
@@ -62,13 +78,14 @@ def planner_app() -> FastAPI:
         return Response(to_xlsx(listed, title), media_type=XLSX, headers={"Content-Disposition": disposition})
 
     @web.get("/export.{kind}")
+    @allow("planner", "admin")
     def export(
         request: Request,
         kind: Literal["csv", "xlsx"],
         gu: str = Query(min_length=1, max_length=20),
         capacity: int = Query(ge=1, le=5_000),
         dong: str | None = Query(default=None, max_length=20),
-        as_of: dt.date | None = None,
+        as_of: Day | None = None,
     ) -> Response:
         """The list as CSV (UTF-8 with BOM, Korean headers) or as an XLSX workbook."""
         return _export(request, gu, dong, capacity, as_of, kind)

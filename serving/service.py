@@ -1,28 +1,29 @@
-"""The BentoML service: scores, lists, outcomes and the planner page, behind API keys.
+"""The BentoML service: scores, lists, outcomes and the planner page, behind scoped API keys.
 
     ANBU_DATA=data/demo bentoml serve serving.service:Anbu      (or `anbu serve --data data/demo`)
 
-At start it loads the registry's `champion` once and the round it serves (ANBU_AS_OF, default the
-latest scored round under DIR/_scores; scored first if needed), so a `score` call is a lookup in
-memory. Every response carrying household scores is written to the append-only audit log with the
-caller, endpoint and households; the ordinary logs carry no household data (BentoML's access log is
-off and request-parsing tracebacks are silenced: they may echo a request body).
+At start it loads the registry's `champion` once and the rounds it answers from, as `anbu score`
+stored them (serving/served_rounds.py): the service reads rounds, it never scores or rewrites one.
+Every response carrying household scores is written to the append-only, chained audit log with
+the caller, endpoint and households; the ordinary logs carry no household data (BentoML's access
+log is off; a failed request is logged with its request id, the exception's type and where it was
+raised, not its message or body).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import os
-from pathlib import Path
 
 import bentoml
 import numpy as np
 import pandas as pd
-from starlette.responses import JSONResponse
+import pydantic
 
 from features.catalogue import by_name
+from serving import metrics_labels
+from serving.api_errors import Refused, answers
 from serving.api_models import (
     HouseholdScore,
     LeftHousehold,
@@ -38,45 +39,31 @@ from serving.api_models import (
     ScoreRequest,
     ScoreResponse,
 )
-from serving.auth import ApiKeyMiddleware, keys_path
+from serving.auth import ApiKeyMiddleware, Caller, allow, route_table
 from serving.bento import bento_model_tag, load_bento_champion
-from serving.champion import Champion, load_champion
+from serving.champion import Champion, NoChampion, load_champion
 from serving.guards import JsonBodyMiddleware
 from serving.planner import planner_app
+from serving.preflight import StartRefused, preflight
 from serving.ranking import OutreachList, outreach_list
 from serving.reasons import MAX_REASONS, explain
 from serving.records import Records
-from serving.rounds import SCORES_FOLDER, previous_round, scored_round, scores_path
+from serving.rounds import RoundNotScored, RoundUnreadable
 from serving.scoring import band_of
+from serving.served_rounds import LoadedRound, ServedRounds
+from serving.settings import ServiceSettings
 from training.tracking import MODEL_NAME
 
-logging.getLogger("bentoml._internal.server.http_app").setLevel(logging.CRITICAL)
+
+class _NoRequestBodies(logging.Filter):
+    """BentoML logs a request that failed validation with its traceback, which may echo the body."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], pydantic.ValidationError))
 
 
-class Settings:
-    """Read from the environment once, so `bentoml serve` and tests configure it the same way."""
-
-    def __init__(self) -> None:
-        data = os.environ.get("ANBU_DATA")
-        if not data:
-            raise RuntimeError("set ANBU_DATA to the data directory the service reads (e.g. data/demo)")
-        self.data = Path(data).resolve()
-        self.as_of = os.environ.get("ANBU_AS_OF")
-        self.records = Path(os.environ.get("ANBU_RECORDS") or self.data / "_records" / "anbu.sqlite")
-        self.keys = keys_path()
-
-
-def _settle() -> None:
-    """Move what was just loaded out of the collector's sight. A scored city round leaves a large
-    heap of long-lived objects that every full collection walked: at Seoul scale that pause was
-    140 ms, landing on one `rank` call in ten. Frozen objects are still freed when dropped."""
-    gc.collect()
-    gc.freeze()
-
-
-def _latest_scored(data: Path) -> pd.Timestamp | None:
-    files = sorted((data / SCORES_FOLDER).glob("*.parquet"))
-    return pd.Timestamp(files[-1].stem) if files else None
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodies())
+metrics_labels.install()
 
 
 def _reasons(row: dict) -> list[ReasonOut]:
@@ -90,26 +77,17 @@ def _reasons(row: dict) -> list[ReasonOut]:
     return out
 
 
-def _refuse(ctx: bentoml.Context, status: int, field: str, message: str, **extra) -> JSONResponse:
-    """A 4xx naming the request field. Returned as a Response (BentoML passes it through unvalidated);
-    the status goes through ctx because BentoML copies ctx's status onto whatever is returned."""
-    ctx.response.status_code = status
-    return JSONResponse({"error": message, "field": field, **extra}, status_code=status)
+def _caller(ctx: bentoml.Context) -> Caller:
+    return ctx.request.state.caller
 
 
-def _caller(ctx: bentoml.Context) -> tuple[str, str]:
-    caller = ctx.request.state.caller
-    return caller.name, caller.role
-
-
-settings = Settings() if os.environ.get("ANBU_DATA") else None
 web = planner_app()
 
 
 @bentoml.asgi_app(web, path="/planner")
 @bentoml.service(
     name="anbu",
-    workers=1,
+    workers=int(os.environ.get("ANBU_WORKERS", "1")),
     logging={"access": {"enabled": False}},
     traffic={"timeout": 60},
 )
@@ -118,70 +96,54 @@ class Anbu:
         # Inside a built Bento (or while building one): the model travels with the Bento.
         bento_model = bentoml.models.BentoModel(bento_model_tag())
 
+    @bentoml.on_deployment
+    def refuse_to_start_broken() -> None:  # type: ignore[misc]
+        """Before the port opens (main process): one sentence and exit 1, not a crash loop."""
+        if not bento_model_tag():
+            try:
+                preflight(ServiceSettings())  # type: ignore[call-arg]
+            except StartRefused as refusal:
+                raise SystemExit(f"anbu: {refusal}") from None
+
     def __init__(self) -> None:
-        self.settings = settings or Settings()
-        self.records = Records(self.settings.records)
+        self.settings = ServiceSettings()  # type: ignore[call-arg]
+        self.records = Records(self.settings.records_location, self.settings.records_secret_file)
         self._load()
 
     def _load(self) -> None:
-        gc.unfreeze()  # what an earlier load kept may be collected once it is dropped
         tag = bento_model_tag()
         champion = load_bento_champion(tag) if tag else load_champion()
-        as_of = (
-            pd.Timestamp(self.settings.as_of) if self.settings.as_of else _latest_scored(self.settings.data)
-        )
-        if as_of is None:
-            raise RuntimeError(
-                f"no scored round under {self.settings.data / SCORES_FOLDER}; run `anbu score` or set ANBU_AS_OF"
-            )
+        as_of = preflight(self.settings, champion_version=champion.version)
         self.champion: Champion = champion
         self.plan = champion.plan
         self.explainer = champion.explainer  # built at start (path tables), not on a request
-        self.as_of = as_of.normalize()
-        self.rounds: dict[pd.Timestamp, pd.DataFrame] = {}
-        self.districts: dict[tuple[pd.Timestamp, str], pd.DataFrame] = {}
-        self.served = self._round(self.as_of)
+        self.as_of = as_of
+        self.rounds = ServedRounds(self.settings.data, self.as_of, champion.version)
+        self.served = self.rounds.served.households
         web.state.service = self
 
-    def _round(self, as_of: pd.Timestamp) -> pd.DataFrame:
-        """A scored round, kept in memory; only the served round and those asked for are loaded."""
-        if as_of not in self.rounds:
-            if not scores_path(self.settings.data, as_of).is_file():
-                # Only rounds scored by `anbu score` are served: a request must not be able to make
-                # the service build arbitrary rounds.
-                scored = sorted(p.stem for p in (self.settings.data / SCORES_FOLDER).glob("*.parquet"))
-                raise LookupError(
-                    f"as_of: no scored round for {as_of.date()}; scored rounds: {', '.join(scored)}"
-                )
-            scored = scored_round(self.settings.data, as_of, self.champion)
-            self.rounds[as_of] = scored.set_index("household_id", drop=False)
-            _settle()
-        return self.rounds[as_of]
-
-    def _requested_round(self, requested: dt.date | None) -> pd.Timestamp | None:
-        """The round a request asks for (default: the served one); None when it lies in the future."""
+    def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
+        """The stored round a request asks for (default the served one); later rounds refused."""
         as_of = pd.Timestamp(requested) if requested else self.as_of
-        return None if as_of > self.as_of else as_of
-
-    def _refuse_future(self, ctx: bentoml.Context, field: str, requested: dt.date | None) -> JSONResponse:
-        """The 422 for a round after the served one, the same on every endpoint."""
-        return _refuse(ctx, 422, field, f"{field}: {requested} is after the served round {self.as_of.date()}")
+        if as_of > self.as_of:
+            raise Refused(422, field, f"{field}: {requested} is after the served round {self.as_of.date()}")
+        try:
+            return self.rounds.get(as_of)
+        except RoundNotScored as error:
+            raise Refused(404, field, str(error).replace("as_of", field, 1)) from None
 
     # --- scores -------------------------------------------------------------------------------
 
     @bentoml.api
+    @allow("service", "admin")
+    @answers
     def score(self, request: ScoreRequest, ctx: bentoml.Context) -> ScoreResponse:
         """Scores of registered households in a round, with reasons; unknown ids listed, not fatal."""
-        as_of = self._requested_round(request.as_of)
-        if as_of is None:
-            return self._refuse_future(ctx, "as_of", request.as_of)  # type: ignore[return-value]
-        try:
-            scored = self._round(as_of)
-        except LookupError as error:
-            return _refuse(ctx, 404, "as_of", str(error))  # type: ignore[return-value]
-        known = [h for h in dict.fromkeys(request.household_ids) if h in scored.index]
-        unknown = [h for h in dict.fromkeys(request.household_ids) if h not in scored.index]
-        rows = scored.loc[known]
+        loaded = self.requested_round("as_of", request.as_of)
+        scored = loaded.households
+        asked = list(dict.fromkeys(request.household_ids))
+        known = [h for h in asked if h in scored.index]
+        unknown = [h for h in asked if h not in scored.index]
         scores = [
             HouseholdScore(
                 household_id=row["household_id"],
@@ -191,17 +153,21 @@ class Anbu:
                 rank=int(row["rank"]),
                 reasons=_reasons(row),
             )
-            for row in rows.to_dict("records")
+            for row in scored.loc[known].to_dict("records")
         ]
-        self.records.audit(*_caller(ctx), "score", known, {"round": str(as_of.date())})
+        caller = _caller(ctx)
+        round_date = str(loaded.scored.as_of.date())
+        self.records.audit(caller.name, caller.role, "score", known, {"round": round_date})
         return ScoreResponse(
-            model_version=self.champion.version,
-            round_date=str(as_of.date()),
+            model_version=loaded.model_version,
+            round_date=round_date,
             scores=scores,
             unknown_household_ids=unknown,
         )
 
     @bentoml.api
+    @allow("service", "admin")
+    @answers
     def score_features(self, request: ScoreFeaturesRequest, ctx: bentoml.Context) -> ScoreFeaturesResponse:
         """Scores for feature rows a service holds itself; names must be catalogue features."""
         features = self.champion.features
@@ -209,23 +175,21 @@ class Anbu:
         for index, row in enumerate(request.households):
             unknown = sorted(set(row.features) - allowed)
             if unknown:
-                return _refuse(  # type: ignore[return-value]
-                    ctx,
-                    422,
-                    f"households[{index}].features",
-                    f"households[{index}].features has names the model does not use: {unknown[:5]}",
-                )
+                field = f"households[{index}].features"
+                raise Refused(422, field, f"{field} has names the model does not use: {unknown[:5]}")
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
         values = frame.astype("float64").to_numpy(na_value=np.nan)
         risk = self.champion.booster.predict(values)
         reasons = explain(self.explainer, values, self.plan)
-        city = self.served["risk"].to_numpy()
-        city_sorted = np.sort(city)
-        percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city), 1)
+        city_sorted = np.sort(self.served["risk"].to_numpy())
+        percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city_sorted), 1)
         bands = band_of(risk)
         present = {f for row in request.households for f, v in row.features.items() if v is not None}
         ids = [row.household_id for row in request.households]
-        self.records.audit(*_caller(ctx), "score_features", [i for i in ids if i], {"rows": len(ids)})
+        caller = _caller(ctx)
+        self.records.audit(
+            caller.name, caller.role, "score_features", [i for i in ids if i], {"rows": len(ids)}
+        )
         return ScoreFeaturesResponse(
             model_version=self.champion.version,
             scores=[
@@ -246,28 +210,30 @@ class Anbu:
 
     # --- lists --------------------------------------------------------------------------------
 
-    def _district(self, as_of: pd.Timestamp, gu: str) -> pd.DataFrame:
-        """One district of a scored round, by rank; cut once per (round, district), so a list never
-        scans the whole city."""
-        key = (as_of, gu)
-        if key not in self.districts:
-            scored = self._round(as_of)
-            self.districts[key] = scored[scored["gu"] == gu].sort_values("rank").reset_index(drop=True)
-            _settle()
-        return self.districts[key]
-
-    def outreach(self, gu: str, dong: str | None, capacity: int, as_of: pd.Timestamp) -> OutreachList:
-        """The list, shared by `rank`, the downloads and the planner page."""
-        area = self._district(as_of, gu)
+    def outreach(
+        self, caller: Caller, gu: str, dong: str | None, capacity: int, requested: dt.date | None
+    ) -> OutreachList:
+        """The list, shared by `rank`, the downloads and the planner page: inside the caller's
+        scope and capacity limit, from the round as stored and the round before it."""
+        refusal = caller.refusal_for_area(gu, dong)
+        if refusal is not None:
+            raise Refused(403, *refusal)
+        limit = caller.capacity_limit(self.settings.max_capacity)
+        if caller.role != "admin" and capacity > limit:
+            raise Refused(
+                403, "capacity", f"capacity: {capacity} is over this key's limit of {limit} households"
+            )
+        loaded = self.requested_round("as_of", requested)
+        area = loaded.district(gu)
+        as_of = loaded.scored.as_of
         if area.empty:
-            raise LookupError(f"gu: no households in {gu!r} in the round of {as_of.date()}")
+            raise Refused(404, "gu", f"gu: no households in {gu!r} in the round of {as_of.date()}")
         if dong and not (area["dong_code"] == dong).any():
-            raise LookupError(f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}")
-        before = previous_round(self.settings.data, as_of)
-        try:
-            previous = self._district(before, gu)
-        except LookupError:
-            previous = None
+            raise Refused(
+                404, "dong", f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}"
+            )
+        before = self.rounds.before(as_of)
+        previous = before.district(gu) if before is not None else None
         return outreach_list(
             area,
             previous if previous is not None and len(previous) else None,
@@ -275,65 +241,81 @@ class Anbu:
             dong,
             capacity,
             self.records.overrides_for(as_of.date()),
-            self.records.overrides_for(before.date()),
+            self.records.overrides_for(before.scored.as_of.date()) if before is not None else {},
         )
 
     @bentoml.api
+    @allow("planner", "admin")
+    @answers
     def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
-        as_of = self._requested_round(request.as_of)
-        if as_of is None:
-            return self._refuse_future(ctx, "as_of", request.as_of)  # type: ignore[return-value]
-        try:
-            listed = self.outreach(request.gu, request.dong, request.capacity, as_of)
-        except LookupError as error:
-            return _refuse(ctx, 404, str(error).split(":")[0], str(error))  # type: ignore[return-value]
+        caller = _caller(ctx)
+        listed = self.outreach(caller, request.gu, request.dong, request.capacity, request.as_of)
         self.records.audit(
-            *_caller(ctx),
+            caller.name,
+            caller.role,
             "rank",
             listed.rows["household_id"].tolist(),
             {
                 "gu": request.gu,
                 "dong": request.dong,
                 "capacity": request.capacity,
-                "round": str(as_of.date()),
+                "round": listed.round_date,
             },
         )
-        return rank_response(listed, self.champion.version, request.gu, request.dong, request.capacity)
+        return rank_response(listed, request.gu, request.dong, request.capacity)
 
     # --- what comes back ----------------------------------------------------------------------
 
     @bentoml.api
+    @allow("planner", "admin")
+    @answers
     def outcomes(self, request: OutcomesRequest, ctx: bentoml.Context) -> OutcomesResponse:
         """Visit outcomes and planner overrides, stored append-only for the next training run."""
-        name, _ = _caller(ctx)
-        requested = self._requested_round(request.round_date)
-        if requested is None:
-            return self._refuse_future(ctx, "round_date", request.round_date)  # type: ignore[return-value]
-        round_date = requested.date()
-        try:
-            registry = self._round(pd.Timestamp(round_date)).index
-        except LookupError as error:
-            return _refuse(ctx, 404, "round_date", str(error).replace("as_of", "round_date", 1))  # type: ignore[return-value]
-        mentioned = [v.household_id for v in request.visits] + [o.household_id for o in request.overrides]
-        unknown = sorted({h for h in mentioned if h not in registry})
-        if unknown:
-            return _refuse(  # type: ignore[return-value]
-                ctx,
-                422,
-                "household_id",
-                f"household_id: not in the registry of the round {round_date}: {unknown[:10]}",
-                unknown_household_ids=unknown,
-            )
-        visits = self.records.record_outcomes([v.model_dump() for v in request.visits], name)
+        caller = _caller(ctx)
+        loaded = self.requested_round("round_date", request.round_date)
+        round_date = loaded.scored.as_of.date()
+        registry = loaded.households
+        mentioned = sorted(
+            {v.household_id for v in request.visits} | {o.household_id for o in request.overrides}
+        )
+        if caller.city_wide:
+            unknown = [h for h in mentioned if h not in registry.index]
+            if unknown:
+                raise Refused(
+                    422,
+                    "household_id",
+                    f"household_id: not in the registry of the round {round_date}: {unknown[:10]}",
+                    unknown_household_ids=unknown,
+                )
+        else:
+            # Outside the scope and not registered get the same answer: a planner key must not
+            # be a way to learn whether an id is registered elsewhere in the city.
+            inside = registry.reindex(mentioned)
+            outside = [
+                h
+                for h, gu, dong in zip(mentioned, inside["gu"], inside["dong_code"], strict=True)
+                if not isinstance(gu, str) or not caller.sees(gu, dong)
+            ]
+            if outside:
+                raise Refused(
+                    403,
+                    "household_id",
+                    f"household_id: {len(outside)} of these households are not among the households of "
+                    f"this key's scope ({caller.scope_text()}) in the round {round_date}: {outside[:10]}",
+                    outside_scope_household_ids=outside,
+                )
+        visits = self.records.record_outcomes([v.model_dump() for v in request.visits], caller.name)
         overrides = self.records.record_overrides(
-            [o.model_dump() for o in request.overrides], round_date, name
+            [o.model_dump() for o in request.overrides], round_date, caller.name
         )
         return OutcomesResponse(
             recorded_visits=len(visits), recorded_overrides=len(overrides), unknown_household_ids=[]
         )
 
     @bentoml.api
+    @allow("planner", "service", "monitor", "admin")
+    @answers
     def model(self) -> ModelResponse:
         """Which model serves, what it learnt from, how it measured, and its feature catalogue."""
         catalogue = by_name()
@@ -342,6 +324,7 @@ class Anbu:
             model_version=self.champion.version,
             run_id=self.champion.run_id,
             round_served=str(self.as_of.date()),
+            round_model_version=self.rounds.served.model_version,
             training_window=self.champion.training_window,
             metrics={k: v for k, v in self.champion.metrics.items() if np.isfinite(v)},
             promotion=self.champion.promotion,
@@ -358,20 +341,29 @@ class Anbu:
         )
 
     @bentoml.api
+    @allow("admin")
+    @answers
     def reload(self) -> dict:
-        """Load the current champion and the newest scored round (admin), without a restart."""
-        self._load()
-        return {"model_version": self.champion.version, "round_served": str(self.as_of.date())}
+        """Load the current champion and the newest scored round (admin), without a restart; when
+        that cannot be done, the service goes on as it was and says why."""
+        try:
+            self._load()
+        except (StartRefused, NoChampion, RoundUnreadable) as error:
+            raise Refused(409, "model", f"not reloaded, still serving as before: {error}") from None
+        return {
+            "model_version": self.champion.version,
+            "round_served": str(self.as_of.date()),
+            "round_model_version": self.rounds.served.model_version,
+        }
 
 
-def rank_response(
-    listed: OutreachList, version: str, gu: str, dong: str | None, capacity: int
-) -> RankResponse:
+def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int) -> RankResponse:
     def number(value) -> float | None:
         return None if value is None or pd.isna(value) else float(value)
 
+    versions = listed.rows["model_version"].dropna().unique()
     return RankResponse(
-        model_version=version,
+        model_version=str(versions[0]) if len(versions) else "",
         round_date=listed.round_date,
         previous_round=listed.previous_round,
         gu=gu,
@@ -408,5 +400,16 @@ def rank_response(
     )
 
 
+def _routes():
+    settings = ServiceSettings()  # type: ignore[call-arg]
+    return route_table(
+        {api.route: api.func for api in Anbu.apis.values()}, {"/planner": web}, settings.metrics_open
+    )
+
+
+def _keys_file():
+    return ServiceSettings().keys_file  # type: ignore[call-arg]
+
+
 Anbu.add_asgi_middleware(JsonBodyMiddleware)
-Anbu.add_asgi_middleware(ApiKeyMiddleware)
+Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)

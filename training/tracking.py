@@ -27,13 +27,10 @@ def default_store_dir() -> Path:
 
 
 def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else the embedded SQLite store under models/."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured:
-        return configured
-    store = default_store_dir()
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(store / 'mlflow.db').resolve()}"
+    """MLFLOW_TRACKING_URI if set, else the embedded SQLite store under models/ (its folder made)."""
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        default_store_dir().mkdir(parents=True, exist_ok=True)
+    return tracking_uri_without_creating()
 
 
 def artifact_root() -> str | None:
@@ -54,3 +51,41 @@ def configure() -> MlflowClient:
         client.create_experiment(EXPERIMENT_NAME, artifact_location=artifacts)
     mlflow.set_experiment(EXPERIMENT_NAME)
     return client
+
+
+class StoreUnavailable(RuntimeError):
+    """The model store a reader needs is missing or does not answer; never created in its place."""
+
+
+def require_store(timeout_seconds: float = 5.0) -> str:
+    """Check, within seconds, that the store a reader (promote, score, serve) needs exists and
+    answers; only training creates the embedded store. Returns its URI."""
+    uri = tracking_uri_without_creating()
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise StoreUnavailable(
+                f"no model store at {path}: run `anbu train` and `anbu promote` first "
+                "(or set MLFLOW_TRACKING_URI to the city's MLflow server)"
+            )
+        return uri
+    if uri.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            httpx.get(uri.rstrip("/") + "/health", timeout=timeout_seconds).raise_for_status()
+        except httpx.HTTPError as error:
+            raise StoreUnavailable(
+                f"the MLflow server at {uri} does not answer ({type(error).__name__}); start it or fix MLFLOW_TRACKING_URI"
+            ) from None
+        # A server that answers is asked once, not retried for minutes, when something fails later.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    return uri
+
+
+def tracking_uri_without_creating() -> str:
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    return f"sqlite:///{(default_store_dir() / 'mlflow.db').resolve()}"

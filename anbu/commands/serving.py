@@ -12,12 +12,20 @@ import typer
 from anbu.console import console, fail
 from features.sources import ContractError
 
-RECORDS_ENV = "ANBU_RECORDS"
+
+def records_location(data: Path) -> str:
+    """Where outcomes, overrides and the audit log live (ANBU_RECORDS_URL, else DIR/_records/)."""
+    from serving.settings import ServiceSettings
+
+    return ServiceSettings(data=data).records_location  # type: ignore[call-arg]
 
 
-def records_path(data: Path) -> Path:
-    """Where outcomes, overrides and the audit log live: ANBU_RECORDS, else DIR/_records/."""
-    return Path(os.environ.get(RECORDS_ENV) or Path(data) / "_records" / "anbu.sqlite")
+def open_records(data: Path):
+    from serving.records import Records
+    from serving.settings import ServiceSettings
+
+    settings = ServiceSettings(data=data)  # type: ignore[call-arg]
+    return Records(settings.records_location, settings.records_secret_file)
 
 
 @contextmanager
@@ -54,7 +62,9 @@ def _as_of(value: str):
 def score(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date, YYYY-MM-DD."),
-    out: Path = typer.Option(None, "--out", help="Parquet file (default DIR/_scores/<as-of>.parquet)."),
+    out: Path = typer.Option(
+        None, "--out", help="Parquet file (default DIR/_scores/<as-of>/v<model version>.parquet)."
+    ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (one machine) or spark (a cluster)."),
     spark_master: str = typer.Option(
         "local[2]", "--spark-master", help="With --engine spark; empty: the master spark-submit sets."
@@ -65,14 +75,19 @@ def score(
 ) -> None:
     """Score every household of a round with the champion: risk, rank, percentile, band, reasons.
 
-    Killed part-way (DuckDB engine), the same command continues from the finished blocks."""
+    Killed part-way (DuckDB engine), the same command continues from the finished blocks. A round
+    is written once per model version and never rewritten; once a later round is scored, an
+    earlier one is history and takes no new version."""
     from serving.champion import NoChampion, load_champion
-    from serving.rounds import score_round, scores_path
+    from serving.rounds import RoundIsHistory, check_writable, score_round
     from serving.scoring import read_manifest
 
     day = _as_of(as_of)
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine {engine!r}: choose duckdb or spark")
     try:
         champion = load_champion()
+        target = out or check_writable(data, day, champion.version)
         console.print(
             f"Scoring the round of {day.date()} with isolation-risk v{champion.version} on {engine}"
         )
@@ -81,20 +96,18 @@ def score(
             from serving.spark_scoring import score_round_on_spark
 
             spark = spark_session(spark_master or None)
-            path = score_round_on_spark(spark, data, day, champion, out or scores_path(data, day))
+            path = score_round_on_spark(spark, data, day, champion, target)
         elif engine == "duckdb":
             with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
                 path = score_round(
                     data,
                     day,
                     champion,
-                    out or scores_path(data, day),
+                    target,
                     progress=progress,
                     block_rows=block_rows,
                 )
-        else:
-            fail(f"--engine {engine!r}: choose duckdb or spark")
-    except (NoChampion, ContractError, ValueError) as error:
+    except (NoChampion, ContractError, RoundIsHistory, ValueError) as error:
         fail(str(error))
     manifest = read_manifest(path)
     bands = ", ".join(f"{band} {count:,}" for band, count in manifest["bands"].items())
@@ -117,8 +130,13 @@ def rank(
     from features.reference import district_names
     from serving.champion import NoChampion, load_champion
     from serving.exports import CHANGE_KO, to_csv, to_xlsx
-    from serving.records import Records
-    from serving.rounds import previous_round, scored_round
+    from serving.rounds import (
+        RoundNotScored,
+        RoundUnreadable,
+        previous_round,
+        read_round,
+        shown_version,
+    )
 
     if output_format not in ("table", "csv", "xlsx"):
         fail(f"--format {output_format!r}: choose table, csv or xlsx")
@@ -127,15 +145,18 @@ def rank(
     day = _as_of(as_of)
     try:
         champion = load_champion()
-        with console.status("Scoring the round and the one before …"):
-            scored = scored_round(data, day, champion)
-            before_day = previous_round(data, day)
-            previous = scored_round(data, before_day, champion)
-    except (NoChampion, ContractError, ValueError) as error:
+        scored = read_round(shown_version(data, day, prefer=champion.version))
+        before_day = previous_round(data, day)
+        previous = read_round(shown_version(data, before_day)) if before_day is not None else None
+    except RoundNotScored:
+        fail(
+            f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
+        )
+    except (NoChampion, RoundUnreadable) as error:
         fail(str(error))
     if dong and not (scored["dong_code"] == dong).any():
         fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
-    records = Records(records_path(data))
+    records = open_records(data)
     listed = _list(scored, previous, gu, dong, capacity, records, day, before_day)
     title = f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 (정원 {capacity})"
     if output_format == "table":
@@ -152,12 +173,12 @@ def _list(scored, previous, gu, dong, capacity, records, day, before_day):
 
     return outreach_list(
         scored,
-        previous if len(previous) else None,
+        previous if previous is not None and len(previous) else None,
         gu,
         dong,
         capacity,
         records.overrides_for(day.date()),
-        records.overrides_for(before_day.date()),
+        records.overrides_for(before_day.date()) if before_day is not None else {},
     )
 
 
@@ -205,22 +226,103 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
     )
 
 
-def keys(
+keys_app = typer.Typer(
+    help="API keys: who may call the service, with which role and scope.", no_args_is_help=True
+)
+
+
+def _keys_file(data: Path) -> Path:
+    from serving.settings import ServiceSettings
+
+    return ServiceSettings(data=data).keys_file  # type: ignore[call-arg]
+
+
+def _scope_text(caller) -> str:
+    parts = [caller.scope_text() if caller.role == "planner" else ""]
+    if caller.max_capacity:
+        parts.append(f"capacity ≤ {caller.max_capacity}")
+    if caller.routes:
+        parts.append("routes " + ", ".join(caller.routes))
+    return "; ".join(p for p in parts if p)
+
+
+@keys_app.command("add")
+def keys_add(
     data: Path = typer.Option(..., "--data", help="Data directory the service serves."),
     name: str = typer.Option(..., "--name", help="Who holds the key, e.g. gwanak-team or call-centre."),
-    role: str = typer.Option(..., "--role", help="planner, service or admin."),
+    role: str = typer.Option(..., "--role", help="planner, service, monitor or admin."),
+    gu: list[str] = typer.Option([], "--gu", help="A planner's district (repeat; '*' for the whole city)."),
+    dong: list[str] = typer.Option([], "--dong", help="Only these administrative dongs (repeat)."),
+    max_capacity: int = typer.Option(
+        None, "--max-capacity", min=1, help="Largest list this key may ask for."
+    ),
+    route: list[str] = typer.Option(
+        [], "--route", help="Only these routes of the role, e.g. /score (repeat)."
+    ),
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
     from serving.auth import add_key
 
-    os.environ.setdefault("ANBU_DATA", str(Path(data).resolve()))
-    from serving.auth import keys_path
-
     try:
-        key = add_key(keys_path(), name, role)
+        key = add_key(_keys_file(data), name, role, gu, dong, max_capacity, route)
     except ValueError as error:
         fail(str(error))
     console.print(f"{role} key for {name} (shown once, store it safely):\n{key}")
+
+
+@keys_app.command("scope")
+def keys_scope(
+    data: Path = typer.Option(..., "--data", help="Data directory the service serves."),
+    name: str = typer.Option(..., "--name", help="The caller whose scope changes."),
+    gu: list[str] = typer.Option([], "--gu", help="Districts (repeat; '*' for the whole city)."),
+    dong: list[str] = typer.Option([], "--dong", help="Only these administrative dongs (repeat)."),
+    max_capacity: int = typer.Option(
+        None, "--max-capacity", min=1, help="Largest list this key may ask for."
+    ),
+    route: list[str] = typer.Option([], "--route", help="Only these routes of the role (repeat)."),
+) -> None:
+    """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
+    from serving.auth import set_scope
+
+    try:
+        caller = set_scope(_keys_file(data), name, gu, dong, max_capacity, route)
+    except ValueError as error:
+        fail(str(error))
+    console.print(f"{name} ({caller.role}): {_scope_text(caller) or 'no limits beyond its role'}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    data: Path = typer.Option(..., "--data", help="Data directory the service serves."),
+    name: str = typer.Option(..., "--name", help="The caller whose key stops working."),
+) -> None:
+    """Remove a caller's key; the running service refuses it from the next request."""
+    from serving.auth import revoke
+
+    try:
+        revoke(_keys_file(data), name)
+    except ValueError as error:
+        fail(str(error))
+    console.print(f"{name}: key revoked")
+
+
+@keys_app.command("list")
+def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the service serves.")) -> None:
+    """Every caller with its role and scope (never the keys: only their hashes are stored)."""
+    from rich.table import Table
+
+    from serving.auth import list_callers
+
+    try:
+        callers = list_callers(_keys_file(data))
+    except ValueError as error:
+        fail(str(error))
+    table = Table(title=str(_keys_file(data)))
+    for column in ("caller", "role", "scope"):
+        table.add_column(column)
+    for caller in callers:
+        table.add_row(caller.name, caller.role, _scope_text(caller))
+    console.print(table)
 
 
 def serve(
@@ -228,39 +330,48 @@ def serve(
     as_of: str = typer.Option(None, "--as-of", help="Round to serve (default: the latest scored)."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(3000, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (records in PostgreSQL)."),
 ) -> None:
-    """Start the BentoML service (scoring API, lists, outcomes, planner page) on the champion."""
-    import subprocess
+    """Start the BentoML service (scoring API, lists, outcomes, planner page) on the champion.
+
+    The checks run first and a broken set-up is refused in one sentence; then this process becomes
+    the server (exec), so SIGTERM from systemd, `docker stop` or a test harness reaches it."""
     import sys
 
-    from serving.auth import ROLES, add_key, keys_path
-    from serving.champion import NoChampion, load_champion
-    from serving.rounds import SCORES_FOLDER, scores_path
+    from serving.auth import ROLES, add_key
+    from serving.preflight import StartRefused, preflight
+    from serving.settings import ServiceSettings
 
-    try:
-        load_champion()
-    except NoChampion as error:
-        fail(str(error))
-    scored = sorted((Path(data) / SCORES_FOLDER).glob("*.parquet"))
-    if as_of and not scores_path(Path(data), _as_of(as_of)).is_file():
-        fail(f"the round {as_of} is not scored yet: run `anbu score --data {data} --as-of {as_of}` first")
-    if not scored:
-        fail(
-            f"no scored round under {Path(data) / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first"
-        )
-    root = Path(__file__).resolve().parents[2]
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
         environment["ANBU_AS_OF"] = str(_as_of(as_of).date())
-    os.environ["ANBU_DATA"] = environment["ANBU_DATA"]
-    if not keys_path().is_file():
-        console.print(f"No API keys yet; created one per role in {keys_path()} (shown once):")
+    environment["ANBU_WORKERS"] = str(workers)
+    # A worker that fails after start ends the server (exit 1) instead of being restarted forever.
+    environment["BENTOML_CONTAINERIZED"] = "1"
+    try:
+        settings = ServiceSettings(data=Path(data), as_of=environment.get("ANBU_AS_OF"))  # type: ignore[call-arg]
+        preflight(settings)
+    except StartRefused as error:
+        fail(str(error))
+    except ValueError as error:  # a setting that does not parse
+        fail(str(error).splitlines()[0] + ": " + str(error).splitlines()[-1].strip())
+    if workers > 1 and not settings.records_location.startswith("postgresql"):
+        fail("--workers above 1 needs the records in PostgreSQL: set ANBU_RECORDS_URL=postgresql+psycopg://…")
+    if not settings.keys_file.is_file():
+        console.print(f"No API keys yet; created one per role in {settings.keys_file} (shown once):")
         for role in ROLES:
-            console.print(f"  {role:8s} {add_key(keys_path(), f'demo-{role}', role)}")
+            scope = {"districts": [DEMO_DISTRICT]} if role == "planner" else {}
+            console.print(f"  {role:8s} {add_key(settings.keys_file, f'demo-{role}', role, **scope)}")
+        console.print(f"  (the planner key sees {DEMO_DISTRICT}; `anbu keys` adds and scopes others)")
     console.print(f"Planner page: http://{host}:{port}/planner/ · API docs: http://{host}:{port}/")
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", "serving.service:Anbu", "--host", host, "--port", str(port)]
-    raise SystemExit(subprocess.call([*command, "--working-dir", str(root)], env=environment))
+    root = Path(__file__).resolve().parents[2]
+    bentoml = str(Path(sys.executable).with_name("bentoml"))
+    command = [bentoml, "serve", "serving.service:Anbu", "--host", host, "--port", str(port)]
+    console.file.flush()
+    os.execve(bentoml, [*command, "--working-dir", str(root)], environment)
+
+
+DEMO_DISTRICT = "관악구"
 
 
 def outcomes(
@@ -268,15 +379,63 @@ def outcomes(
     out: Path = typer.Option(..., "--out", help="Parquet file in the contract's outreach_visits layout."),
 ) -> None:
     """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery."""
-    from serving.records import Records
-
-    path = records_path(data)
-    if not path.is_file():
-        fail(f"no records at {path}: nothing has been recorded for {data}")
-    count = Records(path).export_visits(out)
+    location = records_location(data)
+    if "://" not in location and not Path(location).is_file():
+        fail(f"no records at {location}: nothing has been recorded for {data}")
+    count = open_records(data).export_visits(out)
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
     )
+
+
+records_app = typer.Typer(help="The append-only records: outcomes, overrides, audit.", no_args_is_help=True)
+
+
+@records_app.command("verify")
+def records_verify(
+    data: Path = typer.Option(..., "--data", help="Data directory whose records to check."),
+    head: Path = typer.Option(None, "--head", help="Heads kept earlier by `anbu records head` (JSON)."),
+) -> None:
+    """Walk every record's hash chain; name each rewritten, deleted or inserted row. Exit 1 if any."""
+    import json
+
+    from serving.records_verify import verify
+
+    location = records_location(data)
+    if "://" not in location and not Path(location).is_file():
+        fail(f"no records at {location}: nothing has been recorded for {data}")
+    kept = None
+    if head is not None:
+        try:
+            kept = {
+                k: (int(v[0]), str(v[1])) for k, v in json.loads(head.read_text(encoding="utf-8")).items()
+            }
+        except (OSError, ValueError, TypeError, IndexError) as error:
+            fail(f"--head {head}: not heads written by `anbu records head` ({error})")
+    records = open_records(data)
+    findings = verify(records, kept)
+    counts = {name: last for name, (last, _) in records.heads().items()}
+    if not findings:
+        console.print(
+            "Records intact: "
+            + ", ".join(f"{name} {count:,} rows" for name, count in sorted(counts.items()))
+            + " — every row matches its hash and chain"
+        )
+        return
+    for finding in findings:
+        console.print(f"[red]✗[/red] {finding.message}")
+    fail(f"{len(findings)} sign(s) that the records were changed outside the service")
+
+
+@records_app.command("head")
+def records_head(
+    data: Path = typer.Option(..., "--data", help="Data directory whose records to sign off."),
+) -> None:
+    """Print each table's last row and hash as JSON, to keep somewhere else (a later `verify --head`
+    then catches a database rolled back to an earlier copy)."""
+    import json
+
+    typer.echo(json.dumps(open_records(data).heads(), indent=2))
 
 
 def bento() -> None:

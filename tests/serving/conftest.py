@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "experiments" / "baseline.toml"
 ROUND = pd.Timestamp("2026-07-31")
 PREVIOUS = pd.Timestamp("2026-06-30")
+DISTRICT = "관악구"
+"""The district of the scoped planner key."""
 SERVE_ANYWAY = Override(
     "the serving tests", "the gates are tested in tests/training; here any trained model may serve"
 )
@@ -60,6 +62,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return Served(data, store, champion.version)
 
 
+def scores_file(data: Path, day: pd.Timestamp, version: str) -> Path:
+    from serving.rounds import scores_path
+
+    return scores_path(data, day, version)
+
+
 @pytest.fixture
 def models_env(served: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
     monkeypatch.setenv("ANBU_MODELS_DIR", str(served.store))
@@ -73,6 +81,8 @@ class Server:
     keys: dict[str, str]
     served: Served
     records: Path
+    keys_file: Path
+    log: Path
 
     def _headers(self, role: str | None, extra: dict | None) -> dict:
         return {**({"X-API-Key": self.keys[role]} if role else {}), **(extra or {})}
@@ -96,7 +106,14 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
 
     folder = tmp_path_factory.mktemp("server")
     keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
-    keys = {role: add_key(keys_file, f"test-{role}", role) for role in ("planner", "service", "admin")}
+    keys = {
+        "planner": add_key(keys_file, "test-planner", "planner", districts=["*"]),
+        "service": add_key(keys_file, "test-service", "service"),
+        "admin": add_key(keys_file, "test-admin", "admin"),
+        "monitor": add_key(keys_file, "test-monitor", "monitor"),
+        "district": add_key(keys_file, "gwanak-team", "planner", districts=[DISTRICT], max_capacity=20),
+        "call-centre": add_key(keys_file, "call-centre", "service", routes=["/score"]),
+    }
     environment = {
         **os.environ,
         "ANBU_DATA": str(served.data),
@@ -108,4 +125,4 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
     }
     environment.pop("MLFLOW_TRACKING_URI", None)
     with bentoml_server("serving.service:Anbu", environment, folder / "server.log", working_dir=ROOT) as url:
-        yield Server(url, keys, served, records)
+        yield Server(url, keys, served, records, keys_file, folder / "server.log")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from anbu.cli import app
 from serving.records import Records
 from serving.scoring import read_manifest
-from tests.serving.conftest import ROUND
+from tests.serving.conftest import ROUND, scores_file
 
 runner = CliRunner()
 
@@ -38,7 +38,7 @@ def test_score_writes_every_household_with_rank_band_version_and_reasons(models_
 
 
 def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monkeypatch) -> None:
-    scored = pd.read_parquet(models_env.data / "_scores" / f"{ROUND.date()}.parquet")
+    scored = pd.read_parquet(scores_file(models_env.data, ROUND, models_env.version))
     gu = scored["gu"].iloc[0]
     monkeypatch.setenv("ANBU_RECORDS", str(tmp_path / "records.sqlite"))
     args = ["rank", "--data", str(models_env.data), "--as-of", "2026-07-31", "--gu", gu, "--capacity", "6"]
@@ -77,7 +77,7 @@ def test_serve_refuses_to_start_without_a_scored_round(models_env, tmp_path) -> 
     result = runner.invoke(app, ["serve", "--data", str(tmp_path)])
     assert result.exit_code == 2 and "no scored round" in result.output
     unscored = runner.invoke(app, ["serve", "--data", str(models_env.data), "--as-of", "2026-03-31"])
-    assert unscored.exit_code == 2 and "not scored yet" in unscored.output
+    assert unscored.exit_code == 2 and "2026-03-31 is not scored" in unscored.output
 
 
 def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monkeypatch) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy
 
 from features.round_table import build_training_set
 from features.sources import validate_drop
@@ -38,7 +39,7 @@ def test_records_are_append_only(tmp_path) -> None:
         ):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 db.execute(statement)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
         records.record_overrides(
             [{"household_id": "H2", "action": "exclude", "reason": "  "}], date(2026, 7, 31), "a"
         )

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from tests.serving.conftest import ROUND
+from tests.serving.conftest import ROUND, scores_file
 
 
 @pytest.fixture(scope="module")
 def scored(server) -> pd.DataFrame:
-    return pd.read_parquet(server.served.data / "_scores" / f"{ROUND.date()}.parquet")
+    return pd.read_parquet(scores_file(server.served.data, ROUND, server.served.version))
 
 
 def _audit(server) -> pd.DataFrame:
@@ -118,10 +118,14 @@ def test_bad_requests_get_4xx_naming_the_field(server) -> None:
     assert 400 <= malformed.status_code < 500
     empty = server.post("/score", {"request": {"household_ids": []}}, role="service")
     assert empty.status_code == 400 and empty.json()["detail"][0]["loc"][-1] == "household_ids"
-    future = server.post(
-        "/score", {"request": {"household_ids": ["H1"], "as_of": "2030-01-31"}}, role="service"
+    after_served = server.post(
+        "/score", {"request": {"household_ids": ["H1"], "as_of": "2026-10-31"}}, role="service"
     )
-    assert future.status_code == 422 and future.json()["field"] == "as_of"
+    assert after_served.status_code == 422 and after_served.json()["field"] == "as_of"
+    future = server.post(
+        "/score", {"request": {"household_ids": ["H1"], "as_of": "2999-01-31"}}, role="service"
+    )
+    assert future.status_code == 400 and future.json()["detail"][0]["loc"][-1] == "as_of"
 
 
 def test_outcomes_and_overrides_are_stored_and_shape_the_next_list(server, scored) -> None:
@@ -155,7 +159,10 @@ def test_outcomes_and_overrides_are_stored_and_shape_the_next_list(server, score
     )
     assert unknown.status_code == 422 and unknown.json()["unknown_household_ids"] == ["H99999999"]
     with sqlite3.connect(server.records) as db:
-        assert db.execute("SELECT count(*) FROM visit_outcomes").fetchone()[0] == 1
+        assert (
+            db.execute("SELECT count(*) FROM visit_outcomes WHERE household_id = ?", (first,)).fetchone()[0]
+            == 1
+        )
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             db.execute("DELETE FROM overrides")
     withdraw = {
@@ -197,7 +204,8 @@ def test_model_health_metrics_and_page(server) -> None:
     else:
         assert promotion["decision"] == "promoted" and "override_by" not in promotion
     assert server.get("/livez", role=None).status_code == 200
-    assert "bentoml_service_request" in server.get("/metrics", role=None).text
+    assert server.get("/metrics", role=None).status_code == 401
+    assert "bentoml_service_request" in server.get("/metrics", role="monitor").text
     page = server.get("/planner/", role=None)
     assert page.status_code == 200 and "관악구" in page.text and "/rank" in page.text
     assert server.post("/reload", {}, role="admin").json()["model_version"] == server.served.version

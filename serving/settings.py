@@ -1,0 +1,53 @@
+"""The service's settings, read once from `ANBU_*` environment variables (pydantic-settings).
+
+`bentoml serve`, `anbu serve`, a Bento and the tests all configure the service the same way; a
+wrong value is refused at start with the variable's name, not found on the first request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANBU_", extra="ignore")
+
+    data: Path = Field(description="The data directory the service reads (scored rounds, records, keys).")
+    as_of: dt.date | None = Field(default=None, description="Round to serve; default the latest scored.")
+    records_url: str | None = Field(
+        default=None,
+        description="Where records live: a SQLAlchemy URL (postgresql+psycopg://…) or a SQLite path; "
+        "default DIR/_records/anbu.sqlite. ANBU_RECORDS is the older name of the same setting.",
+    )
+    records: str | None = Field(default=None, description="Older name of ANBU_RECORDS_URL.")
+    records_secret_file: Path | None = Field(
+        default=None, description="The records' chain key; default records.secret beside a SQLite file."
+    )
+    keys: Path | None = Field(default=None, description="API keys file; default DIR/_records/api_keys.toml.")
+    max_capacity: int = Field(
+        default=500,
+        ge=1,
+        le=5_000,
+        description="Largest list a planner key may ask for, unless the key says.",
+    )
+    metrics_open: bool = Field(
+        default=False, description="Serve /metrics without a key (default: admin or monitor keys only)."
+    )
+    max_body_bytes: int = Field(default=2_000_000, ge=10_000, description="Largest request body accepted.")
+
+    @field_validator("data")
+    @classmethod
+    def _resolved(cls, value: Path) -> Path:
+        return Path(value).resolve()
+
+    @property
+    def records_location(self) -> str:
+        return self.records_url or self.records or str(self.data / "_records" / "anbu.sqlite")
+
+    @property
+    def keys_file(self) -> Path:
+        return Path(self.keys) if self.keys else self.data / "_records" / "api_keys.toml"
