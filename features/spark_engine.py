@@ -11,7 +11,11 @@ Spark views of the same names.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 import sqlglot
@@ -25,14 +29,51 @@ SPARK_CONF = {
 }
 
 
+class SparkEnvironmentMissing(RuntimeError):
+    """The executors would start a Python without this project and its libraries."""
+
+
+_THIS_MACHINE = {"127.0.0.1", "localhost", "::1"}
+
+
+def executor_python(master: str | None) -> str | None:
+    """The interpreter Spark's executors run. They import this project (`serving`, `features`)
+    and its libraries (LightGBM, numba), so a bare `python3` on a worker fails with
+    ModuleNotFoundError deep in a task. PYSPARK_PYTHON when set; this interpreter when the
+    executors run on this machine (local mode, or a standalone cluster on 127.0.0.1); otherwise
+    refused before any work is sent. Under spark-submit (no master given) the submitter decides."""
+    explicit = os.environ.get("PYSPARK_PYTHON")
+    if explicit:
+        return explicit
+    if not master:
+        return None
+    if master.startswith("local"):
+        return sys.executable
+    hosts = [urlparse("//" + part).hostname for part in master.split("://", 1)[-1].split(",")]
+    local = _THIS_MACHINE | {socket.gethostname(), socket.getfqdn()}
+    if all(host in local for host in hosts):
+        return sys.executable
+    raise SparkEnvironmentMissing(
+        f"the executors of {master} need a Python with anbu and its libraries installed: set PYSPARK_PYTHON "
+        "to that interpreter's path on the workers (e.g. the same virtual environment at the same path on "
+        "every node), or submit with spark-submit and a packed environment (--archives)"
+    )
+
+
 def spark_session(master: str | None = "local[2]", app: str = "anbu"):
     """A Spark session configured as the transpiled queries expect. With `master` empty or None
     the master comes from spark-submit (a real cluster); the settings are applied either way."""
     from pyspark.sql import SparkSession
 
+    python = executor_python(master)
     builder = SparkSession.builder.appName(app)
     if master:  # under spark-submit the master is the cluster's
         builder = builder.master(master)
+    if python:
+        # pyspark starts executors' Python from PYSPARK_PYTHON (its context reads the variable, not
+        # spark.pyspark.python, outside spark-submit); set here, for this process only.
+        os.environ["PYSPARK_PYTHON"] = python
+        builder = builder.config("spark.pyspark.python", python)
     for key, value in SPARK_CONF.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -78,6 +78,7 @@ def score(
     Killed part-way (DuckDB engine), the same command continues from the finished blocks. A round
     is written once per model version and never rewritten; once a later round is scored, an
     earlier one is history and takes no new version."""
+    from features.spark_engine import SparkEnvironmentMissing
     from serving.champion import NoChampion, load_champion
     from serving.rounds import RoundIsHistory, check_writable, score_round
     from serving.scoring import read_manifest
@@ -107,7 +108,7 @@ def score(
                     progress=progress,
                     block_rows=block_rows,
                 )
-    except (NoChampion, ContractError, RoundIsHistory, ValueError) as error:
+    except (NoChampion, ContractError, RoundIsHistory, SparkEnvironmentMissing, ValueError) as error:
         fail(str(error))
     manifest = read_manifest(path)
     bands = ", ".join(f"{band} {count:,}" for band, count in manifest["bands"].items())
