@@ -39,10 +39,11 @@ from serving.api_models import (
     ScoreRequest,
     ScoreResponse,
 )
-from serving.auth import ApiKeyMiddleware, Caller, allow, route_table
+from serving.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.bento import bento_model_tag, load_bento_champion
 from serving.champion import Champion, NoChampion, load_champion
 from serving.guards import JsonBodyMiddleware
+from serving.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.planner import planner_app
 from serving.preflight import StartRefused, preflight
 from serving.ranking import OutreachList, outreach_list
@@ -407,9 +408,21 @@ def _routes():
     )
 
 
+def _document() -> dict:
+    """BentoML's document with our refusals and key schemes (serving/openapi_doc.py)."""
+    table = _routes()
+    generated = Anbu.openapi_spec.asdict()
+    roles = {path: table.roles(path.replace("{kind}", "csv")) for path in generated.get("paths", {})}
+    apis = {api.route for api in Anbu.apis.values()} | {"/planner/export.{kind}"}
+    public = {path for path, r in roles.items() if r == PUBLIC}
+    keyed = {path for path, r in roles.items() if r and r != PUBLIC}
+    return build_spec(generated, keyed & apis, public, keyed - apis)
+
+
 def _keys_file():
     return ServiceSettings().keys_file  # type: ignore[call-arg]
 
 
+Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
 Anbu.add_asgi_middleware(JsonBodyMiddleware)
 Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)

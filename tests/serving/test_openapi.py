@@ -44,3 +44,30 @@ def test_no_generated_request_gets_a_server_error(server, tmp_path: Path) -> Non
     assert result.returncode == 0, report
     selected = re.search(r"Operations:\s+(\d+) selected", result.stdout)
     assert selected and int(selected.group(1)) >= 10, report  # every API route and the downloads
+
+
+def test_the_document_describes_refusals_and_how_to_present_a_key(server) -> None:
+    document = server.get("/docs.json", role=None).json()
+    assert document["components"]["securitySchemes"]["ApiKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+    }
+    for path in (
+        "/score",
+        "/score_features",
+        "/rank",
+        "/outcomes",
+        "/model",
+        "/reload",
+        "/planner/export.{kind}",
+    ):
+        for operation in document["paths"][path].values():
+            assert {"401", "403", "413", "415", "422", "503"} <= set(operation["responses"]), path
+            body = operation["responses"]["403"]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ErrorBody"}
+            assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+    assert document["paths"]["/livez"]["get"]["security"] == [{}]
+    assert document["paths"]["/metrics"]["get"]["security"] != [{}]
+    refused = server.post("/rank", {"request": {"gu": "종로구", "capacity": 3}}, role="district")
+    assert set(refused.json()) <= set(document["components"]["schemas"]["ErrorBody"]["properties"])

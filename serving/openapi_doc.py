@@ -1,0 +1,109 @@
+"""The OpenAPI document as clients need it: every refusal the API gives, with its body, and how
+to present a key.
+
+BentoML documents each API route with 200, 400, 404 and 500 only, without security schemes, and
+has no hook for either; so /docs.json is served from BentoML's own document with our responses
+and schemes added (built once per worker). The 4xx body is `{"error", "field"}`; BentoML's own
+validation 400 carries `detail` as a list of pydantic errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import JSONResponse
+
+ERROR_BODY = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "One sentence: what is wrong and what to do."},
+        "field": {
+            "type": "string",
+            "nullable": True,
+            "description": "The request field (or header) to blame.",
+        },
+        "request_id": {"type": "string", "description": "For a 5xx: the id the server log has it under."},
+    },
+}
+VALIDATION_BODY = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "detail": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "pydantic's errors, with loc.",
+        },
+    },
+}
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer"},
+}
+REFUSALS = {
+    "401": "No API key, or one the service does not know",
+    "403": "The key's role, scope (districts, dongs, capacity) or routes do not allow this request",
+    "404": "The round, district or dong asked for has no scored households",
+    "409": "Not done; the service goes on as it was (reload)",
+    "413": "The request body is too large",
+    "415": "The body is not application/json",
+    "422": "A field names something the service refuses (a later round, unknown feature names, ids)",
+    "500": "The service failed on this request; the body has the request id",
+    "503": "The records database cannot be written now; retry after the Retry-After seconds",
+}
+
+
+def build_spec(
+    generated: dict, secured_paths: set[str], public_paths: set[str], keyed_only: set[str] = frozenset()
+) -> dict:
+    """`secured_paths`: API routes (every refusal documented); `keyed_only`: other routes that
+    need a key (only 401/403); `public_paths`: declared open (`security: [{}]`)."""
+    spec = json.loads(json.dumps(generated))  # integer response keys become strings
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["ErrorBody"], schemas["ValidationErrorBody"] = ERROR_BODY, VALIDATION_BODY
+    components["securitySchemes"] = SECURITY_SCHEMES
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for path, item in spec.get("paths", {}).items():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            if path in public_paths:
+                operation["security"] = [{}]
+                continue
+            if path not in secured_paths | keyed_only:
+                continue
+            operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+            responses = operation["responses"]
+            if path in keyed_only:
+                for status in ("401", "403"):
+                    responses[status] = {"description": REFUSALS[status], "content": error}
+                continue
+            responses["400"] = {
+                "description": "The request does not match the schema",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}
+                },
+            }
+            for status, description in REFUSALS.items():
+                responses[status] = {"description": description, "content": error}
+    return spec
+
+
+class OpenApiDocMiddleware:
+    """Answers GET /docs.json with the completed document."""
+
+    def __init__(self, app, document) -> None:
+        self.app = app
+        self._document = document
+        self._spec: dict | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/docs.json" and scope["method"] in ("GET", "HEAD"):
+            if self._spec is None:
+                self._spec = self._document()
+            await JSONResponse(self._spec)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
