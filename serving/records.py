@@ -40,22 +40,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-TABLES: dict[str, tuple[str, ...]] = {
-    "visit_outcomes": (
-        "household_id",
-        "visited_on",
-        "outcome",
-        "checklist_score",
-        "trigger",
-        "note",
-        "recorded_by",
-        "recorded_at",
-    ),
-    "overrides": ("household_id", "round_date", "action", "reason", "recorded_by", "recorded_at"),
-    "audit": ("at", "caller", "role", "endpoint", "households", "detail"),
-}
-"""Each record table's columns besides id and its chain (the order they are hashed in)."""
-
 GENESIS = "0" * 64
 """The hash a table's first row is chained to."""
 
@@ -114,6 +98,12 @@ chain_heads = sa.Table(
     sa.Column("head_mac", _text, nullable=False),
 )
 _BY_NAME = {"visit_outcomes": visit_outcomes, "overrides": overrides, "audit": audit_log}
+_CHAIN_COLUMNS = ("id", "prev_hash", "row_hash")
+TABLES: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns if c.name not in _CHAIN_COLUMNS)
+    for name, table in _BY_NAME.items()
+}
+"""Each record table's columns besides id and its chain, in the order they are hashed."""
 
 
 class RecordsUnavailable(RuntimeError):

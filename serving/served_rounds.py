@@ -96,6 +96,8 @@ class ServedRounds:
             return loaded
 
     def before(self, as_of: pd.Timestamp) -> LoadedRound | None:
-        """The round a list of `as_of` compares with."""
+        """The round a list of `as_of` compares with (for the served round, read at start)."""
+        if pd.Timestamp(as_of).normalize() == self.as_of:
+            return self.previous
         day = previous_round(self.data_dir, as_of)
         return None if day is None else self.get(day)

@@ -62,12 +62,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return Served(data, store, champion.version)
 
 
-def scores_file(data: Path, day: pd.Timestamp, version: str) -> Path:
-    from serving.rounds import scores_path
-
-    return scores_path(data, day, version)
-
-
 @pytest.fixture
 def models_env(served: Served, monkeypatch: pytest.MonkeyPatch) -> Served:
     monkeypatch.setenv("ANBU_MODELS_DIR", str(served.store))

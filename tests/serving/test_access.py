@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from anbu.cli import app
 from serving.auth import FRAMEWORK_ROUTES, PUBLIC
-from tests.serving.conftest import DISTRICT, ROUND, scores_file
+from serving.rounds import scores_path
+from tests.serving.conftest import DISTRICT, ROUND
 
 ROLE_KEYS = ("planner", "service", "monitor", "admin")
 ALLOWED = {
@@ -27,7 +28,7 @@ PUBLIC_PATHS = {"/planner/", "/", "/docs.json", "/livez", "/readyz", "/healthz"}
 
 @pytest.fixture(scope="module")
 def scored(server) -> pd.DataFrame:
-    return pd.read_parquet(scores_file(server.served.data, ROUND, server.served.version))
+    return pd.read_parquet(scores_path(server.served.data, ROUND, server.served.version))
 
 
 def _call(server, method: str, path: str, role: str | None):

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from anbu.cli import app
 from serving.records import Records
+from serving.rounds import scores_path
 from serving.scoring import read_manifest
-from tests.serving.conftest import ROUND, scores_file
+from tests.serving.conftest import ROUND
 
 runner = CliRunner()
 
@@ -38,7 +39,7 @@ def test_score_writes_every_household_with_rank_band_version_and_reasons(models_
 
 
 def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monkeypatch) -> None:
-    scored = pd.read_parquet(scores_file(models_env.data, ROUND, models_env.version))
+    scored = pd.read_parquet(scores_path(models_env.data, ROUND, models_env.version))
     gu = scored["gu"].iloc[0]
     monkeypatch.setenv("ANBU_RECORDS", str(tmp_path / "records.sqlite"))
     args = ["rank", "--data", str(models_env.data), "--as-of", "2026-07-31", "--gu", gu, "--capacity", "6"]

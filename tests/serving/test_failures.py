@@ -10,12 +10,13 @@ import time
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import ROUND, scores_file
+from serving.rounds import scores_path
+from tests.serving.conftest import ROUND
 
 
 @pytest.fixture(scope="module")
 def scored(server) -> pd.DataFrame:
-    return pd.read_parquet(scores_file(server.served.data, ROUND, server.served.version))
+    return pd.read_parquet(scores_path(server.served.data, ROUND, server.served.version))
 
 
 def _loc(response) -> str:

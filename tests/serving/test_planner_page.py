@@ -37,9 +37,10 @@ def browser():
 def test_planner_sees_the_list_with_korean_reasons_and_records_an_override(server, browser) -> None:
     import pandas as pd
 
-    from tests.serving.conftest import ROUND, scores_file
+    from serving.rounds import scores_path
+    from tests.serving.conftest import ROUND
 
-    scored = pd.read_parquet(scores_file(server.served.data, ROUND, server.served.version))
+    scored = pd.read_parquet(scores_path(server.served.data, ROUND, server.served.version))
     gu = scored["gu"].value_counts().index[0]
     expected = scored[scored["gu"] == gu].sort_values("rank")
 

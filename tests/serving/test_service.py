@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from tests.serving.conftest import ROUND, scores_file
+from serving.rounds import scores_path
+from tests.serving.conftest import ROUND
 
 
 @pytest.fixture(scope="module")
 def scored(server) -> pd.DataFrame:
-    return pd.read_parquet(scores_file(server.served.data, ROUND, server.served.version))
+    return pd.read_parquet(scores_path(server.served.data, ROUND, server.served.version))
 
 
 def _audit(server) -> pd.DataFrame:

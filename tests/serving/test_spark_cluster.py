@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from anbu.cli import app
 from features.spark_engine import SparkEnvironmentMissing, executor_python
 from serving.local_server import free_port
-from tests.serving.conftest import ROUND, scores_file
+from serving.rounds import scores_path
+from tests.serving.conftest import ROUND
 
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 
@@ -102,7 +103,7 @@ def test_a_standalone_cluster_scores_as_duckdb_does(models_env, tmp_path, monkey
             _stop_spark()  # the next test in this process must not be handed this cluster's session
     assert result.exit_code == 0, result.output
     on_cluster = pd.read_parquet(out).sort_values("household_id", ignore_index=True)
-    single = pd.read_parquet(scores_file(models_env.data, ROUND, models_env.version))
+    single = pd.read_parquet(scores_path(models_env.data, ROUND, models_env.version))
     single = single.sort_values("household_id", ignore_index=True)
     np.testing.assert_array_equal(on_cluster["risk"].to_numpy(), single["risk"].to_numpy())
     np.testing.assert_array_equal(on_cluster["rank"].to_numpy(), single["rank"].to_numpy())

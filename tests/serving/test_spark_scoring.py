@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from serving.rounds import scores_path
 from serving.scoring import SCORE_COLUMNS, read_manifest
-from tests.serving.conftest import ROUND, scores_file
+from tests.serving.conftest import ROUND
 
 runner = CliRunner()
 
@@ -22,7 +23,7 @@ def test_spark_scores_every_household_as_the_single_machine_path_does(models_env
     assert out.is_dir(), "Spark writes a Parquet dataset: a folder of part files"
 
     on_spark = pq.read_table(out).to_pandas().sort_values("household_id", ignore_index=True)
-    single = pd.read_parquet(scores_file(models_env.data, ROUND, models_env.version))
+    single = pd.read_parquet(scores_path(models_env.data, ROUND, models_env.version))
     single = single.sort_values("household_id", ignore_index=True)
     assert list(on_spark.columns) == SCORE_COLUMNS
     assert len(on_spark) == len(single)
@@ -36,7 +37,7 @@ def test_spark_scores_every_household_as_the_single_machine_path_does(models_env
 
     manifest = read_manifest(out)
     assert manifest["households"] == len(single) and manifest["model_version"] == models_env.version
-    assert manifest == {**read_manifest(scores_file(models_env.data, ROUND, models_env.version))}
+    assert manifest == {**read_manifest(scores_path(models_env.data, ROUND, models_env.version))}
 
 
 def test_an_unknown_engine_is_refused(models_env, tmp_path) -> None:
