@@ -6,30 +6,35 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
 from features.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
 """No round or visit of this programme predates it; an earlier date is a typing error."""
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DATE_PATTERN = r"^20\d{2}-\d{2}-\d{2}$"
+"""A date of this century as YYYY-MM-DD: the shape the document promises and validation checks.
+Whether a date is too late (after the served round, a visit still to come) depends on the day and
+the round, so the routes refuse it with 422, naming the field."""
+_ISO_DATE = re.compile(_DATE_PATTERN)
+_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{_CONTROL_CHARACTERS}]")
+_TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*[^\\s{_CONTROL_CHARACTERS}][^{_CONTROL_CHARACTERS}]*$"
+"""Some visible text and no control characters, as a JSON-schema pattern for the document."""
 
 
 def _iso_date(value: object) -> object:
-    """Dates only as YYYY-MM-DD text: not numbers, not datetimes, not other spellings."""
+    """Dates only as YYYY-MM-DD text of this century: not numbers, datetimes or other spellings."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError("give the date as YYYY-MM-DD")
+        raise ValueError("give the date as YYYY-MM-DD, in 2000 or later")
     return value
 
 
 def _in_range(value: dt.date) -> dt.date:
     if value < EARLIEST:
         raise ValueError(f"{value} is before {EARLIEST}")
-    if value > dt.date.today() + dt.timedelta(days=1):
-        raise ValueError(f"{value} is in the future")
     return value
 
 
@@ -41,9 +46,14 @@ def _plain_text(value: str) -> str:
     return value
 
 
-Day = Annotated[dt.date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_iso_date),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _DATE_PATTERN}),
+]
 HouseholdId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-Text = Annotated[str, AfterValidator(_plain_text)]
+Text = Annotated[str, AfterValidator(_plain_text), Field(json_schema_extra={"pattern": _TEXT_PATTERN})]
 FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
 
 

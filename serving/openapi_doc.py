@@ -76,7 +76,9 @@ def build_spec(
             if path not in secured_paths | keyed_only:
                 continue
             operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+            _require_body_with_fields(operation)
             responses = operation["responses"]
+            _refer_to_components(responses, schemas)
             if path in keyed_only:
                 for status in ("401", "403"):
                     responses[status] = {"description": REFUSALS[status], "content": error}
@@ -90,6 +92,26 @@ def build_spec(
             for status, description in REFUSALS.items():
                 responses[status] = {"description": description, "content": error}
     return spec
+
+
+def _require_body_with_fields(operation: dict) -> None:
+    """A route whose input has required fields needs its body ({"request": ...}); BentoML does
+    not say so. Routes without input (model, reload) take an empty body or none."""
+    body = operation.get("requestBody")
+    schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if body is not None and schema.get("required"):
+        body["required"] = True
+
+
+def _refer_to_components(responses: dict, schemas: dict) -> None:
+    """BentoML inlines each route's response model and loses `null` from its optional fields on
+    the way (`dong: str | None` becomes a plain string); its components keep the model as pydantic
+    wrote it, so the route refers to that instead."""
+    for response in responses.values():
+        content = response.get("content", {}).get("application/json")
+        title = (content or {}).get("schema", {}).get("title")
+        if title in schemas and "$ref" not in content["schema"]:
+            content["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
 class OpenApiDocMiddleware:

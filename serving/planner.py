@@ -77,14 +77,26 @@ def planner_app() -> FastAPI:
         title = f"{gu}{' ' + dong if dong else ''} · {day.date()} · 정원 {capacity}"
         return Response(to_xlsx(listed, title), media_type=XLSX, headers={"Content-Disposition": disposition})
 
-    @web.get("/export.{kind}")
+    @web.get(
+        "/export.{kind}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The list: CSV for export.csv, an XLSX workbook for export.xlsx.",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
     @allow("planner", "admin")
     def export(
         request: Request,
         kind: Literal["csv", "xlsx"],
         gu: str = Query(min_length=1, max_length=20),
         capacity: int = Query(ge=1, le=5_000),
-        dong: str | None = Query(default=None, max_length=20),
+        dong: str | None = Query(default=None, min_length=1, max_length=20, pattern=r"^\d+$"),
         as_of: Day | None = None,
     ) -> Response:
         """The list as CSV (UTF-8 with BOM, Korean headers) or as an XLSX workbook."""

@@ -276,6 +276,11 @@ class Anbu:
         caller = _caller(ctx)
         loaded = self.requested_round("round_date", request.round_date)
         round_date = loaded.scored.as_of.date()
+        latest = dt.date.today() + dt.timedelta(days=1)  # a day's grace for the city's time zone
+        for slot, visit in enumerate(request.visits):
+            if visit.visited_on > latest:
+                field = f"visits[{slot}].visited_on"
+                raise Refused(422, field, f"{field}: {visit.visited_on} is in the future")
         registry = loaded.households
         mentioned = sorted(
             {v.household_id for v in request.visits} | {o.household_id for o in request.overrides}

@@ -3,6 +3,7 @@ with a request id; the service starts or refuses in one sentence."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 import time
@@ -45,10 +46,19 @@ def test_override_reasons_of_spaces_or_control_characters_are_refused(server, sc
 
 def test_dates_outside_the_programme_and_other_spellings_are_refused(server, scored) -> None:
     household = scored["household_id"].iloc[0]
-    for day in ("0001-01-01", "9999-12-31", "20260801", "2026-08-01T00:00:00", 20260801):
+    for day in ("0001-01-01", "1999-12-31", "9999-12-31", "20260801", "2026-08-01T00:00:00", 20260801):
         body = {"request": {"visits": [{"household_id": household, "visited_on": day, "outcome": "refused"}]}}
         response = server.post("/outcomes", body, role="admin")
         assert response.status_code == 400 and _loc(response) == "visited_on", (day, response.text)
+    # well formed, but a visit that has not happened yet: refused on meaning, naming the visit
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    visits = [
+        {"household_id": household, "visited_on": "2026-07-01", "outcome": "refused"},
+        {"household_id": household, "visited_on": soon, "outcome": "refused"},
+    ]
+    response = server.post("/outcomes", {"request": {"visits": visits}}, role="admin")
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "visits[1].visited_on" and soon in response.json()["error"]
 
 
 def test_ids_booleans_and_bodies_are_checked_strictly(server) -> None:
