@@ -1,13 +1,22 @@
-"""Benchmark: `score` latency at a steady 50 requests/s, and `rank` for the largest district.
+"""Benchmark: `score` held at a steady rate for minutes, `rank` for the largest district, and the
+throughput of several workers against one.
 
     uv run python bench/serving.py --data data/demo          (after `make demo`)
+    uv run python bench/serving.py --data data/demo --soak-seconds 120 --throughput-seconds 15
 
-Starts the real service (`bentoml serve`) on the data directory's champion and served round, with
-a throw-away admin key. Single-household `score` requests are sent on a fixed schedule (open
-loop: a slow answer does not delay the next request, so queueing shows in the tail), over one
-keep-alive connection per sender thread. The baseline, measured in the same run at the same rate,
-is `/livez`: the server's own floor (HTTP, routing, one worker), so the ratio is what scoring adds.
-`rank` is timed for the district with the most households at several capacities.
+Each part starts the real service (`bentoml serve`) on the data directory's champion and served
+round, with a throw-away admin key.
+
+1. Soak: single-household `score` requests on a fixed schedule (open loop: a slow answer does not
+   delay the next request, so queueing shows in the tail), one worker and the embedded SQLite
+   records, as `make serve` runs. Errors are counted, not raised; the server's memory (the RSS of
+   its process tree) is sampled throughout. The baseline, measured in the same run at the same
+   rate, is `/livez`: the server's floor (HTTP, routing, keys), so the ratio is what scoring adds.
+2. `rank` is timed for the district with the most households at several capacities.
+3. Throughput: `rank` (capacity 100, the heavier request) sent closed-loop by several clients, to
+   one worker and then to two, both with the records in PostgreSQL (a private server from
+   Debian's package, as `make test` uses), which several workers need. The baseline is the one
+   worker, measured in the same run.
 """
 
 from __future__ import annotations
@@ -19,22 +28,34 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGET_P99_MS = 25.0
+TARGET_P99_MS = 10.0
+TARGET_MEMORY_DRIFT = 0.05
 TARGET_RANK_MS = 200.0
+TARGET_WORKER_GAIN = 1.6
 
 
-def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 4) -> np.ndarray:
-    """Send request i at start + i/rate; return each latency in ms."""
+@dataclass
+class Steady:
+    latencies_ms: np.ndarray
+    errors: int
+
+
+def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 4) -> Steady:
+    """Send request i at start + i/rate; return each latency in ms and how many failed."""
     latencies = np.full(len(bodies), np.nan)
+    errors = [0] * senders
     start = time.perf_counter() + 0.2
 
     def sender(offset: int) -> None:
@@ -45,62 +66,156 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
                     time.sleep(delay)
                 began = time.perf_counter()
                 body = bodies[i]
-                response = client.post(url, json=body) if body is not None else client.get(url)
-                response.raise_for_status()
+                try:
+                    response = client.post(url, json=body) if body is not None else client.get(url)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
                 latencies[i] = (time.perf_counter() - began) * 1000
+                errors[offset] += not ok
 
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies
+    return Steady(latencies, sum(errors))
+
+
+def _server_processes(url: str) -> list[psutil.Process]:
+    """The `bentoml serve` process listening on the URL's port and its workers."""
+    port = url.rsplit(":", 1)[1]
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if "serve" in command and "--port" in command and port in command:
+            return [process, *process.children(recursive=True)]
+    raise RuntimeError(f"no bentoml process on port {port}")
+
+
+def _rss_mb(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        with suppress(psutil.NoSuchProcess):
+            total += process.memory_info().rss
+    return total / 2**20
+
+
+class MemorySampler:
+    """RSS of the server's process tree every `every` seconds, in a background thread."""
+
+    def __init__(self, processes: list[psutil.Process], every: float = 5.0) -> None:
+        self.processes, self.every = processes, every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(_rss_mb(self.processes))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(_rss_mb(self.processes))
+
+
+def _closed_loop(url: str, body: dict, headers: dict, clients: int, seconds: float) -> tuple[int, int]:
+    """Each client sends the next request when the last one is answered; (answered, errors)."""
+    answered, errors = [0] * clients, [0] * clients
+    deadline = time.perf_counter() + seconds
+
+    def client_loop(k: int) -> None:
+        with httpx.Client(headers=headers, timeout=60) as client:
+            while time.perf_counter() < deadline:
+                try:
+                    ok = client.post(url, json=body).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                answered[k] += ok
+                errors[k] += not ok
+
+    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(answered), sum(errors)
+
+
+def _environment(data: Path, as_of: pd.Timestamp, folder: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANBU_DATA": str(data),
+        "ANBU_AS_OF": str(as_of.date()),
+        "ANBU_KEYS": str(folder / "keys.toml"),
+        "ANBU_RECORDS": str(folder / "records.sqlite"),
+        "BENTOML_HOME": str(folder / "bentoml"),
+        **extra,
+    }
+
+
+def pct(values: np.ndarray, q: float) -> float:
+    return float(np.nanpercentile(values, q))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "demo")
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="score requests per second")
+    parser.add_argument("--soak-seconds", type=float, default=600.0)
+    parser.add_argument("--floor-seconds", type=float, default=30.0, help="/livez baseline")
+    parser.add_argument("--throughput-seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=8, help="closed-loop rank clients")
     arguments = parser.parse_args()
 
     from serving.auth import add_key
+    from serving.local_postgres import postgres_server
     from serving.local_server import bentoml_server
-
-    data = arguments.data.resolve()
     from serving.rounds import scored_rounds, shown_version
 
+    data = arguments.data.resolve()
     rounds = scored_rounds(data)
     if not rounds:
         raise SystemExit(f"no scored round under {data}/_scores: run `make demo` (or anbu score) first")
-    latest = shown_version(data, rounds[-1])
-    served = pd.read_parquet(latest.path, columns=["household_id", "gu"])
+    as_of = rounds[-1]
+    served = pd.read_parquet(shown_version(data, as_of).path, columns=["household_id", "gu"])
+    largest = served["gu"].value_counts()
+    gu, households = largest.index[0], int(largest.iloc[0])
     folder = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
     key = add_key(folder / "keys.toml", "bench", "admin")
-    environment = {
-        **os.environ,
-        "ANBU_DATA": str(data),
-        "ANBU_AS_OF": str(rounds[-1].date()),
-        "ANBU_KEYS": str(folder / "keys.toml"),
-        "ANBU_RECORDS": str(folder / "records.sqlite"),
-        "BENTOML_HOME": str(folder / "bentoml"),
-    }
     headers = {"X-API-Key": key}
+    rng = np.random.default_rng(0)
+
+    # 1 and 2: one worker, embedded records, as `make serve` runs it
     with bentoml_server(
-        "serving.service:Anbu", environment, folder / "server.log", working_dir=ROOT, ready_within=600
+        "serving.service:Anbu",
+        _environment(data, as_of, folder),
+        folder / "server.log",
+        working_dir=ROOT,
+        ready_within=600,
     ) as url:
-        count = int(arguments.seconds * arguments.rate)
-        rng = np.random.default_rng(0)
-        ids = served["household_id"].to_numpy()[rng.integers(0, len(served), count)]
-        _steady(
-            url + "/score", [{"request": {"household_ids": [h]}} for h in ids[:100]], 100, headers
-        )  # warm-up
-        floor = _steady(url + "/livez", [None] * count, arguments.rate, headers)
-        score = _steady(
-            url + "/score", [{"request": {"household_ids": [h]}} for h in ids], arguments.rate, headers
+
+        def score_bodies(count: int) -> list[dict | None]:
+            ids = served["household_id"].to_numpy()[rng.integers(0, len(served), count)]
+            return [{"request": {"household_ids": [h]}} for h in ids]
+
+        _steady(url + "/score", score_bodies(500), arguments.rate, headers)  # warm-up
+        floor = _steady(
+            url + "/livez", [None] * int(arguments.floor_seconds * arguments.rate), arguments.rate, headers
         )
-        largest = served["gu"].value_counts()
-        gu, households = largest.index[0], int(largest.iloc[0])
+        processes = _server_processes(url)
+        with MemorySampler(processes) as memory:
+            soak = _steady(
+                url + "/score",
+                score_bodies(int(arguments.soak_seconds * arguments.rate)),
+                arguments.rate,
+                headers,
+            )
         rank_rows = []
         with httpx.Client(headers=headers, timeout=60) as client:
             for capacity in (15, 100, 500):
@@ -113,34 +228,89 @@ def main() -> None:
                     timings.append((time.perf_counter() - began) * 1000)
                 rank_rows.append((capacity, statistics.median(timings[1:]), max(timings[1:])))
 
-    def pct(values: np.ndarray, q: float) -> float:
-        return float(np.percentile(values, q))
+    # 3: rank throughput, one worker then two, records in PostgreSQL for both
+    rank_body = {"request": {"gu": gu, "capacity": 100}}
+    throughput: dict[int, tuple[float, int, float]] = {}
+    with ExitStack() as stack:
+        records_url = stack.enter_context(postgres_server("bench"))
+        for workers in (1, 2):
+            environment = _environment(
+                data,
+                as_of,
+                folder,
+                ANBU_RECORDS_URL=records_url,
+                ANBU_RECORDS_SECRET_FILE=str(folder / "records.secret"),
+                ANBU_WORKERS=str(workers),
+            )
+            with bentoml_server(
+                "serving.service:Anbu",
+                environment,
+                folder / f"server-{workers}.log",
+                working_dir=ROOT,
+                ready_within=600,
+            ) as url:
+                _closed_loop(url + "/rank", rank_body, headers, arguments.clients, 5)  # warm-up
+                began = time.perf_counter()
+                answered, errors = _closed_loop(
+                    url + "/rank", rank_body, headers, arguments.clients, arguments.throughput_seconds
+                )
+                elapsed = time.perf_counter() - began
+                throughput[workers] = (answered / elapsed, errors, _rss_mb(_server_processes(url)))
 
-    print(f"data: {data} · round {rounds[-1].date()} · {len(served):,} households · cores {os.cpu_count()}")
-    print(
-        f"steady {arguments.rate:g} requests/s for {arguments.seconds:g} s ({count} requests each), one worker"
-    )
-    print()
-    print("| request | p50 ms | p99 ms | max ms | target |")
-    print("|---|---:|---:|---:|---|")
-    print(
-        f"| /livez (baseline: the server's floor) | {pct(floor, 50):.2f} | {pct(floor, 99):.2f} | {floor.max():.2f} | |"
-    )
-    verdict = "✓" if pct(score, 99) < TARGET_P99_MS else "✗"
-    print(
-        f"| /score, one household | {pct(score, 50):.2f} | {pct(score, 99):.2f} | {score.max():.2f} "
-        f"| p99 < {TARGET_P99_MS:g} ms {verdict} |"
-    )
+    latencies = soak.latencies_ms
+    start_mb, end_mb, peak_mb = memory.samples[0], memory.samples[-1], max(memory.samples)
+    drift = (end_mb - start_mb) / start_mb
+    print(f"data: {data} · round {as_of.date()} · {len(served):,} households · cores {os.cpu_count()}")
     print()
     print(
-        f"score ÷ livez: p50 {pct(score, 50) / pct(floor, 50):.2f}x, p99 {pct(score, 99) / pct(floor, 99):.2f}x"
+        f"Soak: {arguments.rate:g} requests/s of one-household `score` for {arguments.soak_seconds:g} s "
+        f"({len(latencies):,} requests), one worker, SQLite records; baseline /livez at the same rate "
+        f"for {arguments.floor_seconds:g} s"
     )
     print()
-    print(f"| /rank, {gu} ({households:,} households) | median ms | max ms | target |")
+    print("| request | requests | errors | p50 ms | p99 ms | max ms | target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    floor_ms = floor.latencies_ms
+    print(
+        f"| /livez (baseline: the server's floor) | {len(floor_ms):,} | {floor.errors} | {pct(floor_ms, 50):.2f} "
+        f"| {pct(floor_ms, 99):.2f} | {np.nanmax(floor_ms):.2f} | |"
+    )
+    verdict = "✓" if pct(latencies, 99) <= TARGET_P99_MS and soak.errors == 0 else "✗"
+    print(
+        f"| /score, one household | {len(latencies):,} | {soak.errors} | {pct(latencies, 50):.2f} "
+        f"| {pct(latencies, 99):.2f} | {np.nanmax(latencies):.2f} | 0 errors, p99 ≤ {TARGET_P99_MS:g} ms {verdict} |"
+    )
+    print()
+    print(
+        f"score ÷ livez: p50 {pct(latencies, 50) / pct(floor_ms, 50):.2f}x, "
+        f"p99 {pct(latencies, 99) / pct(floor_ms, 99):.2f}x"
+    )
+    verdict = "✓" if abs(drift) <= TARGET_MEMORY_DRIFT else "✗"
+    print(
+        f"server memory (RSS, all processes): start {start_mb:.1f} MB, end {end_mb:.1f} MB, peak "
+        f"{peak_mb:.1f} MB over {len(memory.samples)} samples; end ÷ start {end_mb / start_mb:.3f} "
+        f"(within ±{TARGET_MEMORY_DRIFT:.0%} {verdict})"
+    )
+    print()
+    print(f"| /rank, {gu} ({households:,} households), one worker | median ms | max ms | target |")
     print("|---|---:|---:|---|")
     for capacity, median, worst in rank_rows:
         verdict = "✓" if worst < TARGET_RANK_MS else "✗"
         print(f"| capacity {capacity} | {median:.1f} | {worst:.1f} | < {TARGET_RANK_MS:g} ms {verdict} |")
+    print()
+    print(
+        f"Throughput: /rank {gu} capacity 100, {arguments.clients} closed-loop clients for "
+        f"{arguments.throughput_seconds:g} s, records in PostgreSQL"
+    )
+    print()
+    print("| workers | requests/s | errors | server RSS MB | ÷ one worker | target |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for workers, (rate, errors, rss) in throughput.items():
+        gain = rate / throughput[1][0]
+        target = (
+            "" if workers == 1 else f"≥ {TARGET_WORKER_GAIN:g}x {'✓' if gain >= TARGET_WORKER_GAIN else '✗'}"
+        )
+        print(f"| {workers} | {rate:.1f} | {errors} | {rss:.0f} | {gain:.2f}x | {target} |")
 
 
 if __name__ == "__main__":

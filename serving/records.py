@@ -3,10 +3,16 @@ record.
 
 Visit outcomes are the labels of the next training run, overrides are human decisions the list
 must honour and keep, and the audit log answers "who looked at this household's score". None of
-them may be lost or rewritten. They live in SQLite by default (one file, `synchronous=FULL`) or in
+them may be lost or rewritten. They live in SQLite by default (one file, write-ahead log) or in
 PostgreSQL when a city runs one (`ANBU_RECORDS_URL=postgresql+psycopg://…`), the same tables and
 guarantees in both:
 
+- an outcome or override is on disk before the service says it is recorded (`synchronous=FULL`;
+  PostgreSQL's default commit). An audit row is written before the scores it logs are sent, and
+  survives the service being killed, but its commit does not wait for the disk (`synchronous=
+  NORMAL`; `synchronous_commit = off`): that wait was half of a `score` call, and a power cut can
+  then cost the last moments of read log, never half a row or a broken chain (the log is cut at
+  a transaction boundary, and the next durable commit flushes everything before it);
 - triggers refuse UPDATE, DELETE and TRUNCATE, so the service cannot change history by mistake;
 - every row carries an HMAC chained to the row before it in its table, and each table's head (last
   id and hash) is kept, itself signed, so `anbu records verify` finds a row that was rewritten,
@@ -211,11 +217,13 @@ def _engine(url: str) -> Engine:
         def _on_connect(connection, _record) -> None:
             connection.isolation_level = None  # transactions are ours (BEGIN IMMEDIATE below)
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=10000")
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection) -> None:
+            # The safety level can only change between transactions, so it is set here, first.
+            durable = connection.get_execution_options().get("durable", True)
+            connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             # Take the write lock at the start, so two writers queue instead of one failing.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -233,6 +241,7 @@ class Records:
         self.secret_file = Path(secret_file) if secret_file else _default_secret_file(self.url)
         self._secret = load_secret(self.secret_file)
         self.engine = _engine(self.url)
+        self._logging_engine = self.engine.execution_options(durable=False)
         self.dialect = self.engine.dialect.name
         # SQLite has one writer at a time: threads of one process queue here rather than spin on
         # the file lock; PostgreSQL's row lock on the chain head orders writers itself.
@@ -262,11 +271,15 @@ class Records:
         self.engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, durable: bool = True) -> Iterator[Connection]:
+        """`durable=False` for the audit log: committed before the caller goes on, not waited onto disk."""
+        engine = self.engine if durable else self._logging_engine
         try:
-            with self._local, self.engine.begin() as connection:
+            with self._local, engine.begin() as connection:
                 if self.dialect == "postgresql":
                     connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                    if not durable:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
         except sa.exc.OperationalError as error:
             raise RecordsUnavailable(_unavailable(error)) from None
@@ -275,23 +288,25 @@ class Records:
         """Append rows, each chained to the one before, and move the table's head; all or none."""
         if not rows:
             return []
-        target = _BY_NAME[table]
-        ids = []
-        with self._transaction() as connection:
+        ids, appended = [], []
+        with self._transaction(durable=table != "audit") as connection:
             head = select_head(connection, table, lock=True)
             last_id, last = head.last_id, head.last_hash
             for row in rows:
                 last_id += 1
                 digest = row_hash(self._secret, table, last_id, last, row)
-                connection.execute(target.insert().values(id=last_id, prev_hash=last, row_hash=digest, **row))
+                appended.append({"id": last_id, "prev_hash": last, "row_hash": digest, **row})
                 last = digest
                 ids.append(last_id)
+            connection.execute(_APPEND[table], appended)
             connection.execute(
-                chain_heads.update()
-                .where(chain_heads.c.chain == table)
-                .values(
-                    last_id=last_id, last_hash=last, head_mac=head_mac(self._secret, table, last_id, last)
-                )
+                _MOVE_HEAD,
+                {
+                    "head_chain": table,
+                    "new_id": last_id,
+                    "new_hash": last,
+                    "new_mac": head_mac(self._secret, table, last_id, last),
+                },
             )
         return ids
 
@@ -413,11 +428,24 @@ class Records:
         return self._secret
 
 
+# Built once: every scored request appends an audit row, and building these statements anew each
+# time was a fifth of a `score` call's CPU.
+_HEAD = sa.select(chain_heads).where(chain_heads.c.chain == sa.bindparam("head_chain"))
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_MOVE_HEAD = (
+    chain_heads.update()
+    .where(chain_heads.c.chain == sa.bindparam("head_chain"))
+    .values(
+        last_id=sa.bindparam("new_id"), last_hash=sa.bindparam("new_hash"), head_mac=sa.bindparam("new_mac")
+    )
+)
+_APPEND = {name: table.insert() for name, table in _BY_NAME.items()}
+
+
 def select_head(connection: Connection, chain: str, lock: bool = False):
-    query = sa.select(chain_heads).where(chain_heads.c.chain == chain)
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update()  # SQLite's BEGIN IMMEDIATE already holds the write lock
-    head = connection.execute(query).first()
+    # SQLite's BEGIN IMMEDIATE already holds the write lock
+    query = _HEAD_FOR_UPDATE if lock and connection.dialect.name == "postgresql" else _HEAD
+    head = connection.execute(query, {"head_chain": chain}).first()
     if head is None:
         raise RuntimeError(f"records: the head of {chain} is missing; run `anbu records verify`")
     return head

@@ -42,10 +42,31 @@ class LoadedRound:
     households: pd.DataFrame
     """Indexed by household id."""
     districts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _columns: dict[tuple[str, ...], list[pd.Series]] = field(default_factory=dict, repr=False)
 
     @property
     def model_version(self) -> str:
         return self.scored.model_version
+
+    def rows(self, household_ids: list[str], columns: list[str]) -> list[dict]:
+        """The rows of these households (each must be in the round), in the order asked.
+
+        A request asks for one household or a few: reading single cells costs microseconds where
+        `.loc[...]` plus `to_dict` cost about 2 ms, which at 100 requests/s was the tail."""
+        frame = self.households
+        if len(household_ids) > 32:
+            picked = frame.take(frame.index.get_indexer(household_ids))
+            return [
+                dict(zip(columns, values, strict=True))
+                for values in zip(*(picked[c].tolist() for c in columns), strict=True)
+            ]
+        key = tuple(columns)
+        if key not in self._columns:
+            self._columns[key] = [frame[c] for c in columns]
+        series, locate = self._columns[key], frame.index.get_loc
+        return [
+            {c: s.iat[p] for c, s in zip(columns, series, strict=True)} for p in map(locate, household_ids)
+        ]
 
     def district(self, gu: str) -> pd.DataFrame:
         """One district by rank; cut once, so a list never scans the whole city."""

@@ -67,6 +67,17 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodie
 metrics_labels.install()
 
 
+SCORE_COLUMNS = [
+    "household_id",
+    "risk",
+    "band",
+    "percentile",
+    "rank",
+    "reason_codes",
+    *(f"reason_{slot + 1}_{language}" for slot in range(MAX_REASONS) for language in ("ko", "en")),
+]
+
+
 def _reasons(row: dict) -> list[ReasonOut]:
     codes = (row["reason_codes"] or "").split("|")
     out = []
@@ -154,7 +165,7 @@ class Anbu:
                 rank=int(row["rank"]),
                 reasons=_reasons(row),
             )
-            for row in scored.loc[known].to_dict("records")
+            for row in loaded.rows(known, SCORE_COLUMNS)
         ]
         caller = _caller(ctx)
         round_date = str(loaded.scored.as_of.date())

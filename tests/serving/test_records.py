@@ -45,6 +45,29 @@ def test_records_are_append_only(tmp_path) -> None:
         )
 
 
+def test_outcomes_wait_for_the_disk_and_the_read_log_does_not(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    issued: list[str] = []
+    sqlalchemy.event.listen(
+        records.engine, "before_cursor_execute", lambda _c, _k, statement, *_: issued.append(statement)
+    )
+
+    def safety_before(write: str) -> str:
+        at = next(i for i, s in enumerate(issued) if s.startswith(write))
+        return next(s for s in reversed(issued[:at]) if s.startswith("PRAGMA synchronous"))
+
+    records.record_outcomes([{"household_id": "H1", "visited_on": "2026-08-01", "outcome": "moved"}], "a")
+    records.audit("a", "service", "score", ["H1"])
+    records.record_overrides(
+        [{"household_id": "H1", "action": "include", "reason": "신고"}], date(2026, 7, 31), "a"
+    )
+    assert safety_before("INSERT INTO visit_outcomes") == "PRAGMA synchronous=FULL"
+    assert safety_before("INSERT INTO audit") == "PRAGMA synchronous=NORMAL"
+    assert safety_before("INSERT INTO overrides") == "PRAGMA synchronous=FULL"
+    with sqlite3.connect(tmp_path / "r.sqlite") as other:  # committed before audit() returned
+        assert other.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+
+
 def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -> None:
     visits = pq.read_table(served.data / "outreach_visits.parquet").to_pandas()
     visits["visited_on"] = pd.to_datetime(visits["visited_on"])
