@@ -7,8 +7,9 @@ throughput of several workers against one.
 Each part starts the real service (`bentoml serve`) on the data directory's champion and served
 round, with a throw-away admin key.
 
-1. Soak: single-household `score` requests on a fixed schedule (open loop: a slow answer does not
-   delay the next request, so queueing shows in the tail), one worker and the embedded SQLite
+1. Soak: single-household `score` requests on a fixed schedule (open loop, 16 senders; each
+   latency counts from when its request was due, so queueing, in the server or in the load
+   generator, shows in the tail), one worker and the embedded SQLite
    records, as `make serve` runs. Errors are counted, not raised; the server's memory (the RSS of
    its process tree) is sampled throughout. The baseline, measured in the same run at the same
    rate, is `/livez`: the server's floor (HTTP, routing, keys), so the ratio is what scoring adds.
@@ -52,8 +53,11 @@ class Steady:
     errors: int
 
 
-def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 4) -> Steady:
-    """Send request i at start + i/rate; return each latency in ms and how many failed."""
+def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 16) -> Steady:
+    """Send request i at start + i/rate; return each latency in ms, counted from when the request
+    was due (so a sender held up by a slow answer adds its wait to the next ones), and how many
+    failed. Several senders, each with its own keep-alive connection, so one slow answer does not
+    hold back the schedule."""
     latencies = np.full(len(bodies), np.nan)
     errors = [0] * senders
     start = time.perf_counter() + 0.2
@@ -64,14 +68,14 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                began = time.perf_counter()
+                due = start + i / rate
                 body = bodies[i]
                 try:
                     response = client.post(url, json=body) if body is not None else client.get(url)
                     ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
-                latencies[i] = (time.perf_counter() - began) * 1000
+                latencies[i] = (time.perf_counter() - due) * 1000
                 errors[offset] += not ok
 
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
@@ -147,18 +151,6 @@ def _closed_loop(url: str, body: dict, headers: dict, clients: int, seconds: flo
     return sum(answered), sum(errors)
 
 
-def _environment(data: Path, as_of: pd.Timestamp, folder: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANBU_DATA": str(data),
-        "ANBU_AS_OF": str(as_of.date()),
-        "ANBU_KEYS": str(folder / "keys.toml"),
-        "ANBU_RECORDS": str(folder / "records.sqlite"),
-        "BENTOML_HOME": str(folder / "bentoml"),
-        **extra,
-    }
-
-
 def pct(values: np.ndarray, q: float) -> float:
     return float(np.nanpercentile(values, q))
 
@@ -175,7 +167,7 @@ def main() -> None:
 
     from serving.auth import add_key
     from serving.local_postgres import postgres_server
-    from serving.local_server import bentoml_server
+    from serving.local_server import bentoml_server, service_environment
     from serving.rounds import scored_rounds, shown_version
 
     data = arguments.data.resolve()
@@ -194,7 +186,7 @@ def main() -> None:
     # 1 and 2: one worker, embedded records, as `make serve` runs it
     with bentoml_server(
         "serving.service:Anbu",
-        _environment(data, as_of, folder),
+        service_environment(data, folder, as_of=str(as_of.date())),
         folder / "server.log",
         working_dir=ROOT,
         ready_within=600,
@@ -234,10 +226,10 @@ def main() -> None:
     with ExitStack() as stack:
         records_url = stack.enter_context(postgres_server("bench"))
         for workers in (1, 2):
-            environment = _environment(
+            environment = service_environment(
                 data,
-                as_of,
                 folder,
+                as_of=str(as_of.date()),
                 ANBU_RECORDS_URL=records_url,
                 ANBU_RECORDS_SECRET_FILE=str(folder / "records.secret"),
                 ANBU_WORKERS=str(workers),

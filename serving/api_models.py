@@ -12,22 +12,25 @@ from features.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
 """No round or visit of this programme predates it; an earlier date is a typing error."""
-_DATE_PATTERN = r"^20\d{2}-\d{2}-\d{2}$"
+_DATE_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
 """A date of this century as YYYY-MM-DD: the shape the document promises and validation checks.
 Whether a date is too late (after the served round, a visit still to come) depends on the day and
 the round, so the routes refuse it with 422, naming the field."""
 _ISO_DATE = re.compile(_DATE_PATTERN)
-_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _CONTROL = re.compile(f"[{_CONTROL_CHARACTERS}]")
 _TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*[^\\s{_CONTROL_CHARACTERS}][^{_CONTROL_CHARACTERS}]*$"
-"""Some visible text and no control characters, as a JSON-schema pattern for the document."""
+"""Some visible text and no control characters, as a JSON-schema pattern for the document; the
+validator uses the same expression, so the document and the service agree (up to what `\\s`
+means in the client's regex dialect)."""
+_TEXT = re.compile(_TEXT_PATTERN)
 
 
 def _iso_date(value: object) -> object:
     """Dates only as YYYY-MM-DD text of this century: not numbers, datetimes or other spellings."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("give the date as YYYY-MM-DD, in 2000 or later")
     return value
 
@@ -41,7 +44,7 @@ def _in_range(value: dt.date) -> dt.date:
 def _plain_text(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("control characters (such as NUL) are not allowed")
-    if not value.strip():
+    if not _TEXT.fullmatch(value):
         raise ValueError("must not be blank")
     return value
 

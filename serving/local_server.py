@@ -30,6 +30,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def service_environment(
+    data: Path, folder: Path, as_of: str | None = None, **settings: str
+) -> dict[str, str]:
+    """This process's environment plus what a throw-away service needs: its data directory, and
+    keys, records and BentoML's home in `folder` (keys.toml, records.sqlite, bentoml/), so a test
+    or benchmark never touches the data directory's own. `settings` adds or overrides ANBU_*."""
+    environment = {
+        **os.environ,
+        "ANBU_DATA": str(data),
+        "ANBU_KEYS": str(folder / "keys.toml"),
+        "ANBU_RECORDS": str(folder / "records.sqlite"),
+        "BENTOML_HOME": str(folder / "bentoml"),
+        **settings,
+    }
+    if as_of is not None:
+        environment["ANBU_AS_OF"] = as_of
+    return environment
+
+
 @contextmanager
 def bentoml_server(
     target: str,

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from features.synthetic.generator import generate_city
-from serving.local_server import bentoml_server
+from serving.local_server import bentoml_server, service_environment
 from training.config import load_experiment
 from training.promotion import Override, load_gates, promote
 from training.train import train_experiment
@@ -108,15 +108,13 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
         "district": add_key(keys_file, "gwanak-team", "planner", districts=[DISTRICT], max_capacity=20),
         "call-centre": add_key(keys_file, "call-centre", "service", routes=["/score"]),
     }
-    environment = {
-        **os.environ,
-        "ANBU_DATA": str(served.data),
-        "ANBU_AS_OF": str(ROUND.date()),
-        "ANBU_KEYS": str(keys_file),
-        "ANBU_RECORDS": str(records),
-        "ANBU_MODELS_DIR": str(served.store),
-        "BENTOML_HOME": str(folder / "bentoml"),
-    }
+    environment = service_environment(
+        served.data,
+        folder,
+        as_of=str(ROUND.date()),
+        ANBU_KEYS=str(keys_file),
+        ANBU_MODELS_DIR=str(served.store),
+    )
     environment.pop("MLFLOW_TRACKING_URI", None)
     with bentoml_server("serving.service:Anbu", environment, folder / "server.log", working_dir=ROOT) as url:
         yield Server(url, keys, served, records, keys_file, folder / "server.log")

@@ -22,7 +22,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from serving.local_server import ServerFailed, bentoml_server, free_port
+from serving.local_server import ServerFailed, bentoml_server, free_port, service_environment
 from tests.serving.conftest import BASELINE, ROOT, ROUND, SERVE_ANYWAY, Served
 
 
@@ -62,7 +62,11 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         finally:
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
 
 
 def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_serves(
@@ -80,6 +84,9 @@ def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_se
     embedded = tmp_path / "embedded-store"
     with mlflow_server(tmp_path) as registry:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", registry)
+        # set by require_store for a server; set here too, so they are undone after this test
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         monkeypatch.setenv("ANBU_MODELS_DIR", str(embedded))
 
         train_experiment(city, load_experiment(BASELINE), BASELINE)
@@ -96,16 +103,8 @@ def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_se
         assert aliases["version"] == champion.version
         assert aliases["run_id"] == champion.run_id
 
-        keys = tmp_path / "keys.toml"
-        key = add_key(keys, "test-admin", "admin")
-        environment = {
-            **os.environ,
-            "ANBU_DATA": str(city),
-            "ANBU_AS_OF": str(ROUND.date()),
-            "ANBU_KEYS": str(keys),
-            "ANBU_RECORDS": str(tmp_path / "records.sqlite"),
-            "BENTOML_HOME": str(tmp_path / "bentoml"),
-        }
+        key = add_key(tmp_path / "keys.toml", "test-admin", "admin")
+        environment = service_environment(city, tmp_path, as_of=str(ROUND.date()))
         with bentoml_server(
             "serving.service:Anbu", environment, tmp_path / "server.log", working_dir=ROOT
         ) as url:

@@ -81,7 +81,6 @@ def test_every_generated_request_gets_a_documented_answer_and_none_a_server_erro
     assert result.returncode == 0, report
     selected = re.search(r"Selected:\s+(\d+)/(\d+)", result.stdout)
     assert selected and int(selected.group(1)) >= 10, report  # every API route and the downloads
-    assert "No issues found" in result.stdout or " passed" in result.stdout, report
 
 
 def test_the_document_describes_refusals_and_how_to_present_a_key(server) -> None:

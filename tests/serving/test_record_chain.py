@@ -151,3 +151,13 @@ def test_records_verify_command_says_intact_or_names_the_rows(tmp_path: Path, mo
         app, ["records", "verify", "--data", str(tmp_path), "--head", str(tmp_path / "heads.json")]
     )
     assert broken.exit_code == 2 and "audit: row 2 does not match its hash (rewritten)" in broken.output
+
+
+def test_on_postgresql_only_the_read_log_commits_without_waiting_for_the_disk(
+    postgres, tmp_path: Path
+) -> None:
+    records = Records(postgres, secret_file=tmp_path / "records.secret")
+    for durable, setting in ((False, "off"), (True, "on"), (False, "off")):
+        with records._transaction(durable=durable) as connection:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == setting
+    records.close()

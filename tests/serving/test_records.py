@@ -66,6 +66,9 @@ def test_outcomes_wait_for_the_disk_and_the_read_log_does_not(tmp_path) -> None:
     assert safety_before("INSERT INTO overrides") == "PRAGMA synchronous=FULL"
     with sqlite3.connect(tmp_path / "r.sqlite") as other:  # committed before audit() returned
         assert other.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+    for durable, level in ((False, 1), (True, 2), (False, 1)):  # 1 NORMAL, 2 FULL, on a reused connection
+        with records._transaction(durable=durable) as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
 
 
 def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -> None:

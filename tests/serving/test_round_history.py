@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from anbu.cli import app
 from serving.auth import add_key
-from serving.local_server import ServerFailed, bentoml_server, free_port
+from serving.local_server import ServerFailed, bentoml_server, free_port, service_environment
 from serving.rounds import scores_path
 from tests.serving.conftest import PREVIOUS, ROOT, ROUND
 
@@ -61,12 +61,7 @@ def test_a_round_scored_by_an_earlier_model_is_served_as_it_was(served, city, tm
     first = served.version
     written = {day: _digest(scores_path(data, day, first)) for day in (PREVIOUS, ROUND)}
     key = add_key(tmp_path / "keys.toml", "admin", "admin")
-    environment = {
-        **os.environ,
-        "ANBU_DATA": str(data),
-        "ANBU_KEYS": str(tmp_path / "keys.toml"),
-        "BENTOML_HOME": str(tmp_path / "bentoml"),
-    }
+    environment = service_environment(data, tmp_path)
     with bentoml_server(
         "serving.service:Anbu", environment, tmp_path / "server.log", working_dir=ROOT
     ) as url:
