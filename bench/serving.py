@@ -60,10 +60,13 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
     hold back the schedule."""
     latencies = np.full(len(bodies), np.nan)
     errors = [0] * senders
+    # Made before the clock starts: an httpx client takes tens of ms to build (its TLS context),
+    # which counted as the first requests' latency when each sender built its own on the schedule.
+    clients = [httpx.Client(headers=headers, timeout=10) for _ in range(senders)]
     start = time.perf_counter() + 0.2
 
     def sender(offset: int) -> None:
-        with httpx.Client(headers=headers, timeout=10) as client:
+        with clients[offset] as client:
             for i in range(offset, len(bodies), senders):
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
