@@ -68,10 +68,9 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
     def sender(offset: int) -> None:
         with clients[offset] as client:
             for i in range(offset, len(bodies), senders):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
                 due = start + i / rate
+                if (delay := due - time.perf_counter()) > 0:
+                    time.sleep(delay)
                 body = bodies[i]
                 try:
                     response = client.post(url, json=body) if body is not None else client.get(url)
@@ -81,12 +80,17 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
                 latencies[i] = (time.perf_counter() - due) * 1000
                 errors[offset] += not ok
 
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+    _in_threads(sender, senders)
+    return Steady(latencies, sum(errors))
+
+
+def _in_threads(work, count: int) -> None:
+    """work(0) … work(count - 1), each in its own thread, until all are done."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return Steady(latencies, sum(errors))
 
 
 def _server_processes(url: str) -> list[psutil.Process]:
@@ -134,10 +138,11 @@ class MemorySampler:
 def _closed_loop(url: str, body: dict, headers: dict, clients: int, seconds: float) -> tuple[int, int]:
     """Each client sends the next request when the last one is answered; (answered, errors)."""
     answered, errors = [0] * clients, [0] * clients
+    connections = [httpx.Client(headers=headers, timeout=60) for _ in range(clients)]  # off the clock
     deadline = time.perf_counter() + seconds
 
     def client_loop(k: int) -> None:
-        with httpx.Client(headers=headers, timeout=60) as client:
+        with connections[k] as client:
             while time.perf_counter() < deadline:
                 try:
                     ok = client.post(url, json=body).status_code == 200
@@ -146,11 +151,7 @@ def _closed_loop(url: str, body: dict, headers: dict, clients: int, seconds: flo
                 answered[k] += ok
                 errors[k] += not ok
 
-    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(client_loop, clients)
     return sum(answered), sum(errors)
 
 

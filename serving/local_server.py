@@ -64,32 +64,49 @@ def bentoml_server(
     command += ["--host", "127.0.0.1", "--port", str(port)]
     if working_dir is not None:
         command += ["--working-dir", str(working_dir)]
+    environment = {**environment, "BENTOML_DO_NOT_TRACK": "true"}
+    with server_process(command, port, "/readyz", log, environment, cwd, ready_within) as url:
+        yield url
+
+
+@contextmanager
+def server_process(
+    command: list[str],
+    port: int,
+    probe: str,
+    log: Path,
+    environment: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ready_within: float = 120.0,
+) -> Iterator[str]:
+    """Run a server in its own process group until `probe` answers 200 on 127.0.0.1:`port`;
+    yield its base URL, then stop the group (SIGTERM, SIGKILL if it has not gone in 30 s)."""
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen(
-            command,
-            env={**environment, "BENTOML_DO_NOT_TRACK": "true"},
-            cwd=cwd,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, env=environment, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            _wait_ready(process, url, log, ready_within)
+            _wait_ready(process, url + probe, log, ready_within)
             yield url
         finally:
             with suppress(ProcessLookupError):  # it may have exited by itself (a refused start)
                 os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
 
 
-def _wait_ready(process: subprocess.Popen, url: str, log: Path, within: float) -> None:
+def _wait_ready(process: subprocess.Popen, probe_url: str, log: Path, within: float) -> None:
     deadline = time.monotonic() + within
     while True:
         if process.poll() is not None:
             raise ServerFailed(f"server exited with {process.returncode}: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+            if httpx.get(probe_url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

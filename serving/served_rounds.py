@@ -42,7 +42,7 @@ class LoadedRound:
     households: pd.DataFrame
     """Indexed by household id."""
     districts: dict[str, pd.DataFrame] = field(default_factory=dict)
-    _columns: dict[tuple[str, ...], list[pd.Series]] = field(default_factory=dict, repr=False)
+    _columns: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
     @property
     def model_version(self) -> str:
@@ -63,10 +63,11 @@ class LoadedRound:
                 dict(zip(columns, values, strict=True))
                 for values in zip(*(picked[c].tolist() for c in columns), strict=True)
             ]
-        key = tuple(columns)
-        if key not in self._columns:
-            self._columns[key] = [frame[c] for c in columns]
-        series, locate = self._columns[key], frame.index.get_loc
+        for c in columns:
+            if c not in self._columns:  # a DataFrame hands out a new Series on every frame[c]
+                self._columns[c] = frame[c]
+        series = [self._columns[c] for c in columns]
+        locate = frame.index.get_loc
         return [
             {c: s.iat[p] for c, s in zip(columns, series, strict=True)} for p in map(locate, household_ids)
         ]

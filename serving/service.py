@@ -47,7 +47,7 @@ from serving.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.planner import planner_app
 from serving.preflight import StartRefused, preflight
 from serving.ranking import OutreachList, outreach_list
-from serving.reasons import MAX_REASONS, explain
+from serving.reasons import MAX_REASONS, REASON_COLUMNS, explain
 from serving.records import Records
 from serving.rounds import RoundNotScored, RoundUnreadable
 from serving.scoring import band_of
@@ -67,15 +67,8 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodie
 metrics_labels.install()
 
 
-SCORE_COLUMNS = [
-    "household_id",
-    "risk",
-    "band",
-    "percentile",
-    "rank",
-    "reason_codes",
-    *(f"reason_{slot + 1}_{language}" for slot in range(MAX_REASONS) for language in ("ko", "en")),
-]
+SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", *REASON_COLUMNS]
+"""What a `score` answer reads of a stored round's row (serving/scoring.py: SCORE_COLUMNS)."""
 
 
 def _reasons(row: dict) -> list[ReasonOut]:
@@ -165,7 +158,7 @@ class Anbu:
                 rank=int(row["rank"]),
                 reasons=_reasons(row),
             )
-            for row in loaded.rows(known, SCORE_COLUMNS)
+            for row in loaded.rows(known, SCORE_FIELDS)
         ]
         caller = _caller(ctx)
         round_date = str(loaded.scored.as_of.date())

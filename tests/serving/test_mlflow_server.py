@@ -8,21 +8,17 @@ MLFLOW_TRACKING_URI, and nothing is written to the embedded store's folder.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
 
-from serving.local_server import ServerFailed, bentoml_server, free_port, service_environment
+from serving.local_server import bentoml_server, free_port, server_process, service_environment
 from tests.serving.conftest import BASELINE, ROOT, ROUND, SERVE_ANYWAY, Served
 
 
@@ -43,30 +39,8 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         "--workers",
         "1",
     ]
-    url = f"http://127.0.0.1:{port}"
-    log = folder / "mlflow-server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise ServerFailed(f"mlflow server exited: {log.read_text()[-3000:]}")
-                with suppress(httpx.HTTPError):
-                    if httpx.get(url + "/health", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise ServerFailed(f"mlflow server not ready: {log.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield url
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+    with server_process(command, port, "/health", folder / "mlflow-server.log") as url:
+        yield url
 
 
 def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_serves(

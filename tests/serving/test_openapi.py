@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import tomli_w
 
 from tests.serving.conftest import DISTRICT, ROUND
 
@@ -24,30 +25,27 @@ def _config_for(served, folder: Path) -> Path:
     households = pd.read_parquet(served.data / "households.parquet", columns=["household_id", "gu"])
     sample = households["household_id"].sample(20, random_state=0).tolist()
     districts = sorted({DISTRICT, *households["gu"].drop_duplicates().head(3)})
-    quoted = lambda values: ", ".join(f'"{value}"' for value in values)  # noqa: E731
-    text = (
-        CONFIG.read_text(encoding="utf-8")
-        + f"""
-[dictionaries.districts]
-values = [{quoted(districts)}]
-
-[dictionaries.households]
-values = [{quoted(sample)}]
-
-[dictionaries.rounds]
-values = ["{ROUND.date()}"]
-
-[parameters]
-"query.gu" = {{ dictionary = "districts", probability = 0.7 }}
-"body.request.gu" = {{ dictionary = "districts", probability = 0.7 }}
-"body.request.household_ids[*]" = {{ dictionary = "households", probability = 0.7 }}
-"body.request.visits[*].household_id" = {{ dictionary = "households", probability = 0.7 }}
-"body.request.overrides[*].household_id" = {{ dictionary = "households", probability = 0.7 }}
-"body.request.households[*].household_id" = {{ dictionary = "households", probability = 0.7 }}
-"query.as_of" = {{ dictionary = "rounds", probability = 0.5 }}
-"body.request.as_of" = {{ dictionary = "rounds", probability = 0.5 }}
-"""
-    )
+    bindings = {
+        "query.gu": "districts",
+        "body.request.gu": "districts",
+        "body.request.household_ids[*]": "households",
+        "body.request.visits[*].household_id": "households",
+        "body.request.overrides[*].household_id": "households",
+        "body.request.households[*].household_id": "households",
+    }
+    added = {
+        "dictionaries": {
+            "districts": {"values": districts},
+            "households": {"values": sample},
+            "rounds": {"values": [str(ROUND.date())]},
+        },
+        "parameters": {
+            **{key: {"dictionary": name, "probability": 0.7} for key, name in bindings.items()},
+            "query.as_of": {"dictionary": "rounds", "probability": 0.5},
+            "body.request.as_of": {"dictionary": "rounds", "probability": 0.5},
+        },
+    }
+    text = CONFIG.read_text(encoding="utf-8") + "\n" + tomli_w.dumps(added)
     path = folder / "schemathesis.toml"
     path.write_text(text, encoding="utf-8")
     return path
