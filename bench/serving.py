@@ -23,6 +23,7 @@ round, with a throw-away admin key.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -63,6 +64,10 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
     # Made before the clock starts: an httpx client takes tens of ms to build (its TLS context),
     # which counted as the first requests' latency when each sender built its own on the schedule.
     clients = [httpx.Client(headers=headers, timeout=10) for _ in range(senders)]
+    # The load generator's own full garbage collections (its heap holds the served round) paused
+    # every sender for up to 250 ms, which counted as the server's latency.
+    gc.collect()
+    gc.freeze()
     start = time.perf_counter() + 0.2
 
     def sender(offset: int) -> None:
@@ -81,6 +86,7 @@ def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, sen
                 errors[offset] += not ok
 
     _in_threads(sender, senders)
+    gc.unfreeze()
     return Steady(latencies, sum(errors))
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pydantic
 
 from features.catalogue import by_name
-from serving import metrics_labels
+from serving import metrics_labels, request_timeout
 from serving.api_errors import Refused, answers
 from serving.api_models import (
     HouseholdScore,
@@ -65,6 +65,7 @@ class _NoRequestBodies(logging.Filter):
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodies())
 metrics_labels.install()
+request_timeout.install()
 
 
 SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", *REASON_COLUMNS]
