@@ -34,6 +34,10 @@ from features.sources import ensure_validated
 IDENTITY_COLUMNS = ("household_id", "round_date")
 AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
 """Who the household is, for lists and the fairness audit; never model inputs."""
+KNOWN_COLUMNS = ("last_finding_on",)
+"""What outreach already knows (the latest visit on or before the round that found the household
+isolated or at risk): it decides whether a household belongs on the discovery or the re-check
+list (serving/known.py), never a model input."""
 LABEL_COLUMNS = ("label", "label_trigger", "label_survey", "survey_label")
 
 AGE_BANDS = (
@@ -113,7 +117,8 @@ def round_join_query(as_of: pd.Timestamp) -> str:
     SELECT household_id,
         TIMESTAMP '{as_of.isoformat(sep=" ")}' AS round_date,
         gu, dong_code, head_sex, {_age_band_sql("age")} AS age_band, housing_type_name,
-        {features}
+        {features},
+        CAST(last_finding_on AS TIMESTAMP) AS last_finding_on
     FROM family_registry
     LEFT JOIN family_crisis USING (household_id)
     LEFT JOIN family_sensors USING (household_id)
@@ -138,7 +143,8 @@ def _round_frame(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.Data
     table = con.execute(_round_query(con, as_of)).df()
     for column in ("household_id", *AUDIT_COLUMNS):
         table[column] = table[column].astype("str")
-    table["round_date"] = table["round_date"].astype("datetime64[us]")
+    for column in ("round_date", *KNOWN_COLUMNS):
+        table[column] = table[column].astype("datetime64[us]")
     return table
 
 

@@ -127,10 +127,23 @@ class RankRequest(_Body):
         default=None, min_length=1, max_length=20, pattern=r"^\d+$", description="Administrative dong code."
     )
     capacity: StrictInt = Field(ge=1, le=5_000, description="Households the team can visit this round.")
+    recheck_capacity: StrictInt = Field(
+        default=0,
+        ge=0,
+        le=5_000,
+        description="Of the capacity, how many visits go to households outreach already knows (the "
+        "re-check list); the rest go to the discovery list. At most the capacity.",
+    )
     as_of: Day | None = None
 
 
 class ListedHousehold(BaseModel):
+    on_list: Literal["discovery", "recheck"] = Field(
+        description="discovery: nobody has found it yet; recheck: a recent visit found it isolated or "
+        "at risk, or a planner marked it in care."
+    )
+    list_why_ko: str
+    list_why_en: str
     list_rank: int
     household_id: str
     dong_code: str
@@ -140,6 +153,7 @@ class ListedHousehold(BaseModel):
     percentile: float
     change: Literal["new", "risen", "fallen", "steady"]
     previous_risk: float | None
+    risk_rise: float | None = Field(description="Risk now minus risk in the previous round.")
     reasons_changed: bool
     override: Literal["", "include", "exclude"]
     override_reason: str
@@ -160,7 +174,11 @@ class RankResponse(BaseModel):
     gu: str
     dong: str | None
     capacity: int
+    discovery_capacity: int
+    recheck_capacity: int
     households_in_area: int
+    known_in_area: int = Field(description="Households of the area on the re-check side (known).")
+    known_window_days: int
     households: list[ListedHousehold]
     left_the_list: list[LeftHousehold]
 
@@ -176,7 +194,10 @@ class VisitOutcomeIn(_Body):
 
 class OverrideIn(_Body):
     household_id: HouseholdId
-    action: Literal["include", "exclude", "withdraw"]
+    action: Literal["include", "exclude", "withdraw", "in_care", "end_care"] = Field(
+        description="include/exclude/withdraw apply to the round; in_care marks a household as in a "
+        "team's regular care (it moves to the re-check list) until end_care."
+    )
     reason: Text = Field(min_length=1, max_length=500, description="Why the planner decided so (required).")
 
 

@@ -47,13 +47,21 @@ def planner_app() -> FastAPI:
             "/*DISTRICTS*/[]", json.dumps(list(district_names()), ensure_ascii=False)
         )
 
-    def _export(request: Request, gu: str, dong: str | None, capacity: int, as_of: dt.date | None, kind: str):
+    def _export(
+        request: Request,
+        gu: str,
+        dong: str | None,
+        capacity: int,
+        recheck_capacity: int,
+        as_of: dt.date | None,
+        kind: str,
+    ):
         from serving.exports import to_csv, to_xlsx
 
         service = request.app.state.service
         caller = request.scope["state"]["caller"]
         try:
-            listed = service.outreach(caller, gu, dong or None, capacity, as_of)
+            listed = service.outreach(caller, gu, dong or None, capacity, as_of, recheck_capacity)
         except Refused as refusal:
             return JSONResponse(
                 {"error": refusal.message, "field": refusal.field}, status_code=refusal.status
@@ -64,7 +72,13 @@ def planner_app() -> FastAPI:
             caller.role,
             f"export.{kind}",
             listed.rows["household_id"].tolist(),
-            {"gu": gu, "dong": dong, "capacity": capacity, "round": str(day.date())},
+            {
+                "gu": gu,
+                "dong": dong,
+                "capacity": capacity,
+                "recheck_capacity": recheck_capacity,
+                "round": str(day.date()),
+            },
         )
         name = f"{day.date()}-{gu}{'-' + dong if dong else ''}.{kind}"
         disposition = f"attachment; filename=\"anbu-list.{kind}\"; filename*=UTF-8''{quote(name)}"
@@ -74,7 +88,9 @@ def planner_app() -> FastAPI:
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": disposition},
             )
-        title = f"{gu}{' ' + dong if dong else ''} · {day.date()} · 정원 {capacity}"
+        title = (
+            f"{gu}{' ' + dong if dong else ''} · {day.date()} · 정원 {capacity} (재확인 {recheck_capacity})"
+        )
         return Response(to_xlsx(listed, title), media_type=XLSX, headers={"Content-Disposition": disposition})
 
     @web.get(
@@ -96,10 +112,11 @@ def planner_app() -> FastAPI:
         kind: Literal["csv", "xlsx"],
         gu: str = Query(min_length=1, max_length=20),
         capacity: int = Query(ge=1, le=5_000),
+        recheck_capacity: int = Query(default=0, ge=0, le=5_000),
         dong: str | None = Query(default=None, min_length=1, max_length=20, pattern=r"^\d+$"),
         as_of: Day | None = None,
     ) -> Response:
         """The list as CSV (UTF-8 with BOM, Korean headers) or as an XLSX workbook."""
-        return _export(request, gu, dong, capacity, as_of, kind)
+        return _export(request, gu, dong, capacity, recheck_capacity, as_of, kind)
 
     return web

@@ -1,4 +1,9 @@
-"""The list a team can visit: a district's (or dong's) highest risks, sized to its capacity.
+"""The lists a team can visit: a district's (or dong's) highest risks, sized to its capacity.
+
+Two lists share the capacity, split by the planner (default: all to discovery): the discovery
+list holds the households nobody has found yet, by risk; the re-check list holds the ones
+outreach already knows (serving/known.py), by risk plus how much it rose since the last round.
+Each row says which list it is on and why.
 
 Planners asked for three things beyond the order: reasons, what changed since the last round, and
 that their own decisions stick. So each row says whether it is new on the list, risen or fallen
@@ -14,13 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from serving.known import KnownHouseholds
 from serving.records import Override
 from serving.scoring import BAND_KO
 
 RISK_CHANGE = 0.02
 """A change in calibrated risk smaller than this is reported as steady."""
 
+DISCOVERY, RECHECK = "discovery", "recheck"
+
 LIST_COLUMNS = [
+    "list",
     "list_rank",
     "household_id",
     "gu",
@@ -31,7 +40,10 @@ LIST_COLUMNS = [
     "percentile",
     "change",
     "previous_risk",
+    "risk_rise",
     "reasons_changed",
+    "list_why_ko",
+    "list_why_en",
     "override",
     "override_reason",
     "reason_1_ko",
@@ -50,11 +62,18 @@ LIST_COLUMNS = [
 @dataclass(frozen=True)
 class OutreachList:
     rows: pd.DataFrame
+    """The discovery list, then the re-check list, each ranked from 1 (`list`, `list_rank`)."""
     left: pd.DataFrame
-    """On the previous round's list for the same area and capacity, not on this one."""
+    """On the previous round's lists for the same area and capacities, on neither of these."""
     households_in_area: int
     round_date: str
     previous_round: str | None
+    discovery_capacity: int = 0
+    recheck_capacity: int = 0
+    known_in_area: int = 0
+
+    def of(self, kind: str) -> pd.DataFrame:
+        return self.rows[self.rows["list"] == kind]
 
 
 def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:
@@ -65,16 +84,51 @@ def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:
     return area if area["rank"].is_monotonic_increasing else area.sort_values("rank")
 
 
-def _model_list(area: pd.DataFrame, capacity: int, overrides: dict[str, Override]) -> pd.DataFrame:
+def _model_list(pool: pd.DataFrame, capacity: int, overrides: dict[str, Override]) -> pd.DataFrame:
+    """The first `capacity` of `pool` (already in list order) after the planners' decisions."""
     excluded = {h for h, o in overrides.items() if o.action == "exclude"}
     included = [h for h, o in overrides.items() if o.action == "include"]
-    forced = area[area["household_id"].isin(included)] if included else area.head(0)
-    # Each override removes at most one row from the top of the area, so the model's picks lie
+    forced = pool[pool["household_id"].isin(included)] if included else pool.head(0)
+    # Each override removes at most one row from the top of the pool, so the model's picks lie
     # within its first capacity + len(overrides) rows: a district is never copied whole.
-    top = area.head(capacity + len(overrides))
+    top = pool.head(capacity + len(overrides))
     rest = top[~top["household_id"].isin(excluded) & ~top["household_id"].isin(included)]
     picked = pd.concat([forced, rest.head(max(capacity - len(forced), 0))])
-    return picked.sort_values("rank")
+    return picked.sort_values("_order" if "_order" in picked.columns else "rank", kind="stable")
+
+
+def _recheck_order(known: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Known households by risk plus its rise since the last round (a fall counts as none): of two
+    households at the same risk, the one whose risk climbed is re-checked first."""
+    rise = pd.Series(0.0, index=known.index)
+    if previous is not None and len(known):
+        before = previous[previous["household_id"].isin(known["household_id"])].set_index("household_id")[
+            "risk"
+        ]
+        rise = (known["risk"] - known["household_id"].map(before)).clip(lower=0).fillna(0.0)
+    ordered = known.assign(_priority=known["risk"] + rise).sort_values(
+        ["_priority", "rank"], ascending=[False, True]
+    )
+    return ordered.assign(_order=np.arange(len(ordered)))
+
+
+def _lists(
+    scored: pd.DataFrame,
+    gu: str,
+    dong: str | None,
+    discovery_capacity: int,
+    recheck_capacity: int,
+    overrides: dict[str, Override],
+    known: KnownHouseholds | None,
+    previous: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(the area, its discovery list, its re-check list)."""
+    area = _area(scored, gu, dong)
+    is_known = known.mask(area["household_id"]) if known is not None else pd.Series(False, index=area.index)
+    discovery = _model_list(area[~is_known], discovery_capacity, overrides)
+    recheck_pool = _recheck_order(area[is_known], previous) if is_known.any() else area.head(0)
+    recheck = _model_list(recheck_pool, recheck_capacity, overrides)
+    return area, discovery, recheck.drop(columns=["_priority", "_order"], errors="ignore")
 
 
 def outreach_list(
@@ -85,36 +139,72 @@ def outreach_list(
     capacity: int,
     overrides: dict[str, Override],
     previous_overrides: dict[str, Override] | None = None,
+    known: KnownHouseholds | None = None,
+    previous_known: KnownHouseholds | None = None,
+    recheck_capacity: int = 0,
 ) -> OutreachList:
-    """The ranked list with changes; `scored`/`previous` are whole scored rounds (serving/scoring)."""
-    area = _area(scored, gu, dong)
-    picked = _model_list(area, capacity, overrides).reset_index(drop=True)
-    picked.insert(0, "list_rank", np.arange(1, len(picked) + 1))
+    """The two lists with changes; `scored`/`previous` are whole scored rounds (serving/scoring).
+
+    `capacity` is the team's in all, `recheck_capacity` (at most that) the part for re-checks."""
+    if not 0 <= recheck_capacity <= capacity:
+        raise ValueError(f"recheck_capacity {recheck_capacity} must lie between 0 and capacity {capacity}")
+    discovery_capacity = capacity - recheck_capacity
+    if previous is not None and previous.empty:
+        previous = None
+    before_round = (
+        _lists(
+            previous,
+            gu,
+            dong,
+            discovery_capacity,
+            recheck_capacity,
+            previous_overrides or {},
+            previous_known,
+            None,
+        )
+        if previous is not None
+        else None
+    )
+    area, discovery, recheck = _lists(
+        scored, gu, dong, discovery_capacity, recheck_capacity, overrides, known, previous
+    )
+    parts = []
+    for kind, picked in ((DISCOVERY, discovery), (RECHECK, recheck)):
+        picked = picked.reset_index(drop=True)
+        picked.insert(0, "list_rank", np.arange(1, len(picked) + 1))
+        picked.insert(0, "list", kind)
+        parts.append(picked)
+    picked = pd.concat(parts, ignore_index=True)
     picked["band_ko"] = picked["band"].map(BAND_KO)
     picked["override"] = picked["household_id"].map(lambda h: overrides[h].action if h in overrides else "")
     picked["override_reason"] = picked["household_id"].map(
         lambda h: overrides[h].reason if h in overrides else ""
     )
+    _why(picked, known)
     left = pd.DataFrame(columns=["household_id", "previous_risk", "now_risk", "why"])
-    if previous is None or previous.empty:
+    if before_round is None:
         picked["change"] = "new"
         picked["previous_risk"] = np.nan
+        picked["risk_rise"] = np.nan
         picked["reasons_changed"] = False
     else:
-        previous_area = _area(previous, gu, dong)
-        previous_list = set(_model_list(previous_area, capacity, previous_overrides or {})["household_id"])
+        previous_area, previous_discovery, previous_recheck = before_round
+        was_listed = {
+            DISCOVERY: set(previous_discovery["household_id"]),
+            RECHECK: set(previous_recheck["household_id"]),
+        }
         # Only the listed households and those who left are looked up: a district of 300,000
         # households must not be re-indexed for every request.
         before = previous[previous["household_id"].isin(picked["household_id"])].set_index("household_id")
         prior_risk = picked["household_id"].map(before["risk"])
         delta = picked["risk"] - prior_risk
         picked["previous_risk"] = prior_risk
+        picked["risk_rise"] = delta
+        on_same_list = [
+            h in was_listed[k] for h, k in zip(picked["household_id"], picked["list"], strict=True)
+        ]
         picked["change"] = np.select(
-            [
-                ~picked["household_id"].isin(previous_list),
-                delta >= RISK_CHANGE,
-                delta <= -RISK_CHANGE,
-            ],
+            [~np.array(on_same_list, dtype=bool), delta >= RISK_CHANGE, delta <= -RISK_CHANGE],
             ["new", "risen", "fallen"],
             "steady",
         )
@@ -123,22 +213,7 @@ def outreach_list(
             prior_codes.fillna("").map(lambda c: frozenset(c.split("|")))
             != picked["reason_codes"].fillna("").map(lambda c: frozenset(c.split("|")))
         )
-        gone = sorted(previous_list - set(picked["household_id"]))
-        was = previous_area[previous_area["household_id"].isin(gone)].set_index("household_id")["risk"]
-        still_here = area[area["household_id"].isin(gone)].set_index("household_id")["risk"]
-        left = pd.DataFrame(
-            {
-                "household_id": gone,
-                "previous_risk": [float(was.get(h, np.nan)) for h in gone],
-                "now_risk": [float(still_here.get(h, np.nan)) for h in gone],
-                "why": [
-                    "excluded by a planner"
-                    if h in overrides and overrides[h].action == "exclude"
-                    else ("lower risk" if h in still_here.index else "no longer registered here")
-                    for h in gone
-                ],
-            }
-        )
+        left = _left(was_listed[DISCOVERY] | was_listed[RECHECK], picked, previous_area, area, overrides)
     for column in LIST_COLUMNS:
         if column not in picked.columns:
             picked[column] = None
@@ -148,8 +223,54 @@ def outreach_list(
         households_in_area=len(area),
         round_date=str(pd.Timestamp(scored["round_date"].iloc[0]).date()) if len(scored) else "",
         previous_round=(
-            str(pd.Timestamp(previous["round_date"].iloc[0]).date())
-            if previous is not None and len(previous)
-            else None
+            str(pd.Timestamp(previous["round_date"].iloc[0]).date()) if previous is not None else None
         ),
+        discovery_capacity=discovery_capacity,
+        recheck_capacity=recheck_capacity,
+        known_in_area=int(known.mask(area["household_id"]).sum()) if known is not None else 0,
+    )
+
+
+def _why(picked: pd.DataFrame, known: KnownHouseholds | None) -> None:
+    """Each row's reason for being on its list, in Korean and English."""
+    ko, en = [], []
+    older = (
+        picked["last_finding_on"]
+        if "last_finding_on" in picked.columns
+        else pd.Series(None, index=picked.index)
+    )
+    for household_id, kind, found in zip(picked["household_id"], picked["list"], older, strict=True):
+        if kind == RECHECK and known is not None and household_id in known:
+            entry = known.households[household_id]
+            ko.append(entry.why_ko)
+            en.append(entry.why_en)
+        elif known is not None:
+            text = known.not_known_why(found)
+            ko.append(text[0])
+            en.append(text[1])
+        else:
+            ko.append("발굴: 방문 기록을 알 수 없음")
+            en.append("discovery: no visit records known for this round")
+    picked["list_why_ko"] = ko
+    picked["list_why_en"] = en
+
+
+def _left(
+    was_listed: set[str], picked: pd.DataFrame, previous_area: pd.DataFrame, area: pd.DataFrame, overrides
+) -> pd.DataFrame:
+    gone = sorted(was_listed - set(picked["household_id"]))
+    was = previous_area[previous_area["household_id"].isin(gone)].set_index("household_id")["risk"]
+    still_here = area[area["household_id"].isin(gone)].set_index("household_id")["risk"]
+    return pd.DataFrame(
+        {
+            "household_id": gone,
+            "previous_risk": [float(was.get(h, np.nan)) for h in gone],
+            "now_risk": [float(still_here.get(h, np.nan)) for h in gone],
+            "why": [
+                "excluded by a planner"
+                if h in overrides and overrides[h].action == "exclude"
+                else ("lower risk" if h in still_here.index else "no longer registered here")
+                for h in gone
+            ],
+        }
     )

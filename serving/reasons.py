@@ -29,6 +29,12 @@ MAX_REASONS = 4
 MIN_CONTRIBUTION = 1e-6
 """Log-odds below which a contribution is noise, not a reason."""
 
+HISTORY_SHARE = 0.25
+"""A history reason ("previous visits found…") is shown only when it carries at least this share
+of the household's shown reasons' log-odds: for a household nobody has met, the planner needs
+the crisis reports, registry changes and sensor signals, and a history line by default would
+read as if the team had been there. Shown history reasons come after the others."""
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -51,6 +57,8 @@ class ReasonPlan:
     membership: np.ndarray
     """features × groups, 1 where a feature belongs to a group that may be a reason."""
     catalogue: dict[str, Feature]
+    history: np.ndarray | None = None
+    """Per group, whether it is about outreach's own history (catalogue family `history`)."""
 
     @classmethod
     def for_features(cls, features: list[str]) -> ReasonPlan:
@@ -65,7 +73,14 @@ class ReasonPlan:
         for row, name in enumerate(features):
             if name in eligible:
                 membership[row, index[catalogue[name].group]] = 1.0
-        return cls(list(features), groups, membership, catalogue)
+        history = np.array(
+            [
+                all(catalogue[f].family == "history" for f in eligible if catalogue[f].group == g)
+                for g in groups
+            ],
+            dtype=bool,
+        )
+        return cls(list(features), groups, membership, catalogue, history)
 
 
 def _shows(feature: Feature, values: np.ndarray) -> np.ndarray:
@@ -124,6 +139,10 @@ class ChosenReasons:
         return len(self.group)
 
 
+_AHEAD = 1e6
+"""Added to non-history strengths when ordering (log-odds never come near it)."""
+
+
 def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> ChosenReasons:
     """The reasons of every household, from its contributions (features + expected value)."""
     households = len(values)
@@ -140,8 +159,15 @@ def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> C
     group_contribution = contributions @ plan.membership
     group_shown = (shows.astype(float) @ plan.membership) > 0
     strength = np.where(group_shown & (group_contribution > MIN_CONTRIBUTION), group_contribution, -np.inf)
-    top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(strength, top, axis=1), axis=1, kind="stable")
+    history = plan.history if plan.history is not None else np.zeros(len(plan.groups), dtype=bool)
+    if history.any():
+        total = np.where(np.isfinite(strength), strength, 0.0).sum(axis=1, keepdims=True)
+        minor = history[None, :] & (strength < HISTORY_SHARE * total)
+        strength = np.where(minor, -np.inf, strength)
+    # The order: every other reason before any history reason, each by strength.
+    key = np.where(np.isfinite(strength), strength + np.where(history, 0.0, _AHEAD)[None, :], -np.inf)
+    top = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
     # Within a group, the sentence shown is that of its largest contributor with a value to show.
     leading = np.where(shows, contributions, -np.inf)

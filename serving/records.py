@@ -46,6 +46,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from features.schemas import POSITIVE_OUTCOMES
+from serving.known import CareMark
+
 GENESIS = "0" * 64
 """The hash a table's first row is chained to."""
 
@@ -86,6 +89,19 @@ overrides = _chained(
     sa.CheckConstraint("action IN ('include', 'exclude', 'withdraw')", name="overrides_action"),
     sa.CheckConstraint("length(trim(reason)) > 0", name="overrides_reason"),
 )
+care_marks = _chained(
+    "care_marks",
+    sa.Column("household_id", _text, nullable=False),
+    sa.Column("action", _text, nullable=False),
+    sa.Column("reason", _text, nullable=False),
+    sa.Column("recorded_by", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+    sa.CheckConstraint("action IN ('in_care', 'end_care')", name="care_marks_action"),
+    sa.CheckConstraint("length(trim(reason)) > 0", name="care_marks_reason"),
+)
+"""A planner's `in_care` override: unlike include/exclude it is not tied to a round, it holds
+until an `end_care` (serving/known.py). Its own table, so a database made before it gains the
+table (and its chain) on open instead of needing its overrides constraint rewritten."""
 audit_log = _chained(
     "audit",
     sa.Column("at", _text, nullable=False),
@@ -103,7 +119,12 @@ chain_heads = sa.Table(
     sa.Column("last_hash", _text, nullable=False),
     sa.Column("head_mac", _text, nullable=False),
 )
-_BY_NAME = {"visit_outcomes": visit_outcomes, "overrides": overrides, "audit": audit_log}
+_BY_NAME = {
+    "visit_outcomes": visit_outcomes,
+    "overrides": overrides,
+    "care_marks": care_marks,
+    "audit": audit_log,
+}
 _CHAIN_COLUMNS = ("id", "prev_hash", "row_hash")
 TABLES: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in table.columns if c.name not in _CHAIN_COLUMNS)
@@ -364,6 +385,51 @@ class Records:
             rows = connection.execute(query).all()
         latest = {row[0]: Override(*row) for row in rows}
         return {hid: o for hid, o in latest.items() if o.action != "withdraw"}
+
+    def record_care(self, marks: list[dict], recorded_by: str) -> list[int]:
+        """`in_care` / `end_care` marks (household_id, action, reason)."""
+        at = _now()
+        return self._insert(
+            "care_marks",
+            [
+                {
+                    "household_id": m["household_id"],
+                    "action": m["action"],
+                    "reason": m["reason"],
+                    "recorded_by": recorded_by,
+                    "recorded_at": at,
+                }
+                for m in marks
+            ],
+        )
+
+    def in_care(self) -> dict[str, CareMark]:
+        """The households whose latest mark is `in_care`, with who marked them, when and why."""
+        query = sa.select(
+            care_marks.c.household_id,
+            care_marks.c.action,
+            care_marks.c.reason,
+            care_marks.c.recorded_by,
+            care_marks.c.recorded_at,
+        ).order_by(care_marks.c.id)
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        latest = {row[0]: row for row in rows}
+        return {
+            h: CareMark(h, row[4][:10], row[2], row[3]) for h, row in latest.items() if row[1] == "in_care"
+        }
+
+    def findings_since(self, since: date) -> dict[str, date]:
+        """The latest recorded visit per household that found it isolated or at risk, from `since`."""
+        query = (
+            sa.select(visit_outcomes.c.household_id, sa.func.max(visit_outcomes.c.visited_on))
+            .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
+            .where(visit_outcomes.c.visited_on >= since.isoformat())
+            .group_by(visit_outcomes.c.household_id)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        return {h: date.fromisoformat(day) for h, day in rows}
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -104,7 +104,7 @@ def previous_round(data_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp | None:
 
 def read_round(scored: ScoredRound) -> pd.DataFrame:
     """A stored round as it was written; a damaged file is named, not a traceback."""
-    from serving.scoring import SCORE_COLUMNS
+    from serving.scoring import OPTIONAL_SCORE_COLUMNS, SCORE_COLUMNS
 
     try:
         table = pq.read_table(scored.path)
@@ -113,12 +113,15 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
             f"{scored.path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}); "
             f"score the round again with `anbu score` after moving the damaged file away"
         ) from None
-    missing = [c for c in SCORE_COLUMNS if c not in table.column_names]
+    missing = [c for c in SCORE_COLUMNS if c not in table.column_names and c not in OPTIONAL_SCORE_COLUMNS]
     if missing:
         raise RoundUnreadable(f"{scored.path} lacks the columns {missing}; it is not a scored round")
     # One contiguous Arrow buffer per column: picking a row out of a many-chunk string column
     # costs a pass over the chunks (200 ms per household at city scale, 1.4 ms combined).
     frame = table.combine_chunks().to_pandas()
+    for column in OPTIONAL_SCORE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     repeated = frame["household_id"][frame["household_id"].duplicated()]
     if len(repeated):
         raise RoundUnreadable(

@@ -31,7 +31,8 @@ RISK_BANDS: tuple[tuple[float, str, str], ...] = (
 or at risk within 90 days, so `elevated` is already about twice the city's rate."""
 
 BAND_KO = {code: ko for _, code, ko in RISK_BANDS}
-ID_COLUMNS = ["household_id", "round_date", "gu", "dong_code"]
+ID_COLUMNS = ["household_id", "round_date", "gu", "dong_code", "last_finding_on"]
+"""Carried from the round table into the scores (features/round_table.py: KNOWN_COLUMNS for the last)."""
 
 
 def band_of(risk: np.ndarray) -> np.ndarray:
@@ -66,7 +67,16 @@ def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.T
         "model_version": pa.array([champion.version] * len(frame), pa.string()),
     }
     columns.update(reason_columns(chosen, champion.plan))
+    columns["last_finding_on"] = pa.array(_last_finding(frame), pa.timestamp("us"))
     return pa.table(columns)
+
+
+def _last_finding(frame: pd.DataFrame) -> np.ndarray:
+    """When a visit last found the household isolated or at risk; NaT where never, or where the
+    caller sent features alone (`score_features`: then nothing is known about visits)."""
+    if "last_finding_on" not in frame.columns:
+        return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+    return frame["last_finding_on"].to_numpy(dtype="datetime64[us]")
 
 
 def city_ranks(household_id: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +99,10 @@ SCORE_COLUMNS = [
     "band",
     "model_version",
     *REASON_COLUMNS,
+    "last_finding_on",
 ]
+OPTIONAL_SCORE_COLUMNS = ("last_finding_on",)
+"""Rounds scored before the discovery lists existed lack it: read as never found (serving/rounds)."""
 
 
 def score_table(champion: Champion, table: pd.DataFrame) -> pd.DataFrame:

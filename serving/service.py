@@ -43,6 +43,7 @@ from serving.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.bento import bento_model_tag, load_bento_champion
 from serving.champion import Champion, NoChampion, load_champion
 from serving.guards import JsonBodyMiddleware
+from serving.known import known_from_records
 from serving.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.planner import planner_app
 from serving.preflight import StartRefused, preflight
@@ -67,6 +68,9 @@ logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodie
 metrics_labels.install()
 request_timeout.install()
 
+
+CARE_ACTIONS = ("in_care", "end_care")
+"""Override actions that are not tied to a round (serving/records.py: care_marks)."""
 
 SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", *REASON_COLUMNS]
 """What a `score` answer reads of a stored round's row (serving/scoring.py: SCORE_COLUMNS)."""
@@ -217,7 +221,13 @@ class Anbu:
     # --- lists --------------------------------------------------------------------------------
 
     def outreach(
-        self, caller: Caller, gu: str, dong: str | None, capacity: int, requested: dt.date | None
+        self,
+        caller: Caller,
+        gu: str,
+        dong: str | None,
+        capacity: int,
+        requested: dt.date | None,
+        recheck_capacity: int = 0,
     ) -> OutreachList:
         """The list, shared by `rank`, the downloads and the planner page: inside the caller's
         scope and capacity limit, from the round as stored and the round before it."""
@@ -228,6 +238,12 @@ class Anbu:
         if caller.role != "admin" and capacity > limit:
             raise Refused(
                 403, "capacity", f"capacity: {capacity} is over this key's limit of {limit} households"
+            )
+        if recheck_capacity > capacity:
+            raise Refused(
+                422,
+                "recheck_capacity",
+                f"recheck_capacity: {recheck_capacity} is more than the capacity of {capacity}",
             )
         loaded = self.requested_round("as_of", requested)
         area = loaded.district(gu)
@@ -240,6 +256,7 @@ class Anbu:
             )
         before = self.rounds.before(as_of)
         previous = before.district(gu) if before is not None else None
+        window = self.settings.known_window_days
         return outreach_list(
             area,
             previous if previous is not None and len(previous) else None,
@@ -248,6 +265,13 @@ class Anbu:
             capacity,
             self.records.overrides_for(as_of.date()),
             self.records.overrides_for(before.scored.as_of.date()) if before is not None else {},
+            known=known_from_records(self.records, area, as_of, window),
+            previous_known=(
+                known_from_records(self.records, previous, before.scored.as_of, window)
+                if previous is not None and len(previous)
+                else None
+            ),
+            recheck_capacity=recheck_capacity,
         )
 
     @bentoml.api
@@ -256,7 +280,9 @@ class Anbu:
     def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
         caller = _caller(ctx)
-        listed = self.outreach(caller, request.gu, request.dong, request.capacity, request.as_of)
+        listed = self.outreach(
+            caller, request.gu, request.dong, request.capacity, request.as_of, request.recheck_capacity
+        )
         self.records.audit(
             caller.name,
             caller.role,
@@ -266,10 +292,13 @@ class Anbu:
                 "gu": request.gu,
                 "dong": request.dong,
                 "capacity": request.capacity,
+                "recheck_capacity": request.recheck_capacity,
                 "round": listed.round_date,
             },
         )
-        return rank_response(listed, request.gu, request.dong, request.capacity)
+        return rank_response(
+            listed, request.gu, request.dong, request.capacity, self.settings.known_window_days
+        )
 
     # --- what comes back ----------------------------------------------------------------------
 
@@ -317,11 +346,14 @@ class Anbu:
                     outside_scope_household_ids=outside,
                 )
         visits = self.records.record_outcomes([v.model_dump() for v in request.visits], caller.name)
-        overrides = self.records.record_overrides(
-            [o.model_dump() for o in request.overrides], round_date, caller.name
-        )
+        care = [o.model_dump() for o in request.overrides if o.action in CARE_ACTIONS]
+        decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
+        overrides = self.records.record_overrides(decisions, round_date, caller.name)
+        marks = self.records.record_care(care, caller.name)
         return OutcomesResponse(
-            recorded_visits=len(visits), recorded_overrides=len(overrides), unknown_household_ids=[]
+            recorded_visits=len(visits),
+            recorded_overrides=len(overrides) + len(marks),
+            unknown_household_ids=[],
         )
 
     @bentoml.api
@@ -368,7 +400,9 @@ class Anbu:
         }
 
 
-def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int) -> RankResponse:
+def rank_response(
+    listed: OutreachList, gu: str, dong: str | None, capacity: int, known_window_days: int
+) -> RankResponse:
     def number(value) -> float | None:
         return None if value is None or pd.isna(value) else float(value)
 
@@ -380,9 +414,16 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
         gu=gu,
         dong=dong,
         capacity=capacity,
+        discovery_capacity=listed.discovery_capacity,
+        recheck_capacity=listed.recheck_capacity,
         households_in_area=listed.households_in_area,
+        known_in_area=listed.known_in_area,
+        known_window_days=known_window_days,
         households=[
             ListedHousehold(
+                on_list=row["list"],
+                list_why_ko=row["list_why_ko"],
+                list_why_en=row["list_why_en"],
                 list_rank=int(row["list_rank"]),
                 household_id=row["household_id"],
                 dong_code=str(row["dong_code"]),
@@ -392,6 +433,7 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
                 percentile=float(row["percentile"]),
                 change=row["change"],
                 previous_risk=number(row["previous_risk"]),
+                risk_rise=number(row["risk_rise"]),
                 reasons_changed=bool(row["reasons_changed"]),
                 override=row["override"] or "",
                 override_reason=row["override_reason"] or "",

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.builders.history import KNOWN_WINDOW_DAYS
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANBU_", extra="ignore")
@@ -33,6 +35,13 @@ class ServiceSettings(BaseSettings):
         ge=1,
         le=5_000,
         description="Largest list a planner key may ask for, unless the key says.",
+    )
+    known_window_days: int = Field(
+        default=KNOWN_WINDOW_DAYS,
+        ge=1,
+        le=3_650,
+        description="How long a visit that found isolation or risk keeps a household on the re-check "
+        "side instead of the discovery list.",
     )
     metrics_open: bool = Field(
         default=False, description="Serve /metrics without a key (default: admin or monitor keys only)."

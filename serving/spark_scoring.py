@@ -21,7 +21,9 @@ from serving.scoring import ID_COLUMNS, SCORE_COLUMNS, ScoreManifest, input_dige
 
 SCORED_SCHEMA = (
     "household_id string, round_date timestamp, gu string, dong_code string, risk double, "
-    "band string, model_version string, " + ", ".join(f"{c} string" for c in REASON_COLUMNS)
+    "band string, model_version string, "
+    + ", ".join(f"{c} string" for c in REASON_COLUMNS)
+    + ", last_finding_on timestamp"
 )
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.synthetic.truth import census_found_for
 from training.allocation import Allocation, capacity_list
+from training.discovery import discovery_metrics
 from training.estimates import (
     CalibrationBins,
     Sample,
@@ -172,6 +173,13 @@ def evaluate_test_round(
             result.tags.update(tags)
     if truth is not None:
         result.truth_groups = _truth(result, test, ranked, truth, groups, capacity_share, min_group_positives)
+    true_positive = (
+        test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
+        if truth is not None
+        else None
+    )
+    surveyed = sample if sample.households >= MIN_EVALUATION_SURVEY_HOUSEHOLDS else None
+    result.metrics.update(discovery_metrics(test, ranked, capacity_share, surveyed, true_positive))
     return result
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from anbu.console import console, fail
+from features.builders.history import KNOWN_WINDOW_DAYS
 from features.sources import ContractError
 
 
@@ -124,10 +125,17 @@ def rank(
     gu: str = typer.Option(..., "--gu", help="District (자치구) as the registry spells it, e.g. 관악구."),
     dong: str = typer.Option(None, "--dong", help="Administrative dong code, to narrow the list."),
     capacity: int = typer.Option(..., "--capacity", min=1, help="Households the team can visit."),
+    recheck: int = typer.Option(
+        0, "--recheck", min=0, help="Of the capacity, visits for households outreach already knows."
+    ),
+    known_window_days: int = typer.Option(
+        KNOWN_WINDOW_DAYS, "--known-window-days", min=1, help="How long a finding keeps a household known."
+    ),
     output_format: str = typer.Option("table", "--format", help="table, csv or xlsx."),
     out: Path = typer.Option(None, "--out", help="File for csv/xlsx (default: next to the scores)."),
 ) -> None:
-    """The ranked list a team can visit, with reasons and what changed since the previous round."""
+    """The lists a team can visit (discovery, and re-check of known households), with reasons and
+    what changed since the previous round."""
     from features.reference import district_names
     from serving.champion import NoChampion, load_champion
     from serving.exports import CHANGE_KO, to_csv, to_xlsx
@@ -143,6 +151,8 @@ def rank(
         fail(f"--format {output_format!r}: choose table, csv or xlsx")
     if gu not in district_names():
         fail(f"--gu {gu!r} is not a Seoul district; one of: {', '.join(district_names())}")
+    if recheck > capacity:
+        fail(f"--recheck {recheck} is more than --capacity {capacity}")
     day = _as_of(as_of)
     try:
         champion = load_champion()
@@ -158,8 +168,11 @@ def rank(
     if dong and not (scored["dong_code"] == dong).any():
         fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
     records = open_records(data)
-    listed = _list(scored, previous, gu, dong, capacity, records, day, before_day)
-    title = f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 (정원 {capacity})"
+    listed = _list(scored, previous, gu, dong, capacity, recheck, known_window_days, records, day, before_day)
+    title = (
+        f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 "
+        f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity})"
+    )
     if output_format == "table":
         _print_table(listed, title, CHANGE_KO)
         return
@@ -169,17 +182,26 @@ def rank(
     console.print(f"{len(listed.rows)} households → {target}")
 
 
-def _list(scored, previous, gu, dong, capacity, records, day, before_day):
+def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day):
+    from serving.known import known_from_records
     from serving.ranking import outreach_list
 
+    previous = previous if previous is not None and len(previous) else None
     return outreach_list(
         scored,
-        previous if previous is not None and len(previous) else None,
+        previous,
         gu,
         dong,
         capacity,
         records.overrides_for(day.date()),
         records.overrides_for(before_day.date()) if before_day is not None else {},
+        known=known_from_records(records, scored[scored["gu"] == gu], day, window),
+        previous_known=(
+            known_from_records(records, previous[previous["gu"] == gu], before_day, window)
+            if previous is not None and before_day is not None
+            else None
+        ),
+        recheck_capacity=recheck,
     )
 
 
@@ -188,6 +210,7 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
 
     table = Table(title=title, show_lines=False)
     for column, justify in (
+        ("목록", "left"),
         ("순위", "right"),
         ("가구", "left"),
         ("행정동", "left"),
@@ -208,6 +231,7 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
                 + reasons
             )
         table.add_row(
+            {"discovery": "발굴", "recheck": "재확인"}.get(row.list, row.list),
             str(row.list_rank),
             row.household_id,
             str(row.dong_code),
@@ -223,7 +247,8 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
         f"{listed.households_in_area:,} households in the area; changes {previous}: "
         f"new {counts.get('new', 0)}, risen {counts.get('risen', 0)}, fallen {counts.get('fallen', 0)}, "
         f"steady {counts.get('steady', 0)}, reasons changed {int(listed.rows['reasons_changed'].sum())}, "
-        f"left the list {len(listed.left)}"
+        f"left the list {len(listed.left)}; {listed.known_in_area:,} of the area's households are known "
+        f"(re-check side), the rest are for discovery"
     )
 
 

@@ -8,6 +8,11 @@ import pandas as pd
 from features.catalogue import LEVEL_NAMES
 from features.schemas import POSITIVE_OUTCOMES
 
+KNOWN_WINDOW_DAYS = 365
+"""How long a visit that found isolation or risk keeps a household known to outreach: the
+line between the discovery and the re-check list (serving/known.py) and the population the
+discovery figures are measured on (training/discovery.py). About a year of regular contact."""
+
 
 def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Visits on or before `as_of` and 120-line contacts before the end of that day."""
@@ -28,6 +33,7 @@ def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
                max(CASE WHEN nth = 1 THEN outcome END) AS last_outcome,
                date_diff('day', max(visited_on), $as_of)::DOUBLE AS days_since_last_visit,
                count(*) FILTER (WHERE outcome IN ({positive})) AS positive_visits_before,
+               max(visited_on) FILTER (WHERE outcome IN ({positive})) AS last_finding_on,
                count(*) FILTER (WHERE trigger IN ('system_list', 'sensor_alert')
                                 AND outcome NOT IN ({positive})) AS flagged_without_finding
         FROM ordered
@@ -48,7 +54,8 @@ def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
            v.positive_visits_before,
            v.flagged_without_finding,
            c.contacts_120_90d,
-           c.contacts_120_crisis_365d
+           c.contacts_120_crisis_365d,
+           v.last_finding_on
     FROM visits v FULL OUTER JOIN contacts c USING (household_id)
     """
     params = {"as_of": as_of.date(), "day_end": as_of + pd.Timedelta(days=1)}

@@ -13,6 +13,7 @@ from features.catalogue import names
 from features.round_table import (
     AUDIT_COLUMNS,
     IDENTITY_COLUMNS,
+    KNOWN_COLUMNS,
     build_round,
     build_training_set,
     manifest_path,
@@ -24,10 +25,34 @@ from tests.features.drops import D, valid_frames, write_drop
 
 def test_table_has_every_registered_household_and_exactly_the_catalogue_columns(tmp_path: Path) -> None:
     table, manifest = build_round(write_drop(tmp_path / "drop"), D("2025-03-31"))
-    assert list(table.columns) == [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *names()]
+    assert list(table.columns) == [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *names(), *KNOWN_COLUMNS]
     assert table["household_id"].tolist() == ["H1", "H2", "H3"]
     assert all(table[name].dtype == "float64" for name in names())
     assert manifest.rows == 3 and manifest.catalogue_version
+
+
+def test_the_last_finding_is_the_latest_visit_that_found_isolation_or_risk_by_the_round(
+    tmp_path: Path,
+) -> None:
+    frames = valid_frames()
+    visits = frames["outreach_visits"]
+    more = pd.DataFrame(
+        {
+            "household_id": ["H1", "H1", "H3", "H3"],
+            "visited_on": [D("2025-01-10"), D("2025-06-01"), D("2025-02-01"), D("2025-03-01")],
+            "trigger": ["survey", "system_list", "referral", "survey"],
+            "outcome": ["at_risk", "isolated", "at_risk", "unreachable"],
+            "checklist_score": pd.array([6, 11, 7, pd.NA], dtype="Int64"),
+        }
+    )
+    frames["outreach_visits"] = pd.concat([visits, more], ignore_index=True)
+    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-04-05"))
+    found = table.set_index("household_id")["last_finding_on"]
+    # H1: isolated on 04-02 (the June visit is after the round); H2: only a visit that found
+    # nothing; H3: at risk on 02-01 (the later unreachable visit found nothing)
+    assert found["H1"] == pd.Timestamp("2025-04-02") and found["H3"] == pd.Timestamp("2025-02-01")
+    assert pd.isna(found["H2"])
+    assert "last_finding_on" not in names()  # never a model input
 
 
 def test_registry_follows_the_effective_dated_row_valid_on_the_round(tmp_path: Path) -> None:

@@ -31,6 +31,17 @@ SERVE_ANYWAY = Override(
 )
 
 
+def found_within_a_year(data: Path, day: pd.Timestamp = ROUND) -> set[str]:
+    """From the city's own visits, not the scored round: who a visit found isolated or at risk in
+    the 365 days up to the round (the households the discovery list must leave out)."""
+    visits = pd.read_parquet(data / "outreach_visits.parquet")
+    on = pd.to_datetime(visits["visited_on"])
+    found = (
+        visits["outcome"].isin(["isolated", "at_risk"]) & (on <= day) & (on >= day - pd.Timedelta(days=365))
+    )
+    return set(visits.loc[found, "household_id"])
+
+
 @dataclass(frozen=True)
 class Served:
     data: Path

@@ -13,7 +13,7 @@ from anbu.cli import app
 from serving.records import Records
 from serving.rounds import scores_path
 from serving.scoring import read_manifest
-from tests.serving.conftest import ROUND
+from tests.serving.conftest import ROUND, found_within_a_year
 
 runner = CliRunner()
 
@@ -45,8 +45,11 @@ def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monk
     args = ["rank", "--data", str(models_env.data), "--as-of", "2026-07-31", "--gu", gu, "--capacity", "6"]
     printed = runner.invoke(app, args)
     assert printed.exit_code == 0, printed.output
-    top = scored[scored["gu"] == gu].sort_values("rank")["household_id"].head(6)
+    district = scored[scored["gu"] == gu].sort_values("rank")
+    found = found_within_a_year(models_env.data)
+    top = district[~district["household_id"].isin(found)]["household_id"].head(6)  # the discovery list
     assert all(h in printed.output for h in top)
+    assert "발굴" in printed.output
     assert "since 2026-06-30" in printed.output
     csv = runner.invoke(app, [*args, "--format", "csv", "--out", str(tmp_path / "list.csv")])
     assert csv.exit_code == 0, csv.output
@@ -54,7 +57,7 @@ def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monk
     assert table["가구번호"].tolist() == top.tolist()
     runner.invoke(app, [*args, "--format", "xlsx", "--out", str(tmp_path / "list.xlsx")])
     sheet = load_workbook(io.BytesIO((tmp_path / "list.xlsx").read_bytes())).active
-    assert sheet["B3"].value == top.iloc[0]
+    assert (sheet["A3"].value, sheet["C3"].value) == ("발굴", top.iloc[0])
     Records(tmp_path / "records.sqlite").record_overrides(
         [{"household_id": top.iloc[0], "action": "exclude", "reason": "입원 중"}], ROUND.date(), "test"
     )

@@ -34,15 +34,17 @@ def browser():
     session.quit()
 
 
-def test_planner_sees_the_list_with_korean_reasons_and_records_an_override(server, browser) -> None:
+def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(server, browser) -> None:
     import pandas as pd
 
     from serving.rounds import scores_path
-    from tests.serving.conftest import ROUND
+    from tests.serving.conftest import ROUND, found_within_a_year
 
     scored = pd.read_parquet(scores_path(server.served.data, ROUND, server.served.version))
     gu = scored["gu"].value_counts().index[0]
-    expected = scored[scored["gu"] == gu].sort_values("rank")
+    district = scored[scored["gu"] == gu].sort_values("rank")
+    found = found_within_a_year(server.served.data)
+    expected = district[~district["household_id"].isin(found)]
 
     # The table is rebuilt after every save: an element read mid-rebuild is stale, not an error.
     wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
@@ -52,14 +54,24 @@ def test_planner_sees_the_list_with_korean_reasons_and_records_an_override(serve
     capacity = browser.find_element(By.ID, "capacity")
     capacity.clear()
     capacity.send_keys("8")
+    recheck = browser.find_element(By.ID, "recheck")
+    recheck.clear()
+    recheck.send_keys("3")
     browser.find_element(By.ID, "show").click()
     wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#list tbody tr")))
 
     rows = browser.find_elements(By.CSS_SELECTOR, "#list tbody tr")
-    assert [r.get_attribute("data-household") for r in rows] == expected["household_id"].head(8).tolist()
+    assert [r.get_attribute("data-household") for r in rows] == expected["household_id"].head(5).tolist()
     first_reason = rows[0].find_element(By.CSS_SELECTOR, "ol.reasons li").text
     assert first_reason == expected["reason_1_ko"].iloc[0]
-    assert "기준" in browser.find_element(By.ID, "summary").text
+    assert "발굴:" in rows[0].find_element(By.CSS_SELECTOR, "div.why").text
+    rechecked = browser.find_elements(By.CSS_SELECTOR, "#recheck-list tbody tr")
+    known = min(3, len(set(district["household_id"]) & found))
+    assert known >= 1 and len(rechecked) == known
+    assert all(r.get_attribute("data-household") in found for r in rechecked)
+    assert all("재확인:" in r.find_element(By.CSS_SELECTOR, "div.why").text for r in rechecked)
+    summary = browser.find_element(By.ID, "summary").text
+    assert "기준" in summary and f"발굴 5 / 재확인 {known}" in summary
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "planner_page.png"))
 

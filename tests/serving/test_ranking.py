@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from serving.ranking import outreach_list
 from serving.records import Override
@@ -55,3 +56,87 @@ def test_a_household_that_moved_away_left_because_it_is_no_longer_registered() -
     assert listed.left["household_id"].tolist() == ["A"]
     assert listed.left["why"].tolist() == ["no longer registered here"]
     assert listed.left["now_risk"].isna().all() and listed.left["previous_risk"].tolist() == [0.9]
+
+
+def _with_findings(frame: pd.DataFrame, found: dict[str, str]) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["last_finding_on"] = frame["household_id"].map(
+        lambda h: pd.Timestamp(found[h]) if h in found else pd.NaT
+    )
+    return frame
+
+
+def _known(frame: pd.DataFrame, care: dict | None = None, recorded: dict | None = None, window: int = 365):
+    from serving.known import known_households
+
+    as_of = pd.Timestamp(frame["round_date"].iloc[0])
+    return known_households(frame, as_of, window, recorded or {}, care or {})
+
+
+def test_the_discovery_list_leaves_out_the_households_outreach_already_found() -> None:
+    now = _with_findings(
+        _round(
+            "2026-07-31",
+            [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.7, "x"), ("D", 0.6, "x"), ("E", 0.5, "x")],
+        ),
+        {"A": "2026-05-03", "C": "2024-01-15"},  # A found this year; C found long before the window
+    )
+    listed = outreach_list(now, None, "관악구", None, 3, {}, known=_known(now))
+    assert list(listed.rows["household_id"]) == ["B", "C", "D"]
+    assert (listed.rows["list"] == "discovery").all() and listed.known_in_area == 1
+    why = listed.rows.set_index("household_id")["list_why_en"]
+    assert "no visit in the last 12 months" in why["B"]
+    assert "last found 2024-01-15" in why["C"]
+
+
+def test_the_planner_splits_the_capacity_and_the_recheck_list_puts_a_rising_risk_first() -> None:
+    before = _round("2026-06-30", [("A", 0.85, "x"), ("B", 0.30, "x"), ("C", 0.2, "x"), ("D", 0.1, "x")])
+    now = _round("2026-07-31", [("A", 0.80, "x"), ("B", 0.60, "x"), ("C", 0.5, "x"), ("D", 0.4, "x")])
+    found = {"A": "2026-06-01", "B": "2026-07-01"}
+    now, before = _with_findings(now, found), _with_findings(before, {"A": "2026-06-01"})
+    listed = outreach_list(
+        now,
+        before,
+        "관악구",
+        None,
+        3,
+        {},
+        known=_known(now),
+        previous_known=_known(before),
+        recheck_capacity=1,
+    )
+    assert (listed.discovery_capacity, listed.recheck_capacity) == (2, 1)
+    assert listed.of("discovery")["household_id"].tolist() == ["C", "D"]
+    # B: 0.60 now, up 0.30 since June (priority 0.90) goes before A: 0.80, down from 0.85
+    recheck = listed.of("recheck").set_index("household_id")
+    assert recheck.index.tolist() == ["B"]
+    assert recheck.loc["B", "list_rank"] == 1 and recheck.loc["B", "change"] == "new"
+    assert "2026-07-01" in recheck.loc["B", "list_why_en"]
+    assert abs(recheck.loc["B", "risk_rise"] - 0.30) < 1e-9
+
+
+def test_a_household_marked_in_care_or_found_on_a_recorded_visit_is_known() -> None:
+    from serving.known import CareMark
+
+    now = _with_findings(_round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.7, "x")]), {})
+    known = _known(
+        now,
+        care={"A": CareMark("A", "2026-07-02", "주 1회 안부 전화", "team-3")},
+        recorded={"B": pd.Timestamp("2026-08-02").date()},
+    )
+    listed = outreach_list(now, None, "관악구", None, 3, {}, known=known, recheck_capacity=1)
+    assert listed.of("discovery")["household_id"].tolist() == ["C"]
+    assert listed.of("recheck")["household_id"].tolist() == ["A"]
+    assert "marked in care by team-3" in listed.of("recheck")["list_why_en"].iloc[0]
+    assert "B" in known and listed.known_in_area == 2
+
+
+def test_a_finding_older_than_the_window_does_not_make_a_household_known() -> None:
+    now = _with_findings(_round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x")]), {"A": "2026-01-31"})
+    assert "A" in _known(now, window=365) and "A" not in _known(now, window=90)
+
+
+def test_a_recheck_capacity_over_the_capacity_is_refused() -> None:
+    now = _round("2026-07-31", [("A", 0.9, "x")])
+    with pytest.raises(ValueError, match="recheck_capacity"):
+        outreach_list(now, None, "관악구", None, 1, {}, recheck_capacity=2)

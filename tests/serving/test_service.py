@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from serving.rounds import scores_path
-from tests.serving.conftest import ROUND
+from tests.serving.conftest import ROUND, found_within_a_year
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +95,59 @@ def test_score_features_scores_a_payload_and_refuses_unknown_feature_names(serve
     assert refused.json()["field"] == "households[1].features"
 
 
-def test_rank_gives_the_district_list_with_reasons_and_changes(server, scored) -> None:
+def test_rank_gives_the_discovery_list_of_households_no_recent_visit_found(server, scored) -> None:
     gu = scored["gu"].iloc[0]
     response = server.post("/rank", {"request": {"gu": gu, "capacity": 10}}, role="planner")
     assert response.status_code == 200
     body = response.json()
+    found = found_within_a_year(server.served.data)
     district = scored[scored["gu"] == gu].sort_values("rank")
-    assert [h["household_id"] for h in body["households"]] == district["household_id"].head(10).tolist()
+    expected = district[~district["household_id"].isin(found)]["household_id"].head(10).tolist()
+    assert [h["household_id"] for h in body["households"]] == expected
+    assert {h["on_list"] for h in body["households"]} == {"discovery"}
+    assert (body["discovery_capacity"], body["recheck_capacity"], body["known_window_days"]) == (10, 0, 365)
+    assert body["known_in_area"] == len(set(district["household_id"]) & found)
+    assert all("no visit in the last 12 months" in h["list_why_en"] for h in body["households"])
     assert body["previous_round"] == "2026-06-30"
     assert all(h["change"] in {"new", "risen", "fallen", "steady"} for h in body["households"])
     assert all(1 <= len(h["reasons"]) <= 4 for h in body["households"])
     audit = _audit(server)
     assert audit["endpoint"].iloc[-1] == "rank" and audit["role"].iloc[-1] == "planner"
+
+
+def test_the_planner_gives_part_of_the_capacity_to_rechecking_known_households(server, scored) -> None:
+    found = found_within_a_year(server.served.data)
+    gu = scored[scored["household_id"].isin(found)]["gu"].value_counts().index[0]  # most known
+    body = server.post(
+        "/rank", {"request": {"gu": gu, "capacity": 10, "recheck_capacity": 4}}, role="planner"
+    ).json()
+    rechecks = min(4, body["known_in_area"])
+    assert rechecks >= 2
+    lists = [h["on_list"] for h in body["households"]]
+    assert lists == ["discovery"] * 6 + ["recheck"] * rechecks
+    recheck = [h for h in body["households"] if h["on_list"] == "recheck"]
+    assert all(h["household_id"] in found and "found isolation or risk" in h["list_why_en"] for h in recheck)
+    assert [h["list_rank"] for h in recheck] == list(range(1, rechecks + 1))
+    over = server.post("/rank", {"request": {"gu": gu, "capacity": 3, "recheck_capacity": 4}}, role="planner")
+    assert over.status_code == 422 and over.json()["field"] == "recheck_capacity"
+
+
+def test_a_household_marked_in_care_moves_to_the_recheck_side_until_the_mark_ends(server, scored) -> None:
+    gu = sorted(set(scored["gu"]) - {scored["gu"].iloc[0], "관악구"})[0]
+    first = server.post("/rank", {"request": {"gu": gu, "capacity": 5}}, role="planner").json()
+    top = first["households"][0]["household_id"]
+    mark = {"household_id": top, "action": "in_care", "reason": "주 1회 안부 전화"}
+    recorded = server.post("/outcomes", {"request": {"overrides": [mark]}}, role="planner")
+    assert recorded.status_code == 200 and recorded.json()["recorded_overrides"] == 1
+    marked = server.post(
+        "/rank", {"request": {"gu": gu, "capacity": 5, "recheck_capacity": 1}}, role="planner"
+    )
+    rows = {h["household_id"]: h for h in marked.json()["households"]}
+    assert rows[top]["on_list"] == "recheck" and "marked in care by test-planner" in rows[top]["list_why_en"]
+    ended = {"household_id": top, "action": "end_care", "reason": "이사"}
+    assert server.post("/outcomes", {"request": {"overrides": [ended]}}, role="planner").status_code == 200
+    again = server.post("/rank", {"request": {"gu": gu, "capacity": 5}}, role="planner").json()
+    assert again["households"][0]["household_id"] == top
 
 
 def test_bad_requests_get_4xx_naming_the_field(server) -> None:
@@ -180,11 +221,11 @@ def test_downloads_are_csv_and_xlsx_for_planners_only(server, scored) -> None:
     csv = server.get("/planner/export.csv", role="planner", params=params)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     table = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig", dtype=str)
-    assert list(table.columns[:3]) == ["순위", "가구번호", "행정동"] and len(table) == 4
+    assert list(table.columns[:4]) == ["목록", "순위", "가구번호", "행정동"] and len(table) == 4
     xlsx = server.get("/planner/export.xlsx", role="planner", params=params)
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
-    assert sheet["A2"].value == "순위" and sheet.max_row == 2 + 4
+    assert (sheet["A2"].value, sheet["B2"].value) == ("목록", "순위") and sheet.max_row == 2 + 4
     assert server.get("/planner/export.csv", role="service", params=params).status_code == 403
     assert server.get("/planner/export.csv", role=None, params=params).status_code == 401
     assert _audit(server)["endpoint"].iloc[-1] == "export.xlsx"

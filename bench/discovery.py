@@ -1,0 +1,99 @@
+"""Benchmark: which model finds the households nobody has found yet, across cities and seeds.
+
+    uv run python bench/discovery.py                                   # default configs × variants
+    uv run python bench/discovery.py --configs baseline --variants default --seeds 1
+
+Each config is trained on each city (generated once per variant and seed, then `anbu train` in
+its own process with a fresh MLflow store, as bench/variants.py does) and judged on the test
+round's discovery population: the households no visit found isolated or at risk in the year
+before the round (training/discovery.py). Per city: the discovery list's precision at capacity
+against the truth for the model, today's rule and the logistic baseline on the same households,
+the model's lift over the rule (target: at least 2x), the survey's estimate where a city has
+no truth, and the whole-city precision beside it. Prints one table per config and a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cities import city, train  # noqa: E402
+
+CONFIGS = ["baseline", "features_no_history"]
+VARIANTS = ["default", "noisy_visits", "list_driven", "other_hazard"]
+TARGET_LIFT = 2.0
+
+
+def _f(m: dict[str, float], key: str, digits: int = 3) -> str:
+    value = m.get(key)
+    return "–" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=CONFIGS)
+    parser.add_argument("--variants", nargs="+", default=VARIANTS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--households", type=int, default=50_000)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "variants")
+    arguments = parser.parse_args()
+    arguments.work.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[str]] = {name: [] for name in arguments.configs}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in arguments.configs}
+    for variant in arguments.variants:
+        for seed in arguments.seeds:
+            data = city(arguments.work, variant, seed, arguments.households)
+            for name in arguments.configs:
+                store = arguments.work / f"store-{variant}-{seed}-{name}"
+                run = train(data, ROOT / "experiments" / f"{name}.toml", store)
+                m = run.metrics
+                runs[name].append(m)
+                lift = m.get("model_truth_discovery_lift_over_rule", float("nan"))
+                rows[name].append(
+                    f"| {variant} | {seed} | {m.get('discovery_known_share', float('nan')):.1%} "
+                    f"| {_f(m, 'model_truth_discovery_precision_at_capacity')} "
+                    f"| {_f(m, 'rule_truth_discovery_precision_at_capacity')} "
+                    f"| {_f(m, 'logistic_truth_discovery_precision_at_capacity')} "
+                    f"| {_f(m, 'model_truth_discovery_lift_over_rule', 2)}× {'✓' if lift >= TARGET_LIFT else '✗'} "
+                    f"| {_f(m, 'model_truth_discovery_recall_at_capacity')} "
+                    f"| {_f(m, 'model_survey_discovery_precision_at_capacity')} "
+                    f"[{_f(m, 'model_survey_discovery_precision_at_capacity_low', 2)}, "
+                    f"{_f(m, 'model_survey_discovery_precision_at_capacity_high', 2)}] "
+                    f"| {_f(m, 'model_truth_precision_at_capacity')} | {run.seconds:.0f} |"
+                )
+                print(f"{variant} seed {seed} {name}: {run.seconds:.0f} s", flush=True)
+    for name in arguments.configs:
+        print(f"\n### {name} ({arguments.households:,} households per city, capacity 1 %)\n")
+        print(
+            "| variant | seed | known at the round | discovery precision: model | today's rule | logistic "
+            "| model ÷ rule (target ≥ 2×) | discovery recall: model | survey estimate [95 %] "
+            "| whole-city precision: model | train s |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+        for line in rows[name]:
+            print(line)
+    print("\n### Summary: median over cities\n")
+    print("| config | discovery precision | ÷ rule | logistic | whole-city precision | cities ≥ 2× |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, measured in runs.items():
+
+        def median(key: str, measured=measured) -> float:
+            values = [m[key] for m in measured if key in m and m[key] == m[key]]
+            return statistics.median(values) if values else float("nan")
+
+        passing = sum(m.get("model_truth_discovery_lift_over_rule", 0.0) >= TARGET_LIFT for m in measured)
+        print(
+            f"| {name} | {median('model_truth_discovery_precision_at_capacity'):.3f} "
+            f"| {median('model_truth_discovery_lift_over_rule'):.2f}× "
+            f"| {median('logistic_truth_discovery_precision_at_capacity'):.3f} "
+            f"| {median('model_truth_precision_at_capacity'):.3f} | {passing} of {len(measured)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""How well a ranking finds the households nobody has found yet: the discovery population.
+
+Outreach visits the households it has found anyway, so a list is judged where it matters: on
+the households not known as of the round (no visit in the window before it found isolation or
+risk; features/builders/history.py: KNOWN_WINDOW_DAYS), each ranking's list drawn from them
+alone at the team's whole capacity, as the discovery list is (serving/ranking.py). On the
+synthetic city against the truth; everywhere on the survey visits among those households.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.builders.history import KNOWN_WINDOW_DAYS
+from training.allocation import capacity_list
+from training.estimates import share_estimate
+from training.metrics import capacity_count
+from training.survey import SurveySample
+
+
+def not_yet_known(table: pd.DataFrame, window_days: int = KNOWN_WINDOW_DAYS) -> np.ndarray:
+    """Per row of a round table: no visit in the window up to its round found isolation or risk."""
+    if "last_finding_on" not in table.columns:
+        return np.ones(len(table), dtype=bool)
+    found = pd.to_datetime(table["last_finding_on"])
+    day = pd.to_datetime(table["round_date"])
+    known = found.notna() & (found <= day) & (found >= day - pd.Timedelta(days=window_days))
+    return ~known.to_numpy(dtype=bool)
+
+
+def discovery_lists(ranked: dict, pool: np.ndarray, share: float, households: int) -> dict[str, np.ndarray]:
+    """Each ranking's list drawn from the pool alone, at the capacity of the whole round."""
+    capacity = min(capacity_count(households, share), int(pool.sum()))
+    lists = {}
+    for name, ranking in ranked.items():
+        member = np.zeros(len(pool), dtype=bool)
+        if capacity > 0:
+            score = ranking.score[pool]
+            need = score if ranking.probabilities else None
+            member[pool] = capacity_list(score, ranking.district[pool], capacity, ranking.allocation, need)
+        lists[name] = member
+    return lists
+
+
+def discovery_metrics(
+    test: pd.DataFrame,
+    ranked: dict,
+    share: float,
+    sample: SurveySample | None,
+    true_positive: np.ndarray | None,
+) -> dict[str, float]:
+    """Precision and recall at capacity of each ranking's discovery list (truth and survey), and
+    the model's lift over today's rule on the same not-yet-known households."""
+    pool = not_yet_known(test)
+    lists = discovery_lists(ranked, pool, share, len(test))
+    metrics = {
+        "discovery_known_households": float((~pool).sum()),
+        "discovery_known_share": float((~pool).mean()) if len(pool) else 0.0,
+    }
+    for name, member in lists.items():
+        if true_positive is not None:
+            judged = ~np.isnan(true_positive)
+            y = np.nan_to_num(true_positive)
+            listed = member & judged
+            positives = (y * (pool & judged)).sum()
+            metrics[f"{name}_truth_discovery_precision_at_capacity"] = (
+                float(y[listed].mean()) if listed.any() else float("nan")
+            )
+            metrics[f"{name}_truth_discovery_recall_at_capacity"] = (
+                float(y[listed].sum() / positives) if positives else float("nan")
+            )
+        if sample is not None and sample.households:
+            inside = pool[sample.positions]
+            found, weight = sample.found[inside], sample.weight[inside]
+            on_list = member[sample.positions][inside]
+            metrics.update(
+                share_estimate(found, weight, on_list).metrics(
+                    f"{name}_survey_discovery_precision_at_capacity"
+                )
+            )
+            metrics.update(
+                share_estimate(on_list.astype(float), weight * found, found > 0).metrics(
+                    f"{name}_survey_discovery_recall_at_capacity"
+                )
+            )
+    for source in ("truth", "survey"):
+        model = metrics.get(f"model_{source}_discovery_precision_at_capacity")
+        rule = metrics.get(f"rule_{source}_discovery_precision_at_capacity")
+        # No lift where the rule's list found nobody (a survey list of a handful of households).
+        if model is not None and rule is not None and np.isfinite(model) and rule > 0:
+            metrics[f"model_{source}_discovery_lift_over_rule"] = model / rule
+    return metrics
