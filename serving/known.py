@@ -63,9 +63,7 @@ class KnownHouseholds:
         ko_window, en_window = self.window_text()
         ko = f"발굴: {ko_window} 방문에서 고립·위험 확인 없음, 돌봄 중 아님"
         en = f"not yet known: no visit in {en_window} found isolation or risk, not marked in care"
-        if isinstance(older_finding, dt.date) or (
-            isinstance(older_finding, pd.Timestamp) and not pd.isna(older_finding)
-        ):
+        if older_finding is not None and not pd.isna(older_finding):
             day = pd.Timestamp(older_finding).date()
             ko += f" (마지막 확인 {day})"
             en += f" (last found {day})"

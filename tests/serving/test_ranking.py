@@ -140,3 +140,9 @@ def test_a_recheck_capacity_over_the_capacity_is_refused() -> None:
     now = _round("2026-07-31", [("A", 0.9, "x")])
     with pytest.raises(ValueError, match="recheck_capacity"):
         outreach_list(now, None, "관악구", None, 1, {}, recheck_capacity=2)
+
+
+def test_a_household_never_found_is_not_said_to_have_a_last_finding() -> None:
+    now = _with_findings(_round("2026-07-31", [("A", 0.9, "x")]), {})
+    why = outreach_list(now, None, "관악구", None, 1, {}, known=_known(now)).rows["list_why_en"].iloc[0]
+    assert "last found" not in why and "NaT" not in why
