@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import bentoml
@@ -25,8 +27,9 @@ from serving.champion import Champion, load_champion
 BENTO_NAME = "anbu"
 MODEL_ENV = "ANBU_BENTO_MODEL"
 MODEL_FILE = Path(__file__).with_name("bento_model.txt")
-"""Written into the build context for the duration of a build (git-ignored): BentoML applies a
-Bento's `envs` only in containers, so `bentoml serve anbu:…` finds its model tag here."""
+"""Written into the (temporary) build context: BentoML applies a Bento's `envs` only in
+containers, so `bentoml serve anbu:…` finds its model tag here."""
+REQUIREMENTS = "bento-requirements.txt"
 ROOT = Path(__file__).resolve().parents[1]
 INCLUDE = [
     "anbu/**/*.py",
@@ -88,10 +91,27 @@ def load_bento_champion(tag: str) -> Champion:
     )
 
 
+def _build_context(into: Path, model_tag: str, requirements: str) -> None:
+    """Copy what the Bento includes into `into`, with the model's tag beside the service.
+
+    The build reads its files from a copy so that nothing is written into the source tree: a
+    `serving/bento_model.txt` there would make every service started from the checkout at the
+    same moment (another test worker, `make serve`) look for the packed model instead of the
+    registry's champion."""
+    for pattern in INCLUDE:
+        for source in ROOT.glob(pattern):
+            if source.is_file():
+                target = into / source.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    (into / MODEL_FILE.relative_to(ROOT)).write_text(model_tag + "\n", encoding="utf-8")
+    (into / REQUIREMENTS).write_text(requirements, encoding="utf-8")
+
+
 def build_bento() -> str:
     """Export the champion and build the Bento around it; return the Bento's tag."""
     model_tag = export_champion()
-    requirements = ROOT / "bento-requirements.txt"
+    tools = f"{ROOT / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"
     # The Bento's Python environment is the lock file's, without the development tools.
     exported = subprocess.run(
         ["uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project"],
@@ -99,31 +119,28 @@ def build_bento() -> str:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PATH": f"{ROOT / '.tools' / 'bin'}:{os.environ.get('PATH', '')}"},
+        env={**os.environ, "PATH": tools},
     )
     if exported.returncode != 0:
         raise RuntimeError(f"uv export failed: {exported.stderr.strip()}")
-    requirements.write_text(exported.stdout, encoding="utf-8")
     previous, path = os.environ.get(MODEL_ENV), os.environ.get("PATH", "")
+    # The service module declares the model only when this is set; BentoML runs uv to freeze.
     os.environ[MODEL_ENV] = model_tag
-    MODEL_FILE.write_text(model_tag + "\n", encoding="utf-8")
-    os.environ["PATH"] = (
-        f"{ROOT / '.tools' / 'bin'}:{path}"  # BentoML runs uv to freeze requirements  # the service module declares the model only when this is set
-    )
+    os.environ["PATH"] = tools
     try:
-        bento = bentoml.bentos.build(
-            "serving.service:Anbu",
-            name=BENTO_NAME,
-            version=model_tag.split(":")[1],
-            include=INCLUDE,
-            envs=[BentoEnvSchema(name=MODEL_ENV, value=model_tag)],
-            python={"requirements_txt": requirements.name, "lock_packages": False},
-            build_ctx=str(ROOT),
-        )
+        with tempfile.TemporaryDirectory(prefix="anbu-bento-") as context:
+            _build_context(Path(context), model_tag, exported.stdout)
+            bento = bentoml.bentos.build(
+                "serving.service:Anbu",
+                name=BENTO_NAME,
+                version=model_tag.split(":")[1],
+                include=INCLUDE,
+                envs=[BentoEnvSchema(name=MODEL_ENV, value=model_tag)],
+                python={"requirements_txt": REQUIREMENTS, "lock_packages": False},
+                build_ctx=context,
+            )
     finally:
-        MODEL_FILE.unlink(missing_ok=True)
         os.environ["PATH"] = path
-        requirements.unlink(missing_ok=True)
         if previous is None:
             os.environ.pop(MODEL_ENV, None)
         else:
