@@ -144,7 +144,7 @@ class ListedHousehold(BaseModel):
     )
     list_why_ko: str
     list_why_en: str
-    list_rank: int
+    list_rank: int = Field(description="The place on its own list: each list counts from 1.")
     household_id: str
     dong_code: str
     risk: float
@@ -153,7 +153,10 @@ class ListedHousehold(BaseModel):
     percentile: float
     change: Literal["new", "risen", "fallen", "steady"]
     previous_risk: float | None
-    risk_rise: float | None = Field(description="Risk now minus risk in the previous round.")
+    risk_rise: float | None = Field(
+        description="Risk now minus risk in the previous round: negative when it fell; null when the "
+        "household was not in the previous round (or there is none)."
+    )
     reasons_changed: bool
     override: Literal["", "include", "exclude"]
     override_reason: str
@@ -196,7 +199,8 @@ class OverrideIn(_Body):
     household_id: HouseholdId
     action: Literal["include", "exclude", "withdraw", "in_care", "end_care"] = Field(
         description="include/exclude/withdraw apply to the round; in_care marks a household as in a "
-        "team's regular care (it moves to the re-check list) until end_care."
+        "team's regular care (it moves to the re-check list) until end_care; end_care for a household "
+        "not in care is refused (422, field overrides[i].action)."
     )
     reason: Text = Field(min_length=1, max_length=500, description="Why the planner decided so (required).")
 
@@ -209,7 +213,7 @@ class OutcomesRequest(_Body):
 
 class OutcomesResponse(BaseModel):
     recorded_visits: int
-    recorded_overrides: int
+    recorded_overrides: int = Field(description="Overrides recorded, care marks (in_care/end_care) included.")
     unknown_household_ids: list[str]
 
 

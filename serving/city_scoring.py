@@ -73,6 +73,8 @@ def _fingerprint(as_of: pd.Timestamp, champion: Champion, inputs: dict[str, str]
         "inputs": dict(sorted(inputs.items())),
         "block_rows": block_rows,
         "catalogue": catalogue.CATALOGUE_VERSION,
+        # Parts written before a column joined the round (last_finding_on) must not be resumed.
+        "columns": [*ID_COLUMNS, *SCORE_COLUMNS],
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -17,7 +17,20 @@ import pandas as pd
 
 from features.builders.history import KNOWN_WINDOW_DAYS
 
-__all__ = ["KNOWN_WINDOW_DAYS", "CareMark", "Known", "KnownHouseholds", "known_households"]
+__all__ = [
+    "KNOWN_WINDOW_DAYS",
+    "CareEvent",
+    "CareMark",
+    "Knowledge",
+    "Known",
+    "KnownHouseholds",
+    "known_households",
+    "window_start",
+]
+
+
+SEOUL = dt.timezone(dt.timedelta(hours=9), "KST")
+"""The day a mark was made is the planner's day (Korea keeps no daylight saving), not UTC's."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +39,59 @@ class CareMark:
 
     household_id: str
     since: str
+    """The day the household came into care: a repeated `in_care` updates the reason, not this."""
     reason: str
     recorded_by: str
+
+
+@dataclass(frozen=True)
+class CareEvent:
+    """One `in_care` / `end_care` row as recorded (`recorded_at` in UTC, ISO 8601)."""
+
+    household_id: str
+    action: str
+    reason: str
+    recorded_by: str
+    recorded_at: str
+
+    @property
+    def day(self) -> dt.date:
+        return dt.datetime.fromisoformat(self.recorded_at).astimezone(SEOUL).date()
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the service's records know about households, read once for a request and shared by
+    the lists of both rounds it compares: positive findings (household, visit day) and care
+    events, in the order recorded. Each round asks for what was known by its own day, so the
+    previous round's lists are the ones planners saw then, not rebuilt with today's findings."""
+
+    findings: tuple[tuple[str, dt.date], ...] = ()
+    care_events: tuple[CareEvent, ...] = ()
+
+    def findings_between(self, since: dt.date, until: dt.date | None) -> dict[str, dt.date]:
+        """The latest finding per household from `since` to `until` (no end when None)."""
+        latest: dict[str, dt.date] = {}
+        for household_id, day in self.findings:
+            inside = day >= since and (until is None or day <= until)
+            if inside and (household_id not in latest or day > latest[household_id]):
+                latest[household_id] = day
+        return latest
+
+    def in_care_on(self, until: dt.date | None) -> dict[str, CareMark]:
+        """The households in care after the marks made by `until` (all marks when None)."""
+        marks: dict[str, CareMark] = {}
+        for event in self.care_events:
+            day = event.day
+            if until is not None and day > until:
+                continue
+            if event.action == "end_care":
+                marks.pop(event.household_id, None)
+                continue
+            earlier = marks.get(event.household_id)
+            since = earlier.since if earlier is not None else day.isoformat()
+            marks[event.household_id] = CareMark(event.household_id, since, event.reason, event.recorded_by)
+        return marks
 
 
 @dataclass(frozen=True)
@@ -74,27 +138,28 @@ def known_households(
     area: pd.DataFrame,
     as_of: pd.Timestamp,
     window_days: int,
-    recorded_findings: dict[str, dt.date],
-    care: dict[str, CareMark],
+    knowledge: Knowledge,
+    until: dt.date | None = None,
 ) -> KnownHouseholds:
     """The known households of `area` (rows of a scored round) on the round `as_of`.
 
-    `recorded_findings`: the latest positive outcome per household recorded through the service
-    (the next delivery will carry them; until then the service's own records know). `care`: the
-    households planners have marked as in care."""
+    `knowledge`: what the service recorded (findings not yet delivered, care marks); `until`:
+    the last day of it that counts (None for the round being worked on, which knows everything
+    recorded so far; a past round's day for the lists it had)."""
     day = pd.Timestamp(as_of).normalize()
     since = (day - pd.Timedelta(days=window_days)).date()
-    delivered = area["last_finding_on"] if "last_finding_on" in area.columns else None
     known: dict[str, Known] = {}
-    if delivered is not None:
-        delivered = pd.to_datetime(delivered)
+    if "last_finding_on" in area.columns:
+        delivered = pd.to_datetime(area["last_finding_on"])
         inside = delivered.notna() & (delivered >= pd.Timestamp(since)) & (delivered <= day)
         for household_id, found in zip(area.loc[inside, "household_id"], delivered[inside], strict=True):
-            found_on = pd.Timestamp(found).date()
-            known[household_id] = _found(found_on)
-    in_area = set(area["household_id"])
-    for household_id, found_on in recorded_findings.items():
-        if household_id not in in_area or found_on < since:
+            known[household_id] = _found(pd.Timestamp(found).date())
+    recorded = knowledge.findings_between(since, until)
+    care = knowledge.in_care_on(until)
+    wanted = set(recorded) | set(care)
+    in_area = set(area.loc[area["household_id"].isin(wanted), "household_id"]) if wanted else set()
+    for household_id, found_on in recorded.items():
+        if household_id not in in_area:
             continue
         earlier = known.get(household_id)
         if earlier is None or (earlier.found_on is not None and found_on > earlier.found_on):
@@ -122,7 +187,31 @@ def _found(found_on: dt.date) -> Known:
     )
 
 
-def known_from_records(records, area: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> KnownHouseholds:
-    """known_households with what the service's records hold (serving/records.Records)."""
-    since = (pd.Timestamp(as_of).normalize() - pd.Timedelta(days=window_days)).date()
-    return known_households(area, as_of, window_days, records.findings_since(since), records.in_care())
+def window_start(as_of: pd.Timestamp, window_days: int) -> dt.date:
+    """The first day whose finding still makes a household known on the round `as_of`."""
+    return (pd.Timestamp(as_of).normalize() - pd.Timedelta(days=window_days)).date()
+
+
+def known_for_lists(
+    records,
+    area: pd.DataFrame,
+    as_of: pd.Timestamp,
+    previous_area: pd.DataFrame | None,
+    previous_as_of: pd.Timestamp | None,
+    window_days: int,
+    latest: bool = True,
+) -> tuple[KnownHouseholds, KnownHouseholds | None]:
+    """Who is known on a list's round and on the round it compares with, from one read of the
+    records (serving/records.Records.knowledge). The latest round knows everything recorded so
+    far; an earlier one (asked for with as_of, or compared with) what was recorded by its day."""
+    earliest = previous_as_of if previous_area is not None and previous_as_of is not None else as_of
+    knowledge = records.knowledge(window_start(earliest, window_days))
+    now = known_households(
+        area, as_of, window_days, knowledge, until=None if latest else pd.Timestamp(as_of).date()
+    )
+    if previous_area is None or previous_as_of is None:
+        return now, None
+    before = known_households(
+        previous_area, previous_as_of, window_days, knowledge, until=pd.Timestamp(previous_as_of).date()
+    )
+    return now, before

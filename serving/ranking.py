@@ -84,16 +84,22 @@ def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:
     return area if area["rank"].is_monotonic_increasing else area.sort_values("rank")
 
 
-def _model_list(pool: pd.DataFrame, capacity: int, overrides: dict[str, Override]) -> pd.DataFrame:
-    """The first `capacity` of `pool` (already in list order) after the planners' decisions."""
-    excluded = {h for h, o in overrides.items() if o.action == "exclude"}
+def _forced(pool: pd.DataFrame, overrides: dict[str, Override]) -> pd.DataFrame:
     included = [h for h, o in overrides.items() if o.action == "include"]
-    forced = pool[pool["household_id"].isin(included)] if included else pool.head(0)
+    return pool[pool["household_id"].isin(included)] if included else pool.head(0)
+
+
+def _model_list(
+    pool: pd.DataFrame, forced: pd.DataFrame, places: int, overrides: dict[str, Override]
+) -> pd.DataFrame:
+    """`forced` (the planners' includes in `pool`) and the model's picks from `pool` (already in
+    list order) up to `places` in all; excluded households are never picked."""
+    excluded = {h for h, o in overrides.items() if o.action == "exclude"}
     # Each override removes at most one row from the top of the pool, so the model's picks lie
-    # within its first capacity + len(overrides) rows: a district is never copied whole.
-    top = pool.head(capacity + len(overrides))
-    rest = top[~top["household_id"].isin(excluded) & ~top["household_id"].isin(included)]
-    picked = pd.concat([forced, rest.head(max(capacity - len(forced), 0))])
+    # within its first places + len(overrides) rows: a district is never copied whole.
+    top = pool.head(places + len(overrides))
+    rest = top[~top["household_id"].isin(excluded) & ~top["household_id"].isin(set(forced["household_id"]))]
+    picked = pd.concat([forced, rest.head(max(places - len(forced), 0))])
     return picked.sort_values("_order" if "_order" in picked.columns else "rank", kind="stable")
 
 
@@ -112,6 +118,15 @@ def _recheck_order(known: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Dat
     return ordered.assign(_order=np.arange(len(ordered)))
 
 
+@dataclass(frozen=True)
+class _Lists:
+    area: pd.DataFrame
+    discovery: pd.DataFrame
+    recheck: pd.DataFrame
+    known_in_area: int
+    known_ids: frozenset[str]
+
+
 def _lists(
     scored: pd.DataFrame,
     gu: str,
@@ -121,14 +136,38 @@ def _lists(
     overrides: dict[str, Override],
     known: KnownHouseholds | None,
     previous: pd.DataFrame | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(the area, its discovery list, its re-check list)."""
+) -> _Lists:
+    """The area's two lists. A planner's include is always listed, on the list its household
+    belongs to; includes beyond that list's part of the capacity take places from the other
+    list's model picks, so the team's capacity holds (unless the includes alone exceed it)."""
     area = _area(scored, gu, dong)
-    is_known = known.mask(area["household_id"]) if known is not None else pd.Series(False, index=area.index)
-    discovery = _model_list(area[~is_known], discovery_capacity, overrides)
-    recheck_pool = _recheck_order(area[is_known], previous) if is_known.any() else area.head(0)
-    recheck = _model_list(recheck_pool, recheck_capacity, overrides)
-    return area, discovery, recheck.drop(columns=["_priority", "_order"], errors="ignore")
+    is_known = (
+        known.mask(area["household_id"]).to_numpy()
+        if known is not None and known.households
+        else np.zeros(len(area), dtype=bool)
+    )
+    known_rows = area[is_known]
+    # The discovery pool is the area's not-known rows in rank order; only its head (and the
+    # includes) is ever read, so it is picked by position, never copied whole.
+    unknown_positions = np.flatnonzero(~is_known)
+    head = area.take(unknown_positions[: discovery_capacity + recheck_capacity + len(overrides)])
+    forced_discovery = _forced(area, overrides)
+    forced_discovery = forced_discovery[
+        ~forced_discovery["household_id"].isin(set(known_rows["household_id"]))
+    ]
+    recheck_pool = _recheck_order(known_rows, previous) if len(known_rows) else area.head(0)
+    forced_recheck = _forced(recheck_pool, overrides)
+    discovery_places = discovery_capacity - max(len(forced_recheck) - recheck_capacity, 0)
+    recheck_places = recheck_capacity - max(len(forced_discovery) - discovery_capacity, 0)
+    discovery = _model_list(head, forced_discovery, discovery_places, overrides)
+    recheck = _model_list(recheck_pool, forced_recheck, recheck_places, overrides)
+    return _Lists(
+        area,
+        discovery,
+        recheck.drop(columns=["_priority", "_order"], errors="ignore"),
+        int(is_known.sum()),
+        frozenset(known_rows["household_id"]),
+    )
 
 
 def outreach_list(
@@ -151,23 +190,26 @@ def outreach_list(
     discovery_capacity = capacity - recheck_capacity
     if previous is not None and previous.empty:
         previous = None
-    before_round = (
-        _lists(
-            previous,
-            gu,
-            dong,
-            discovery_capacity,
-            recheck_capacity,
-            previous_overrides or {},
-            previous_known,
-            None,
-        )
-        if previous is not None
-        else None
-    )
-    area, discovery, recheck = _lists(
-        scored, gu, dong, discovery_capacity, recheck_capacity, overrides, known, previous
-    )
+    before_round = None
+    if previous is not None:
+        if _predates_the_split(previous, scored):
+            # Served before there were two lists: planners saw one list of the whole capacity.
+            before_round = _lists(previous, gu, dong, capacity, 0, previous_overrides or {}, None, None)
+        else:
+            # Ordered by risk alone: the rise it was ordered by needs the round before it, which
+            # the service does not keep.
+            before_round = _lists(
+                previous,
+                gu,
+                dong,
+                discovery_capacity,
+                recheck_capacity,
+                previous_overrides or {},
+                previous_known,
+                None,
+            )
+    now = _lists(scored, gu, dong, discovery_capacity, recheck_capacity, overrides, known, previous)
+    area, discovery, recheck = now.area, now.discovery, now.recheck
     parts = []
     for kind, picked in ((DISCOVERY, discovery), (RECHECK, recheck)):
         picked = picked.reset_index(drop=True)
@@ -188,10 +230,9 @@ def outreach_list(
         picked["risk_rise"] = np.nan
         picked["reasons_changed"] = False
     else:
-        previous_area, previous_discovery, previous_recheck = before_round
         was_listed = {
-            DISCOVERY: set(previous_discovery["household_id"]),
-            RECHECK: set(previous_recheck["household_id"]),
+            DISCOVERY: set(before_round.discovery["household_id"]),
+            RECHECK: set(before_round.recheck["household_id"]),
         }
         # Only the listed households and those who left are looked up: a district of 300,000
         # households must not be re-indexed for every request.
@@ -213,7 +254,7 @@ def outreach_list(
             prior_codes.fillna("").map(lambda c: frozenset(c.split("|")))
             != picked["reason_codes"].fillna("").map(lambda c: frozenset(c.split("|")))
         )
-        left = _left(was_listed[DISCOVERY] | was_listed[RECHECK], picked, previous_area, area, overrides)
+        left = _left(was_listed, picked, before_round.area, area, overrides, now.known_ids)
     for column in LIST_COLUMNS:
         if column not in picked.columns:
             picked[column] = None
@@ -227,7 +268,7 @@ def outreach_list(
         ),
         discovery_capacity=discovery_capacity,
         recheck_capacity=recheck_capacity,
-        known_in_area=int(known.mask(area["household_id"]).sum()) if known is not None else 0,
+        known_in_area=now.known_in_area,
     )
 
 
@@ -255,22 +296,40 @@ def _why(picked: pd.DataFrame, known: KnownHouseholds | None) -> None:
     picked["list_why_en"] = en
 
 
+def _predates_the_split(previous: pd.DataFrame, scored: pd.DataFrame) -> bool:
+    """A round scored before rounds carried `last_finding_on` reads it as all never found."""
+    if "last_finding_on" not in previous.columns:
+        return True
+    found_now = "last_finding_on" in scored.columns and bool(scored["last_finding_on"].notna().any())
+    return found_now and bool(previous["last_finding_on"].isna().all())
+
+
 def _left(
-    was_listed: set[str], picked: pd.DataFrame, previous_area: pd.DataFrame, area: pd.DataFrame, overrides
+    was_listed: dict[str, set[str]],
+    picked: pd.DataFrame,
+    previous_area: pd.DataFrame,
+    area: pd.DataFrame,
+    overrides: dict[str, Override],
+    known_now: frozenset[str],
 ) -> pd.DataFrame:
-    gone = sorted(was_listed - set(picked["household_id"]))
+    gone = sorted((was_listed[DISCOVERY] | was_listed[RECHECK]) - set(picked["household_id"]))
     was = previous_area[previous_area["household_id"].isin(gone)].set_index("household_id")["risk"]
     still_here = area[area["household_id"].isin(gone)].set_index("household_id")["risk"]
+
+    def why(household_id: str) -> str:
+        if household_id in overrides and overrides[household_id].action == "exclude":
+            return "excluded by a planner"
+        if household_id not in still_here.index:
+            return "no longer registered here"
+        if household_id in was_listed[DISCOVERY] and household_id in known_now:
+            return "now known: on the re-check side, not among its picks"
+        return "lower risk"
+
     return pd.DataFrame(
         {
             "household_id": gone,
             "previous_risk": [float(was.get(h, np.nan)) for h in gone],
             "now_risk": [float(still_here.get(h, np.nan)) for h in gone],
-            "why": [
-                "excluded by a planner"
-                if h in overrides and overrides[h].action == "exclude"
-                else ("lower risk" if h in still_here.index else "no longer registered here")
-                for h in gone
-            ],
+            "why": [why(h) for h in gone],
         }
     )

@@ -161,12 +161,14 @@ def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> C
     strength = np.where(group_shown & (group_contribution > MIN_CONTRIBUTION), group_contribution, -np.inf)
     history = plan.history if plan.history is not None else np.zeros(len(plan.groups), dtype=bool)
     if history.any():
-        total = np.where(np.isfinite(strength), strength, 0.0).sum(axis=1, keepdims=True)
+        # The share is of what would be shown: the k strongest reasons, not every small one.
+        finite = np.where(np.isfinite(strength), strength, 0.0)
+        total = -np.partition(-finite, k - 1, axis=1)[:, :k].sum(axis=1, keepdims=True)
         minor = history[None, :] & (strength < HISTORY_SHARE * total)
         strength = np.where(minor, -np.inf, strength)
-    # The order: every other reason before any history reason, each by strength.
+    # Chosen by strength; shown with every other reason before any history reason.
+    top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
     key = np.where(np.isfinite(strength), strength + np.where(history, 0.0, _AHEAD)[None, :], -np.inf)
-    top = np.argpartition(-key, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1, kind="stable")
     top = np.take_along_axis(top, order, axis=1)
     # Within a group, the sentence shown is that of its largest contributor with a value to show.

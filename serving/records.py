@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from features.schemas import POSITIVE_OUTCOMES
-from serving.known import CareMark
+from serving.known import CareEvent, Knowledge
 
 GENESIS = "0" * 64
 """The hash a table's first row is chained to."""
@@ -78,6 +78,9 @@ visit_outcomes = _chained(
     sa.Column("recorded_by", _text, nullable=False),
     sa.Column("recorded_at", _text, nullable=False),
 )
+FINDINGS_INDEX = sa.Index("visit_outcomes_findings", visit_outcomes.c.outcome, visit_outcomes.c.visited_on)
+"""Every list reads the positive findings of the last window (Records.knowledge): without it, a
+scan of all outcomes ever recorded per request. Created on open, so older databases gain it."""
 overrides = _chained(
     "overrides",
     sa.Column("household_id", _text, nullable=False),
@@ -252,6 +255,40 @@ def _engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=4, connect_args={"connect_timeout": 5})
 
 
+def _visit_row(visit: dict, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": visit["household_id"],
+        "visited_on": str(visit["visited_on"]),
+        "outcome": visit["outcome"],
+        "checklist_score": visit.get("checklist_score"),
+        "trigger": visit.get("trigger") or "system_list",
+        "note": visit.get("note"),
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
+def _override_row(override: dict, round_date: date, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": override["household_id"],
+        "round_date": round_date.isoformat(),
+        "action": override["action"],
+        "reason": override["reason"],
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
+def _care_row(mark: dict, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": mark["household_id"],
+        "action": mark["action"],
+        "reason": mark["reason"],
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
 class Records:
     """One record database; safe to share between threads, and between processes (workers)."""
 
@@ -272,6 +309,7 @@ class Records:
     def _create(self) -> None:
         with self._transaction() as connection:
             metadata.create_all(connection)
+            FINDINGS_INDEX.create(connection, checkfirst=True)
             for statement in _sqlite_guards() if self.dialect == "sqlite" else _postgres_guards():
                 connection.exec_driver_sql(statement)
             for chain in TABLES:
@@ -309,64 +347,64 @@ class Records:
         """Append rows, each chained to the one before, and move the table's head; all or none."""
         if not rows:
             return []
-        ids, appended = [], []
         with self._transaction(durable=table != "audit") as connection:
-            head = select_head(connection, table, lock=True)
-            last_id, last = head.last_id, head.last_hash
-            for row in rows:
-                last_id += 1
-                digest = row_hash(self._secret, table, last_id, last, row)
-                appended.append({"id": last_id, "prev_hash": last, "row_hash": digest, **row})
-                last = digest
-                ids.append(last_id)
-            connection.execute(_APPEND[table], appended)
-            connection.execute(
-                _MOVE_HEAD,
-                {
-                    "head_chain": table,
-                    "new_id": last_id,
-                    "new_hash": last,
-                    "new_mac": head_mac(self._secret, table, last_id, last),
-                },
-            )
+            return self._append(connection, table, rows)
+
+    def _append(self, connection: Connection, table: str, rows: list[dict]) -> list[int]:
+        if not rows:
+            return []
+        ids, appended = [], []
+        head = select_head(connection, table, lock=True)
+        last_id, last = head.last_id, head.last_hash
+        for row in rows:
+            last_id += 1
+            digest = row_hash(self._secret, table, last_id, last, row)
+            appended.append({"id": last_id, "prev_hash": last, "row_hash": digest, **row})
+            last = digest
+            ids.append(last_id)
+        connection.execute(_APPEND[table], appended)
+        connection.execute(
+            _MOVE_HEAD,
+            {
+                "head_chain": table,
+                "new_id": last_id,
+                "new_hash": last,
+                "new_mac": head_mac(self._secret, table, last_id, last),
+            },
+        )
         return ids
+
+    def record_feedback(
+        self,
+        visits: list[dict],
+        overrides: list[dict],
+        care: list[dict],
+        round_date: date,
+        recorded_by: str,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """One `outcomes` request's visits, overrides and care marks: all recorded or none, so a
+        failure halfway never leaves the visits stored and the decisions that came with them lost.
+        The tables' heads are locked in one order, so two such requests cannot deadlock."""
+        at = _now()
+        with self._transaction() as connection:
+            return (
+                self._append(connection, "visit_outcomes", [_visit_row(v, recorded_by, at) for v in visits]),
+                self._append(
+                    connection,
+                    "overrides",
+                    [_override_row(o, round_date, recorded_by, at) for o in overrides],
+                ),
+                self._append(connection, "care_marks", [_care_row(m, recorded_by, at) for m in care]),
+            )
 
     def record_outcomes(self, outcomes: list[dict], recorded_by: str) -> list[int]:
         """Visit outcomes (household_id, visited_on, outcome, checklist_score, trigger, note)."""
         at = _now()
-        return self._insert(
-            "visit_outcomes",
-            [
-                {
-                    "household_id": o["household_id"],
-                    "visited_on": str(o["visited_on"]),
-                    "outcome": o["outcome"],
-                    "checklist_score": o.get("checklist_score"),
-                    "trigger": o.get("trigger") or "system_list",
-                    "note": o.get("note"),
-                    "recorded_by": recorded_by,
-                    "recorded_at": at,
-                }
-                for o in outcomes
-            ],
-        )
+        return self._insert("visit_outcomes", [_visit_row(o, recorded_by, at) for o in outcomes])
 
     def record_overrides(self, overrides: list[dict], round_date: date, recorded_by: str) -> list[int]:
         at = _now()
-        return self._insert(
-            "overrides",
-            [
-                {
-                    "household_id": o["household_id"],
-                    "round_date": round_date.isoformat(),
-                    "action": o["action"],
-                    "reason": o["reason"],
-                    "recorded_by": recorded_by,
-                    "recorded_at": at,
-                }
-                for o in overrides
-            ],
-        )
+        return self._insert("overrides", [_override_row(o, round_date, recorded_by, at) for o in overrides])
 
     def overrides_for(self, round_date: date) -> dict[str, Override]:
         """The latest decision per household for a round; `withdraw` cancels an earlier one."""
@@ -389,23 +427,18 @@ class Records:
     def record_care(self, marks: list[dict], recorded_by: str) -> list[int]:
         """`in_care` / `end_care` marks (household_id, action, reason)."""
         at = _now()
-        return self._insert(
-            "care_marks",
-            [
-                {
-                    "household_id": m["household_id"],
-                    "action": m["action"],
-                    "reason": m["reason"],
-                    "recorded_by": recorded_by,
-                    "recorded_at": at,
-                }
-                for m in marks
-            ],
-        )
+        return self._insert("care_marks", [_care_row(m, recorded_by, at) for m in marks])
 
-    def in_care(self) -> dict[str, CareMark]:
-        """The households whose latest mark is `in_care`, with who marked them, when and why."""
-        query = sa.select(
+    def knowledge(self, since: date) -> Knowledge:
+        """The positive findings recorded from `since` and every care mark, in one read (a list
+        and the previous round's list are built from the same rows)."""
+        findings = (
+            sa.select(visit_outcomes.c.household_id, visit_outcomes.c.visited_on)
+            .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
+            .where(visit_outcomes.c.visited_on >= since.isoformat())
+            .distinct()
+        )
+        marks = sa.select(
             care_marks.c.household_id,
             care_marks.c.action,
             care_marks.c.reason,
@@ -413,23 +446,12 @@ class Records:
             care_marks.c.recorded_at,
         ).order_by(care_marks.c.id)
         with self._reading() as connection:
-            rows = connection.execute(query).all()
-        latest = {row[0]: row for row in rows}
-        return {
-            h: CareMark(h, row[4][:10], row[2], row[3]) for h, row in latest.items() if row[1] == "in_care"
-        }
-
-    def findings_since(self, since: date) -> dict[str, date]:
-        """The latest recorded visit per household that found it isolated or at risk, from `since`."""
-        query = (
-            sa.select(visit_outcomes.c.household_id, sa.func.max(visit_outcomes.c.visited_on))
-            .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
-            .where(visit_outcomes.c.visited_on >= since.isoformat())
-            .group_by(visit_outcomes.c.household_id)
+            found = connection.execute(findings).all()
+            events = connection.execute(marks).all()
+        return Knowledge(
+            tuple((household_id, date.fromisoformat(day)) for household_id, day in found),
+            tuple(CareEvent(*row) for row in events),
         )
-        with self._reading() as connection:
-            rows = connection.execute(query).all()
-        return {h: date.fromisoformat(day) for h, day in rows}
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -43,7 +43,7 @@ from serving.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.bento import bento_model_tag, load_bento_champion
 from serving.champion import Champion, NoChampion, load_champion
 from serving.guards import JsonBodyMiddleware
-from serving.known import known_from_records
+from serving.known import known_for_lists
 from serving.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.planner import planner_app
 from serving.preflight import StartRefused, preflight
@@ -256,21 +256,27 @@ class Anbu:
             )
         before = self.rounds.before(as_of)
         previous = before.district(gu) if before is not None else None
-        window = self.settings.known_window_days
+        if previous is not None and previous.empty:
+            previous = None
+        known, previous_known = known_for_lists(
+            self.records,
+            area,
+            as_of,
+            previous,
+            before.scored.as_of if before is not None else None,
+            self.settings.known_window_days,
+            latest=loaded is self.rounds.served,
+        )
         return outreach_list(
             area,
-            previous if previous is not None and len(previous) else None,
+            previous,
             gu,
             dong,
             capacity,
             self.records.overrides_for(as_of.date()),
             self.records.overrides_for(before.scored.as_of.date()) if before is not None else {},
-            known=known_from_records(self.records, area, as_of, window),
-            previous_known=(
-                known_from_records(self.records, previous, before.scored.as_of, window)
-                if previous is not None and len(previous)
-                else None
-            ),
+            known=known,
+            previous_known=previous_known,
             recheck_capacity=recheck_capacity,
         )
 
@@ -345,11 +351,31 @@ class Anbu:
                     f"this key's scope ({caller.scope_text()}) in the round {round_date}: {outside[:10]}",
                     outside_scope_household_ids=outside,
                 )
-        visits = self.records.record_outcomes([v.model_dump() for v in request.visits], caller.name)
-        care = [o.model_dump() for o in request.overrides if o.action in CARE_ACTIONS]
+        care = [
+            (slot, o.model_dump()) for slot, o in enumerate(request.overrides) if o.action in CARE_ACTIONS
+        ]
+        if any(mark["action"] == "end_care" for _, mark in care):
+            in_care = set(self.records.knowledge(dt.date.max).in_care_on(None))
+            for slot, mark in care:
+                field = f"overrides[{slot}].action"
+                if mark["action"] == "in_care":
+                    in_care.add(mark["household_id"])
+                elif mark["household_id"] in in_care:
+                    in_care.discard(mark["household_id"])
+                else:
+                    raise Refused(
+                        422,
+                        field,
+                        f"{field}: end_care for {mark['household_id']}, which is not marked in care",
+                    )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
-        overrides = self.records.record_overrides(decisions, round_date, caller.name)
-        marks = self.records.record_care(care, caller.name)
+        visits, overrides, marks = self.records.record_feedback(
+            [v.model_dump() for v in request.visits],
+            decisions,
+            [mark for _, mark in care],
+            round_date,
+            caller.name,
+        )
         return OutcomesResponse(
             recorded_visits=len(visits),
             recorded_overrides=len(overrides) + len(marks),

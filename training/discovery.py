@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from features.builders.history import KNOWN_WINDOW_DAYS
-from training.allocation import capacity_list
 from training.estimates import share_estimate
 from training.metrics import capacity_count
 from training.survey import SurveySample
@@ -36,9 +35,7 @@ def discovery_lists(ranked: dict, pool: np.ndarray, share: float, households: in
     for name, ranking in ranked.items():
         member = np.zeros(len(pool), dtype=bool)
         if capacity > 0:
-            score = ranking.score[pool]
-            need = score if ranking.probabilities else None
-            member[pool] = capacity_list(score, ranking.district[pool], capacity, ranking.allocation, need)
+            member[pool] = ranking.subset(pool).list_of(capacity)
         lists[name] = member
     return lists
 

@@ -96,10 +96,16 @@ class Ranking:
     """Whether the scores are calibrated risks (then districts share capacity by their need)."""
 
     def lists(self, share: float) -> np.ndarray:
+        return self.list_of(capacity_count(len(self.score), share))
+
+    def list_of(self, households: int) -> np.ndarray:
+        """Membership of the lists holding `households` in all, split among districts."""
         need = self.score if self.probabilities else None
-        return capacity_list(
-            self.score, self.district, capacity_count(len(self.score), share), self.allocation, need
-        )
+        return capacity_list(self.score, self.district, households, self.allocation, need)
+
+    def subset(self, rows: np.ndarray) -> Ranking:
+        """The same ranking of only these rows (a boolean mask): e.g. the not-yet-known."""
+        return Ranking(self.score[rows], self.district[rows], self.allocation, self.probabilities)
 
 
 def rankings(test: pd.DataFrame, scores: dict[str, np.ndarray], allocation: Allocation) -> dict[str, Ranking]:

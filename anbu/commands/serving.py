@@ -144,6 +144,7 @@ def rank(
         RoundUnreadable,
         previous_round,
         read_round,
+        scored_rounds,
         shown_version,
     )
 
@@ -168,7 +169,10 @@ def rank(
     if dong and not (scored["dong_code"] == dong).any():
         fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
     records = open_records(data)
-    listed = _list(scored, previous, gu, dong, capacity, recheck, known_window_days, records, day, before_day)
+    latest = scored_rounds(data)[-1] == day
+    listed = _list(
+        scored, previous, gu, dong, capacity, recheck, known_window_days, records, day, before_day, latest
+    )
     title = (
         f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 "
         f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity})"
@@ -182,11 +186,21 @@ def rank(
     console.print(f"{len(listed.rows)} households → {target}")
 
 
-def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day):
-    from serving.known import known_from_records
+def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day, latest):
+    from serving.known import known_for_lists
     from serving.ranking import outreach_list
 
     previous = previous if previous is not None and len(previous) else None
+    previous_area = previous[previous["gu"] == gu] if previous is not None else None
+    known, previous_known = known_for_lists(
+        records,
+        scored[scored["gu"] == gu],
+        day,
+        previous_area if previous_area is not None and len(previous_area) else None,
+        before_day,
+        window,
+        latest=latest,
+    )
     return outreach_list(
         scored,
         previous,
@@ -195,12 +209,8 @@ def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, b
         capacity,
         records.overrides_for(day.date()),
         records.overrides_for(before_day.date()) if before_day is not None else {},
-        known=known_from_records(records, scored[scored["gu"] == gu], day, window),
-        previous_known=(
-            known_from_records(records, previous[previous["gu"] == gu], before_day, window)
-            if previous is not None and before_day is not None
-            else None
-        ),
+        known=known,
+        previous_known=previous_known,
         recheck_capacity=recheck,
     )
 

@@ -66,11 +66,29 @@ def _with_findings(frame: pd.DataFrame, found: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def _known(frame: pd.DataFrame, care: dict | None = None, recorded: dict | None = None, window: int = 365):
-    from serving.known import known_households
+def _marked(household_id: str, day: str, action: str = "in_care", reason: str = "주 1회 안부 전화"):
+    from serving.known import CareEvent
+
+    return CareEvent(household_id, action, reason, "team-3", f"{day}T03:00:00+00:00")
+
+
+def _known(
+    frame: pd.DataFrame,
+    care: list | None = None,
+    recorded: dict | None = None,
+    window: int = 365,
+    until: str | None = None,
+):
+    """Who is known on the frame's round: `recorded` maps households to the day a visit recorded
+    through the service found them; `care` lists care events (_marked)."""
+    from serving.known import Knowledge, known_households
 
     as_of = pd.Timestamp(frame["round_date"].iloc[0])
-    return known_households(frame, as_of, window, recorded or {}, care or {})
+    findings = tuple((h, pd.Timestamp(day).date()) for h, day in (recorded or {}).items())
+    knowledge = Knowledge(findings, tuple(care or ()))
+    return known_households(
+        frame, as_of, window, knowledge, until=pd.Timestamp(until).date() if until else None
+    )
 
 
 def test_the_discovery_list_leaves_out_the_households_outreach_already_found() -> None:
@@ -116,14 +134,8 @@ def test_the_planner_splits_the_capacity_and_the_recheck_list_puts_a_rising_risk
 
 
 def test_a_household_marked_in_care_or_found_on_a_recorded_visit_is_known() -> None:
-    from serving.known import CareMark
-
     now = _with_findings(_round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.7, "x")]), {})
-    known = _known(
-        now,
-        care={"A": CareMark("A", "2026-07-02", "주 1회 안부 전화", "team-3")},
-        recorded={"B": pd.Timestamp("2026-08-02").date()},
-    )
+    known = _known(now, care=[_marked("A", "2026-07-02")], recorded={"B": "2026-08-02"})
     listed = outreach_list(now, None, "관악구", None, 3, {}, known=known, recheck_capacity=1)
     assert listed.of("discovery")["household_id"].tolist() == ["C"]
     assert listed.of("recheck")["household_id"].tolist() == ["A"]
@@ -146,3 +158,100 @@ def test_a_household_never_found_is_not_said_to_have_a_last_finding() -> None:
     now = _with_findings(_round("2026-07-31", [("A", 0.9, "x")]), {})
     why = outreach_list(now, None, "관악구", None, 1, {}, known=_known(now)).rows["list_why_en"].iloc[0]
     assert "last found" not in why and "NaT" not in why
+
+
+def test_the_previous_round_is_compared_with_what_was_known_on_its_day() -> None:
+    # B was on June's discovery list, a visit in July (recorded through the service) found it:
+    # today it is re-checked, and June's list still held it as not yet known.
+    before = _with_findings(_round("2026-06-30", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")]), {})
+    now = _with_findings(_round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")]), {})
+    recorded = {"B": "2026-07-10"}
+    listed = outreach_list(
+        now,
+        before,
+        "관악구",
+        None,
+        2,
+        {},
+        known=_known(now, recorded=recorded),
+        previous_known=_known(before, recorded=recorded, until="2026-06-30"),
+        recheck_capacity=1,
+    )
+    rows = listed.rows.set_index("household_id")
+    assert rows.loc["B", "list"] == "recheck" and rows.loc["B", "change"] == "new"
+    assert rows.loc["A", "list"] == "discovery" and rows.loc["A", "change"] == "steady"
+    # Without `until`, June's lists would have been rebuilt with July's visit: B "steady".
+    rebuilt = outreach_list(
+        now,
+        before,
+        "관악구",
+        None,
+        2,
+        {},
+        known=_known(now, recorded=recorded),
+        previous_known=_known(before, recorded=recorded),
+        recheck_capacity=1,
+    )
+    assert rebuilt.rows.set_index("household_id").loc["B", "change"] == "steady"
+
+
+def test_care_marks_count_from_the_day_care_began_and_only_on_rounds_after_them() -> None:
+    now = _with_findings(_round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x")]), {})
+    care = [
+        _marked("A", "2026-07-02"),
+        _marked("A", "2026-07-20", reason="주 2회 방문으로 변경"),  # a new reason, same care
+        _marked("B", "2026-07-05"),
+        _marked("B", "2026-07-25", action="end_care", reason="전입 가구 연결 완료"),
+    ]
+    known = _known(now, care=care)
+    assert "B" not in known and "A" in known
+    why = known.households["A"].why_en
+    assert "on 2026-07-02" in why and "주 2회 방문으로 변경" in why
+    assert "A" not in _known(now, care=care, until="2026-07-01")
+    assert "B" in _known(now, care=care, until="2026-07-24")
+
+
+def test_a_planner_include_on_a_known_household_takes_a_discovery_place_when_recheck_has_none() -> None:
+    now = _with_findings(
+        _round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.7, "x"), ("K", 0.1, "x")]),
+        {"K": "2026-05-01"},
+    )
+    include = {"K": Override("K", "include", "이웃 신고", "team", "t")}
+    listed = outreach_list(now, None, "관악구", None, 3, include, known=_known(now), recheck_capacity=0)
+    assert len(listed.rows) == 3
+    assert listed.of("discovery")["household_id"].tolist() == ["A", "B"]
+    assert listed.of("recheck")["household_id"].tolist() == ["K"]
+
+
+def test_a_household_that_became_known_left_the_discovery_list_for_the_recheck_side() -> None:
+    before = _with_findings(_round("2026-06-30", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")]), {})
+    now = _with_findings(
+        _round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")]), {"A": "2026-07-03"}
+    )
+    listed = outreach_list(
+        now, before, "관악구", None, 2, {}, known=_known(now), previous_known=_known(before)
+    )
+    assert listed.left.set_index("household_id").loc["A", "why"].startswith("now known")
+
+
+def test_a_previous_round_scored_before_the_two_lists_is_compared_as_one_list() -> None:
+    before = _round("2026-06-30", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")])
+    before["last_finding_on"] = pd.Series(pd.NaT, index=before.index, dtype="datetime64[us]")
+    now = _with_findings(
+        _round("2026-07-31", [("A", 0.9, "x"), ("B", 0.8, "x"), ("C", 0.2, "x")]), {"A": "2026-05-03"}
+    )
+    listed = outreach_list(
+        now,
+        before,
+        "관악구",
+        None,
+        2,
+        {},
+        known=_known(now),
+        previous_known=_known(before, until="2026-06-30"),
+        recheck_capacity=1,
+    )
+    rows = listed.rows.set_index("household_id")
+    # June's single list of two held A and B: B stays on discovery, A moved to re-check.
+    assert rows.loc["B", "change"] == "steady" and rows.loc["A", "change"] == "new"
+    assert listed.left.empty

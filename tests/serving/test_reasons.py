@@ -124,3 +124,27 @@ def test_sentences_carry_the_households_own_values_in_korean_and_english() -> No
 def test_a_model_with_features_outside_the_catalogue_is_refused() -> None:
     with pytest.raises(ValueError, match="not_in_catalogue"):
         ReasonPlan.for_features(["age", "not_in_catalogue"])
+
+
+def test_a_history_reason_is_weighed_against_the_reasons_shown_not_every_small_one() -> None:
+    from serving.reasons import choose
+
+    strong = ["crisis_utility_3m", "crisis_health_12m"]
+    weak = ["age", "lives_alone", "housing_type", "sensor_phone_drop", "ai_call_unanswered_streak", "tenure"]
+    features = [*strong, *weak, "visits_before"]
+    plan = ReasonPlan.for_features(features)
+    values = np.ones((2, len(features)))
+    contributions = np.zeros((2, len(features) + 1))
+    contributions[:, : len(strong)] = 1.0
+    contributions[:, len(strong) : len(strong) + len(weak)] = 0.1
+    # Shown would be 1.0 + 1.0 + 0.1 + history: 0.72 is over a quarter of those (0.705), though
+    # under a quarter of everything positive (0.83). Half as much is under either.
+    contributions[0, -2], contributions[1, -2] = 0.72, 0.36
+    chosen = choose(contributions, values, plan)
+    shown = [[plan.groups[g] for g in row if g >= 0] for row in chosen.group]
+    assert shown[0][:2] == ["crisis_health", "crisis_utility"] or shown[0][:2] == [
+        "crisis_utility",
+        "crisis_health",
+    ]
+    assert shown[0][-1] == "visits_before" and len(shown[0]) == MAX_REASONS  # kept, and after the others
+    assert "visits_before" not in shown[1]

@@ -45,6 +45,41 @@ def test_records_are_append_only(tmp_path) -> None:
         )
 
 
+def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    visit = {"household_id": "H1", "visited_on": "2026-08-01", "outcome": "isolated"}
+    decision = {"household_id": "H1", "action": "include", "reason": "이웃 신고"}
+    with pytest.raises(sqlalchemy.exc.IntegrityError):  # the care mark has no reason
+        records.record_feedback(
+            [visit],
+            [decision],
+            [{"household_id": "H1", "action": "in_care", "reason": " "}],
+            date(2026, 7, 31),
+            "a",
+        )
+    assert all(len(records.table(t)) == 0 for t in ("visit_outcomes", "overrides", "care_marks"))
+    ids = records.record_feedback(
+        [visit],
+        [decision],
+        [{"household_id": "H1", "action": "in_care", "reason": "돌봄"}],
+        date(2026, 7, 31),
+        "a",
+    )
+    assert ids == ([1], [1], [1])
+    knowledge = records.knowledge(date(2026, 1, 1))
+    assert knowledge.findings == (("H1", date(2026, 8, 1)),) and set(knowledge.in_care_on(None)) == {"H1"}
+
+
+def test_a_database_made_before_the_findings_index_gains_it_on_open(tmp_path) -> None:
+    Records(tmp_path / "r.sqlite").close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        db.execute("DROP INDEX visit_outcomes_findings")
+    Records(tmp_path / "r.sqlite").close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "visit_outcomes_findings" in names
+
+
 def test_outcomes_wait_for_the_disk_and_the_read_log_does_not(tmp_path) -> None:
     records = Records(tmp_path / "r.sqlite")
     issued: list[str] = []

@@ -148,6 +148,9 @@ def test_a_household_marked_in_care_moves_to_the_recheck_side_until_the_mark_end
     assert server.post("/outcomes", {"request": {"overrides": [ended]}}, role="planner").status_code == 200
     again = server.post("/rank", {"request": {"gu": gu, "capacity": 5}}, role="planner").json()
     assert again["households"][0]["household_id"] == top
+    twice = server.post("/outcomes", {"request": {"overrides": [ended]}}, role="planner")
+    assert twice.status_code == 422 and twice.json()["field"] == "overrides[0].action"
+    assert "not marked in care" in twice.json()["error"]
 
 
 def test_bad_requests_get_4xx_naming_the_field(server) -> None:
