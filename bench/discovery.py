@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cities import city, train  # noqa: E402
 
-CONFIGS = ["baseline", "features_no_history"]
+CONFIGS = ["baseline", "features_no_history", "framing_discovery"]
 VARIANTS = ["default", "noisy_visits", "list_driven", "other_hazard"]
 TARGET_LIFT = 2.0
 

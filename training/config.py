@@ -21,6 +21,14 @@ Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
 - survey_weighted: the same, with survey-visit rows weighted up (they sample the city evenly);
 - unvisited_negative: every household, the unvisited counted as negative (the naive framing)."""
 
+Population = Literal["all", "not_yet_known"]
+"""Which households of each training round the model learns from:
+- all: every household the framing keeps;
+- not_yet_known: only those no visit found isolated or at risk in the year before that round
+  (training/framing.py: not_yet_known) — the population the discovery list is drawn from, so the
+  model learns what marks a household nobody has found yet rather than what outreach already
+  knows (experiments/discovery.md)."""
+
 FeatureFamily = Literal["admin", "crisis", "sensor", "history"]
 
 
@@ -58,6 +66,7 @@ class Features(_Strict):
 class Label(_Strict):
     framing: Framing = "survey_weighted"
     survey_weight: float = Field(default=5.0, gt=0)
+    population: Population = "all"
 
 
 class Calibration(_Strict):

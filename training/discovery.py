@@ -2,7 +2,7 @@
 
 Outreach visits the households it has found anyway, so a list is judged where it matters: on
 the households not known as of the round (no visit in the window before it found isolation or
-risk; features/builders/history.py: KNOWN_WINDOW_DAYS), each ranking's list drawn from them
+risk; training/framing.py: not_yet_known), each ranking's list drawn from them
 alone at the team's whole capacity, as the discovery list is (serving/ranking.py). On the
 synthetic city against the truth; everywhere on the survey visits among those households.
 """
@@ -12,20 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.builders.history import KNOWN_WINDOW_DAYS
 from training.estimates import share_estimate
+from training.framing import not_yet_known
 from training.metrics import capacity_count
 from training.survey import SurveySample
-
-
-def not_yet_known(table: pd.DataFrame, window_days: int = KNOWN_WINDOW_DAYS) -> np.ndarray:
-    """Per row of a round table: no visit in the window up to its round found isolation or risk."""
-    if "last_finding_on" not in table.columns:
-        return np.ones(len(table), dtype=bool)
-    found = pd.to_datetime(table["last_finding_on"])
-    day = pd.to_datetime(table["round_date"])
-    known = found.notna() & (found <= day) & (found >= day - pd.Timedelta(days=window_days))
-    return ~known.to_numpy(dtype=bool)
 
 
 def discovery_lists(ranked: dict, pool: np.ndarray, share: float, households: int) -> dict[str, np.ndarray]:

@@ -66,9 +66,8 @@ def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
     chosen = model_features(config)
     features = [f.name for f in chosen]
     categorical = categorical_features(chosen)
-    framing, weight = config.label.framing, config.label.survey_weight
-    train = frame_rows(rounds.train, framing, weight, features)
-    valid = frame_rows(rounds.validation, framing, weight, features)
+    train = frame_rows(rounds.train, config.label, features)
+    valid = frame_rows(rounds.validation, config.label, features)
     params, most, patience = lightgbm_params(config)
     booster = lgb.train(
         params,
@@ -157,7 +156,6 @@ def out_of_fold_survey_scores(
     scores of a new round.
     """
     features = [f.name for f in model_features(config)]
-    framing, weight = config.label.framing, config.label.survey_weight
     folds = config.calibration.cross_fit_folds
     surveyed = train["survey_label"].notna().to_numpy()
     if not surveyed.any():
@@ -167,7 +165,7 @@ def out_of_fold_survey_scores(
     raw = np.full(len(train), np.nan)
     for fold in range(folds):
         held_out = household_fold == fold
-        rows = frame_rows(train[~held_out], framing, weight, features)
+        rows = frame_rows(train[~held_out], config.label, features)
         model = lgb.train(params, _dataset(rows, categorical), num_boost_round=max(iterations, 1))
         scored = held_out & surveyed
         raw[scored] = model.predict(train.loc[scored, features], raw_score=True)

@@ -119,6 +119,38 @@ def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: floa
     return [*lines, ""]
 
 
+def _discovery_section(metrics: dict[str, float], share: float) -> list[str]:
+    """The lists drawn from the households nobody has found yet (training/discovery.py)."""
+    if "discovery_known_households" not in metrics:
+        return []
+    scorers = (("model", "model"), ("rule", "today's rule"), ("logistic", "logistic"))
+    lines = [
+        "## Discovery list",
+        "",
+        f"The discovery list is drawn from the households not known at the test round (no visit "
+        f"found them isolated or at risk in the year before it); "
+        f"{int(metrics['discovery_known_households']):,} households "
+        f"({metrics.get('discovery_known_share', float('nan')):.1%}) were known and left out. Each "
+        f"ranking's list at the whole round's capacity ({share:.0%}), judged among the rest:",
+        "",
+        "| figure | " + " | ".join(name for _, name in scorers) + " |",
+        "|---|---|---|---|",
+    ]
+    for key, label in _SURVEY_MEASURES:
+        cells = [_interval(metrics, f"{who}_survey_discovery_{key}") for who, _ in scorers]
+        lines.append(f"| from the survey: {label} | " + " | ".join(cells) + " |")
+    if "model_truth_discovery_precision_at_capacity" in metrics:
+        for key, label in _SURVEY_MEASURES:
+            cells = [_value(metrics, f"{who}_truth_discovery_{key}") for who, _ in scorers]
+            lines.append(f"| against the truth: {label} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"Lift over today's rule on the same households (truth): "
+            f"{_value(metrics, 'model_truth_discovery_lift_over_rule')}×.",
+        ]
+    return [*lines, ""]
+
+
 def render(facts: CardFacts, metrics: dict[str, float]) -> str:
     """The card as markdown."""
     config = facts.config
@@ -156,7 +188,8 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         "",
         f"Label: a visit in the 90 days after the round found the household isolated or at risk "
         f"(`visit_within_90d`); framing `{config.label.framing}` "
-        f"(survey weight {config.label.survey_weight:g}). Features: {len(facts.features)} from the "
+        f"(survey weight {config.label.survey_weight:g}; households: "
+        f"{'those not yet known at each round' if config.label.population == 'not_yet_known' else 'all'}). Features: {len(facts.features)} from the "
         f"families {', '.join(config.features.families)}; protected attributes as inputs: "
         f"{'yes' if config.features.protected_inputs else 'no'}. LightGBM, {facts.best_iteration} trees "
         "(early stopping on the validation round).",
@@ -203,6 +236,7 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             f"lift over today's rule: {_value(metrics, 'model_truth_lift_over_rule')}×.",
             "",
         ]
+    lines += _discovery_section(metrics, share)
     lines += [
         "## Fairness",
         "",

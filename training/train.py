@@ -63,7 +63,7 @@ def score_test_round(config: ExperimentConfig, rounds: Rounds, candidate: Candid
     """Scores of the test round's households by the model and both baselines."""
     test = rounds.test
     numeric = [f for f in candidate.features if f not in candidate.categorical]
-    train = frame_rows(rounds.train, config.label.framing, config.label.survey_weight, candidate.features)
+    train = frame_rows(rounds.train, config.label, candidate.features)
     logistic = logistic_pipeline(numeric, candidate.categorical, config.seed).fit(
         train.features, train.label, model__sample_weight=train.weight
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.discovery import discovery_metrics, not_yet_known
+from training.discovery import discovery_metrics
 from training.evaluation import Ranking
+from training.framing import not_yet_known
 
 
 def _round(found: list[str | None]) -> pd.DataFrame:

@@ -95,8 +95,20 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     assert "lowest_group_recall" in run.data.tags
     card = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.md"))
     text = card.read_text(encoding="utf-8")
-    for heading in ("## Intended use", "## Data window", "## Test round", "## Fairness", "## Known limits"):
+    for heading in (
+        "## Intended use",
+        "## Data window",
+        "## Test round",
+        "## Discovery list",
+        "## Fairness",
+        "## Known limits",
+    ):
         assert heading in text
+    discovery = result.metrics["model_truth_discovery_precision_at_capacity"]
+    assert (
+        f"| against the truth: found isolated or at risk on the list (precision at capacity) | {discovery:.3f}"
+        in text
+    )
     assert (
         f"From the test round's {int(result.metrics['test_survey_households']):,} survey-visited households"
         in text
