@@ -7,8 +7,8 @@ throughput of several workers against one.
 Each part starts the real service (`bentoml serve`) on the data directory's champion and served
 round, with a throw-away admin key.
 
-1. Soak: single-household `score` requests on a fixed schedule (open loop, 16 senders; each
-   latency counts from when its request was due, so queueing, in the server or in the load
+1. Soak: single-household `score` requests on a fixed schedule (open loop, bench/open_loop.py:
+   each latency counts from when its request was due, so queueing, in the server or in the load
    generator, shows in the tail), one worker and the embedded SQLite
    records, as `make serve` runs. Errors are counted, not raised; the server's memory (the RSS of
    its process tree) is sampled throughout. The baseline, measured in the same run at the same
@@ -23,7 +23,6 @@ round, with a throw-away admin key.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -31,7 +30,6 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -42,52 +40,12 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.open_loop import steady  # noqa: E402
+
 TARGET_P99_MS = 10.0
 TARGET_MEMORY_DRIFT = 0.05
 TARGET_RANK_MS = 200.0
 TARGET_WORKER_GAIN = 1.6
-
-
-@dataclass
-class Steady:
-    latencies_ms: np.ndarray
-    errors: int
-
-
-def _steady(url: str, bodies: list[dict | None], rate: float, headers: dict, senders: int = 16) -> Steady:
-    """Send request i at start + i/rate; return each latency in ms, counted from when the request
-    was due (so a sender held up by a slow answer adds its wait to the next ones), and how many
-    failed. Several senders, each with its own keep-alive connection, so one slow answer does not
-    hold back the schedule."""
-    latencies = np.full(len(bodies), np.nan)
-    errors = [0] * senders
-    # Made before the clock starts: an httpx client takes tens of ms to build (its TLS context),
-    # which counted as the first requests' latency when each sender built its own on the schedule.
-    clients = [httpx.Client(headers=headers, timeout=10) for _ in range(senders)]
-    # The load generator's own full garbage collections (its heap holds the served round) paused
-    # every sender for up to 250 ms, which counted as the server's latency.
-    gc.collect()
-    gc.freeze()
-    start = time.perf_counter() + 0.2
-
-    def sender(offset: int) -> None:
-        with clients[offset] as client:
-            for i in range(offset, len(bodies), senders):
-                due = start + i / rate
-                if (delay := due - time.perf_counter()) > 0:
-                    time.sleep(delay)
-                body = bodies[i]
-                try:
-                    response = client.post(url, json=body) if body is not None else client.get(url)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies[i] = (time.perf_counter() - due) * 1000
-                errors[offset] += not ok
-
-    _in_threads(sender, senders)
-    gc.unfreeze()
-    return Steady(latencies, sum(errors))
 
 
 def _in_threads(work, count: int) -> None:
@@ -206,13 +164,13 @@ def main() -> None:
             ids = served["household_id"].to_numpy()[rng.integers(0, len(served), count)]
             return [{"request": {"household_ids": [h]}} for h in ids]
 
-        _steady(url + "/score", score_bodies(500), arguments.rate, headers)  # warm-up
-        floor = _steady(
+        steady(url + "/score", score_bodies(500), arguments.rate, headers)  # warm-up
+        floor = steady(
             url + "/livez", [None] * int(arguments.floor_seconds * arguments.rate), arguments.rate, headers
         )
         processes = _server_processes(url)
         with MemorySampler(processes) as memory:
-            soak = _steady(
+            soak = steady(
                 url + "/score",
                 score_bodies(int(arguments.soak_seconds * arguments.rate)),
                 arguments.rate,
@@ -282,6 +240,9 @@ def main() -> None:
         f"| /score, one household | {len(latencies):,} | {soak.errors} | {pct(latencies, 50):.2f} "
         f"| {pct(latencies, 99):.2f} | {np.nanmax(latencies):.2f} | 0 errors, p99 ≤ {TARGET_P99_MS:g} ms {verdict} |"
     )
+    for name, result in (("/livez", floor), ("/score", soak)):
+        if result.errors:
+            print(f"\n{name} failures: " + ", ".join(f"{kind} × {n}" for kind, n in result.failures.items()))
     print()
     print(
         f"score ÷ livez: p50 {pct(latencies, 50) / pct(floor_ms, 50):.2f}x, "
