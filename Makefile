@@ -69,6 +69,7 @@ test: install browser postgres
 
 lint: install
 	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 
 mlflow-ui: install
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db --default-artifact-root $(CURDIR)/models/artifacts
