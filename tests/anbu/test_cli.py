@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +26,22 @@ def test_every_command_has_help() -> None:
     for command in commands:
         sub = runner.invoke(app, [command, "--help"])
         assert sub.exit_code == 0 and "--" in sub.output
+
+
+def test_a_command_prints_no_warning_from_an_engine_it_does_not_use() -> None:
+    # In a process of its own: the test run's warning filters must not hide what a user would see.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    for command in (["--help"], ["validate", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "anbu.cli", *command],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=Path(__file__).resolve().parents[2],
+            check=False,
+        )
+        assert done.returncode == 0
+        assert "Warning" not in done.stderr, done.stderr
 
 
 def test_validate_prints_the_summary_per_file(tmp_path: Path) -> None:
