@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from features.builders.history import KNOWN_WINDOW_DAYS  # noqa: E402
-
-FINDINGS = ("isolated", "at_risk")
+from features.schemas import POSITIVE_OUTCOMES  # noqa: E402
+from serving.rounds import shown_version  # noqa: E402
 
 
 def exported_list(data: Path, as_of: date, gu: str, capacity: int, out: Path) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def found_before(data: Path, as_of: date, window_days: int) -> set[str]:
     )
     day = pd.to_datetime(visits["visited_on"])
     inside = (day <= pd.Timestamp(as_of)) & (day >= pd.Timestamp(as_of - timedelta(days=window_days)))
-    return set(visits.loc[inside & visits["outcome"].isin(FINDINGS), "household_id"])
+    return set(visits.loc[inside & visits["outcome"].isin(POSITIVE_OUTCOMES), "household_id"])
 
 
 def main() -> None:
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--known-window-days", type=int, default=KNOWN_WINDOW_DAYS)
     arguments = parser.parse_args()
     data: Path = arguments.data.resolve()
-    scored = pd.read_parquet(sorted((data / "_scores" / arguments.as_of.isoformat()).glob("v*.parquet"))[-1])
+    scored = pd.read_parquet(shown_version(data, pd.Timestamp(arguments.as_of)).path)
     known = found_before(data, arguments.as_of, arguments.known_window_days)
     print(
         f"data: {data} · round {arguments.as_of} · capacity {arguments.capacity} per district · "

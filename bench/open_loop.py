@@ -84,13 +84,11 @@ async def _run(url: str, requests: list[bytes], rate: float, connections: int) -
         try:
             writer.write(requests[i])
             status = await _answer(reader)
-        except (ConnectionResetError, asyncio.IncompleteReadError) as error:
+        except BaseException as error:
             writer.close()
-            if reused and not getattr(error, "partial", b""):
+            closed = isinstance(error, ConnectionResetError | asyncio.IncompleteReadError)
+            if reused and closed and not getattr(error, "partial", b""):
                 raise _ClosedWhileIdle from error
-            raise
-        except BaseException:
-            writer.close()
             raise
         idle.append((reader, writer))
         return status

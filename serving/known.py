@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.builders.history import KNOWN_WINDOW_DAYS
+from features.builders.history import KNOWN_WINDOW_DAYS, found_within
 
 __all__ = [
     "KNOWN_WINDOW_DAYS",
@@ -151,7 +151,7 @@ def known_households(
     known: dict[str, Known] = {}
     if "last_finding_on" in area.columns:
         delivered = pd.to_datetime(area["last_finding_on"])
-        inside = delivered.notna() & (delivered >= pd.Timestamp(since)) & (delivered <= day)
+        inside = found_within(delivered, day, window_days)
         for household_id, found in zip(area.loc[inside, "household_id"], delivered[inside], strict=True):
             known[household_id] = _found(pd.Timestamp(found).date())
     recorded = knowledge.findings_between(since, until)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.builders.history import KNOWN_WINDOW_DAYS
+from features.builders.history import KNOWN_WINDOW_DAYS, found_within
 from features.catalogue import Feature, catalogue
 from training.config import ExperimentConfig, Label
 
@@ -39,17 +39,14 @@ def not_yet_known(table: pd.DataFrame, window_days: int = KNOWN_WINDOW_DAYS) -> 
     """Per row of a round table: no visit in the window up to its round found isolation or risk."""
     if "last_finding_on" not in table.columns:
         return np.ones(len(table), dtype=bool)
-    found = pd.to_datetime(table["last_finding_on"])
-    day = pd.to_datetime(table["round_date"])
-    known = found.notna() & (found <= day) & (found >= day - pd.Timedelta(days=window_days))
-    return ~known.to_numpy(dtype=bool)
+    return ~found_within(table["last_finding_on"], table["round_date"], window_days).to_numpy(dtype=bool)
 
 
-def frame_rows(table: pd.DataFrame, label: Label, columns: list[str]) -> TrainingRows:
+def frame_rows(table: pd.DataFrame, choice: Label, columns: list[str]) -> TrainingRows:
     """Rows, labels and weights of a training table under one framing and population."""
-    if label.population == "not_yet_known":
+    if choice.population == "not_yet_known":
         table = table[not_yet_known(table)]
-    framing, survey_weight = label.framing, label.survey_weight
+    framing, survey_weight = choice.framing, choice.survey_weight
     if framing == "unvisited_negative":
         rows = table
         label = rows["label"].fillna(0.0).to_numpy(dtype=int)

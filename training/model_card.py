@@ -156,6 +156,7 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
     config = facts.config
     has_truth = "model_truth_precision_at_capacity" in metrics
     share = config.evaluation.capacity_share
+    trained_on = "those not yet known at each round" if config.label.population == "not_yet_known" else "all"
     lines = [
         f"# Model card: isolation-risk, experiment `{config.name}`",
         "",
@@ -188,8 +189,8 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         "",
         f"Label: a visit in the 90 days after the round found the household isolated or at risk "
         f"(`visit_within_90d`); framing `{config.label.framing}` "
-        f"(survey weight {config.label.survey_weight:g}; households: "
-        f"{'those not yet known at each round' if config.label.population == 'not_yet_known' else 'all'}). Features: {len(facts.features)} from the "
+        f"(survey weight {config.label.survey_weight:g}; households: {trained_on}). "
+        f"Features: {len(facts.features)} from the "
         f"families {', '.join(config.features.families)}; protected attributes as inputs: "
         f"{'yes' if config.features.protected_inputs else 'no'}. LightGBM, {facts.best_iteration} trees "
         "(early stopping on the validation round).",

@@ -14,6 +14,15 @@ line between the discovery and the re-check list (serving/known.py) and the popu
 discovery figures are measured on (training/discovery.py). About a year of regular contact."""
 
 
+def found_within(last_finding_on: pd.Series, day, window_days: int = KNOWN_WINDOW_DAYS) -> pd.Series:
+    """Per household: its last isolated or at-risk finding falls in the window up to `day` (a date
+    or a per-row series of round dates): the one definition of known-by-a-visit that the lists and
+    the training figures share."""
+    found = pd.to_datetime(last_finding_on)
+    day = pd.to_datetime(day)
+    return found.notna() & (found <= day) & (found >= day - pd.Timedelta(days=window_days))
+
+
 def history_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Visits on or before `as_of` and 120-line contacts before the end of that day."""
     outcome_code = " ".join(
