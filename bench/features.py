@@ -23,16 +23,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.builders.sensors import POWER_FEATURES  # noqa: E402
+from features.families.sensors import POWER_FEATURES  # noqa: E402
 
 READING_FEATURES = (*POWER_FEATURES, "sensor_phone_drop", "sensor_light_drop")
 AGREEMENT = 1e-5
 HOUSEHOLD_BLOCKS = 8
-"""DuckDB sums means in integer micro-units (features/builders/sensors.py), pandas in doubles."""
+"""DuckDB sums means in integer micro-units (features/families/sensors.py), pandas in doubles."""
 
 
 def _hours(readings: pd.DataFrame, recent_hour: int) -> pd.DataFrame:
-    from features.builders.sensors import _EPOCH_HOUR_OF_WEEK, DAY_HOURS, SMALL_HOURS
+    from features.families.sensors import _EPOCH_HOUR_OF_WEEK, DAY_HOURS, SMALL_HOURS
 
     hour = ((readings["ts"] - pd.Timestamp(0)) // pd.Timedelta(hours=1)).astype("int32")
     of_day = hour % 24
@@ -52,7 +52,7 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 
 def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame:
     """The reading-derived sensor features with pandas groupby: the baseline, not the product."""
-    from features.builders.sensors import BASELINE_DAYS, RECENT_DAYS
+    from features.families.sensors import BASELINE_DAYS, RECENT_DAYS
 
     day_end = as_of + pd.Timedelta(days=1)
     recent_start = day_end - pd.Timedelta(days=RECENT_DAYS)
@@ -87,7 +87,7 @@ def pandas_sensor_features(validated: Path, as_of: pd.Timestamp) -> pd.DataFrame
 
 def _household_features(hours: pd.DataFrame) -> pd.DataFrame:
     """The features of a block of households (integer ids), from their window of hours."""
-    from features.builders.sensors import (
+    from features.families.sensors import (
         DEVIATION_CLIP,
         QUANTILE_SLACK,
         STANDBY_DAY_BUSY_HOURS,
@@ -181,8 +181,8 @@ def _run_step(step: str, validated: Path, as_of: str) -> dict:
 
 
 def _step(step: str, validated: Path, as_of: pd.Timestamp) -> None:
-    from features.builders.drop import connect
-    from features.builders.sensors import sensor_features
+    from features.delivery_views import connect
+    from features.families.sensors import sensor_features
 
     started = time.perf_counter()
     if step == "round":
@@ -214,7 +214,7 @@ def main() -> None:
         _step(args.step, args.validated, pd.Timestamp(args.as_of))
         return
 
-    from features.sources import ensure_validated
+    from features.contract.delivery import ensure_validated
 
     report = ensure_validated(args.data)
     validated = Path(report.out_dir)

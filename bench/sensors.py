@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cities import city  # noqa: E402
 from bench.legacy_sensor_features import legacy_sensor_query  # noqa: E402
-from features.builders.sensors import POWER_FEATURES  # noqa: E402
+from features.families.sensors import POWER_FEATURES  # noqa: E402
 
 WITHDRAWAL_DEVIATION = 1.0
 """Simple alert: the week's hours on average one of the household's own spreads below the same
@@ -90,8 +90,8 @@ def _kepco_days(con) -> pd.DataFrame:
 
 
 def measure_weeks(data: Path) -> Weeks:
-    from features.builders.drop import connect
-    from features.builders.sensors import sensor_query
+    from features.delivery_views import connect
+    from features.families.sensors import sensor_query
 
     validated = data / "_validated"
     con = connect(validated)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.cities import city, promote, train  # noqa: E402
-from features.synthetic.variants import VARIANTS  # noqa: E402
+from synthetic.variants import VARIANTS  # noqa: E402
 
 CONFIGS = [
     "baseline",

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
+from features.contract.schemas import HOUSING_TYPES, LIVELIHOOD_STATUSES, TENURES, VISIT_OUTCOMES
 from features.reference import UNKNOWN_INDICATOR_CATEGORY, indicator_catalogue
-from features.schemas import HOUSING_TYPES, LIVELIHOOD_STATUSES, TENURES, VISIT_OUTCOMES
 
 CATALOGUE_VERSION = "2"
 """Bump when a feature is added, removed or changes meaning; recorded in every manifest."""

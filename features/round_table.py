@@ -17,19 +17,19 @@ import duckdb
 import pandas as pd
 
 from features import catalogue
-from features.builders.admin import registry_query
-from features.builders.crisis import crisis_query
-from features.builders.drop import connect
-from features.builders.history import history_query
-from features.builders.labels import (
+from features.contract.delivery import ensure_validated
+from features.delivery_views import connect
+from features.families.admin import registry_query
+from features.families.crisis import crisis_query
+from features.families.history import history_query
+from features.families.sensors import sensor_query
+from features.labels import (
     FRAMING,
     LABEL_HORIZON_DAYS,
     labels,
     survey_visit_days,
     survey_visits_by_month,
 )
-from features.builders.sensors import sensor_query
-from features.sources import ensure_validated
 
 IDENTITY_COLUMNS = ("household_id", "round_date")
 AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")

@@ -1,6 +1,6 @@
 """The feature definitions on Apache Spark: the same SQL the DuckDB path runs, transpiled.
 
-The builders (features/builders/) write each family of features as one DuckDB query with named
+The builders (features/families/) write each family of features as one DuckDB query with named
 parameters. For Spark that very text is parsed by sqlglot, its parameters bound as typed literals,
 and written out in Spark SQL, so there is one catalogue of definitions, not two that can drift;
 `tests/features/test_spark_parity.py` holds the two engines equal on a whole city (counts exactly,
@@ -117,10 +117,10 @@ def spark_sql(query: str, params: dict | None = None) -> str:
 
 
 def register_drop(spark, validated_dir: Path) -> None:
-    """Views over the validated drop, named as in features/builders/drop.py (an absent optional
+    """Views over the validated drop, named as in features/delivery_views.py (an absent optional
     file is an empty view of its contract columns), plus the reference tables."""
-    from features.builders.drop import drop_sources, reference_tables
-    from features.contract_files import arrow_schema
+    from features.contract.files import arrow_schema
+    from features.delivery_views import drop_sources, reference_tables
 
     for spec, path in drop_sources(Path(validated_dir)):
         if path is not None:
@@ -149,8 +149,8 @@ def write_spark_round(spark, data_dir: Path, as_of: pd.Timestamp, out: Path):
     Spark writes; pyarrow, DuckDB and pandas read it like one file) with the same manifest beside."""
     import time
 
+    from features.contract.delivery import ensure_validated
     from features.round_table import round_manifest
-    from features.sources import ensure_validated
 
     started = time.perf_counter()
     as_of = pd.Timestamp(as_of)

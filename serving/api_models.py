@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
-from features.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
+from features.contract.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
 """No round or visit of this programme predates it; an earlier date is a typing error."""

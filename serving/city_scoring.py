@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features import catalogue
+from features.contract.delivery import ensure_validated
 from features.round_table import write_round
-from features.sources import ensure_validated
 from serving.champion import Champion
 from serving.scoring import (
     ID_COLUMNS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.builders.history import KNOWN_WINDOW_DAYS, found_within
+from features.families.history import KNOWN_WINDOW_DAYS, found_within
 
 __all__ = [
     "KNOWN_WINDOW_DAYS",

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from features.schemas import POSITIVE_OUTCOMES
+from features.contract.schemas import POSITIVE_OUTCOMES
 from serving.known import CareEvent, Knowledge
 
 GENESIS = "0" * 64
@@ -492,8 +492,8 @@ class Records:
 
     def export_visits(self, out: Path) -> int:
         """Recorded outcomes as contract `outreach_visits` rows (Parquet); returns the row count."""
-        from features.contract_files import to_arrow
-        from features.schemas import SOURCES_BY_NAME
+        from features.contract.files import to_arrow
+        from features.contract.schemas import SOURCES_BY_NAME
 
         visits = self.table("visit_outcomes")
         # A correction is a later row for the same visit: the latest recorded one wins.

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.builders.history import KNOWN_WINDOW_DAYS
+from features.families.history import KNOWN_WINDOW_DAYS
 
 
 class ServiceSettings(BaseSettings):

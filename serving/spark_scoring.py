@@ -80,7 +80,7 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
 def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path) -> Path:
     """`anbu score --engine spark`: features and scores on Spark, written as a Parquet dataset at
     `out` (part files in a folder) with the manifest beside it, as the single-machine path does."""
-    from features.sources import ensure_validated
+    from features.contract.delivery import ensure_validated
     from features.spark_engine import spark_round
 
     as_of = pd.Timestamp(as_of).normalize()

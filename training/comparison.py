@@ -14,7 +14,7 @@ import mlflow
 import pandas as pd
 
 from features.round_table import build_training_set, survey_days
-from features.synthetic.truth import round_truth
+from synthetic.truth import round_truth
 from training.config import ConfigError
 from training.evaluation import champion_comparison
 from training.tracking import MODEL_NAME, configure

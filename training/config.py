@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.builders.labels import LABEL_HORIZON_DAYS
+from features.labels import LABEL_HORIZON_DAYS
 
 Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
 """Which households train the model, given that labels exist only where a visit happened:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.synthetic.truth import census_found_for
+from synthetic.truth import census_found_for
 from training.allocation import Allocation, capacity_list
 from training.discovery import discovery_metrics
 from training.estimates import (

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.builders.history import KNOWN_WINDOW_DAYS, found_within
 from features.catalogue import Feature, catalogue
+from features.families.history import KNOWN_WINDOW_DAYS, found_within
 from training.config import ExperimentConfig, Label
 
 

@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from features.round_table import build_training_set, survey_calendar, survey_days
-from features.synthetic.truth import round_truth
+from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
 from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings

@@ -11,8 +11,8 @@ import typer
 
 from anbu.console import console, fail
 from features.catalogue import catalogue_markdown
+from features.contract.delivery import ContractError
 from features.round_table import RoundManifest, build_training_set, write_round, write_table
-from features.sources import ContractError
 
 
 def _round_date(text: str) -> pd.Timestamp:

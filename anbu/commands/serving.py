@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 
 from anbu.console import console, fail
-from features.builders.history import KNOWN_WINDOW_DAYS
-from features.sources import ContractError
+from features.contract.delivery import ContractError
+from features.families.history import KNOWN_WINDOW_DAYS
 
 
 def records_location(data: Path) -> str:

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from anbu.console import console, fail, progress_bar
-from features.synthetic.city_report import CityReport, city_report
-from features.synthetic.generator import SCALES, SEOUL_READING_DAYS, generate_city
-from features.synthetic.variants import VARIANTS, variant
+from synthetic.city_report import CityReport, city_report
+from synthetic.generator import SCALES, SEOUL_READING_DAYS, generate_city
+from synthetic.variants import VARIANTS, variant
 
 
 def generate(

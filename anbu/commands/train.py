@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from anbu.console import console, fail
-from features.sources import ContractError
+from features.contract.delivery import ContractError
 from training.config import ConfigError, load_experiment
 from training.tracking import tracking_uri
 

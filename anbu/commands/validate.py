@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from anbu.console import console, fail, progress_bar
-from features.sources import ContractError, DropReport, validate_drop
+from features.contract.delivery import ContractError, DropReport, validate_drop
 
 
 def validate(

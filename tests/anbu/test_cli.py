@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
-from tests.features.drops import valid_frames, write_drop
+from tests.support.deliveries import valid_frames, write_drop
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features.contract.schemas import CONTACT_TOPICS, VISIT_OUTCOMES, VISIT_TRIGGERS
 from features.round_table import build_round
-from features.schemas import CONTACT_TOPICS, VISIT_OUTCOMES, VISIT_TRIGGERS
-from tests.features.drops import D, valid_frames, write_drop
+from tests.support.deliveries import D, valid_frames, write_drop
 
 ROUND_DATES = (D("2025-01-31"), D("2025-03-15"), D("2025-04-30"))
 HOUSEHOLDS = ("H1", "H2", "H3")

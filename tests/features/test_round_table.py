@@ -20,7 +20,7 @@ from features.round_table import (
     write_round,
     write_table,
 )
-from tests.features.drops import D, valid_frames, write_drop
+from tests.support.deliveries import D, valid_frames, write_drop
 
 
 def test_table_has_every_registered_household_and_exactly_the_catalogue_columns(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
 def test_a_drop_validated_through_a_relative_path_is_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from features.sources import validate_drop
+    from features.contract.delivery import validate_drop
 
     write_drop(tmp_path / "drop")
     monkeypatch.chdir(tmp_path)
@@ -155,8 +155,8 @@ def test_a_drop_validated_through_a_relative_path_is_found_from_anywhere(
 
 
 def test_a_validated_drop_missing_a_required_file_is_an_error_not_an_empty_table(tmp_path: Path) -> None:
-    from features.builders.drop import connect
-    from features.sources import ContractError, validate_drop
+    from features.contract.delivery import ContractError, validate_drop
+    from features.delivery_views import connect
 
     report = validate_drop(write_drop(tmp_path / "drop"))
     (Path(report.out_dir) / "households.parquet").unlink()

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from features.catalogue import names
+from features.contract.delivery import ensure_validated
 from features.round_table import build_round
-from features.sources import ensure_validated
 from features.spark_engine import spark_round, spark_session, spark_sql
-from features.synthetic.generator import generate_city
-from tests.features.drops import D, write_drop
+from synthetic.generator import generate_city
+from tests.support.deliveries import D, write_drop
 
 COUNT_FEATURES = [n for n in names() if n.startswith(("crisis_", "contacts_", "visits_", "positive_"))]
 

@@ -14,8 +14,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from features.synthetic.generator import generate_city
 from serving.local_server import bentoml_server, service_environment
+from synthetic.generator import generate_city
 from training.config import load_experiment
 from training.promotion import Override, load_gates, promote
 from training.train import train_experiment

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy
 
+from features.contract.delivery import validate_drop
 from features.round_table import build_training_set
-from features.sources import validate_drop
 from serving.records import Records
 
 

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from features.synthetic.generator import generate_city
+from synthetic.generator import generate_city
 from training.comparison import compare_with_champion
 from training.config import ConfigError, load_experiment
 from training.promotion import Override, PromotionGates, load_gates, promote

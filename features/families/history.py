@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from features.catalogue import LEVEL_NAMES
-from features.schemas import POSITIVE_OUTCOMES
+from features.contract.schemas import POSITIVE_OUTCOMES
 
 KNOWN_WINDOW_DAYS = 365
 """How long a visit that found isolation or risk keeps a household known to outreach: the

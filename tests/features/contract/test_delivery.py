@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.sources import ContractError, DropReport, read_accepted, validate_drop
-from tests.features.drops import D, as_csv, valid_frames, write_drop
+from features.contract.delivery import ContractError, DropReport, read_accepted, validate_drop
+from tests.support.deliveries import D, as_csv, valid_frames, write_drop
 
 
 def quarantine(report: DropReport, name: str) -> pd.DataFrame:
@@ -156,7 +156,7 @@ def test_unknown_indicator_codes_are_reported_and_kept(tmp_path: Path) -> None:
     crisis = report.source("crisis_events")
     assert crisis.unknown_indicators == {"ENERGY_VOUCHER_UNUSED": 2}
     assert crisis.rows_accepted == 5 and crisis.rows_quarantined == 0
-    from features.sources import indicator_category
+    from features.contract.delivery import indicator_category
 
     assert indicator_category("ENERGY_VOUCHER_UNUSED") == "other"
     assert indicator_category("ELEC_ARREARS") == "utility"

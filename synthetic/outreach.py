@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.synthetic.latent import LatentLives
-from features.synthetic.period import Period
-from features.synthetic.variants import DEFAULT, CityVariant
+from synthetic.latent import LatentLives
+from synthetic.period import Period
+from synthetic.variants import DEFAULT, CityVariant
 
 OUTCOMES = np.array(["isolated", "at_risk", "not_isolated", "unreachable", "moved", "refused"])
 """Visit outcomes in the order of a variant's outcome table (variants.CityVariant)."""

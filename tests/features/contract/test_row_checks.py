@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.row_checks import check_batch
-from features.schemas import SOURCES_BY_NAME
+from features.contract.row_checks import check_batch
+from features.contract.schemas import SOURCES_BY_NAME
 
 
 def _readings(values: list[str], channels: list[str]) -> pa.Table:
@@ -49,9 +49,9 @@ def test_every_one_of_many_bad_rows_is_quarantined_with_its_reason() -> None:
 
 
 def test_the_direct_checks_find_exactly_what_pandera_s_own_report_finds() -> None:
-    from features.parsing import parse_column
-    from features.row_checks import _pandera_failures, _schema_failures
-    from tests.features.drops import valid_frames
+    from features.contract.parsing import parse_column
+    from features.contract.row_checks import _pandera_failures, _schema_failures
+    from tests.support.deliveries import valid_frames
 
     spec = SOURCES_BY_NAME["households"]
     frame = valid_frames()["households"]

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.schemas import ColumnKind
+from features.contract.schemas import ColumnKind
 
 KST = "Asia/Seoul"
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.synthetic.period import IsolationState
-from features.synthetic.registry import RegistryDynamics
-from features.synthetic.variants import DEFAULT_HAZARD
+from synthetic.period import IsolationState
+from synthetic.registry import RegistryDynamics
+from synthetic.variants import DEFAULT_HAZARD
 
 AT_RISK_TO_ISOLATED = -3.5
 AT_RISK_RECOVERY = 0.12

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from features.reference import indicator_catalogue
-from features.synthetic.latent import LatentLives
-from features.synthetic.period import Period
-from features.synthetic.registry import EVENT_TYPES, RegistryDynamics
+from synthetic.latent import LatentLives
+from synthetic.period import Period
+from synthetic.registry import EVENT_TYPES, RegistryDynamics
 
 NEW_CODE = "ENERGY_VOUCHER_UNUSED"
 """An indicator the catalogue does not list yet, delivered in the last months (as in real drops)."""

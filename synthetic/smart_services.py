@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.synthetic.latent import LatentLives
-from features.synthetic.meters import (
+from synthetic.latent import LatentLives
+from synthetic.meters import (
     Homes,
     absences,
     flat_readings,
@@ -24,7 +24,7 @@ from features.synthetic.meters import (
     realistic_phone,
     realistic_power,
 )
-from features.synthetic.period import Period
+from synthetic.period import Period
 
 HOLIDAYS = pd.to_datetime(
     [

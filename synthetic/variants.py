@@ -6,7 +6,7 @@ hazard is shaped, how late agencies report. A real city differs in all of these 
 about them. Each variant changes some of them, so that training and evaluation can be shown to
 hold across cities rather than on one (`anbu generate --variant NAME`, docs/synthetic-city.md).
 
-`default` is the reference city. Its meters are realistic (features/synthetic/meters.py);
+`default` is the reference city. Its meters are realistic (synthetic/meters.py);
 `flat_meters` is the same city with the earlier meters, flat whenever nobody is active.
 """
 
@@ -70,7 +70,7 @@ class CityVariant:
     report_lag_days: tuple[int, int] = (25, 96)
     """Days from an event's reference month to the agency's report (uniform, upper bound excluded)."""
     meters: str = "realistic"
-    """`realistic` meters (standby bands, fridges, seasons, noise: features/synthetic/meters.py) or
+    """`realistic` meters (standby bands, fridges, seasons, noise: synthetic/meters.py) or
     the earlier `flat` ones, flat to the decimal whenever nobody is active."""
 
     def outcome_table(self) -> np.ndarray:

@@ -20,16 +20,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.contract_files import SourceWriter
-from features.schemas import SOURCES_BY_NAME
-from features.synthetic.city import compose_city, dong_codes, households_frame
-from features.synthetic.events import crisis_events
-from features.synthetic.latent import simulate_hardship, simulate_isolation
-from features.synthetic.outreach import contacts_120, visits
-from features.synthetic.period import Period
-from features.synthetic.registry import NO_EVENT, draw_exits, registry_rows, simulate_registry
-from features.synthetic.smart_services import simulate_services
-from features.synthetic.variants import DEFAULT, CityVariant
+from features.contract.files import SourceWriter
+from features.contract.schemas import SOURCES_BY_NAME
+from synthetic.city import compose_city, dong_codes, households_frame
+from synthetic.events import crisis_events
+from synthetic.latent import simulate_hardship, simulate_isolation
+from synthetic.outreach import contacts_120, visits
+from synthetic.period import Period
+from synthetic.registry import NO_EVENT, draw_exits, registry_rows, simulate_registry
+from synthetic.smart_services import simulate_services
+from synthetic.variants import DEFAULT, CityVariant
 
 SCALES: dict[str, int] = {"tiny": 3_000, "small": 50_000, "seoul": 4_159_502}
 CHUNK_HOUSEHOLDS = 250_000
@@ -222,7 +222,7 @@ def _simulate_chunk(
 
 
 def _subset(lives, rows: np.ndarray):
-    from features.synthetic.latent import LatentLives
+    from synthetic.latent import LatentLives
 
     return LatentLives(
         *(

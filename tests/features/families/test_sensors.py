@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.builders.sensors import POWER_FEATURES, sensor_query
+from features.families.sensors import POWER_FEATURES, sensor_query
 
 AS_OF = pd.Timestamp("2025-06-30")
 HOURS = pd.date_range("2025-04-01", "2025-06-30 23:00", freq="h")

@@ -15,8 +15,8 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
-from features.parsing import parse_column
-from features.schemas import SourceSpec
+from features.contract.parsing import parse_column
+from features.contract.schemas import SourceSpec
 
 ROW = "_row"
 """1-based position of the row in its source file (in a CSV, line = row + 1 for the header)."""

@@ -12,12 +12,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from features.contract.delivery import validate_drop
 from features.reference import districts, indicator_catalogue
-from features.sources import validate_drop
-from features.synthetic.city import apportion, compose_city
-from features.synthetic.city_report import city_report
-from features.synthetic.generator import generate_city
-from tests.features.synthetic.conftest import TEST_CITY_HOUSEHOLDS
+from synthetic.city import apportion, compose_city
+from synthetic.city_report import city_report
+from synthetic.generator import generate_city
+from tests.synthetic.conftest import TEST_CITY_HOUSEHOLDS
 
 
 def read(city: Path, name: str) -> pd.DataFrame:

@@ -5,7 +5,7 @@ empty home looks like. What an empty home looks like is its own quiet hours: the
 standby band is read from its small hours (01:00-04:59) of the previous 60 days, its usual week
 from the same hours of those weeks, and the last 7 days are measured against both. Every power
 feature is unchanged when the whole series is multiplied by a constant or a constant load is
-added (tests/features/test_sensor_features.py). Two kinds of change are kept apart: away-like
+added (tests/features/families/test_sensors.py). Two kinds of change are kept apart: away-like
 (whole days at standby, abruptly) and withdrawal-like (days that still have life in them, but
 less of it and with a flatter rhythm). Device trouble is neither: a missing hour or an exact
 zero (an unplugged plug) counts as offline time. Households without sensors get missing values.

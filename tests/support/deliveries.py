@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.contract_files import write_source
-from features.schemas import SOURCES_BY_NAME
+from features.contract.files import write_source
+from features.contract.schemas import SOURCES_BY_NAME
 
 D = pd.Timestamp
 

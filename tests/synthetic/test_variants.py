@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.synthetic.generator import generate_city
-from features.synthetic.truth import round_truth
-from features.synthetic.variants import DEFAULT, DEFAULT_HAZARD, VARIANTS, variant
+from synthetic.generator import generate_city
+from synthetic.truth import round_truth
+from synthetic.variants import DEFAULT, DEFAULT_HAZARD, VARIANTS, variant
 
 HOUSEHOLDS = 4_000
 

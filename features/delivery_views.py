@@ -1,4 +1,4 @@
-"""A DuckDB connection with one view per validated contract file, for the builders to query."""
+"""A DuckDB connection with one view per validated contract file, for the family queries to read."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from features.contract_files import arrow_schema
+from features.contract.delivery import ContractError
+from features.contract.files import arrow_schema
+from features.contract.schemas import SOURCES, SourceSpec
 from features.reference import district_names, indicator_categories
-from features.schemas import SOURCES, SourceSpec
-from features.sources import ContractError
 
 
 def connect(

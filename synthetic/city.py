@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.contract.schemas import HOUSING_TYPES, TENURES
 from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
-from features.schemas import HOUSING_TYPES, TENURES
 
 BAND_AGE_RANGES: dict[str, tuple[int, int]] = {
     "under_20": (18, 19),

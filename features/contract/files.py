@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.schemas import SourceSpec
+from features.contract.schemas import SourceSpec
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from features.synthetic.generator import generate_city
+from synthetic.generator import generate_city
 
 TEST_CITY_HOUSEHOLDS = 20_000
 
