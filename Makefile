@@ -56,7 +56,7 @@ browser:
 	fi
 
 # The records' PostgreSQL path is tested against a real server: Debian's postgresql package (each
-# test run starts its own private cluster from it, serving/local_postgres.py). Installed once.
+# test run starts its own private cluster from it, tests/support/local_postgres.py). Installed once.
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 		echo "Installing postgresql for the records tests"; \

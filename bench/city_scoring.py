@@ -4,7 +4,7 @@
 
 With the registry's champion:
 1. a 20,000-household sample of the round: households per second of the project's SHAP path
-   (serving/tree_shap.py) and of `shap.TreeExplainer` on the same booster and rows, in this run,
+   (serving/explain/tree_shap.py) and of `shap.TreeExplainer` on the same booster and rows, in this run,
    as a ratio, with the largest absolute difference between their SHAP values;
 2. one household at a time, in process: score + four reasons (what `score_features` does),
    p50 / p99 over 1,000 households;
@@ -39,7 +39,7 @@ TARGET_MINUTES, TARGET_GIB, TARGET_RATIO, TARGET_P99_MS = 10.0, 6.0, 5.0, 10.0
 
 def _sample(data: Path, as_of: pd.Timestamp, features: list[str], folder: Path) -> np.ndarray:
     from features.round_table import write_round
-    from serving.scoring import feature_matrix
+    from serving.scoring.households import feature_matrix
 
     path = folder / "round.parquet"
     write_round(data, as_of, path, memory_limit="3GB")
@@ -80,9 +80,9 @@ def main() -> None:
     import shap
 
     warnings.filterwarnings("ignore", message="LightGBM binary classifier with TreeExplainer")
-    from serving.champion import load_champion
-    from serving.reasons import explain
-    from serving.tree_shap import PathExplainer
+    from serving.explain.tree_shap import PathExplainer
+    from serving.scoring.champion import load_champion
+    from serving.scoring.reasons import explain
 
     data, as_of = arguments.data.resolve(), pd.Timestamp(arguments.as_of)
     champion = load_champion()
@@ -115,7 +115,7 @@ def main() -> None:
         f"| shap.TreeExplainer(booster).shap_values (baseline) | {theirs_seconds:.3f} | {theirs_rate:,.0f} | 1.00× |"
     )
     print(
-        f"| anbu path tables (serving/tree_shap.py) | {ours_seconds:.3f} | {ours_rate:,.0f} | {ratio:.2f}× "
+        f"| anbu path tables (serving/explain/tree_shap.py) | {ours_seconds:.3f} | {ours_rate:,.0f} | {ratio:.2f}× "
         f"{'✓' if ratio >= TARGET_RATIO else '✗'} (≥ {TARGET_RATIO:g}×) |"
     )
     print()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from features.contract.schemas import POSITIVE_OUTCOMES  # noqa: E402
 from features.families.history import KNOWN_WINDOW_DAYS  # noqa: E402
-from serving.rounds import shown_version  # noqa: E402
+from serving.scoring.rounds import shown_version  # noqa: E402
 
 
 def exported_list(data: Path, as_of: date, gu: str, capacity: int, out: Path) -> pd.DataFrame:

@@ -133,10 +133,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop rank clients")
     arguments = parser.parse_args()
 
-    from serving.auth import add_key
-    from serving.local_postgres import postgres_server
-    from serving.local_server import bentoml_server, service_environment
-    from serving.rounds import scored_rounds, shown_version
+    from serving.api.auth import add_key
+    from serving.scoring.rounds import scored_rounds, shown_version
+    from tests.support.local_postgres import postgres_server
+    from tests.support.local_server import bentoml_server, service_environment
 
     data = arguments.data.resolve()
     rounds = scored_rounds(data)
@@ -153,7 +153,7 @@ def main() -> None:
 
     # 1 and 2: one worker, embedded records, as `make serve` runs it
     with bentoml_server(
-        "serving.service:Anbu",
+        "serving.api.service:Anbu",
         service_environment(data, folder, as_of=str(as_of.date())),
         folder / "server.log",
         working_dir=ROOT,
@@ -203,7 +203,7 @@ def main() -> None:
                 ANBU_WORKERS=str(workers),
             )
             with bentoml_server(
-                "serving.service:Anbu",
+                "serving.api.service:Anbu",
                 environment,
                 folder / f"server-{workers}.log",
                 working_dir=ROOT,

@@ -3,7 +3,7 @@
 Outreach visits the households it has found anyway, so a list is judged where it matters: on
 the households not known as of the round (no visit in the window before it found isolation or
 risk; training/framing.py: not_yet_known), each ranking's list drawn from them
-alone at the team's whole capacity, as the discovery list is (serving/ranking.py). On the
+alone at the team's whole capacity, as the discovery list is (serving/lists/ranking.py). On the
 synthetic city against the truth; everywhere on the survey visits among those households.
 """
 

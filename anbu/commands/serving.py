@@ -16,14 +16,14 @@ from features.families.history import KNOWN_WINDOW_DAYS
 
 def records_location(data: Path) -> str:
     """Where outcomes, overrides and the audit log live (ANBU_RECORDS_URL, else DIR/_records/)."""
-    from serving.settings import ServiceSettings
+    from serving.api.settings import ServiceSettings
 
     return ServiceSettings(data=data).records_location  # type: ignore[call-arg]
 
 
 def open_records(data: Path):
-    from serving.records import Records
-    from serving.settings import ServiceSettings
+    from serving.api.settings import ServiceSettings
+    from serving.records.store import Records
 
     settings = ServiceSettings(data=data)  # type: ignore[call-arg]
     return Records(settings.records_location, settings.records_secret_file)
@@ -80,9 +80,9 @@ def score(
     is written once per model version and never rewritten; once a later round is scored, an
     earlier one is history and takes no new version."""
     from features.spark_engine import SparkEnvironmentMissing
-    from serving.champion import NoChampion, load_champion
-    from serving.rounds import RoundIsHistory, check_writable, score_round
-    from serving.scoring import read_manifest
+    from serving.scoring.champion import NoChampion, load_champion
+    from serving.scoring.households import read_manifest
+    from serving.scoring.rounds import RoundIsHistory, check_writable, score_round
 
     day = _as_of(as_of)
     if engine not in ("duckdb", "spark"):
@@ -95,7 +95,7 @@ def score(
         )
         if engine == "spark":
             from features.spark_engine import spark_session
-            from serving.spark_scoring import score_round_on_spark
+            from serving.scoring.spark import score_round_on_spark
 
             spark = spark_session(spark_master or None)
             path = score_round_on_spark(spark, data, day, champion, target)
@@ -137,9 +137,9 @@ def rank(
     """The lists a team can visit (discovery, and re-check of known households), with reasons and
     what changed since the previous round."""
     from features.reference import district_names
-    from serving.champion import NoChampion, load_champion
-    from serving.exports import CHANGE_KO, to_csv, to_xlsx
-    from serving.rounds import (
+    from serving.lists.exports import CHANGE_KO, to_csv, to_xlsx
+    from serving.scoring.champion import NoChampion, load_champion
+    from serving.scoring.rounds import (
         RoundNotScored,
         RoundUnreadable,
         previous_round,
@@ -187,8 +187,8 @@ def rank(
 
 
 def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day, latest):
-    from serving.known import known_for_lists
-    from serving.ranking import outreach_list
+    from serving.lists.known import known_for_lists
+    from serving.lists.ranking import outreach_list
 
     previous = previous if previous is not None and len(previous) else None
     previous_area = previous[previous["gu"] == gu] if previous is not None else None
@@ -268,7 +268,7 @@ keys_app = typer.Typer(
 
 
 def _keys_file(data: Path) -> Path:
-    from serving.settings import ServiceSettings
+    from serving.api.settings import ServiceSettings
 
     return ServiceSettings(data=data).keys_file  # type: ignore[call-arg]
 
@@ -297,7 +297,7 @@ def keys_add(
     ),
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
-    from serving.auth import add_key
+    from serving.api.auth import add_key
 
     try:
         key = add_key(_keys_file(data), name, role, gu, dong, max_capacity, route)
@@ -318,7 +318,7 @@ def keys_scope(
     route: list[str] = typer.Option([], "--route", help="Only these routes of the role (repeat)."),
 ) -> None:
     """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
-    from serving.auth import set_scope
+    from serving.api.auth import set_scope
 
     try:
         caller = set_scope(_keys_file(data), name, gu, dong, max_capacity, route)
@@ -333,7 +333,7 @@ def keys_revoke(
     name: str = typer.Option(..., "--name", help="The caller whose key stops working."),
 ) -> None:
     """Remove a caller's key; the running service refuses it from the next request."""
-    from serving.auth import revoke
+    from serving.api.auth import revoke
 
     try:
         revoke(_keys_file(data), name)
@@ -347,7 +347,7 @@ def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the 
     """Every caller with its role and scope (never the keys: only their hashes are stored)."""
     from rich.table import Table
 
-    from serving.auth import list_callers
+    from serving.api.auth import list_callers
 
     try:
         callers = list_callers(_keys_file(data))
@@ -374,9 +374,9 @@ def serve(
     the server (exec), so SIGTERM from systemd, `docker stop` or a test harness reaches it."""
     import sys
 
-    from serving.auth import ROLES, add_key
-    from serving.preflight import StartRefused, preflight
-    from serving.settings import ServiceSettings
+    from serving.api.auth import ROLES, add_key
+    from serving.api.preflight import StartRefused, preflight
+    from serving.api.settings import ServiceSettings
 
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
@@ -402,7 +402,7 @@ def serve(
     console.print(f"Planner page: http://{host}:{port}/planner/ · API docs: http://{host}:{port}/")
     root = Path(__file__).resolve().parents[2]
     bentoml = str(Path(sys.executable).with_name("bentoml"))
-    command = [bentoml, "serve", "serving.service:Anbu", "--host", host, "--port", str(port)]
+    command = [bentoml, "serve", "serving.api.service:Anbu", "--host", host, "--port", str(port)]
     console.file.flush()
     os.execve(bentoml, [*command, "--working-dir", str(root)], environment)
 
@@ -435,7 +435,7 @@ def records_verify(
     """Walk every record's hash chain; name each rewritten, deleted or inserted row. Exit 1 if any."""
     import json
 
-    from serving.records_verify import verify
+    from serving.records.verify import verify
 
     location = records_location(data)
     if "://" not in location and not Path(location).is_file():
@@ -477,8 +477,8 @@ def records_head(
 def bento() -> None:
     """Build a Bento (service code + the champion's model) for deployment; serve it with
     `ANBU_DATA=DIR bentoml serve anbu:latest`."""
-    from serving.bento import build_bento
-    from serving.champion import NoChampion
+    from serving.api.bento import build_bento
+    from serving.scoring.champion import NoChampion
 
     try:
         with console.status("Building the Bento around the champion …"):

@@ -1,0 +1,74 @@
+"""What the service checks before it opens its port, so a broken set-up is one sentence.
+
+Observed before: an unreachable MLflow server kept `make serve` silent for four minutes before a
+140-line traceback; a moved store was silently replaced by an empty one; a truncated round made
+the worker crash-loop while the port stayed open. Each cause is now named with its fix, within
+seconds, and the service exits 1.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from serving.api.settings import ServiceSettings
+from serving.scoring.rounds import (
+    SCORES_FOLDER,
+    RoundNotScored,
+    legacy_files,
+    previous_round,
+    scored_rounds,
+    shown_version,
+)
+
+
+class StartRefused(RuntimeError):
+    """The service cannot start; the message says why and what to do."""
+
+
+def preflight(settings: ServiceSettings, champion_version: str | None = None) -> pd.Timestamp:
+    """Check data, rounds and (without a champion already loaded) the model store; return the
+    round to serve."""
+    data = settings.data
+    if not data.is_dir():
+        raise StartRefused(
+            f"ANBU_DATA={data} is not a folder: point it at the data directory (e.g. data/demo)"
+        )
+    legacy = legacy_files(data)
+    if legacy:
+        raise StartRefused(
+            f"{legacy[0]} is in the layout before rounds were kept per model version: move it to "
+            f"{data / SCORES_FOLDER}/<as_of>/v<model version>.parquet, or score the round again"
+        )
+    if champion_version is None:
+        from serving.api.bento import bento_model_tag
+        from serving.scoring.champion import NoChampion, load_champion
+
+        if not bento_model_tag():
+            try:
+                champion_version = load_champion().version
+            except NoChampion as error:
+                raise StartRefused(str(error)) from None
+    days = scored_rounds(data)
+    as_of = pd.Timestamp(settings.as_of) if settings.as_of else (days[-1] if days else None)
+    if as_of is None:
+        raise StartRefused(
+            f"no scored round under {data / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first"
+        )
+    try:
+        served = shown_version(data, as_of, prefer=champion_version)
+    except RoundNotScored:
+        raise StartRefused(
+            f"the round {as_of.date()} is not scored: run `anbu score --data {data} --as-of {as_of.date()}` first"
+        ) from None
+    before = previous_round(data, as_of)
+    for scored in [served] + ([shown_version(data, before)] if before is not None else []):
+        try:
+            pq.ParquetFile(scored.path) if scored.path.is_file() else pq.ParquetDataset(scored.path)
+        except (OSError, pa.ArrowException) as error:
+            raise StartRefused(
+                f"the scored round {scored.path} cannot be read ({type(error).__name__}); move it away "
+                f"and score the round again with `anbu score --data {data} --as-of {scored.as_of.date()}`"
+            ) from None
+    return as_of.normalize()

@@ -1,0 +1,506 @@
+"""The BentoML service: scores, lists, outcomes and the planner page, behind scoped API keys.
+
+    ANBU_DATA=data/demo bentoml serve serving.api.service:Anbu      (or `anbu serve --data data/demo`)
+
+At start it loads the registry's `champion` once and the rounds it answers from, as `anbu score`
+stored them (serving/api/served_rounds.py): the service reads rounds, it never scores or rewrites one.
+Every response carrying household scores is written to the append-only, chained audit log with
+the caller, endpoint and households; the ordinary logs carry no household data (BentoML's access
+log is off; a failed request is logged with its request id, the exception's type and where it was
+raised, not its message or body).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+import bentoml
+import numpy as np
+import pandas as pd
+import pydantic
+
+from features.catalogue import by_name
+from serving.api import metrics_labels, request_timeout
+from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
+from serving.api.bento import bento_model_tag, load_bento_champion
+from serving.api.errors import Refused, answers
+from serving.api.guards import JsonBodyMiddleware
+from serving.api.models import (
+    HouseholdScore,
+    LeftHousehold,
+    ListedHousehold,
+    ModelResponse,
+    OutcomesRequest,
+    OutcomesResponse,
+    RankRequest,
+    RankResponse,
+    ReasonOut,
+    ScoreFeaturesRequest,
+    ScoreFeaturesResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
+from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
+from serving.api.planner import planner_app
+from serving.api.preflight import StartRefused, preflight
+from serving.api.served_rounds import LoadedRound, ServedRounds
+from serving.api.settings import ServiceSettings
+from serving.lists.known import known_for_lists
+from serving.lists.ranking import OutreachList, outreach_list
+from serving.records.store import Records
+from serving.scoring.champion import Champion, NoChampion, load_champion
+from serving.scoring.households import band_of
+from serving.scoring.reasons import MAX_REASONS, REASON_COLUMNS, explain
+from serving.scoring.rounds import RoundNotScored, RoundUnreadable
+from training.tracking import MODEL_NAME
+
+
+class _NoRequestBodies(logging.Filter):
+    """BentoML logs a request that failed validation with its traceback, which may echo the body."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], pydantic.ValidationError))
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodies())
+metrics_labels.install()
+request_timeout.install()
+
+
+CARE_ACTIONS = ("in_care", "end_care")
+"""Override actions that are not tied to a round (serving/records/store.py: care_marks)."""
+
+SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", *REASON_COLUMNS]
+"""What a `score` answer reads of a stored round's row (serving/scoring/households.py: SCORE_COLUMNS)."""
+
+
+def _reasons(row: dict) -> list[ReasonOut]:
+    codes = (row["reason_codes"] or "").split("|")
+    out = []
+    for slot in range(MAX_REASONS):
+        ko = row.get(f"reason_{slot + 1}_ko")
+        if ko is None or (isinstance(ko, float) and np.isnan(ko)):
+            break
+        out.append(ReasonOut(code=codes[slot], text_ko=ko, text_en=row[f"reason_{slot + 1}_en"]))
+    return out
+
+
+def _caller(ctx: bentoml.Context) -> Caller:
+    return ctx.request.state.caller
+
+
+web = planner_app()
+
+
+@bentoml.asgi_app(web, path="/planner")
+@bentoml.service(
+    name="anbu",
+    workers=int(os.environ.get("ANBU_WORKERS", "1")),
+    logging={"access": {"enabled": False}},
+    traffic={"timeout": 60},
+)
+class Anbu:
+    if bento_model_tag():
+        # Inside a built Bento (or while building one): the model travels with the Bento.
+        bento_model = bentoml.models.BentoModel(bento_model_tag())
+
+    @bentoml.on_deployment
+    def refuse_to_start_broken() -> None:  # type: ignore[misc]
+        """Before the port opens (main process): one sentence and exit 1, not a crash loop."""
+        if not bento_model_tag():
+            try:
+                preflight(ServiceSettings())  # type: ignore[call-arg]
+            except StartRefused as refusal:
+                raise SystemExit(f"anbu: {refusal}") from None
+
+    def __init__(self) -> None:
+        self.settings = ServiceSettings()  # type: ignore[call-arg]
+        self.records = Records(self.settings.records_location, self.settings.records_secret_file)
+        self._load()
+
+    def _load(self) -> None:
+        tag = bento_model_tag()
+        champion = load_bento_champion(tag) if tag else load_champion()
+        as_of = preflight(self.settings, champion_version=champion.version)
+        self.champion: Champion = champion
+        self.plan = champion.plan
+        self.explainer = champion.explainer  # built at start (path tables), not on a request
+        self.as_of = as_of
+        self.rounds = ServedRounds(self.settings.data, self.as_of, champion.version)
+        self.served = self.rounds.served.households
+        web.state.service = self
+
+    def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
+        """The stored round a request asks for (default the served one); later rounds refused."""
+        as_of = pd.Timestamp(requested) if requested else self.as_of
+        if as_of > self.as_of:
+            raise Refused(422, field, f"{field}: {requested} is after the served round {self.as_of.date()}")
+        try:
+            return self.rounds.get(as_of)
+        except RoundNotScored as error:
+            raise Refused(404, field, str(error).replace("as_of", field, 1)) from None
+
+    # --- scores -------------------------------------------------------------------------------
+
+    @bentoml.api
+    @allow("service", "admin")
+    @answers
+    def score(self, request: ScoreRequest, ctx: bentoml.Context) -> ScoreResponse:
+        """Scores of registered households in a round, with reasons; unknown ids listed, not fatal."""
+        loaded = self.requested_round("as_of", request.as_of)
+        scored = loaded.households
+        asked = list(dict.fromkeys(request.household_ids))
+        known = [h for h in asked if h in scored.index]
+        unknown = [h for h in asked if h not in scored.index]
+        scores = [
+            HouseholdScore(
+                household_id=row["household_id"],
+                risk=float(row["risk"]),
+                band=row["band"],
+                percentile=float(row["percentile"]),
+                rank=int(row["rank"]),
+                reasons=_reasons(row),
+            )
+            for row in loaded.rows(known, SCORE_FIELDS)
+        ]
+        caller = _caller(ctx)
+        round_date = str(loaded.scored.as_of.date())
+        self.records.audit(caller.name, caller.role, "score", known, {"round": round_date})
+        return ScoreResponse(
+            model_version=loaded.model_version,
+            round_date=round_date,
+            scores=scores,
+            unknown_household_ids=unknown,
+        )
+
+    @bentoml.api
+    @allow("service", "admin")
+    @answers
+    def score_features(self, request: ScoreFeaturesRequest, ctx: bentoml.Context) -> ScoreFeaturesResponse:
+        """Scores for feature rows a service holds itself; names must be catalogue features."""
+        features = self.champion.features
+        allowed = set(features)
+        for index, row in enumerate(request.households):
+            unknown = sorted(set(row.features) - allowed)
+            if unknown:
+                field = f"households[{index}].features"
+                raise Refused(422, field, f"{field} has names the model does not use: {unknown[:5]}")
+        frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
+        values = frame.astype("float64").to_numpy(na_value=np.nan)
+        risk = self.champion.booster.predict(values)
+        reasons = explain(self.explainer, values, self.plan)
+        city_sorted = np.sort(self.served["risk"].to_numpy())
+        percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city_sorted), 1)
+        bands = band_of(risk)
+        present = {f for row in request.households for f, v in row.features.items() if v is not None}
+        ids = [row.household_id for row in request.households]
+        caller = _caller(ctx)
+        self.records.audit(
+            caller.name, caller.role, "score_features", [i for i in ids if i], {"rows": len(ids)}
+        )
+        return ScoreFeaturesResponse(
+            model_version=self.champion.version,
+            scores=[
+                HouseholdScore(
+                    household_id=ids[i],
+                    risk=float(risk[i]),
+                    band=bands[i],
+                    percentile=float(percentile[i]),
+                    rank=None,
+                    reasons=[
+                        ReasonOut(code=r.code, text_ko=r.text_ko, text_en=r.text_en) for r in reasons[i]
+                    ],
+                )
+                for i in range(len(ids))
+            ],
+            features_missing=[f for f in features if f not in present],
+        )
+
+    # --- lists --------------------------------------------------------------------------------
+
+    def outreach(
+        self,
+        caller: Caller,
+        gu: str,
+        dong: str | None,
+        capacity: int,
+        requested: dt.date | None,
+        recheck_capacity: int = 0,
+    ) -> OutreachList:
+        """The list, shared by `rank`, the downloads and the planner page: inside the caller's
+        scope and capacity limit, from the round as stored and the round before it."""
+        refusal = caller.refusal_for_area(gu, dong)
+        if refusal is not None:
+            raise Refused(403, *refusal)
+        limit = caller.capacity_limit(self.settings.max_capacity)
+        if caller.role != "admin" and capacity > limit:
+            raise Refused(
+                403, "capacity", f"capacity: {capacity} is over this key's limit of {limit} households"
+            )
+        if recheck_capacity > capacity:
+            raise Refused(
+                422,
+                "recheck_capacity",
+                f"recheck_capacity: {recheck_capacity} is more than the capacity of {capacity}",
+            )
+        loaded = self.requested_round("as_of", requested)
+        area = loaded.district(gu)
+        as_of = loaded.scored.as_of
+        if area.empty:
+            raise Refused(404, "gu", f"gu: no households in {gu!r} in the round of {as_of.date()}")
+        if dong and not (area["dong_code"] == dong).any():
+            raise Refused(
+                404, "dong", f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}"
+            )
+        before = self.rounds.before(as_of)
+        previous = before.district(gu) if before is not None else None
+        if previous is not None and previous.empty:
+            previous = None
+        known, previous_known = known_for_lists(
+            self.records,
+            area,
+            as_of,
+            previous,
+            before.scored.as_of if before is not None else None,
+            self.settings.known_window_days,
+            latest=loaded is self.rounds.served,
+        )
+        return outreach_list(
+            area,
+            previous,
+            gu,
+            dong,
+            capacity,
+            self.records.overrides_for(as_of.date()),
+            self.records.overrides_for(before.scored.as_of.date()) if before is not None else {},
+            known=known,
+            previous_known=previous_known,
+            recheck_capacity=recheck_capacity,
+        )
+
+    @bentoml.api
+    @allow("planner", "admin")
+    @answers
+    def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
+        """A district's (or dong's) list for a team's capacity, with reasons and changes."""
+        caller = _caller(ctx)
+        listed = self.outreach(
+            caller, request.gu, request.dong, request.capacity, request.as_of, request.recheck_capacity
+        )
+        self.records.audit(
+            caller.name,
+            caller.role,
+            "rank",
+            listed.rows["household_id"].tolist(),
+            {
+                "gu": request.gu,
+                "dong": request.dong,
+                "capacity": request.capacity,
+                "recheck_capacity": request.recheck_capacity,
+                "round": listed.round_date,
+            },
+        )
+        return rank_response(
+            listed, request.gu, request.dong, request.capacity, self.settings.known_window_days
+        )
+
+    # --- what comes back ----------------------------------------------------------------------
+
+    @bentoml.api
+    @allow("planner", "admin")
+    @answers
+    def outcomes(self, request: OutcomesRequest, ctx: bentoml.Context) -> OutcomesResponse:
+        """Visit outcomes and planner overrides, stored append-only for the next training run."""
+        caller = _caller(ctx)
+        loaded = self.requested_round("round_date", request.round_date)
+        round_date = loaded.scored.as_of.date()
+        latest = dt.date.today() + dt.timedelta(days=1)  # a day's grace for the city's time zone
+        for slot, visit in enumerate(request.visits):
+            if visit.visited_on > latest:
+                field = f"visits[{slot}].visited_on"
+                raise Refused(422, field, f"{field}: {visit.visited_on} is in the future")
+        registry = loaded.households
+        mentioned = sorted(
+            {v.household_id for v in request.visits} | {o.household_id for o in request.overrides}
+        )
+        if caller.city_wide:
+            unknown = [h for h in mentioned if h not in registry.index]
+            if unknown:
+                raise Refused(
+                    422,
+                    "household_id",
+                    f"household_id: not in the registry of the round {round_date}: {unknown[:10]}",
+                    unknown_household_ids=unknown,
+                )
+        else:
+            # Outside the scope and not registered get the same answer: a planner key must not
+            # be a way to learn whether an id is registered elsewhere in the city.
+            inside = registry.reindex(mentioned)
+            outside = [
+                h
+                for h, gu, dong in zip(mentioned, inside["gu"], inside["dong_code"], strict=True)
+                if not isinstance(gu, str) or not caller.sees(gu, dong)
+            ]
+            if outside:
+                raise Refused(
+                    403,
+                    "household_id",
+                    f"household_id: {len(outside)} of these households are not among the households of "
+                    f"this key's scope ({caller.scope_text()}) in the round {round_date}: {outside[:10]}",
+                    outside_scope_household_ids=outside,
+                )
+        care = [
+            (slot, o.model_dump()) for slot, o in enumerate(request.overrides) if o.action in CARE_ACTIONS
+        ]
+        if any(mark["action"] == "end_care" for _, mark in care):
+            in_care = set(self.records.knowledge(dt.date.max).in_care_on(None))
+            for slot, mark in care:
+                field = f"overrides[{slot}].action"
+                if mark["action"] == "in_care":
+                    in_care.add(mark["household_id"])
+                elif mark["household_id"] in in_care:
+                    in_care.discard(mark["household_id"])
+                else:
+                    raise Refused(
+                        422,
+                        field,
+                        f"{field}: end_care for {mark['household_id']}, which is not marked in care",
+                    )
+        decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
+        visits, overrides, marks = self.records.record_feedback(
+            [v.model_dump() for v in request.visits],
+            decisions,
+            [mark for _, mark in care],
+            round_date,
+            caller.name,
+        )
+        return OutcomesResponse(
+            recorded_visits=len(visits),
+            recorded_overrides=len(overrides) + len(marks),
+            unknown_household_ids=[],
+        )
+
+    @bentoml.api
+    @allow("planner", "service", "monitor", "admin")
+    @answers
+    def model(self) -> ModelResponse:
+        """Which model serves, what it learnt from, how it measured, and its feature catalogue."""
+        catalogue = by_name()
+        return ModelResponse(
+            model_name=MODEL_NAME,
+            model_version=self.champion.version,
+            run_id=self.champion.run_id,
+            round_served=str(self.as_of.date()),
+            round_model_version=self.rounds.served.model_version,
+            training_window=self.champion.training_window,
+            metrics={k: v for k, v in self.champion.metrics.items() if np.isfinite(v)},
+            promotion=self.champion.promotion,
+            features=[
+                {
+                    "name": f,
+                    "family": catalogue[f].family,
+                    "description_ko": catalogue[f].description_ko,
+                    "description_en": catalogue[f].description_en,
+                    "unit": catalogue[f].unit,
+                }
+                for f in self.champion.features
+            ],
+        )
+
+    @bentoml.api
+    @allow("admin")
+    @answers
+    def reload(self) -> dict:
+        """Load the current champion and the newest scored round (admin), without a restart; when
+        that cannot be done, the service goes on as it was and says why."""
+        try:
+            self._load()
+        except (StartRefused, NoChampion, RoundUnreadable) as error:
+            raise Refused(409, "model", f"not reloaded, still serving as before: {error}") from None
+        return {
+            "model_version": self.champion.version,
+            "round_served": str(self.as_of.date()),
+            "round_model_version": self.rounds.served.model_version,
+        }
+
+
+def rank_response(
+    listed: OutreachList, gu: str, dong: str | None, capacity: int, known_window_days: int
+) -> RankResponse:
+    def number(value) -> float | None:
+        return None if value is None or pd.isna(value) else float(value)
+
+    versions = listed.rows["model_version"].dropna().unique()
+    return RankResponse(
+        model_version=str(versions[0]) if len(versions) else "",
+        round_date=listed.round_date,
+        previous_round=listed.previous_round,
+        gu=gu,
+        dong=dong,
+        capacity=capacity,
+        discovery_capacity=listed.discovery_capacity,
+        recheck_capacity=listed.recheck_capacity,
+        households_in_area=listed.households_in_area,
+        known_in_area=listed.known_in_area,
+        known_window_days=known_window_days,
+        households=[
+            ListedHousehold(
+                on_list=row["list"],
+                list_why_ko=row["list_why_ko"],
+                list_why_en=row["list_why_en"],
+                list_rank=int(row["list_rank"]),
+                household_id=row["household_id"],
+                dong_code=str(row["dong_code"]),
+                risk=float(row["risk"]),
+                band=row["band"],
+                band_ko=row["band_ko"],
+                percentile=float(row["percentile"]),
+                change=row["change"],
+                previous_risk=number(row["previous_risk"]),
+                risk_rise=number(row["risk_rise"]),
+                reasons_changed=bool(row["reasons_changed"]),
+                override=row["override"] or "",
+                override_reason=row["override_reason"] or "",
+                reasons=_reasons(row),
+            )
+            for row in listed.rows.to_dict("records")
+        ],
+        left_the_list=[
+            LeftHousehold(
+                household_id=row["household_id"],
+                previous_risk=number(row["previous_risk"]),
+                now_risk=number(row["now_risk"]),
+                why=row["why"],
+            )
+            for row in listed.left.to_dict("records")
+        ],
+    )
+
+
+def _routes():
+    settings = ServiceSettings()  # type: ignore[call-arg]
+    return route_table(
+        {api.route: api.func for api in Anbu.apis.values()}, {"/planner": web}, settings.metrics_open
+    )
+
+
+def _document() -> dict:
+    """BentoML's document with our refusals and key schemes (serving/api/openapi_doc.py)."""
+    table = _routes()
+    generated = Anbu.openapi_spec.asdict()
+    roles = {path: table.roles(path.replace("{kind}", "csv")) for path in generated.get("paths", {})}
+    apis = {api.route for api in Anbu.apis.values()} | {"/planner/export.{kind}"}
+    public = {path for path, r in roles.items() if r == PUBLIC}
+    keyed = {path for path, r in roles.items() if r and r != PUBLIC}
+    return build_spec(generated, keyed & apis, public, keyed - apis)
+
+
+def _keys_file():
+    return ServiceSettings().keys_file  # type: ignore[call-arg]
+
+
+Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
+Anbu.add_asgi_middleware(JsonBodyMiddleware)
+Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)

@@ -1,0 +1,550 @@
+"""What planners and services tell us back, and who saw which scores: an append-only, tamper-evident
+record.
+
+Visit outcomes are the labels of the next training run, overrides are human decisions the list
+must honour and keep, and the audit log answers "who looked at this household's score". None of
+them may be lost or rewritten. They live in SQLite by default (one file, write-ahead log) or in
+PostgreSQL when a city runs one (`ANBU_RECORDS_URL=postgresql+psycopg://…`), the same tables and
+guarantees in both:
+
+- an outcome or override is on disk before the service says it is recorded (`synchronous=FULL`;
+  PostgreSQL's default commit). An audit row is written before the scores it logs are sent, and
+  survives the service being killed, but its commit does not wait for the disk (`synchronous=
+  NORMAL`; `synchronous_commit = off`): that wait was half of a `score` call, and a power cut can
+  then cost the last moments of read log, never half a row or a broken chain (the log is cut at
+  a transaction boundary, and the next durable commit flushes everything before it);
+- triggers refuse UPDATE, DELETE and TRUNCATE, so the service cannot change history by mistake;
+- every row carries an HMAC chained to the row before it in its table, and each table's head (last
+  id and hash) is kept, itself signed, so `anbu records verify` finds a row that was rewritten,
+  deleted or inserted by someone who could switch the triggers off, and says which. The key lives
+  outside the database (`records.secret`, or ANBU_RECORDS_SECRET_FILE): whoever can edit the
+  database without it cannot forge a chain that verifies. Rolling the whole database back to an
+  earlier copy is the one change a chain cannot see by itself; `anbu records head` prints the
+  heads to keep somewhere else, and `verify --head` checks against them.
+
+A correction is a new row. `export_visits` writes recorded outcomes in the contract's
+`outreach_visits` layout, so the next delivery (or `anbu validate`) takes them in like any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from features.contract.schemas import POSITIVE_OUTCOMES
+from serving.lists.known import CareEvent, Knowledge
+
+GENESIS = "0" * 64
+"""The hash a table's first row is chained to."""
+
+metadata = sa.MetaData()
+_text = sa.Text
+
+
+def _chained(name: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        *columns,
+        sa.Column("prev_hash", _text, nullable=False),
+        sa.Column("row_hash", _text, nullable=False),
+    )
+
+
+visit_outcomes = _chained(
+    "visit_outcomes",
+    sa.Column("household_id", _text, nullable=False),
+    sa.Column("visited_on", _text, nullable=False),
+    sa.Column("outcome", _text, nullable=False),
+    sa.Column("checklist_score", sa.Integer),
+    sa.Column("trigger", _text, nullable=False),
+    sa.Column("note", _text),
+    sa.Column("recorded_by", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+)
+FINDINGS_INDEX = sa.Index("visit_outcomes_findings", visit_outcomes.c.outcome, visit_outcomes.c.visited_on)
+"""Every list reads the positive findings of the last window (Records.knowledge): without it, a
+scan of all outcomes ever recorded per request. Created on open, so older databases gain it."""
+overrides = _chained(
+    "overrides",
+    sa.Column("household_id", _text, nullable=False),
+    sa.Column("round_date", _text, nullable=False),
+    sa.Column("action", _text, nullable=False),
+    sa.Column("reason", _text, nullable=False),
+    sa.Column("recorded_by", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+    sa.CheckConstraint("action IN ('include', 'exclude', 'withdraw')", name="overrides_action"),
+    sa.CheckConstraint("length(trim(reason)) > 0", name="overrides_reason"),
+)
+care_marks = _chained(
+    "care_marks",
+    sa.Column("household_id", _text, nullable=False),
+    sa.Column("action", _text, nullable=False),
+    sa.Column("reason", _text, nullable=False),
+    sa.Column("recorded_by", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+    sa.CheckConstraint("action IN ('in_care', 'end_care')", name="care_marks_action"),
+    sa.CheckConstraint("length(trim(reason)) > 0", name="care_marks_reason"),
+)
+"""A planner's `in_care` override: unlike include/exclude it is not tied to a round, it holds
+until an `end_care` (serving/lists/known.py). Its own table, so a database made before it gains the
+table (and its chain) on open instead of needing its overrides constraint rewritten."""
+audit_log = _chained(
+    "audit",
+    sa.Column("at", _text, nullable=False),
+    sa.Column("caller", _text, nullable=False),
+    sa.Column("role", _text, nullable=False),
+    sa.Column("endpoint", _text, nullable=False),
+    sa.Column("households", _text, nullable=False),
+    sa.Column("detail", _text),
+)
+chain_heads = sa.Table(
+    "chain_heads",
+    metadata,
+    sa.Column("chain", _text, primary_key=True),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+    sa.Column("last_hash", _text, nullable=False),
+    sa.Column("head_mac", _text, nullable=False),
+)
+_BY_NAME = {
+    "visit_outcomes": visit_outcomes,
+    "overrides": overrides,
+    "care_marks": care_marks,
+    "audit": audit_log,
+}
+_CHAIN_COLUMNS = ("id", "prev_hash", "row_hash")
+TABLES: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns if c.name not in _CHAIN_COLUMNS)
+    for name, table in _BY_NAME.items()
+}
+"""Each record table's columns besides id and its chain, in the order they are hashed."""
+
+
+class RecordsUnavailable(RuntimeError):
+    """The records database cannot be written now (locked by another process, or unreachable)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _sqlite_guards() -> list[str]:
+    guards = [
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+        for table in TABLES
+        for verb in ("UPDATE", "DELETE")
+    ]
+    guards += [
+        """CREATE TRIGGER IF NOT EXISTS chain_heads_no_delete BEFORE DELETE ON chain_heads
+            BEGIN SELECT RAISE(ABORT, 'chain_heads only move forward'); END""",
+        """CREATE TRIGGER IF NOT EXISTS chain_heads_forward BEFORE UPDATE ON chain_heads
+            WHEN NEW.last_id <= OLD.last_id OR NEW.chain <> OLD.chain
+            BEGIN SELECT RAISE(ABORT, 'chain_heads only move forward'); END""",
+    ]
+    return guards
+
+
+def _postgres_guards() -> list[str]:
+    guards = [
+        """CREATE OR REPLACE FUNCTION anbu_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $$""",
+        """CREATE OR REPLACE FUNCTION anbu_heads_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF TG_OP <> 'UPDATE' OR NEW.last_id <= OLD.last_id OR NEW.chain <> OLD.chain THEN
+               RAISE EXCEPTION 'chain_heads only move forward';
+             END IF;
+             RETURN NEW;
+           END $$""",
+    ]
+    for table in TABLES:
+        guards += [
+            f"""CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+                FOR EACH ROW EXECUTE FUNCTION anbu_append_only()""",
+            f"""CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION anbu_append_only()""",
+        ]
+    guards += [
+        """CREATE OR REPLACE TRIGGER chain_heads_forward BEFORE UPDATE OR DELETE ON chain_heads
+           FOR EACH ROW EXECUTE FUNCTION anbu_heads_forward()""",
+        """CREATE OR REPLACE TRIGGER chain_heads_no_truncate BEFORE TRUNCATE ON chain_heads
+           FOR EACH STATEMENT EXECUTE FUNCTION anbu_append_only()""",
+    ]
+    return guards
+
+
+def records_url(location: str | Path) -> str:
+    """A SQLAlchemy URL: given as one, or a path to the SQLite file."""
+    text = str(location)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).resolve()}"
+
+
+def load_secret(path: Path, create: bool = True) -> bytes:
+    """The chain key. Created once (0600) for a new record; never printed or logged."""
+    path = Path(path)
+    if not path.is_file():
+        if not create:
+            raise FileNotFoundError(f"{path}: the records' chain key is missing; verify needs it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _canonical(table: str, row_id: int, prev_hash: str, row: dict) -> bytes:
+    values = [row.get(column) for column in TABLES[table]]
+    return json.dumps([table, row_id, prev_hash, values], ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def row_hash(secret: bytes, table: str, row_id: int, prev_hash: str, row: dict) -> str:
+    return hmac.new(secret, _canonical(table, row_id, prev_hash, row), hashlib.sha256).hexdigest()
+
+
+def head_mac(secret: bytes, chain: str, last_id: int, last_hash: str) -> str:
+    message = json.dumps(["head", chain, last_id, last_hash]).encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Override:
+    household_id: str
+    action: str
+    reason: str
+    recorded_by: str
+    recorded_at: str
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(connection, _record) -> None:
+            connection.isolation_level = None  # transactions are ours (BEGIN IMMEDIATE below)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=10000")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection) -> None:
+            # The safety level can only change between transactions, so it is set here, first.
+            durable = connection.get_execution_options().get("durable", True)
+            connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            # Take the write lock at the start, so two writers queue instead of one failing.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=4, connect_args={"connect_timeout": 5})
+
+
+def _visit_row(visit: dict, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": visit["household_id"],
+        "visited_on": str(visit["visited_on"]),
+        "outcome": visit["outcome"],
+        "checklist_score": visit.get("checklist_score"),
+        "trigger": visit.get("trigger") or "system_list",
+        "note": visit.get("note"),
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
+def _override_row(override: dict, round_date: date, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": override["household_id"],
+        "round_date": round_date.isoformat(),
+        "action": override["action"],
+        "reason": override["reason"],
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
+def _care_row(mark: dict, recorded_by: str, at: str) -> dict:
+    return {
+        "household_id": mark["household_id"],
+        "action": mark["action"],
+        "reason": mark["reason"],
+        "recorded_by": recorded_by,
+        "recorded_at": at,
+    }
+
+
+class Records:
+    """One record database; safe to share between threads, and between processes (workers)."""
+
+    def __init__(self, location: str | Path, secret_file: Path | None = None) -> None:
+        self.url = records_url(location)
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.secret_file = Path(secret_file) if secret_file else _default_secret_file(self.url)
+        self._secret = load_secret(self.secret_file)
+        self.engine = _engine(self.url)
+        self._logging_engine = self.engine.execution_options(durable=False)
+        self.dialect = self.engine.dialect.name
+        # SQLite has one writer at a time: threads of one process queue here rather than spin on
+        # the file lock; PostgreSQL's row lock on the chain head orders writers itself.
+        self._local = threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        self._create()
+
+    def _create(self) -> None:
+        with self._transaction() as connection:
+            metadata.create_all(connection)
+            FINDINGS_INDEX.create(connection, checkfirst=True)
+            for statement in _sqlite_guards() if self.dialect == "sqlite" else _postgres_guards():
+                connection.exec_driver_sql(statement)
+            for chain in TABLES:
+                exists = connection.execute(
+                    sa.select(chain_heads.c.chain).where(chain_heads.c.chain == chain)
+                ).first()
+                if exists is None:
+                    connection.execute(
+                        chain_heads.insert().values(
+                            chain=chain,
+                            last_id=0,
+                            last_hash=GENESIS,
+                            head_mac=head_mac(self._secret, chain, 0, GENESIS),
+                        )
+                    )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _transaction(self, durable: bool = True) -> Iterator[Connection]:
+        """`durable=False` for the audit log: committed before the caller goes on, not waited onto disk."""
+        engine = self.engine if durable else self._logging_engine
+        try:
+            with self._local, engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                    if not durable:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                yield connection
+        except sa.exc.OperationalError as error:
+            raise RecordsUnavailable(_unavailable(error)) from None
+
+    def _insert(self, table: str, rows: list[dict]) -> list[int]:
+        """Append rows, each chained to the one before, and move the table's head; all or none."""
+        if not rows:
+            return []
+        with self._transaction(durable=table != "audit") as connection:
+            return self._append(connection, table, rows)
+
+    def _append(self, connection: Connection, table: str, rows: list[dict]) -> list[int]:
+        if not rows:
+            return []
+        ids, appended = [], []
+        head = select_head(connection, table, lock=True)
+        last_id, last = head.last_id, head.last_hash
+        for row in rows:
+            last_id += 1
+            digest = row_hash(self._secret, table, last_id, last, row)
+            appended.append({"id": last_id, "prev_hash": last, "row_hash": digest, **row})
+            last = digest
+            ids.append(last_id)
+        connection.execute(_APPEND[table], appended)
+        connection.execute(
+            _MOVE_HEAD,
+            {
+                "head_chain": table,
+                "new_id": last_id,
+                "new_hash": last,
+                "new_mac": head_mac(self._secret, table, last_id, last),
+            },
+        )
+        return ids
+
+    def record_feedback(
+        self,
+        visits: list[dict],
+        overrides: list[dict],
+        care: list[dict],
+        round_date: date,
+        recorded_by: str,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """One `outcomes` request's visits, overrides and care marks: all recorded or none, so a
+        failure halfway never leaves the visits stored and the decisions that came with them lost.
+        The tables' heads are locked in one order, so two such requests cannot deadlock."""
+        at = _now()
+        with self._transaction() as connection:
+            return (
+                self._append(connection, "visit_outcomes", [_visit_row(v, recorded_by, at) for v in visits]),
+                self._append(
+                    connection,
+                    "overrides",
+                    [_override_row(o, round_date, recorded_by, at) for o in overrides],
+                ),
+                self._append(connection, "care_marks", [_care_row(m, recorded_by, at) for m in care]),
+            )
+
+    def record_outcomes(self, outcomes: list[dict], recorded_by: str) -> list[int]:
+        """Visit outcomes (household_id, visited_on, outcome, checklist_score, trigger, note)."""
+        at = _now()
+        return self._insert("visit_outcomes", [_visit_row(o, recorded_by, at) for o in outcomes])
+
+    def record_overrides(self, overrides: list[dict], round_date: date, recorded_by: str) -> list[int]:
+        at = _now()
+        return self._insert("overrides", [_override_row(o, round_date, recorded_by, at) for o in overrides])
+
+    def overrides_for(self, round_date: date) -> dict[str, Override]:
+        """The latest decision per household for a round; `withdraw` cancels an earlier one."""
+        query = (
+            sa.select(
+                overrides.c.household_id,
+                overrides.c.action,
+                overrides.c.reason,
+                overrides.c.recorded_by,
+                overrides.c.recorded_at,
+            )
+            .where(overrides.c.round_date == round_date.isoformat())
+            .order_by(overrides.c.id)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        latest = {row[0]: Override(*row) for row in rows}
+        return {hid: o for hid, o in latest.items() if o.action != "withdraw"}
+
+    def record_care(self, marks: list[dict], recorded_by: str) -> list[int]:
+        """`in_care` / `end_care` marks (household_id, action, reason)."""
+        at = _now()
+        return self._insert("care_marks", [_care_row(m, recorded_by, at) for m in marks])
+
+    def knowledge(self, since: date) -> Knowledge:
+        """The positive findings recorded from `since` and every care mark, in one read (a list
+        and the previous round's list are built from the same rows)."""
+        findings = (
+            sa.select(visit_outcomes.c.household_id, visit_outcomes.c.visited_on)
+            .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
+            .where(visit_outcomes.c.visited_on >= since.isoformat())
+            .distinct()
+        )
+        marks = sa.select(
+            care_marks.c.household_id,
+            care_marks.c.action,
+            care_marks.c.reason,
+            care_marks.c.recorded_by,
+            care_marks.c.recorded_at,
+        ).order_by(care_marks.c.id)
+        with self._reading() as connection:
+            found = connection.execute(findings).all()
+            events = connection.execute(marks).all()
+        return Knowledge(
+            tuple((household_id, date.fromisoformat(day)) for household_id, day in found),
+            tuple(CareEvent(*row) for row in events),
+        )
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except sa.exc.OperationalError as error:
+            raise RecordsUnavailable(_unavailable(error)) from None
+
+    def audit(
+        self, caller: str, role: str, endpoint: str, households: list[str], detail: dict | None = None
+    ) -> None:
+        self._insert(
+            "audit",
+            [
+                {
+                    "at": _now(),
+                    "caller": caller,
+                    "role": role,
+                    "endpoint": endpoint,
+                    "households": json.dumps(households, ensure_ascii=False),
+                    "detail": json.dumps(detail or {}, ensure_ascii=False),
+                }
+            ],
+        )
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in TABLES:
+            raise ValueError(f"unknown record table {name}")
+        with self._reading() as connection:
+            return pd.read_sql_query(sa.select(_BY_NAME[name]).order_by(sa.text("id")), connection)
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Each table's last id and hash: what to keep elsewhere to catch a rollback."""
+        with self._reading() as connection:
+            rows = connection.execute(sa.select(chain_heads)).all()
+        return {row.chain: (int(row.last_id), row.last_hash) for row in rows}
+
+    def export_visits(self, out: Path) -> int:
+        """Recorded outcomes as contract `outreach_visits` rows (Parquet); returns the row count."""
+        from features.contract.files import to_arrow
+        from features.contract.schemas import SOURCES_BY_NAME
+
+        visits = self.table("visit_outcomes")
+        # A correction is a later row for the same visit: the latest recorded one wins.
+        visits = visits.drop_duplicates(["household_id", "visited_on", "trigger"], keep="last")
+        frame = pd.DataFrame(
+            {
+                "household_id": visits["household_id"].astype("string"),
+                "visited_on": pd.to_datetime(visits["visited_on"]).astype("datetime64[us]"),
+                "trigger": visits["trigger"].astype("string"),
+                "outcome": visits["outcome"].astype("string"),
+                "checklist_score": visits["checklist_score"].astype("Int64"),
+            }
+        )
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(to_arrow(frame, SOURCES_BY_NAME["outreach_visits"]), out)
+        return len(frame)
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret
+
+
+# Built once: every scored request appends an audit row, and building these statements anew each
+# time was a fifth of a `score` call's CPU.
+_HEAD = sa.select(chain_heads).where(chain_heads.c.chain == sa.bindparam("head_chain"))
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_MOVE_HEAD = (
+    chain_heads.update()
+    .where(chain_heads.c.chain == sa.bindparam("head_chain"))
+    .values(
+        last_id=sa.bindparam("new_id"), last_hash=sa.bindparam("new_hash"), head_mac=sa.bindparam("new_mac")
+    )
+)
+_APPEND = {name: table.insert() for name, table in _BY_NAME.items()}
+
+
+def select_head(connection: Connection, chain: str, lock: bool = False):
+    # SQLite's BEGIN IMMEDIATE already holds the write lock
+    query = _HEAD_FOR_UPDATE if lock and connection.dialect.name == "postgresql" else _HEAD
+    head = connection.execute(query, {"head_chain": chain}).first()
+    if head is None:
+        raise RuntimeError(f"records: the head of {chain} is missing; run `anbu records verify`")
+    return head
+
+
+def _default_secret_file(url: str) -> Path:
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).with_name("records.secret")
+    raise ValueError("a records database given by URL needs its chain key file: set ANBU_RECORDS_SECRET_FILE")
+
+
+def _unavailable(error: sa.exc.OperationalError) -> str:
+    text = str(error.orig).splitlines()[0] if error.orig is not None else str(error).splitlines()[0]
+    return f"the records database cannot be written now ({text}); retry shortly"

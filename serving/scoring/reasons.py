@@ -1,0 +1,248 @@
+"""Reasons a planner reads: the model's own SHAP contributions, grouped, ranked, in plain words.
+
+A reason must be a factor the model really used for this household, so reasons are read off the
+calibrated booster's SHAP contributions (serving/explain/tree_shap.py: equal to LightGBM's `pred_contrib`,
+i.e. shap's TreeExplainer without background data, and summing to the served log-odds). Features that say one thing (the 3-, 6- and 12-month
+windows of one crisis category) are summed into one reason. Only contributions toward higher
+risk count; a reason needs the household's value to show it (a count above zero, a known level),
+protected attributes and features the catalogue marks as never-a-reason are dropped, and at most
+four remain. Each is rendered from the catalogue sentence with the household's own values.
+
+Choosing works on whole matrices, and a city's sentences are rendered once per distinct
+(feature, value) and shared (`reason_columns`), so millions of households are array operations,
+not a Python loop per household.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+
+from features.catalogue import LEVEL_NAMES, Feature, by_name
+from serving.explain.tree_shap import PathExplainer
+
+MAX_REASONS = 4
+MIN_CONTRIBUTION = 1e-6
+"""Log-odds below which a contribution is noise, not a reason."""
+
+HISTORY_SHARE = 0.25
+"""A history reason ("previous visits found…") is shown only when it carries at least this share
+of the household's shown reasons' log-odds: for a household nobody has met, the planner needs
+the crisis reports, registry changes and sensor signals, and a history line by default would
+read as if the team had been there. Shown history reasons come after the others."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    """The reason group (catalogue `reason_group`, or the feature name): stable for comparisons."""
+    feature: str
+    """The feature whose sentence and value are shown: the group's largest contributor."""
+    contribution: float
+    """Log-odds this group adds for this household."""
+    text_ko: str
+    text_en: str
+
+
+@dataclass(frozen=True)
+class ReasonPlan:
+    """The grouping of one model's features, computed once per model."""
+
+    features: list[str]
+    groups: list[str]
+    membership: np.ndarray
+    """features × groups, 1 where a feature belongs to a group that may be a reason."""
+    catalogue: dict[str, Feature]
+    history: np.ndarray | None = None
+    """Per group, whether it is about outreach's own history (catalogue family `history`)."""
+
+    @classmethod
+    def for_features(cls, features: list[str]) -> ReasonPlan:
+        catalogue = by_name()
+        unknown = [f for f in features if f not in catalogue]
+        if unknown:
+            raise ValueError(f"the model uses features the catalogue does not know: {unknown}")
+        eligible = [f for f in features if catalogue[f].can_be_reason and not catalogue[f].protected]
+        groups = sorted({catalogue[f].group for f in eligible})
+        index = {g: i for i, g in enumerate(groups)}
+        membership = np.zeros((len(features), len(groups)))
+        for row, name in enumerate(features):
+            if name in eligible:
+                membership[row, index[catalogue[name].group]] = 1.0
+        history = np.array(
+            [
+                all(catalogue[f].family == "history" for f in eligible if catalogue[f].group == g)
+                for g in groups
+            ],
+            dtype=bool,
+        )
+        return cls(list(features), groups, membership, catalogue, history)
+
+
+def _shows(feature: Feature, values: np.ndarray) -> np.ndarray:
+    """Whether each household's value can carry this feature's reason."""
+    known = ~np.isnan(values)
+    if feature.reason_when == "present":
+        return known
+    return known & (values > 0)
+
+
+def _format_value(feature: Feature, value: float, language: str) -> str:
+    unit = feature.unit
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "krw":
+        return f"{value:,.0f}원" if language == "ko" else f"KRW {value:,.0f}"
+    if unit in ("count", "days", "hours", "years"):
+        return f"{math.floor(value):,}"
+    return f"{value:g}"
+
+
+def _level_names(feature: Feature) -> dict[str, tuple[str, str]]:
+    for names in LEVEL_NAMES.values():
+        if tuple(names) == feature.levels:
+            return names
+    return {}
+
+
+def render(feature: Feature, value: float) -> tuple[str, str]:
+    """The catalogue sentence in Korean and English with this household's value."""
+    window = feature.window_months or ""
+    fields: dict[str, object] = {"window": window}
+    if feature.categorical:
+        level = feature.levels[int(value)] if 0 <= int(value) < len(feature.levels) else "other"
+        names = _level_names(feature).get(level, (level, level))
+        fields.update(level_ko=names[0], level_en=names[1])
+    ko = feature.reason_ko.format(value=_format_value(feature, value, "ko"), **fields)
+    en = feature.reason_en.format(value=_format_value(feature, value, "en"), **fields)
+    return ko, en
+
+
+@dataclass(frozen=True)
+class ChosenReasons:
+    """Up to MAX_REASONS reasons per household as matrices (households × slots, strongest first);
+    a slot without a reason has group -1."""
+
+    group: np.ndarray
+    column: np.ndarray
+    """The feature column whose sentence and value are shown."""
+    value: np.ndarray
+    strength: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+_AHEAD = 1e6
+"""Added to non-history strengths when ordering (log-odds never come near it)."""
+
+
+def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> ChosenReasons:
+    """The reasons of every household, from its contributions (features + expected value)."""
+    households = len(values)
+    k = min(MAX_REASONS, len(plan.groups))
+    if k == 0:
+        empty = np.empty((households, 0))
+        return ChosenReasons(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
+    contributions = contributions[:, : len(plan.features)]
+    shows = np.zeros_like(values, dtype=bool)
+    for column, name in enumerate(plan.features):
+        shows[:, column] = _shows(plan.catalogue[name], values[:, column])
+    # A group's contribution counts everything the model used; whether it can be shown depends
+    # on any of its features having a value that says it.
+    group_contribution = contributions @ plan.membership
+    group_shown = (shows.astype(float) @ plan.membership) > 0
+    strength = np.where(group_shown & (group_contribution > MIN_CONTRIBUTION), group_contribution, -np.inf)
+    history = plan.history if plan.history is not None else np.zeros(len(plan.groups), dtype=bool)
+    if history.any():
+        # The share is of what would be shown: the k strongest reasons, not every small one.
+        finite = np.where(np.isfinite(strength), strength, 0.0)
+        total = -np.partition(-finite, k - 1, axis=1)[:, :k].sum(axis=1, keepdims=True)
+        minor = history[None, :] & (strength < HISTORY_SHARE * total)
+        strength = np.where(minor, -np.inf, strength)
+    # Chosen by strength; shown with every other reason before any history reason.
+    top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
+    key = np.where(np.isfinite(strength), strength + np.where(history, 0.0, _AHEAD)[None, :], -np.inf)
+    order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    # Within a group, the sentence shown is that of its largest contributor with a value to show.
+    leading = np.where(shows, contributions, -np.inf)
+    lead_column = np.zeros((households, len(plan.groups)), dtype=np.int64)
+    for group_index in range(len(plan.groups)):
+        members = np.flatnonzero(plan.membership[:, group_index])
+        lead_column[:, group_index] = members[np.argmax(leading[:, members], axis=1)]
+    top_strength = np.take_along_axis(strength, top, axis=1)
+    top_column = np.take_along_axis(lead_column, top, axis=1)
+    chosen = np.isfinite(top_strength)
+    return ChosenReasons(
+        group=np.where(chosen, top, -1),
+        column=top_column,
+        value=np.take_along_axis(values, top_column, axis=1),
+        strength=top_strength,
+    )
+
+
+def explain(explainer: PathExplainer, values: np.ndarray, plan: ReasonPlan) -> list[list[Reason]]:
+    """Up to four reasons per household (row order kept), strongest first, as objects: for the
+    service's small batches. `values` is the float feature matrix in `plan.features` order (NaN
+    for missing), the same one the caller predicted from."""
+    chosen = choose(explainer.contributions(values), values, plan)
+    reasons: list[list[Reason]] = []
+    for row in range(len(chosen)):
+        listed: list[Reason] = []
+        for slot in range(chosen.group.shape[1]):
+            group = int(chosen.group[row, slot])
+            if group < 0:
+                break
+            name = plan.features[int(chosen.column[row, slot])]
+            ko, en = _rendered(name, float(chosen.value[row, slot]))
+            listed.append(Reason(plan.groups[group], name, float(chosen.strength[row, slot]), ko, en))
+        reasons.append(listed)
+    return reasons
+
+
+def reason_columns(chosen: ChosenReasons, plan: ReasonPlan) -> dict[str, pa.Array]:
+    """Flat columns for files and lists — reason_codes ("a|b|c"), reason_1_ko … reason_4_en —
+    with each distinct code list and each distinct (feature, value) sentence built once."""
+    households = len(chosen)
+    columns: dict[str, pa.Array] = {"reason_codes": _code_lists(chosen.group, plan.groups)}
+    for slot in range(MAX_REASONS):
+        if slot >= chosen.group.shape[1]:
+            none = pa.nulls(households, pa.string())
+            columns[f"reason_{slot + 1}_ko"], columns[f"reason_{slot + 1}_en"] = none, none
+            continue
+        present = chosen.group[:, slot] >= 0
+        pairs = np.stack([chosen.column[:, slot].astype(np.float64), chosen.value[:, slot]], axis=1)[present]
+        distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
+        index = np.zeros(households, dtype=np.int64)
+        index[present] = inverse.ravel()
+        take = pa.array(index, mask=~present)
+        columns[f"reason_{slot + 1}_ko"] = pa.array([ko for ko, _ in rendered], pa.string()).take(take)
+        columns[f"reason_{slot + 1}_en"] = pa.array([en for _, en in rendered], pa.string()).take(take)
+    return {name: columns[name] for name in REASON_COLUMNS}
+
+
+REASON_COLUMNS = ["reason_codes"] + [
+    f"reason_{slot + 1}_{language}" for slot in range(MAX_REASONS) for language in ("ko", "en")
+]
+
+
+def _code_lists(group: np.ndarray, groups: list[str]) -> pa.Array:
+    if group.shape[1] == 0:
+        return pa.array([""] * len(group), pa.string())
+    distinct, inverse = np.unique(group, axis=0, return_inverse=True)
+    joined = ["|".join(groups[g] for g in row if g >= 0) for row in distinct]
+    return pa.array(joined, pa.string()).take(pa.array(inverse.ravel()))
+
+
+@lru_cache(maxsize=200_000)
+def _rendered(feature_name: str, value: float) -> tuple[str, str]:
+    """Values repeat (counts, months, levels), so most sentences are formatted once per process."""
+    return render(by_name()[feature_name], value)

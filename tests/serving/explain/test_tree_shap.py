@@ -1,0 +1,160 @@
+"""The path explainer returns LightGBM's own SHAP values — for every kind of split and value."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from serving.explain.tree_model import MISSING_NAN, MISSING_ZERO, Forest
+from serving.explain.tree_shap import PathExplainer
+
+TOLERANCE = 1e-9
+
+
+def _data(seed: int, n: int = 4_000, features: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features))
+    x[:, 0] = rng.integers(0, 12, n)  # categorical codes
+    x[:, 1] = np.where(rng.random(n) < 0.3, np.nan, x[:, 1])  # often missing
+    x[:, 2] = np.where(rng.random(n) < 0.4, 0.0, x[:, 2])  # often zero
+    logit = np.sin(x[:, 0]) + np.nan_to_num(x[:, 1]) * x[:, 3] + (x[:, 2] == 0) - x[:, 4] ** 2 / 2
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return x, y
+
+
+def _train(x: np.ndarray, y: np.ndarray, **params) -> lgb.Booster:
+    rounds = params.pop("rounds", 40)
+    base = {"objective": "binary", "verbose": -1, "num_leaves": 31, "min_data_in_leaf": 10, "seed": 1}
+    return lgb.train({**base, **params}, lgb.Dataset(x, y, categorical_feature=[0]), num_boost_round=rounds)
+
+
+def _edge_rows(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
+    """Rows whose values sit exactly on, just beside, or far from the model's thresholds, plus
+    missing, zero, negative and unseen category codes."""
+    forest = Forest.of(booster)
+    rng = np.random.default_rng(0)
+    rows = np.repeat(x[:50], 8, axis=0).copy()
+    numeric = ~forest.categorical
+    for i, row in enumerate(rows):
+        split = rng.choice(np.flatnonzero(numeric))
+        feature, threshold = forest.feature[split], forest.threshold[split]
+        row[feature] = [
+            threshold,
+            np.nextafter(threshold, np.inf),
+            np.nextafter(threshold, -np.inf),
+            np.nan,
+            0.0,
+            -0.0,
+            1e-36,
+            1e30,
+        ][i % 8]
+    rows[::5, 0] = -1.0  # negative category code
+    rows[1::5, 0] = 40.0  # a category never seen in training
+    rows[2::5, 0] = np.nan
+    rows[3::5, 0] = 3.7  # a code with a fraction, truncated as LightGBM does
+    return rows
+
+
+def _assert_exact(booster: lgb.Booster, rows: np.ndarray, explainer: PathExplainer | None = None) -> None:
+    expected = booster.predict(rows, pred_contrib=True)
+    actual = (explainer or PathExplainer(booster)).contributions(rows)
+    assert actual.shape == expected.shape
+    assert np.abs(actual - expected).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"zero_as_missing": True},
+        {"use_missing": False},
+        {"num_leaves": 64, "min_data_in_leaf": 2, "max_depth": -1, "rounds": 15},
+        {"num_leaves": 7, "learning_rate": 0.3, "rounds": 120},
+    ],
+    ids=["nan-missing", "zero-as-missing", "no-missing", "deep-paths", "many-small-trees"],
+)
+def test_contributions_equal_lightgbm_pred_contrib_on_ordinary_and_edge_values(params) -> None:
+    x, y = _data(seed=len(params))
+    booster = _train(x, y, **params)
+    _assert_exact(booster, x)
+    _assert_exact(booster, _edge_rows(booster, x))
+
+
+def test_the_missing_value_rules_of_the_model_are_the_ones_exercised() -> None:
+    x, y = _data(seed=3)
+    assert MISSING_NAN in Forest.of(_train(x, y)).missing_type
+    assert MISSING_ZERO in Forest.of(_train(x, y, zero_as_missing=True)).missing_type
+
+
+def test_paths_too_wide_for_a_table_are_computed_per_household_and_still_exact() -> None:
+    x, y = _data(seed=6)
+    booster = _train(x, y, num_leaves=48, min_data_in_leaf=3)
+    explainer = PathExplainer(booster, table_features=3)
+    assert explainer.paths.widest > 3
+    assert (explainer.paths.table_offset < 0).any() and (explainer.paths.table_offset >= 0).any()
+    _assert_exact(booster, x, explainer)
+    _assert_exact(booster, _edge_rows(booster, x), explainer)
+
+
+def test_single_leaf_trees_add_only_their_value() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(500, 3))
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "min_data_in_leaf": 400},
+        lgb.Dataset(x, (rng.random(500) < 0.5).astype(int)),
+        num_boost_round=5,
+    )
+    _assert_exact(booster, x)
+
+
+@pytest.mark.parametrize("params", [{"num_leaves": 100, "min_data_in_leaf": 2}, {"objective": "multiclass"}])
+def test_models_beyond_the_tables_fall_back_to_lightgbm_itself(params) -> None:
+    x, y = _data(seed=5)
+    if params.get("objective") == "multiclass":
+        params = {**params, "num_class": 3}
+        y = np.digitize(x[:, 4], [-0.5, 0.5])
+    booster = _train(x, y, **params)
+    explainer = PathExplainer(booster)
+    assert explainer.unsupported
+    _assert_exact(booster, x[:300])
+
+
+@pytest.fixture(scope="module")
+def small_model() -> tuple[lgb.Booster, PathExplainer]:
+    x, y = _data(seed=11)
+    booster = _train(x, y)
+    return booster, PathExplainer(booster)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.just(8)),
+        elements=st.one_of(
+            st.floats(-5, 5, allow_nan=False),
+            st.sampled_from([0.0, -0.0, np.nan, 1e-36, -1e-36, 1.0, 2.0, 11.0, -3.0, 1e300]),
+        ),
+    )
+)
+def test_any_rows_whatever_their_values(small_model, rows: np.ndarray) -> None:
+    booster, explainer = small_model
+    expected = booster.predict(rows, pred_contrib=True)
+    assert np.abs(explainer.contributions(rows) - expected).max() <= TOLERANCE
+
+
+def test_a_wrong_width_is_refused_with_the_shape(small_model) -> None:
+    _, explainer = small_model
+    with pytest.raises(ValueError, match=r"8 feature columns, got shape \(2, 5\)"):
+        explainer.contributions(np.zeros((2, 5)))
+
+
+def test_contributions_sum_to_the_models_raw_score(small_model) -> None:
+    booster, explainer = small_model
+    x, _ = _data(seed=12, n=1_000)
+    raw = booster.predict(x, raw_score=True)
+    assert np.abs(explainer.contributions(x).sum(axis=1) - raw).max() <= TOLERANCE

@@ -1,0 +1,160 @@
+"""Recorded outcomes come back as contract rows the next delivery and training run take in."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy
+
+from features.contract.delivery import validate_drop
+from features.round_table import build_training_set
+from serving.records.store import Records
+
+
+def test_records_are_append_only(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    records.record_overrides(
+        [{"household_id": "H1", "action": "include", "reason": "이웃 신고"}], date(2026, 7, 31), "a"
+    )
+    records.record_overrides(
+        [{"household_id": "H1", "action": "withdraw", "reason": "확인 결과 이상 없음"}],
+        date(2026, 7, 31),
+        "a",
+    )
+    assert records.overrides_for(date(2026, 7, 31)) == {}
+    assert len(records.table("overrides")) == 2  # the withdrawn decision is still on record
+    records.audit("a", "planner", "rank", ["H1"])
+    records.record_outcomes([{"household_id": "H1", "visited_on": "2026-08-01", "outcome": "moved"}], "a")
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        for statement in (
+            "UPDATE overrides SET reason = 'x'",
+            "DELETE FROM audit",
+            "DELETE FROM visit_outcomes",
+        ):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(statement)
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        records.record_overrides(
+            [{"household_id": "H2", "action": "exclude", "reason": "  "}], date(2026, 7, 31), "a"
+        )
+
+
+def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    visit = {"household_id": "H1", "visited_on": "2026-08-01", "outcome": "isolated"}
+    decision = {"household_id": "H1", "action": "include", "reason": "이웃 신고"}
+    with pytest.raises(sqlalchemy.exc.IntegrityError):  # the care mark has no reason
+        records.record_feedback(
+            [visit],
+            [decision],
+            [{"household_id": "H1", "action": "in_care", "reason": " "}],
+            date(2026, 7, 31),
+            "a",
+        )
+    assert all(len(records.table(t)) == 0 for t in ("visit_outcomes", "overrides", "care_marks"))
+    ids = records.record_feedback(
+        [visit],
+        [decision],
+        [{"household_id": "H1", "action": "in_care", "reason": "돌봄"}],
+        date(2026, 7, 31),
+        "a",
+    )
+    assert ids == ([1], [1], [1])
+    knowledge = records.knowledge(date(2026, 1, 1))
+    assert knowledge.findings == (("H1", date(2026, 8, 1)),) and set(knowledge.in_care_on(None)) == {"H1"}
+
+
+def test_a_database_made_before_the_findings_index_gains_it_on_open(tmp_path) -> None:
+    Records(tmp_path / "r.sqlite").close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        db.execute("DROP INDEX visit_outcomes_findings")
+    Records(tmp_path / "r.sqlite").close()
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "visit_outcomes_findings" in names
+
+
+def test_outcomes_wait_for_the_disk_and_the_read_log_does_not(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    issued: list[str] = []
+    sqlalchemy.event.listen(
+        records.engine, "before_cursor_execute", lambda _c, _k, statement, *_: issued.append(statement)
+    )
+
+    def safety_before(write: str) -> str:
+        at = next(i for i, s in enumerate(issued) if s.startswith(write))
+        return next(s for s in reversed(issued[:at]) if s.startswith("PRAGMA synchronous"))
+
+    records.record_outcomes([{"household_id": "H1", "visited_on": "2026-08-01", "outcome": "moved"}], "a")
+    records.audit("a", "service", "score", ["H1"])
+    records.record_overrides(
+        [{"household_id": "H1", "action": "include", "reason": "신고"}], date(2026, 7, 31), "a"
+    )
+    assert safety_before("INSERT INTO visit_outcomes") == "PRAGMA synchronous=FULL"
+    assert safety_before("INSERT INTO audit") == "PRAGMA synchronous=NORMAL"
+    assert safety_before("INSERT INTO overrides") == "PRAGMA synchronous=FULL"
+    with sqlite3.connect(tmp_path / "r.sqlite") as other:  # committed before audit() returned
+        assert other.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+    for durable, level in ((False, 1), (True, 2), (False, 1)):  # 1 NORMAL, 2 FULL, on a reused connection
+        with records._transaction(durable=durable) as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+
+
+def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -> None:
+    visits = pq.read_table(served.data / "outreach_visits.parquet").to_pandas()
+    visits["visited_on"] = pd.to_datetime(visits["visited_on"])
+    window = (pd.Timestamp("2026-07-31"), pd.Timestamp("2026-10-29"))
+    registry = pq.read_table(served.data / "households.parquet").to_pandas()
+    unvisited = sorted(
+        set(registry["household_id"]) - set(visits.loc[visits["visited_on"].between(*window), "household_id"])
+    )
+    household = unvisited[0]
+    records = Records(tmp_path / "records.sqlite")
+    records.record_outcomes(
+        [
+            {
+                "household_id": household,
+                "visited_on": "2026-08-05",
+                "outcome": "not_isolated",
+                "trigger": "survey",
+            }
+        ],
+        "team",
+    )
+    # A correction: the same visit recorded again; the latest row wins on export.
+    records.record_outcomes(
+        [
+            {
+                "household_id": household,
+                "visited_on": "2026-08-05",
+                "outcome": "isolated",
+                "trigger": "survey",
+                "checklist_score": 11,
+            }
+        ],
+        "team",
+    )
+    exported = tmp_path / "recorded.parquet"
+    assert records.export_visits(exported) == 1
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for path in served.data.glob("*.parquet"):
+        shutil.copy(path, drop / path.name)
+    merged = pa.concat_tables(
+        [pq.read_table(served.data / "outreach_visits.parquet"), pq.read_table(exported)]
+    )
+    pq.write_table(merged, drop / "outreach_visits.parquet")
+    report = validate_drop(drop)
+    source = next(s for s in report.sources if s.name == "outreach_visits")
+    assert source.rows_read == len(visits) + 1 and source.rows_quarantined == 0
+
+    table, _ = build_training_set(drop, [pd.Timestamp("2026-07-31")])
+    row = table.set_index("household_id").loc[household]
+    assert row["label"] == 1 and row["label_survey"] == 1
