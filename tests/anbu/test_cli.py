@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from anbu.cli import app
+from anbu.cli import COMMANDS, app, load_command
 from tests.support.deliveries import valid_frames, write_drop
 
 runner = CliRunner()
@@ -42,6 +42,31 @@ def test_a_command_prints_no_warning_from_an_engine_it_does_not_use() -> None:
         )
         assert done.returncode == 0
         assert "Warning" not in done.stderr, done.stderr
+
+
+def test_help_lists_every_stage_without_importing_one() -> None:
+    # In a process of its own: this test run has imported the stages already.
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from anbu.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'], terminal_width=200)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = {'pandas', 'numpy', 'mlflow', 'pyspark', 'pandera', 'duckdb', 'lightgbm', 'bentoml'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+        "print(result.output)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded, _, listing = done.stdout.partition("\n")
+    assert loaded == "[]"
+    for name in COMMANDS:
+        assert f" {name} " in listing
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_listed_summary_is_the_start_of_the_commands_own_help(name: str) -> None:
+    command = load_command(name)
+    assert " ".join((command.help or "").split()).startswith(COMMANDS[name].summary.rstrip(".")), name
 
 
 def test_validate_prints_the_summary_per_file(tmp_path: Path) -> None:
