@@ -9,13 +9,19 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: install browser postgres demo serve test lint mlflow-ui clean
+.PHONY: python-check install browser postgres demo serve test lint mlflow-ui clean
 
-.tools/bin/uv:
+# The suite and CI run on CPython 3.11 (the lock also resolves for later versions; see pyproject.toml).
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+		echo "anbu is set up and tested with Python 3.11, and PYTHON=$(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo missing): install python3.11 (or run make PYTHON=/path/to/python3.11)."; \
+		exit 1; }
+
+.tools/bin/uv: | python-check
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-.venv/.synced: uv.lock pyproject.toml | $(UV)
+.venv/.synced: uv.lock pyproject.toml | python-check $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 

@@ -37,7 +37,7 @@ AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
 KNOWN_COLUMNS = ("last_finding_on",)
 """What outreach already knows (the latest visit on or before the round that found the household
 isolated or at risk): it decides whether a household belongs on the discovery or the re-check
-list (serving/lists/known.py), never a model input."""
+list (serving/records/known.py), never a model input."""
 LABEL_COLUMNS = ("label", "label_trigger", "label_survey", "survey_label")
 
 AGE_BANDS = (

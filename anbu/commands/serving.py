@@ -187,8 +187,8 @@ def rank(
 
 
 def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day, latest):
-    from serving.lists.known import known_for_lists
     from serving.lists.ranking import outreach_list
+    from serving.records.known import known_for_lists
 
     previous = previous if previous is not None and len(previous) else None
     previous_area = previous[previous["gu"] == gu] if previous is not None else None

@@ -10,7 +10,7 @@ from features.contract.schemas import POSITIVE_OUTCOMES
 
 KNOWN_WINDOW_DAYS = 365
 """How long a visit that found isolation or risk keeps a household known to outreach: the
-line between the discovery and the re-check list (serving/lists/known.py) and the population the
+line between the discovery and the re-check list (serving/records/known.py) and the population the
 discovery figures are measured on (training/discovery.py). About a year of regular contact."""
 
 

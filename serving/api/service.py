@@ -47,8 +47,8 @@ from serving.api.planner import planner_app
 from serving.api.preflight import StartRefused, preflight
 from serving.api.served_rounds import LoadedRound, ServedRounds
 from serving.api.settings import ServiceSettings
-from serving.lists.known import known_for_lists
 from serving.lists.ranking import OutreachList, outreach_list
+from serving.records.known import known_for_lists
 from serving.records.store import Records
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of

@@ -2,7 +2,7 @@
 
 Two lists share the capacity, split by the planner (default: all to discovery): the discovery
 list holds the households nobody has found yet, by risk; the re-check list holds the ones
-outreach already knows (serving/lists/known.py), by risk plus how much it rose since the last round.
+outreach already knows (serving/records/known.py), by risk plus how much it rose since the last round.
 Each row says which list it is on and why.
 
 Planners asked for three things beyond the order: reasons, what changed since the last round, and
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from serving.lists.known import KnownHouseholds
+from serving.records.known import KnownHouseholds
 from serving.records.store import Override
 from serving.scoring.households import BAND_KO
 

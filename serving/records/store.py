@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from features.contract.schemas import POSITIVE_OUTCOMES
-from serving.lists.known import CareEvent, Knowledge
+from serving.records.known import CareEvent, Knowledge
 
 GENESIS = "0" * 64
 """The hash a table's first row is chained to."""
@@ -103,7 +103,7 @@ care_marks = _chained(
     sa.CheckConstraint("length(trim(reason)) > 0", name="care_marks_reason"),
 )
 """A planner's `in_care` override: unlike include/exclude it is not tied to a round, it holds
-until an `end_care` (serving/lists/known.py). Its own table, so a database made before it gains the
+until an `end_care` (serving/records/known.py). Its own table, so a database made before it gains the
 table (and its chain) on open instead of needing its overrides constraint rewritten."""
 audit_log = _chained(
     "audit",

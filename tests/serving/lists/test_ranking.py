@@ -67,7 +67,7 @@ def _with_findings(frame: pd.DataFrame, found: dict[str, str]) -> pd.DataFrame:
 
 
 def _marked(household_id: str, day: str, action: str = "in_care", reason: str = "주 1회 안부 전화"):
-    from serving.lists.known import CareEvent
+    from serving.records.known import CareEvent
 
     return CareEvent(household_id, action, reason, "team-3", f"{day}T03:00:00+00:00")
 
@@ -81,7 +81,7 @@ def _known(
 ):
     """Who is known on the frame's round: `recorded` maps households to the day a visit recorded
     through the service found them; `care` lists care events (_marked)."""
-    from serving.lists.known import Knowledge, known_households
+    from serving.records.known import Knowledge, known_households
 
     as_of = pd.Timestamp(frame["round_date"].iloc[0])
     findings = tuple((h, pd.Timestamp(day).date()) for h, day in (recorded or {}).items())
