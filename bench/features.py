@@ -205,7 +205,7 @@ def _step(step: str, validated: Path, as_of: pd.Timestamp) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="data drop (validated first if needed)")
+    parser.add_argument("--data", type=Path, help="delivery (validated first if needed)")
     parser.add_argument("--as-of", required=True)
     parser.add_argument("--step", choices=["round", "duckdb_sensors", "pandas_sensors"])
     parser.add_argument("--validated", type=Path)

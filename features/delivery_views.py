@@ -16,7 +16,7 @@ from features.reference import district_names, indicator_categories
 def connect(
     validated_dir: Path, memory_limit: str = "6GB", threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open DuckDB over a validated drop; a missing optional file is an empty view of its columns."""
+    """Open DuckDB over a validated delivery; a missing optional file is an empty view of its columns."""
     validated_dir = Path(validated_dir)
     config: dict[str, str | int] = {
         "memory_limit": memory_limit,
@@ -45,7 +45,7 @@ def drop_sources(validated_dir: Path) -> list[tuple[SourceSpec, Path | None]]:
     for spec in SOURCES:
         path = Path(validated_dir) / f"{spec.name}.parquet"
         if not path.is_file() and spec.required:
-            raise ContractError(f"{path}: missing from the validated drop; run `anbu validate` first")
+            raise ContractError(f"{path}: missing from the validated delivery; run `anbu validate` first")
         found.append((spec, path if path.is_file() else None))
     return found
 

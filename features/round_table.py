@@ -19,7 +19,7 @@ import pandas as pd
 from features import catalogue
 from features.contract.delivery import ensure_validated
 from features.delivery_views import connect
-from features.families.admin import registry_query
+from features.families.admin import admin_query
 from features.families.crisis import crisis_query
 from features.families.history import history_query
 from features.families.sensors import sensor_query
@@ -96,7 +96,7 @@ def _age_band_sql(column: str) -> str:
 
 
 FAMILIES = (
-    ("registry", registry_query),
+    ("registry", admin_query),
     ("crisis", crisis_query),
     ("sensors", sensor_query),
     ("history", history_query),

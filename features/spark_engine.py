@@ -117,7 +117,7 @@ def spark_sql(query: str, params: dict | None = None) -> str:
 
 
 def register_drop(spark, validated_dir: Path) -> None:
-    """Views over the validated drop, named as in features/delivery_views.py (an absent optional
+    """Views over the validated delivery, named as in features/delivery_views.py (an absent optional
     file is an empty view of its contract columns), plus the reference tables."""
     from features.contract.files import arrow_schema
     from features.delivery_views import drop_sources, reference_tables

@@ -20,7 +20,7 @@ from synthetic.period import Period
 from synthetic.registry import EVENT_TYPES, RegistryDynamics
 
 NEW_CODE = "ENERGY_VOUCHER_UNUSED"
-"""An indicator the catalogue does not list yet, delivered in the last months (as in real drops)."""
+"""An indicator the catalogue does not list yet, delivered in the last months (as in real deliveries)."""
 
 TYPICAL_MONTHLY_KRW = {
     "ELEC_ARREARS": 55_000,

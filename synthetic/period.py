@@ -20,7 +20,7 @@ class IsolationState(IntEnum):
 class Period:
     """`months` month starts, ending with the month before `delivered_on`.
 
-    `delivered_on` is the day the data drop leaves the city's systems: no row in it is reported,
+    `delivered_on` is the day the delivery leaves the city's systems: no row in it is reported,
     measured or visited on or after that day.
     """
 

@@ -36,13 +36,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Rounds(_Strict):
+class RoundDates(_Strict):
     train: list[date] = Field(min_length=1)
     validation: date
     test: date
 
     @model_validator(mode="after")
-    def _temporal(self) -> Rounds:
+    def _temporal(self) -> RoundDates:
         horizon = timedelta(days=LABEL_HORIZON_DAYS)
         if max(self.train) + horizon > self.validation:
             raise ValueError(
@@ -123,7 +123,7 @@ class LightGBMParams(_Strict):
 class ExperimentConfig(_Strict):
     name: str
     description: str
-    rounds: Rounds
+    rounds: RoundDates
     features: Features = Features()
     label: Label = Label()
     calibration: Calibration = Calibration()

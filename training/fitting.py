@@ -26,7 +26,7 @@ SLOPE_Z = 1.645
 
 
 @dataclass(frozen=True)
-class Rounds:
+class LabelledRounds:
     """The labelled rounds of one experiment, each a training-set table."""
 
     train: pd.DataFrame
@@ -61,7 +61,7 @@ def _dataset(rows: TrainingRows, categorical: list[str]) -> lgb.Dataset:
     return lgb.Dataset(rows.features, rows.label, weight=rows.weight, categorical_feature=categorical)
 
 
-def fit_candidate(config: ExperimentConfig, rounds: Rounds) -> Candidate:
+def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds) -> Candidate:
     """LightGBM with early stopping on the validation round, then calibration folded into it."""
     chosen = model_features(config)
     features = [f.name for f in chosen]
@@ -119,7 +119,7 @@ def require_ranking_seen(
 
 def _survey_evidence(
     config: ExperimentConfig,
-    rounds: Rounds,
+    rounds: LabelledRounds,
     booster: lgb.Booster,
     features: list[str],
     categorical: list[str],

@@ -24,7 +24,7 @@ from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
 from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings
-from training.fitting import Candidate, Rounds, fit_candidate
+from training.fitting import Candidate, LabelledRounds, fit_candidate
 from training.framing import frame_rows
 from training.model_card import CardFacts, render, round_sizes
 from training.reports import (
@@ -46,11 +46,11 @@ class TrainingResult:
     metrics: dict[str, float]
 
 
-def load_rounds(data_dir: Path, config: ExperimentConfig) -> Rounds:
+def load_rounds(data_dir: Path, config: ExperimentConfig) -> LabelledRounds:
     dates = [pd.Timestamp(d) for d in (*config.rounds.train, config.rounds.validation, config.rounds.test)]
     table, _ = build_training_set(data_dir, dates)
     train_dates = [pd.Timestamp(d) for d in config.rounds.train]
-    return Rounds(
+    return LabelledRounds(
         train=table[table["round_date"].isin(train_dates)].reset_index(drop=True),
         validation=table[table["round_date"] == pd.Timestamp(config.rounds.validation)].reset_index(
             drop=True
@@ -59,7 +59,9 @@ def load_rounds(data_dir: Path, config: ExperimentConfig) -> Rounds:
     )
 
 
-def score_test_round(config: ExperimentConfig, rounds: Rounds, candidate: Candidate) -> dict[str, np.ndarray]:
+def score_test_round(
+    config: ExperimentConfig, rounds: LabelledRounds, candidate: Candidate
+) -> dict[str, np.ndarray]:
     """Scores of the test round's households by the model and both baselines."""
     test = rounds.test
     numeric = [f for f in candidate.features if f not in candidate.categorical]
@@ -100,7 +102,7 @@ def _calibration_refusal(data_dir: Path, config: ExperimentConfig, error: NotEno
 
 def _log_reports(
     evaluation: TestRoundEvaluation,
-    rounds: Rounds,
+    rounds: LabelledRounds,
     scores: dict[str, np.ndarray],
     candidate: Candidate,
     config: ExperimentConfig,

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from anbu.console import console, fail, progress_bar
-from features.contract.delivery import ContractError, DropReport, validate_drop
+from features.contract.delivery import ContractError, DeliveryReport, validate_delivery
 
 
 def validate(
@@ -27,13 +27,13 @@ def validate(
             progress.update(tasks[name], completed=done)
 
         try:
-            report = validate_drop(data, out, progress=advance)
+            report = validate_delivery(data, out, progress=advance)
         except ContractError as error:
             fail(str(error))
     render_report(report)
 
 
-def render_report(report: DropReport) -> None:
+def render_report(report: DeliveryReport) -> None:
     table = Table(title=f"Validation of {report.data_dir}", show_lines=False)
     counts = ("read", "accepted whole", "kept, blanked", "quarantined", "duplicates")
     for column in ("file", *counts, "main reasons"):

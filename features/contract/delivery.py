@@ -1,6 +1,6 @@
-"""The one reader for a data drop: every later stage reads the city's files through here.
+"""The one reader for a delivery: every later stage reads the city's files through here.
 
-`validate_drop` streams each contract file in batches (so a Seoul-sized sensor feed never sits in
+`validate_delivery` streams each contract file in batches (so a Seoul-sized sensor feed never sits in
 memory), checks every row against the declared schema, and writes two things per file: the
 accepted rows, typed, as Parquet, and a quarantine file holding every refused row as delivered,
 with its row number and the reasons. Rules that need the whole file — repeated deliveries of the
@@ -76,7 +76,7 @@ class SourceReport:
 
 
 @dataclass
-class DropReport:
+class DeliveryReport:
     data_dir: str
     out_dir: str
     sources: list[SourceReport]
@@ -88,7 +88,7 @@ class DropReport:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> DropReport:
+    def from_json(cls, text: str) -> DeliveryReport:
         raw = json.loads(text)
         return cls(raw["data_dir"], raw["out_dir"], [SourceReport(**s) for s in raw["sources"]])
 
@@ -393,9 +393,9 @@ def _unknown_indicators(con: duckdb.DuckDBPyConnection, accepted: Path) -> dict[
     return {code: int(count) for code, count in rows}
 
 
-def validate_drop(
+def validate_delivery(
     data_dir: Path, out_dir: Path | None = None, progress: Progress | None = None
-) -> DropReport:
+) -> DeliveryReport:
     """Validate every contract file in `data_dir`; write accepted and quarantined rows to `out_dir`.
 
     Raises ContractError, before writing anything, when a required file is missing; and naming
@@ -432,18 +432,18 @@ def validate_drop(
                 )
             reports.append(validation.report)
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
-    report = DropReport(str(data_dir), str(out_dir), reports)
+    report = DeliveryReport(str(data_dir), str(out_dir), reports)
     (out_dir / REPORT_FILE).write_text(report.to_json(), encoding="utf-8")
     return report
 
 
-def ensure_validated(data_dir: Path, progress: Progress | None = None) -> DropReport:
-    """The drop's validated copy, validating again only when a delivered file has changed."""
+def ensure_validated(data_dir: Path, progress: Progress | None = None) -> DeliveryReport:
+    """The delivery's validated copy, validating again only when a delivered file has changed."""
     data_dir = Path(data_dir).resolve()
     out_dir = default_out_dir(data_dir)
     if (out_dir / REPORT_FILE).is_file():
         report = read_report(out_dir)
-        report.out_dir = str(out_dir)  # the drop may have moved since it was validated
+        report.out_dir = str(out_dir)  # the delivery may have moved since it was validated
         current = {spec.name: find_source_file(data_dir, spec) for spec in SOURCES}
         unchanged = all(
             (path is None and not source.delivered)
@@ -453,11 +453,11 @@ def ensure_validated(data_dir: Path, progress: Progress | None = None) -> DropRe
         )
         if unchanged:
             return report
-    return validate_drop(data_dir, out_dir, progress)
+    return validate_delivery(data_dir, out_dir, progress)
 
 
-def read_report(out_dir: Path) -> DropReport:
-    return DropReport.from_json((Path(out_dir) / REPORT_FILE).read_text(encoding="utf-8"))
+def read_report(out_dir: Path) -> DeliveryReport:
+    return DeliveryReport.from_json((Path(out_dir) / REPORT_FILE).read_text(encoding="utf-8"))
 
 
 _PANDAS_TYPES = {

@@ -15,7 +15,7 @@ def _level_code(column: str, levels: tuple[str, ...]) -> str:
     return f"(CASE r.{column} {cases} END)"
 
 
-def registry_query(as_of: pd.Timestamp) -> tuple[str, dict]:
+def admin_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     """Households in the registry at the end of `as_of`, with their admin features and audit columns."""
     levels = {name: tuple(LEVEL_NAMES[name]) for name in ("housing_type", "tenure", "livelihood_status")}
     query = f"""
@@ -62,5 +62,5 @@ def registry_query(as_of: pd.Timestamp) -> tuple[str, dict]:
 
 
 def registry_on(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
-    query, params = registry_query(as_of)
+    query, params = admin_query(as_of)
     return con.execute(query, params).df()

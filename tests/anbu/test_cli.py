@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import COMMANDS, app, load_command
-from tests.support.deliveries import valid_frames, write_drop
+from tests.support.deliveries import valid_frames, write_delivery
 
 runner = CliRunner()
 
@@ -73,30 +73,30 @@ def test_validate_prints_the_summary_per_file(tmp_path: Path) -> None:
     frames = valid_frames()
     readings = frames["sensor_readings"]
     frames["sensor_readings"] = pd.concat([readings, readings.iloc[[0]]], ignore_index=True)
-    drop = write_drop(tmp_path / "drop", frames)
-    result = runner.invoke(app, ["validate", "--data", str(drop)], terminal_width=200)
+    delivery = write_delivery(tmp_path / "delivery", frames)
+    result = runner.invoke(app, ["validate", "--data", str(delivery)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "sensor_readings.parquet" in result.output
     assert "duplicate of row N" in result.output
-    assert (drop / "_validated" / "quarantine" / "sensor_readings.parquet").is_file()
+    assert (delivery / "_validated" / "quarantine" / "sensor_readings.parquet").is_file()
 
 
 @pytest.mark.parametrize("missing", ["households", "outreach_visits"])
 def test_validate_names_a_missing_file_without_a_trace(tmp_path: Path, missing: str) -> None:
-    drop = write_drop(tmp_path / "drop")
-    (drop / f"{missing}.parquet").unlink()
-    result = runner.invoke(app, ["validate", "--data", str(drop)], terminal_width=200)
+    delivery = write_delivery(tmp_path / "delivery")
+    (delivery / f"{missing}.parquet").unlink()
+    result = runner.invoke(app, ["validate", "--data", str(delivery)], terminal_width=200)
     assert result.exit_code == 2
     assert f"{missing}.parquet" in result.output
     assert "Traceback" not in result.output
 
 
 def test_features_writes_the_round_table_and_its_manifest(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     out = tmp_path / "round.parquet"
     result = runner.invoke(
         app,
-        ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)],
+        ["features", "--data", str(delivery), "--as-of", "2025-03-31", "--out", str(out)],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
@@ -106,14 +106,14 @@ def test_features_writes_the_round_table_and_its_manifest(tmp_path: Path) -> Non
 
 
 def test_training_set_takes_several_rounds(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     out = tmp_path / "train.parquet"
     result = runner.invoke(
         app,
         [
             "training-set",
             "--data",
-            str(drop),
+            str(delivery),
             "--round",
             "2025-01-31",
             "--round",

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from features.contract.schemas import CONTACT_TOPICS, VISIT_OUTCOMES, VISIT_TRIGGERS
 from features.round_table import build_round
-from tests.support.deliveries import D, valid_frames, write_drop
+from tests.support.deliveries import D, valid_frames, write_delivery
 
 ROUND_DATES = (D("2025-01-31"), D("2025-03-15"), D("2025-04-30"))
 HOUSEHOLDS = ("H1", "H2", "H3")
@@ -21,7 +21,7 @@ INDICATORS = ("ELEC_ARREARS", "GAS_CUTOFF", "SUICIDE_RISK", "HEAD_DEATH", "BRAND
 
 
 def rich_frames() -> dict[str, pd.DataFrame]:
-    """The hand-written drop plus six months of hourly sensor data and weekly AI calls."""
+    """The hand-written delivery plus six months of hourly sensor data and weekly AI calls."""
     frames = valid_frames()
     rng = np.random.default_rng(3)
     hours = pd.date_range("2024-11-01", "2025-07-31 23:00", freq="h")
@@ -74,8 +74,8 @@ def rich_frames() -> dict[str, pd.DataFrame]:
 @cache
 def features_of_unchanged_drop(as_of: pd.Timestamp) -> bytes:
     with tempfile.TemporaryDirectory() as directory:
-        drop = write_drop(Path(directory) / "drop", rich_frames())
-        return build_round(drop, as_of)[0].to_parquet(index=False)
+        delivery = write_delivery(Path(directory) / "delivery", rich_frames())
+        return build_round(delivery, as_of)[0].to_parquet(index=False)
 
 
 def after(as_of: pd.Timestamp, draw_days: int) -> pd.Timestamp:
@@ -84,7 +84,7 @@ def after(as_of: pd.Timestamp, draw_days: int) -> pd.Timestamp:
 
 @st.composite
 def future_changes(draw: st.DrawFn) -> tuple[pd.Timestamp, dict[str, pd.DataFrame]]:
-    """A round date, and the drop with records dated after it added, changed or deleted."""
+    """A round date, and the delivery with records dated after it added, changed or deleted."""
     as_of = draw(st.sampled_from(ROUND_DATES))
     frames = rich_frames()
     # The day right after the round is where leaks happen; weight it heavily.
@@ -182,16 +182,16 @@ def test_features_ignore_records_dated_after_as_of(
 ) -> None:
     as_of, frames = case
     with tempfile.TemporaryDirectory() as directory:
-        drop = write_drop(Path(directory) / "drop", frames)
-        table, _ = build_round(drop, as_of)
+        delivery = write_delivery(Path(directory) / "delivery", frames)
+        table, _ = build_round(delivery, as_of)
     assert table.to_parquet(index=False) == features_of_unchanged_drop(as_of)
 
 
 def test_the_rich_drop_exercises_every_family() -> None:
     """Guard for the test above: the features it compares are not all empty."""
     with tempfile.TemporaryDirectory() as directory:
-        drop = write_drop(Path(directory) / "drop", rich_frames())
-        table, _ = build_round(drop, D("2025-03-15"))
+        delivery = write_delivery(Path(directory) / "delivery", rich_frames())
+        table, _ = build_round(delivery, D("2025-03-15"))
     row = table.set_index("household_id")
     assert row.loc["H1", "crisis_utility_3m"] > 0
     assert row.loc["H1", "sensor_standby_share_7d"] >= 0

@@ -20,11 +20,11 @@ from features.round_table import (
     write_round,
     write_table,
 )
-from tests.support.deliveries import D, valid_frames, write_drop
+from tests.support.deliveries import D, valid_frames, write_delivery
 
 
 def test_table_has_every_registered_household_and_exactly_the_catalogue_columns(tmp_path: Path) -> None:
-    table, manifest = build_round(write_drop(tmp_path / "drop"), D("2025-03-31"))
+    table, manifest = build_round(write_delivery(tmp_path / "delivery"), D("2025-03-31"))
     assert list(table.columns) == [*IDENTITY_COLUMNS, *AUDIT_COLUMNS, *names(), *KNOWN_COLUMNS]
     assert table["household_id"].tolist() == ["H1", "H2", "H3"]
     assert all(table[name].dtype == "float64" for name in names())
@@ -46,7 +46,7 @@ def test_the_last_finding_is_the_latest_visit_that_found_isolation_or_risk_by_th
         }
     )
     frames["outreach_visits"] = pd.concat([visits, more], ignore_index=True)
-    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-04-05"))
+    table, _ = build_round(write_delivery(tmp_path / "delivery", frames), D("2025-04-05"))
     found = table.set_index("household_id")["last_finding_on"]
     # H1: isolated on 04-02 (the June visit is after the round); H2: only a visit that found
     # nothing; H3: at risk on 02-01 (the later unreachable visit found nothing)
@@ -56,9 +56,9 @@ def test_the_last_finding_is_the_latest_visit_that_found_isolation_or_risk_by_th
 
 
 def test_registry_follows_the_effective_dated_row_valid_on_the_round(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
-    before, _ = build_round(drop, D("2025-02-28"))
-    after, _ = build_round(drop, D("2025-03-01"))
+    delivery = write_delivery(tmp_path / "delivery")
+    before, _ = build_round(delivery, D("2025-02-28"))
+    after, _ = build_round(delivery, D("2025-03-01"))
     h3_before = before.set_index("household_id").loc["H3"]
     h3_after = after.set_index("household_id").loc["H3"]
     assert (h3_before["household_size"], h3_before["household_shrunk_12m"]) == (2.0, 0.0)
@@ -69,12 +69,12 @@ def test_registry_follows_the_effective_dated_row_valid_on_the_round(tmp_path: P
 def test_households_not_yet_registered_are_not_in_the_round(tmp_path: Path) -> None:
     frames = valid_frames()
     frames["households"].loc[1, "valid_from"] = D("2025-06-01")
-    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-03-31"))
+    table, _ = build_round(write_delivery(tmp_path / "delivery", frames), D("2025-03-31"))
     assert "H2" not in set(table["household_id"])
 
 
 def test_no_crisis_report_is_zero_but_no_sensor_is_missing(tmp_path: Path) -> None:
-    table, _ = build_round(write_drop(tmp_path / "drop"), D("2025-03-31"))
+    table, _ = build_round(write_delivery(tmp_path / "delivery"), D("2025-03-31"))
     h2 = table.set_index("household_id").loc["H2"]
     assert h2["crisis_utility_12m"] == 0.0 and h2["crisis_distinct_12m"] == 0.0
     assert np.isnan(h2["crisis_days_since_last"])
@@ -86,8 +86,8 @@ def test_a_new_indicator_code_counts_under_other_and_adds_no_column(tmp_path: Pa
     frames = valid_frames()
     new = frames["crisis_events"].iloc[[0]].assign(indicator="ENERGY_VOUCHER_UNUSED")
     frames["crisis_events"] = pd.concat([frames["crisis_events"], new], ignore_index=True)
-    plain, _ = build_round(write_drop(tmp_path / "plain"), D("2025-03-31"))
-    grown, _ = build_round(write_drop(tmp_path / "grown", frames), D("2025-03-31"))
+    plain, _ = build_round(write_delivery(tmp_path / "plain"), D("2025-03-31"))
+    grown, _ = build_round(write_delivery(tmp_path / "grown", frames), D("2025-03-31"))
     assert list(grown.columns) == list(plain.columns)
     h1 = grown.set_index("household_id").loc["H1"]
     assert h1["crisis_other_3m"] == 1.0 and h1["crisis_utility_3m"] == 2.0
@@ -95,16 +95,16 @@ def test_a_new_indicator_code_counts_under_other_and_adds_no_column(tmp_path: Pa
 
 def test_crisis_windows_count_by_reporting_date_not_reference_month(tmp_path: Path) -> None:
     # H3's health-insurance arrears refer to February but reached the city on 2 May.
-    drop = write_drop(tmp_path / "drop")
-    april, _ = build_round(drop, D("2025-04-30"))
-    may, _ = build_round(drop, D("2025-05-02"))
+    delivery = write_delivery(tmp_path / "delivery")
+    april, _ = build_round(delivery, D("2025-04-30"))
+    may, _ = build_round(delivery, D("2025-05-02"))
     assert april.set_index("household_id").loc["H3", "crisis_insurance_3m"] == 0.0
     assert may.set_index("household_id").loc["H3", "crisis_insurance_3m"] == 1.0
 
 
 def test_training_set_labels_visits_in_the_90_days_after_each_round(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
-    table, manifest = build_training_set(drop, [D("2025-01-01"), D("2025-03-31"), D("2025-04-05")])
+    delivery = write_delivery(tmp_path / "delivery")
+    table, manifest = build_training_set(delivery, [D("2025-01-01"), D("2025-03-31"), D("2025-04-05")])
     labels = table.set_index(["round_date", "household_id"])["label"]
     assert np.isnan(labels[(D("2025-01-01"), "H1")])  # the visit on 2 April is 91 days later
     assert labels[(D("2025-03-31"), "H1")] == 1.0  # found isolated
@@ -116,8 +116,8 @@ def test_training_set_labels_visits_in_the_90_days_after_each_round(tmp_path: Pa
 
 
 def test_manifest_records_round_inputs_and_catalogue(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
-    table, manifest = build_round(drop, D("2025-03-31"))
+    delivery = write_delivery(tmp_path / "delivery")
+    table, manifest = build_round(delivery, D("2025-03-31"))
     out = write_table(table, manifest, tmp_path / "round.parquet")
     recorded = json.loads(manifest_path(out).read_text(encoding="utf-8"))
     assert recorded["round_dates"] == ["2025-03-31"]
@@ -127,9 +127,9 @@ def test_manifest_records_round_inputs_and_catalogue(tmp_path: Path) -> None:
 
 
 def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
-    table, _ = build_round(drop, D("2025-03-31"))
-    manifest = write_round(drop, D("2025-03-31"), tmp_path / "round.parquet")
+    delivery = write_delivery(tmp_path / "delivery")
+    table, _ = build_round(delivery, D("2025-03-31"))
+    manifest = write_round(delivery, D("2025-03-31"), tmp_path / "round.parquet")
     written = pd.read_parquet(tmp_path / "round.parquet")
     assert manifest.rows == len(table)
     assert list(written.columns) == list(table.columns)
@@ -144,23 +144,23 @@ def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
 def test_a_drop_validated_through_a_relative_path_is_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from features.contract.delivery import validate_drop
+    from features.contract.delivery import validate_delivery
 
-    write_drop(tmp_path / "drop")
+    write_delivery(tmp_path / "delivery")
     monkeypatch.chdir(tmp_path)
-    validate_drop(Path("drop"))
+    validate_delivery(Path("drop"))
     monkeypatch.chdir(tmp_path.parent)
-    table, _ = build_round(tmp_path / "drop", D("2025-03-31"))
+    table, _ = build_round(tmp_path / "delivery", D("2025-03-31"))
     assert len(table) == 3
 
 
 def test_a_validated_drop_missing_a_required_file_is_an_error_not_an_empty_table(tmp_path: Path) -> None:
-    from features.contract.delivery import ContractError, validate_drop
+    from features.contract.delivery import ContractError, validate_delivery
     from features.delivery_views import connect
 
-    report = validate_drop(write_drop(tmp_path / "drop"))
+    report = validate_delivery(write_delivery(tmp_path / "delivery"))
     (Path(report.out_dir) / "households.parquet").unlink()
-    with pytest.raises(ContractError, match=r"households\.parquet: missing from the validated drop"):
+    with pytest.raises(ContractError, match=r"households\.parquet: missing from the validated delivery"):
         connect(Path(report.out_dir))
 
 
@@ -172,8 +172,8 @@ def test_a_registry_row_with_an_inconsistent_attribute_keeps_its_household_in_th
     first = households.index[households["household_id"] == "H1"]
     households.loc[first, "head_birth_year"] = households.loc[first, "valid_from"].dt.year + 5
     households.loc[households["household_id"] == "H2", "housing_type"] = "castle"
-    clean, _ = build_round(write_drop(tmp_path / "clean"), D("2025-03-31"))
-    table, _ = build_round(write_drop(tmp_path / "drop", frames), D("2025-03-31"))
+    clean, _ = build_round(write_delivery(tmp_path / "clean"), D("2025-03-31"))
+    table, _ = build_round(write_delivery(tmp_path / "delivery", frames), D("2025-03-31"))
     assert list(table["household_id"]) == list(clean["household_id"])
     rows, before = table.set_index("household_id"), clean.set_index("household_id")
     assert np.isnan(rows.loc["H1", "age"]) and not np.isnan(before.loc["H1", "age"])

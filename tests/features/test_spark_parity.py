@@ -13,7 +13,7 @@ from features.contract.delivery import ensure_validated
 from features.round_table import build_round
 from features.spark_engine import spark_round, spark_session, spark_sql
 from synthetic.generator import generate_city
-from tests.support.deliveries import D, write_drop
+from tests.support.deliveries import D, write_delivery
 
 COUNT_FEATURES = [n for n in names() if n.startswith(("crisis_", "contacts_", "visits_", "positive_"))]
 
@@ -63,9 +63,9 @@ def test_a_city_round_is_the_same_on_spark_and_duckdb(spark, city: Path) -> None
 
 @pytest.mark.parametrize("day", ["2025-02-28", "2025-03-01", "2025-03-31"])
 def test_the_hand_made_drop_is_the_same_on_both_engines(spark, tmp_path: Path, day: str) -> None:
-    drop = write_drop(tmp_path / "drop")
-    duck, _ = build_round(drop, D(day))
-    _assert_same_table(duck, spark_round(spark, Path(ensure_validated(drop).out_dir), D(day)).toPandas())
+    delivery = write_delivery(tmp_path / "delivery")
+    duck, _ = build_round(delivery, D(day))
+    _assert_same_table(duck, spark_round(spark, Path(ensure_validated(delivery).out_dir), D(day)).toPandas())
 
 
 def test_parameters_are_bound_as_typed_literals_and_missing_ones_refused() -> None:
@@ -80,11 +80,11 @@ def test_anbu_features_on_spark_writes_the_round_and_its_manifest(spark, tmp_pat
 
     from anbu.cli import app
 
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     out = tmp_path / "round.parquet"
-    args = ["features", "--data", str(drop), "--as-of", "2025-03-31", "--out", str(out)]
+    args = ["features", "--data", str(delivery), "--as-of", "2025-03-31", "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--engine", "spark"])
     assert result.exit_code == 0, result.output
-    duck, _ = build_round(drop, D("2025-03-31"))
+    duck, _ = build_round(delivery, D("2025-03-31"))
     _assert_same_table(duck, pd.read_parquet(out))
     assert (tmp_path / "round.manifest.json").is_file()

@@ -1,4 +1,4 @@
-"""A small, hand-written valid data drop that tests bend into bad deliveries.
+"""A small, hand-written valid delivery that tests bend into bad deliveries.
 
 Kept explicit (a few rows per file, written through the contract writer) so each test can say
 exactly which row it broke and what the reader must report.
@@ -99,8 +99,8 @@ def valid_frames() -> dict[str, pd.DataFrame]:
     }
 
 
-def write_drop(directory: Path, frames: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write frames as a Parquet data drop (the contract's physical types)."""
+def write_delivery(directory: Path, frames: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write frames as a Parquet delivery (the contract's physical types)."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, frame in (frames or valid_frames()).items():
         write_source(frame, SOURCES_BY_NAME[name], directory)
@@ -108,6 +108,6 @@ def write_drop(directory: Path, frames: dict[str, pd.DataFrame] | None = None) -
 
 
 def as_csv(directory: Path, name: str, text: str) -> None:
-    """Replace one file of a drop by CSV text (the contract accepts CSV in place of Parquet)."""
+    """Replace one file of a delivery by CSV text (the contract accepts CSV in place of Parquet)."""
     (directory / f"{name}.parquet").unlink(missing_ok=True)
     (directory / f"{name}.csv").write_text(text, encoding="utf-8")

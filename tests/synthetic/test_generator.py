@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from features.contract.delivery import validate_drop
+from features.contract.delivery import validate_delivery
 from features.reference import districts, indicator_catalogue
 from synthetic.city import apportion, compose_city
 from synthetic.city_report import city_report
@@ -61,7 +61,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path: Pat
 
 
 def test_every_generated_file_passes_the_contract(city: Path, tmp_path: Path) -> None:
-    report = validate_drop(city, tmp_path / "validated")
+    report = validate_delivery(city, tmp_path / "validated")
     for source in report.sources:
         assert source.rows_read == source.rows_accepted + source.rows_quarantined
         assert source.rows_quarantined == source.duplicates, (source.name, source.reasons)

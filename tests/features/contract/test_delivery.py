@@ -8,15 +8,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract.delivery import ContractError, DropReport, read_accepted, validate_drop
-from tests.support.deliveries import D, as_csv, valid_frames, write_drop
+from features.contract.delivery import ContractError, DeliveryReport, read_accepted, validate_delivery
+from tests.support.deliveries import D, as_csv, valid_frames, write_delivery
 
 
-def quarantine(report: DropReport, name: str) -> pd.DataFrame:
+def quarantine(report: DeliveryReport, name: str) -> pd.DataFrame:
     return pq.read_table(Path(report.out_dir) / "quarantine" / f"{name}.parquet").to_pandas()
 
 
-def assert_nothing_lost(report: DropReport) -> None:
+def assert_nothing_lost(report: DeliveryReport) -> None:
     for source in report.sources:
         assert source.rows_read == source.rows_accepted + source.rows_quarantined, source
         assert (
@@ -37,13 +37,13 @@ def with_rows(name: str, rows: list[dict]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def reasons_by_row(report: DropReport, name: str) -> dict[int, str]:
+def reasons_by_row(report: DeliveryReport, name: str) -> dict[int, str]:
     q = quarantine(report, name)
     return dict(zip(q["_row"], q["_reason"], strict=True))
 
 
 def test_a_valid_drop_is_accepted_whole(tmp_path: Path) -> None:
-    report = validate_drop(write_drop(tmp_path / "drop"))
+    report = validate_delivery(write_delivery(tmp_path / "delivery"))
     assert_nothing_lost(report)
     assert all(s.rows_quarantined == 0 for s in report.sources)
     assert report.source("households").rows_accepted == 4
@@ -51,35 +51,35 @@ def test_a_valid_drop_is_accepted_whole(tmp_path: Path) -> None:
 
 
 def test_missing_required_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
-    (drop / "crisis_events.parquet").unlink()
+    delivery = write_delivery(tmp_path / "delivery")
+    (delivery / "crisis_events.parquet").unlink()
     with pytest.raises(ContractError, match=r"crisis_events\.parquet \(or crisis_events\.csv\)"):
-        validate_drop(drop)
+        validate_delivery(delivery)
 
 
 def test_missing_column_is_an_error_naming_file_and_column(tmp_path: Path) -> None:
     frames = valid_frames()
     frames["outreach_visits"] = frames["outreach_visits"].drop(columns="checklist_score")
-    drop = tmp_path / "drop"
-    write_drop(drop, {k: v for k, v in frames.items() if k != "outreach_visits"})
-    frames["outreach_visits"].to_parquet(drop / "outreach_visits.parquet")
+    delivery = tmp_path / "delivery"
+    write_delivery(delivery, {k: v for k, v in frames.items() if k != "outreach_visits"})
+    frames["outreach_visits"].to_parquet(delivery / "outreach_visits.parquet")
     with pytest.raises(ContractError, match=r"outreach_visits\.parquet: .*checklist_score"):
-        validate_drop(drop)
+        validate_delivery(delivery)
 
 
 def test_optional_call_center_file_may_be_absent(tmp_path: Path) -> None:
     frames = valid_frames()
     del frames["call_center_contacts"]
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     assert not report.source("call_center_contacts").delivered
     assert read_accepted(Path(report.out_dir), "call_center_contacts").empty
 
 
 def test_extra_columns_are_ignored_and_reported(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     visits = valid_frames()["outreach_visits"].assign(worker_note="called twice")
-    visits.to_parquet(drop / "outreach_visits.parquet")
-    report = validate_drop(drop)
+    visits.to_parquet(delivery / "outreach_visits.parquet")
+    report = validate_delivery(delivery)
     assert report.source("outreach_visits").ignored_columns == ["worker_note"]
     assert report.source("outreach_visits").rows_accepted == 2
 
@@ -95,7 +95,7 @@ def test_household_rows_breaking_the_contract_are_quarantined_with_reasons(tmp_p
             {**good, "household_id": "H10", "head_birth_year": 2026},
         ],
     )
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     assert_nothing_lost(report)
     reasons = reasons_by_row(report, "households")
     assert "gu: '해운대구' is not one of the 25 values" in reasons[5]
@@ -118,7 +118,7 @@ def test_household_rows_breaking_the_contract_are_quarantined_with_reasons(tmp_p
 def test_overlapping_registry_periods_quarantine_the_later_row(tmp_path: Path) -> None:
     good = valid_frames()["households"].iloc[0].to_dict()
     frames = with_rows("households", [{**good, "valid_from": D("2024-06-01"), "gu": "중구"}])
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     assert reasons_by_row(report, "households") == {5: "validity overlaps row 1 of the same household"}
     assert_nothing_lost(report)
 
@@ -134,7 +134,7 @@ def test_crisis_events_reported_before_their_month_are_quarantined(tmp_path: Pat
             {**good, "household_id": "H404", "reported_on": D("2025-03-12")},
         ],
     )
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     reasons = reasons_by_row(report, "crisis_events")
     assert reasons[4] == "reported_on is before reference_month"
     assert reasons[5] == "reference_month is not the first day of a month"
@@ -152,7 +152,7 @@ def test_unknown_indicator_codes_are_reported_and_kept(tmp_path: Path) -> None:
             for day in (11, 12)
         ],
     )
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     crisis = report.source("crisis_events")
     assert crisis.unknown_indicators == {"ENERGY_VOUCHER_UNUSED": 2}
     assert crisis.rows_accepted == 5 and crisis.rows_quarantined == 0
@@ -166,7 +166,7 @@ def test_duplicate_sensor_readings_are_deduplicated_and_counted(tmp_path: Path) 
     frames = valid_frames()
     readings = frames["sensor_readings"]
     frames["sensor_readings"] = pd.concat([readings, readings.iloc[[1, 7]]], ignore_index=True)
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     source = report.source("sensor_readings")
     assert (source.rows_read, source.rows_accepted, source.duplicates) == (14, 12, 2)
     assert reasons_by_row(report, "sensor_readings") == {
@@ -187,7 +187,9 @@ def test_impossible_sensor_values_are_quarantined(tmp_path: Path) -> None:
             {**good, "ts": D("2025-02-01 02:00"), "channel": "water_l"},
         ],
     )
-    reasons = reasons_by_row(validate_drop(write_drop(tmp_path / "drop", frames)), "sensor_readings")
+    reasons = reasons_by_row(
+        validate_delivery(write_delivery(tmp_path / "delivery", frames)), "sensor_readings"
+    )
     assert reasons[13] == "value: -1.0 is below the minimum 0"
     assert reasons[14] == "value is above the largest plausible reading for its channel"
     assert reasons[15].startswith("channel: 'water_l' is not one of power_w, light_lux")
@@ -196,14 +198,16 @@ def test_impossible_sensor_values_are_quarantined(tmp_path: Path) -> None:
 def test_risk_flag_on_an_unanswered_call_is_quarantined(tmp_path: Path) -> None:
     good = valid_frames()["ai_calls"].iloc[1].to_dict()
     frames = with_rows("ai_calls", [{**good, "called_at": D("2025-01-20 10:00"), "risk_flag": True}])
-    reasons = reasons_by_row(validate_drop(write_drop(tmp_path / "drop", frames)), "ai_calls")
+    reasons = reasons_by_row(validate_delivery(write_delivery(tmp_path / "delivery", frames)), "ai_calls")
     assert reasons == {3: "risk_flag is set on an unanswered call"}
 
 
 def test_enrolment_ending_before_it_starts_is_quarantined(tmp_path: Path) -> None:
     good = valid_frames()["sensor_enrollments"].iloc[0].to_dict()
     frames = with_rows("sensor_enrollments", [{**good, "service": "ami", "ended_on": D("2024-01-01")}])
-    reasons = reasons_by_row(validate_drop(write_drop(tmp_path / "drop", frames)), "sensor_enrollments")
+    reasons = reasons_by_row(
+        validate_delivery(write_delivery(tmp_path / "delivery", frames)), "sensor_enrollments"
+    )
     assert reasons == {3: "ended_on is before enrolled_on"}
 
 
@@ -216,15 +220,17 @@ def test_visit_with_impossible_score_or_unknown_outcome_is_quarantined(tmp_path:
             {**good, "visited_on": D("2025-05-02"), "outcome": "fine"},
         ],
     )
-    reasons = reasons_by_row(validate_drop(write_drop(tmp_path / "drop", frames)), "outreach_visits")
+    reasons = reasons_by_row(
+        validate_delivery(write_delivery(tmp_path / "delivery", frames)), "outreach_visits"
+    )
     assert reasons[3] == "checklist_score: 14 is above the maximum 13"
     assert reasons[4].startswith("outcome: 'fine' is not one of isolated, at_risk")
 
 
 def test_csv_delivery_is_read_like_parquet_with_explicit_parsing(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     as_csv(
-        drop,
+        delivery,
         "ai_calls",
         "household_id,called_at,answered,duration_s,risk_flag\n"
         "H3,2025-01-06 10:00:00,False,,\n"
@@ -232,7 +238,7 @@ def test_csv_delivery_is_read_like_parquet_with_explicit_parsing(tmp_path: Path)
         "H3,2025-01-20 10:00:00,maybe,,\n"
         "H3,someday,true,12,false\n",
     )
-    report = validate_drop(drop)
+    report = validate_delivery(delivery)
     calls = read_accepted(Path(report.out_dir), "ai_calls")
     assert calls["answered"].tolist() == [False, True]  # the text "False" is false, not truthy
     assert str(calls["answered"].dtype) == "boolean"
@@ -246,16 +252,16 @@ def test_csv_delivery_is_read_like_parquet_with_explicit_parsing(tmp_path: Path)
 def test_csv_line_with_wrong_field_count_is_quarantined_and_later_rows_keep_their_numbers(
     tmp_path: Path,
 ) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     as_csv(
-        drop,
+        delivery,
         "outreach_visits",
         "household_id,visited_on,trigger,outcome,checklist_score\n"
         "H1,2025-04-02,system_list,isolated,10\n"
         "H2,2025-04-09,survey\n"
         "H2,2025-04-10,survey,fine,3\n",
     )
-    report = validate_drop(drop)
+    report = validate_delivery(delivery)
     reasons = reasons_by_row(report, "outreach_visits")
     assert reasons[2] == "line 3 has 3 fields, expected 5"
     assert reasons[3].startswith("outcome: 'fine'")
@@ -263,11 +269,11 @@ def test_csv_line_with_wrong_field_count_is_quarantined_and_later_rows_keep_thei
 
 
 def test_wrong_physical_type_in_parquet_is_parsed_per_value(tmp_path: Path) -> None:
-    drop = write_drop(tmp_path / "drop")
+    delivery = write_delivery(tmp_path / "delivery")
     households = valid_frames()["households"].astype({"household_size": "str"})
     households.loc[1, "household_size"] = "three"
-    households.to_parquet(drop / "households.parquet")
-    report = validate_drop(drop)
+    households.to_parquet(delivery / "households.parquet")
+    report = validate_delivery(delivery)
     assert reasons_by_row(report, "households") == {2: "household_size: 'three' is not a whole number"}
     # The size is blanked, H2 stays in the registry, and so do its contact and visit.
     assert report.source("households").rows_blanked == 1
@@ -279,7 +285,7 @@ def test_rows_of_a_household_whose_registry_rows_were_refused_name_that_one_caus
     frames = valid_frames()
     households = frames["households"]
     households.loc[households["household_id"] == "H2", "gu"] = "해운대구"
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     reasons = reasons_by_row(report, "call_center_contacts")
     assert list(reasons.values()) == ["household_id: 'H2': its registry rows were refused (households row 2)"]
     assert_nothing_lost(report)
@@ -288,8 +294,8 @@ def test_rows_of_a_household_whose_registry_rows_were_refused_name_that_one_caus
 def test_accepted_output_is_itself_a_clean_drop_with_declared_types(tmp_path: Path) -> None:
     frames = valid_frames()
     frames["sensor_readings"] = pd.concat([frames["sensor_readings"]] * 2, ignore_index=True)
-    first = validate_drop(write_drop(tmp_path / "drop", frames))
-    again = validate_drop(Path(first.out_dir), tmp_path / "again")
+    first = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    again = validate_delivery(Path(first.out_dir), tmp_path / "again")
     assert all(s.rows_quarantined == 0 for s in again.sources)
     households = read_accepted(Path(first.out_dir), "households")
     assert households.dtypes.astype(str).to_dict() == {
@@ -319,7 +325,7 @@ def test_contact_with_unknown_channel_or_topic_is_quarantined(tmp_path: Path) ->
             {**good, "contacted_at": D("2025-02-05 09:00"), "topic": "weather"},
         ],
     )
-    report = validate_drop(write_drop(tmp_path / "drop", frames))
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     reasons = reasons_by_row(report, "call_center_contacts")
     assert reasons == {
         2: "channel: 'letter' is not one of phone, chat",

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy
 
-from features.contract.delivery import validate_drop
+from features.contract.delivery import validate_delivery
 from features.round_table import build_training_set
 from serving.records.store import Records
 
@@ -143,18 +143,18 @@ def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -
     exported = tmp_path / "recorded.parquet"
     assert records.export_visits(exported) == 1
 
-    drop = tmp_path / "drop"
-    drop.mkdir()
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
     for path in served.data.glob("*.parquet"):
-        shutil.copy(path, drop / path.name)
+        shutil.copy(path, delivery / path.name)
     merged = pa.concat_tables(
         [pq.read_table(served.data / "outreach_visits.parquet"), pq.read_table(exported)]
     )
-    pq.write_table(merged, drop / "outreach_visits.parquet")
-    report = validate_drop(drop)
+    pq.write_table(merged, delivery / "outreach_visits.parquet")
+    report = validate_delivery(delivery)
     source = next(s for s in report.sources if s.name == "outreach_visits")
     assert source.rows_read == len(visits) + 1 and source.rows_quarantined == 0
 
-    table, _ = build_training_set(drop, [pd.Timestamp("2026-07-31")])
+    table, _ = build_training_set(delivery, [pd.Timestamp("2026-07-31")])
     row = table.set_index("household_id").loc[household]
     assert row["label"] == 1 and row["label_survey"] == 1
