@@ -187,7 +187,7 @@ def test_features_ignore_records_dated_after_as_of(
     assert table.to_parquet(index=False) == features_of_unchanged_drop(as_of)
 
 
-def test_the_rich_drop_exercises_every_family() -> None:
+def test_the_rich_delivery_exercises_every_family() -> None:
     """Guard for the test above: the features it compares are not all empty."""
     with tempfile.TemporaryDirectory() as directory:
         delivery = write_delivery(Path(directory) / "delivery", rich_frames())

@@ -141,20 +141,20 @@ def test_streamed_round_file_equals_the_in_memory_table(tmp_path: Path) -> None:
     )
 
 
-def test_a_drop_validated_through_a_relative_path_is_found_from_anywhere(
+def test_a_delivery_validated_through_a_relative_path_is_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from features.contract.delivery import validate_delivery
 
     write_delivery(tmp_path / "delivery")
     monkeypatch.chdir(tmp_path)
-    validate_delivery(Path("drop"))
+    validate_delivery(Path("delivery"))
     monkeypatch.chdir(tmp_path.parent)
     table, _ = build_round(tmp_path / "delivery", D("2025-03-31"))
     assert len(table) == 3
 
 
-def test_a_validated_drop_missing_a_required_file_is_an_error_not_an_empty_table(tmp_path: Path) -> None:
+def test_a_validated_delivery_missing_a_required_file_is_an_error_not_an_empty_table(tmp_path: Path) -> None:
     from features.contract.delivery import ContractError, validate_delivery
     from features.delivery_views import connect
 

@@ -62,7 +62,7 @@ def test_a_city_round_is_the_same_on_spark_and_duckdb(spark, city: Path) -> None
 
 
 @pytest.mark.parametrize("day", ["2025-02-28", "2025-03-01", "2025-03-31"])
-def test_the_hand_made_drop_is_the_same_on_both_engines(spark, tmp_path: Path, day: str) -> None:
+def test_the_hand_made_delivery_is_the_same_on_both_engines(spark, tmp_path: Path, day: str) -> None:
     delivery = write_delivery(tmp_path / "delivery")
     duck, _ = build_round(delivery, D(day))
     _assert_same_table(duck, spark_round(spark, Path(ensure_validated(delivery).out_dir), D(day)).toPandas())

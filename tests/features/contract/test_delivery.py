@@ -42,7 +42,7 @@ def reasons_by_row(report: DeliveryReport, name: str) -> dict[int, str]:
     return dict(zip(q["_row"], q["_reason"], strict=True))
 
 
-def test_a_valid_drop_is_accepted_whole(tmp_path: Path) -> None:
+def test_a_valid_delivery_is_accepted_whole(tmp_path: Path) -> None:
     report = validate_delivery(write_delivery(tmp_path / "delivery"))
     assert_nothing_lost(report)
     assert all(s.rows_quarantined == 0 for s in report.sources)
@@ -291,7 +291,7 @@ def test_rows_of_a_household_whose_registry_rows_were_refused_name_that_one_caus
     assert_nothing_lost(report)
 
 
-def test_accepted_output_is_itself_a_clean_drop_with_declared_types(tmp_path: Path) -> None:
+def test_accepted_output_is_itself_a_clean_delivery_with_declared_types(tmp_path: Path) -> None:
     frames = valid_frames()
     frames["sensor_readings"] = pd.concat([frames["sensor_readings"]] * 2, ignore_index=True)
     first = validate_delivery(write_delivery(tmp_path / "delivery", frames))
