@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: python-check install browser postgres demo serve test lint mlflow-ui clean
+.PHONY: python-check install browser postgres demo serve test test-fast lint mlflow-ui clean
 
 # The suite and CI run on CPython 3.11 (the lock also resolves for later versions; see pyproject.toml).
 python-check:
@@ -72,6 +72,10 @@ postgres:
 
 test: install browser postgres
 	$(RUN) pytest -n 2
+
+# The tests that need no generated city, training run or real server: a check while editing.
+test-fast: install browser postgres
+	$(RUN) pytest -n 2 -m "not slow"
 
 lint: install
 	$(RUN) ruff check .
