@@ -1,6 +1,6 @@
 """The feature catalogue: every model input declared once.
 
-Builders produce exactly these columns, training selects from them by family, the reason renderer
+The family queries produce exactly these columns, training selects from them by family, the reason renderer
 turns them into the sentences planners read, and the docs are generated from them. A new
 indicator code never adds a column: crisis features are per catalogue *category*, and a code the
 catalogue does not know yet counts under `other`.

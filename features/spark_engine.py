@@ -1,6 +1,6 @@
 """The feature definitions on Apache Spark: the same SQL the DuckDB path runs, transpiled.
 
-The builders (features/families/) write each family of features as one DuckDB query with named
+The family modules (features/families/) write each family of features as one DuckDB query with named
 parameters. For Spark that very text is parsed by sqlglot, its parameters bound as typed literals,
 and written out in Spark SQL, so there is one catalogue of definitions, not two that can drift;
 `tests/features/test_spark_parity.py` holds the two engines equal on a whole city (counts exactly,

@@ -2,7 +2,7 @@
 
 Everything that must agree with the real city — district names and sizes, one-person households
 by age, the crisis-indicator catalogue — is read from here and nowhere else, so the generator,
-the validators and the feature builders cannot drift apart.
+the validators and the feature families cannot drift apart.
 """
 
 from __future__ import annotations
