@@ -111,9 +111,8 @@ class Stages(TyperGroup):
     """A group that lists its commands from `COMMANDS` and imports one only to run it (or to show
     its own `--help`)."""
 
-    def __init__(self, **attrs) -> None:
-        super().__init__(**attrs)
-        self._listing = False
+    _listing = False
+    """True while the group's own help is written: commands are then listed, not imported."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 CITIES = [(7, "default"), (3, "flat_meters"), (11, "slow_reporting")]
@@ -72,7 +73,7 @@ def _parquet_digest(path: Path) -> str:
     raw = path.read_bytes()
     footer = int.from_bytes(raw[-8:-4], "little")
     digest = hashlib.sha256(raw[: len(raw) - 8 - footer])
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = pq.read_schema(pa.BufferReader(raw)).metadata or {}
     for key in sorted(metadata):
         value = metadata[key]
         digest.update(key)

@@ -22,10 +22,8 @@ def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, t
     tag = build_bento()
     assert tag.startswith("anbu:")
     assert not (Path(__file__).resolve().parents[3] / "serving" / "api" / "bento_model.txt").exists()
-    packed = {
-        path.relative_to(Path(bentoml.bentos.get(tag).path) / "src").parts[0]
-        for path in (Path(bentoml.bentos.get(tag).path) / "src").rglob("*.py")
-    }
+    source = Path(bentoml.bentos.get(tag).path) / "src"
+    packed = {path.relative_to(source).parts[0] for path in source.rglob("*.py")}
     # The synthetic city is a data source upstream of the pipeline: a deployment never runs it.
     assert packed == {"anbu", "features", "training", "serving"}
 
