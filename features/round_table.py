@@ -19,10 +19,6 @@ import pandas as pd
 from features import catalogue
 from features.contract.delivery import ensure_validated
 from features.delivery_views import connect
-from features.families.admin import admin_query
-from features.families.crisis import crisis_query
-from features.families.history import history_query
-from features.families.sensors import sensor_query
 from features.labels import (
     FRAMING,
     LABEL_HORIZON_DAYS,
@@ -49,19 +45,6 @@ AGE_BANDS = (
     (70, 80, "70s"),
     (80, 200, "80_plus"),
 )
-
-_ZERO_WHEN_ABSENT = frozenset(
-    [f.name for f in catalogue.catalogue() if f.family == "crisis" and f.name != "crisis_days_since_last"]
-    + [
-        "visits_before",
-        "positive_visits_before",
-        "flagged_without_finding",
-        "contacts_120_90d",
-        "contacts_120_crisis_365d",
-        "sensor_enrolled",
-    ]
-)
-"""Features where a household absent from the source really has zero; all others stay missing."""
 
 
 @dataclass
@@ -95,34 +78,26 @@ def _age_band_sql(column: str) -> str:
     return f"CASE {cases} END"
 
 
-FAMILIES = (
-    ("registry", admin_query),
-    ("crisis", crisis_query),
-    ("sensors", sensor_query),
-    ("history", history_query),
-)
-"""Each family's query (with its parameters) becomes the table `family_<name>` the join reads."""
-
-
 def round_join_query(as_of: pd.Timestamp) -> str:
     """The round table from the family tables: the join, the zero-or-missing decision and the
     column order. Plain SQL that DuckDB runs as written and Spark runs transpiled."""
+    zero = catalogue.zero_when_absent()
     features = ",\n        ".join(
         f"CAST(coalesce({name}, 0) AS DOUBLE) AS {name}"
-        if name in _ZERO_WHEN_ABSENT
+        if name in zero
         else f"CAST({name} AS DOUBLE) AS {name}"
         for name in catalogue.names()
     )
+    registry, *others = catalogue.FAMILIES
+    joins = "\n    ".join(f"LEFT JOIN {family.table} USING (household_id)" for family in others)
     return f"""
     SELECT household_id,
         TIMESTAMP '{as_of.isoformat(sep=" ")}' AS round_date,
         gu, dong_code, head_sex, {_age_band_sql("age")} AS age_band, housing_type_name,
         {features},
         CAST(last_finding_on AS TIMESTAMP) AS last_finding_on
-    FROM family_registry
-    LEFT JOIN family_crisis USING (household_id)
-    LEFT JOIN family_sensors USING (household_id)
-    LEFT JOIN family_history USING (household_id)
+    FROM {registry.table}
+    {joins}
     ORDER BY household_id
     """
 
@@ -133,9 +108,9 @@ def _round_query(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> str:
     The join, the zero-or-missing decision and the column order all happen in DuckDB, so a
     city-sized round never goes through pandas merges (each of which copies the whole table).
     """
-    for name, family in FAMILIES:
-        query, params = family(as_of)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE family_{name} AS {query}", params)
+    for family in catalogue.FAMILIES:
+        query, params = family.query(as_of)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {family.table} AS {query}", params)
     return round_join_query(as_of)
 
 

@@ -134,13 +134,14 @@ def register_drop(spark, validated_dir: Path) -> None:
 
 def spark_round(spark, validated_dir: Path, as_of: pd.Timestamp):
     """The round table of `as_of` as a Spark DataFrame: the DuckDB path's columns and rows."""
-    from features.round_table import FAMILIES, round_join_query
+    from features.catalogue import FAMILIES
+    from features.round_table import round_join_query
 
     as_of = pd.Timestamp(as_of)
     register_drop(spark, validated_dir)
-    for name, family in FAMILIES:
-        query, params = family(as_of)
-        spark.sql(spark_sql(query, params)).createOrReplaceTempView(f"family_{name}")
+    for family in FAMILIES:
+        query, params = family.query(as_of)
+        spark.sql(spark_sql(query, params)).createOrReplaceTempView(family.table)
     return spark.sql(spark_sql(round_join_query(as_of)))
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from features.catalogue import family_names
 from features.labels import LABEL_HORIZON_DAYS
 
 Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
@@ -29,7 +30,17 @@ Population = Literal["all", "not_yet_known"]
   model learns what marks a household nobody has found yet rather than what outreach already
   knows (experiments/discovery.md)."""
 
-FeatureFamily = Literal["admin", "crisis", "sensor", "history"]
+
+def _known_families(families: list[str]) -> list[str]:
+    """The families are the ones features/families/ declares (features/catalogue.py), so a new
+    family is a choice here without editing this file."""
+    known = family_names()
+    unknown = [name for name in families if name not in known]
+    if unknown:
+        raise ValueError(f"unknown feature families {unknown}: choose from {list(known)}")
+    if len(set(families)) != len(families):
+        raise ValueError(f"a family is named twice in {families}")
+    return families
 
 
 class _Strict(BaseModel):
@@ -58,7 +69,9 @@ class RoundDates(_Strict):
 
 
 class Features(_Strict):
-    families: list[FeatureFamily] = ["admin", "crisis", "sensor", "history"]
+    families: Annotated[list[str], AfterValidator(_known_families)] = Field(
+        default_factory=lambda: list(family_names()), min_length=1
+    )
     protected_inputs: bool = False
     """Whether head_sex and disability are model inputs (they are never reasons)."""
 

@@ -26,9 +26,8 @@ class TrainingRows:
 def model_features(config: ExperimentConfig) -> list[Feature]:
     """The catalogue features an experiment feeds the model, in table order."""
     families = set(config.features.families)
-    if config.features.protected_inputs:
-        families.add("protected")
-    return [f for f in catalogue() if f.family in families]
+    protected = config.features.protected_inputs
+    return [f for f in catalogue() if f.family in families and (protected or not f.protected)]
 
 
 def categorical_features(features: list[Feature]) -> list[str]:

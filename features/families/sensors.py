@@ -19,17 +19,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-POWER_FEATURES = (
-    "sensor_standby_share_7d",
-    "sensor_standby_change",
-    "sensor_longest_standby_hours_7d",
-    "sensor_standby_days_7d",
-    "sensor_power_drop_7d",
-    "sensor_active_day_drop_7d",
-    "sensor_power_deviation_7d",
-    "sensor_rhythm_change",
-)
-"""The features read from a power meter against the household's own standby band and week."""
+from features.declaration import Feature, FeatureFamily
+
 RECENT_DAYS = 7
 BASELINE_DAYS = 60
 SMALL_HOURS = (1, 4)
@@ -49,6 +40,158 @@ DAY_HOURS = (8, 21)
 _EPOCH_HOUR_OF_WEEK = 72
 """1970-01-01 00:00 was a Thursday: hours since the epoch + 72, modulo 168, is the hour of the week
 counted from Monday 00:00."""
+
+CALL_BASELINE_DAYS = 84
+"""AI check-in calls: the answer rate of the last CALL_RECENT_DAYS against the weeks before, back
+to this many days."""
+CALL_RECENT_DAYS = 28
+CALL_RISK_DAYS = 90
+"""The window of AI calls with risky words: about one quarter."""
+METER_WINDOW_DAYS = BASELINE_DAYS + RECENT_DAYS
+"""What a meter feature reads: the last week and the household's own 60 days before it."""
+
+_RECENT = "최근 7일"
+_POWER = (
+    Feature(
+        "sensor_standby_share_7d",
+        f"{_RECENT} 전력이 대기 수준인 시간 비율(가구 자신의 새벽 시간 기준)",
+        "share of hours at the household's own standby level (its small hours of the previous 60 days), last 7 days",
+        "share",
+        reason_ko=f"{_RECENT} 대기전력 수준인 시간 {{value}}",
+        reason_en="power at its standby level in {value} of hours this week",
+        window_days=METER_WINDOW_DAYS,
+        reason_group="sensor_standby",
+    ),
+    Feature(
+        "sensor_standby_change",
+        "평소(이전 60일) 대비 대기 수준 시간 비율 변화",
+        "change in the share of hours at standby level versus the household's previous 60 days",
+        "share",
+        reason_ko="평소보다 대기전력 시간 {value} 증가",
+        reason_en="hours at standby level up {value} on its usual share",
+        window_days=METER_WINDOW_DAYS,
+        reason_group="sensor_standby",
+    ),
+    Feature(
+        "sensor_longest_standby_hours_7d",
+        f"{_RECENT} 대기 수준이 이어진 최장 시간",
+        "longest run of hours at the household's standby level, last 7 days",
+        "hours",
+        reason_ko="{value}시간 연속 대기전력 수준",
+        reason_en="{value} hours in a row at standby power",
+        window_days=METER_WINDOW_DAYS,
+    ),
+    Feature(
+        "sensor_standby_days_7d",
+        f"{_RECENT} 하루 종일 대기 수준이었던 날 수(부재와 비슷한 변화)",
+        "days of the last 7 spent whole at standby level: an abrupt, away-like change",
+        "days",
+        reason_ko="{value}일 동안 종일 대기전력(부재 추정)",
+        reason_en="{value} whole days at standby power (as if away)",
+        window_days=METER_WINDOW_DAYS,
+    ),
+    Feature(
+        "sensor_power_drop_7d",
+        "평소 같은 요일·시간 대비 대기전력 위 사용량 감소율",
+        "drop in power use above standby versus the same hours of the household's usual week",
+        "share",
+        reason_ko="평소 같은 시간보다 전력 사용 {value} 감소",
+        reason_en="power use {value} below its usual for these hours",
+        window_days=METER_WINDOW_DAYS,
+        reason_group="sensor_power_drop",
+    ),
+    Feature(
+        "sensor_active_day_drop_7d",
+        "활동이 있던 날의 평소 대비 전력 사용 감소율(점진적 위축)",
+        "on days that still had activity, drop in power use versus the usual week: gradual, withdrawal-like",
+        "share",
+        reason_ko="활동하는 날에도 전력 사용 {value} 감소",
+        reason_en="even on active days, power use {value} below usual",
+        window_days=METER_WINDOW_DAYS,
+        reason_group="sensor_power_drop",
+    ),
+    Feature(
+        "sensor_power_deviation_7d",
+        "평소 같은 요일·시간 대비 전력의 강건한 편차 점수(양수: 평소보다 낮음)",
+        "robust deviation of the last 7 days from the same hours of the usual week, in the household's own spreads (positive: lower than usual)",
+        "ratio",
+        reason_ko="평소 같은 시간보다 전력 사용이 뚜렷이 낮음",
+        reason_en="power use clearly below the same hours of a usual week",
+    ),
+    Feature(
+        "sensor_rhythm_change",
+        "활동일의 낮 사용 비중 감소(낮/밤 리듬 약화)",
+        "fall in the daytime share of power above standby on active days, versus the previous 60 days",
+        "share",
+        reason_ko="낮·밤 생활 리듬 약화",
+        reason_en="day and night rhythm flattening",
+        window_days=METER_WINDOW_DAYS,
+    ),
+)
+
+FEATURES = (
+    Feature(
+        "sensor_enrolled",
+        "스마트 안부확인 서비스 이용 중",
+        "enrolled in a smart welfare-check service",
+        "flag",
+        fill="zero",
+    ),
+    *_POWER,
+    Feature(
+        "sensor_phone_drop",
+        "평소 같은 요일·시간 대비 휴대전화 사용 감소율",
+        "drop in phone activity above its own night floor versus the same hours of the usual week",
+        "share",
+        reason_ko="휴대전화 사용 {value} 감소",
+        reason_en="phone activity down {value}",
+        window_days=METER_WINDOW_DAYS,
+    ),
+    Feature(
+        "sensor_light_drop",
+        "평소 같은 요일·시간 대비 조도 감소율",
+        "drop in light above its own night floor versus the same hours of the usual week",
+        "share",
+        reason_ko="조명 사용 {value} 감소",
+        reason_en="light use down {value}",
+        window_days=METER_WINDOW_DAYS,
+    ),
+    Feature(
+        "sensor_offline_hours_7d",
+        f"{_RECENT} 기기 미수신·플러그 뽑힘 시간",
+        "hours the device sent nothing or was unplugged, last 7 days",
+        "hours",
+        window_days=RECENT_DAYS,
+    ),
+    Feature(
+        "ai_call_unanswered_streak",
+        "AI 안부전화 연속 미응답 횟수",
+        "consecutive unanswered AI check-in calls",
+        "count",
+        reason_ko="AI 안부전화 {value}회 연속 미응답",
+        reason_en="{value} AI check-in calls unanswered in a row",
+    ),
+    Feature(
+        "ai_call_answer_drop",
+        "평소 대비 AI 안부전화 응답률 감소",
+        "drop in AI-call answer rate, last 4 weeks versus the 8 before",
+        "share",
+        reason_ko="AI 안부전화 응답률 {value} 감소",
+        reason_en="AI-call answer rate down {value}",
+        window_days=CALL_BASELINE_DAYS,
+    ),
+    Feature(
+        "ai_call_risk_flags_90d",
+        "최근 90일 AI 안부전화 위험 발화 횟수",
+        "AI calls with risky words, last 90 days",
+        "count",
+        reason_ko="최근 3개월 AI 통화 중 위험 발화 {value}회",
+        reason_en="{value} AI calls with risky words in 3 months",
+        window_days=CALL_RISK_DAYS,
+    ),
+)
+POWER_FEATURES = tuple(f.name for f in _POWER)
+"""The features read from a power meter against the household's own standby band and week."""
 
 
 def _mean(expression: str, where: str | None = None) -> str:
@@ -198,10 +341,13 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
     call_summary AS (
         SELECT household_id,
                count(*) FILTER (WHERE answered_since = 0) AS unanswered_streak,
-               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 84 DAY
-                                              AND called_at < $day_end - INTERVAL 28 DAY) AS answer_before,
-               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL 28 DAY) AS answer_recent,
-               count(*) FILTER (WHERE risk_flag AND called_at >= $day_end - INTERVAL 90 DAY) AS risk_flags
+               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL {CALL_BASELINE_DAYS} DAY
+                                              AND called_at < $day_end - INTERVAL {CALL_RECENT_DAYS} DAY)
+                   AS answer_before,
+               avg(answered::INTEGER) FILTER (WHERE called_at >= $day_end - INTERVAL {CALL_RECENT_DAYS} DAY)
+                   AS answer_recent,
+               count(*) FILTER (WHERE risk_flag AND called_at >= $day_end - INTERVAL {CALL_RISK_DAYS} DAY)
+                   AS risk_flags
         FROM calls GROUP BY household_id
     )
     SELECT
@@ -252,3 +398,11 @@ def sensor_query(as_of: pd.Timestamp) -> tuple[str, dict]:
 def sensor_features(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
     query, params = sensor_query(as_of)
     return con.execute(query, params).df()
+
+
+FAMILY = FeatureFamily(
+    "sensor",
+    "smart sensors and AI check-in calls, each against the household's own previous weeks",
+    sensor_query,
+    FEATURES,
+)

@@ -22,7 +22,9 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
-from features.catalogue import LEVEL_NAMES, Feature, by_name
+from features.catalogue import by_name
+from features.declaration import Feature, Level
+from features.families.history import FAMILY as HISTORY
 from serving.explain.tree_shap import PathExplainer
 
 MAX_REASONS = 4
@@ -75,7 +77,7 @@ class ReasonPlan:
                 membership[row, index[catalogue[name].group]] = 1.0
         history = np.array(
             [
-                all(catalogue[f].family == "history" for f in eligible if catalogue[f].group == g)
+                all(catalogue[f].family == HISTORY.name for f in eligible if catalogue[f].group == g)
                 for g in groups
             ],
             dtype=bool,
@@ -104,11 +106,14 @@ def _format_value(feature: Feature, value: float, language: str) -> str:
     return f"{value:g}"
 
 
-def _level_names(feature: Feature) -> dict[str, tuple[str, str]]:
-    for names in LEVEL_NAMES.values():
-        if tuple(names) == feature.levels:
-            return names
-    return {}
+def _level(feature: Feature, code: int) -> Level:
+    """The level a model's integer code stands for; a code outside the levels reads as the
+    feature's `other` level, or plainly "other"."""
+    if 0 <= code < len(feature.levels):
+        return feature.levels[code]
+    return next(
+        (level for level in feature.levels if level.name == "other"), Level("other", "other", "other")
+    )
 
 
 def render(feature: Feature, value: float) -> tuple[str, str]:
@@ -116,9 +121,8 @@ def render(feature: Feature, value: float) -> tuple[str, str]:
     window = feature.window_months or ""
     fields: dict[str, object] = {"window": window}
     if feature.categorical:
-        level = feature.levels[int(value)] if 0 <= int(value) < len(feature.levels) else "other"
-        names = _level_names(feature).get(level, (level, level))
-        fields.update(level_ko=names[0], level_en=names[1])
+        level = _level(feature, int(value))
+        fields.update(level_ko=level.ko, level_en=level.en)
     ko = feature.reason_ko.format(value=_format_value(feature, value, "ko"), **fields)
     en = feature.reason_en.format(value=_format_value(feature, value, "en"), **fields)
     return ko, en
