@@ -165,7 +165,9 @@ def wilson(p: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, f
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # The interval always holds p; in floating point its bound can miss by one ulp (at p = 1,
+    # centre + half comes out as 0.9999999999999999), so the bounds are taken to include p.
+    return float(max(0.0, min(centre - half, p))), float(min(1.0, max(centre + half, p)))
 
 
 def _weighted_share(found: np.ndarray, weight: np.ndarray) -> tuple[float, float]:

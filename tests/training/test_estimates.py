@@ -20,6 +20,7 @@ from training.estimates import (
     list_gain,
     mean_risk_ratio,
     share_estimate,
+    wilson,
 )
 from training.evaluation import Ranking, compare_lists
 from training.metrics import top_k_mask
@@ -175,3 +176,15 @@ def test_two_lists_are_compared_where_both_hold_enough_survey_households() -> No
         0,
     )
     assert gain.low < gain.value < gain.high
+
+
+@pytest.mark.parametrize("households", [1.0, 3.5, 5.0, 7.5, 8.25, 40.0, 212.75, 1999.0])
+def test_a_share_of_all_or_none_lies_inside_its_own_wilson_interval(households: float) -> None:
+    # In floating point the upper bound at p = 1 came out as 0.9999999999999999 for about a third
+    # of sample sizes (and the lower bound at p = 0 above 0): a list whose every survey household
+    # was found reported a precision outside its own interval.
+    assert wilson(1.0, households)[1] == 1.0 and wilson(1.0, households)[0] < 1.0
+    assert wilson(0.0, households)[0] == 0.0 and wilson(0.0, households)[1] > 0.0
+    for p in (0.1, 0.5, 0.97):
+        low, high = wilson(p, households)
+        assert low <= p <= high
