@@ -13,9 +13,9 @@ from functools import cache
 from features.declaration import Feature, FeatureFamily
 from features.families import admin, crisis, history, sensors
 
-CATALOGUE_VERSION = "2"
+CATALOGUE_VERSION = "3"
 """Bump when a feature is added, removed or changes meaning; recorded in every manifest, and a
-city-scoring run of another version is never resumed."""
+city-scoring run of another version is never resumed. 3: crisis_categories_12m."""
 
 FAMILIES: tuple[FeatureFamily, ...] = (admin.FAMILY, crisis.FAMILY, sensors.FAMILY, history.FAMILY)
 """In table order. The first is the registry: its rows are the round's households, and the others

@@ -73,6 +73,17 @@ FEATURES = (
     *_per_category(),
     *_distinct(),
     Feature(
+        "crisis_categories_12m",
+        "최근 12개월 위기정보가 통보된 분야(공과금·주거·보험료·금융·고용·건강·복지·가구) 수",
+        "areas of life (utilities, housing, insurance, finance, work, health, welfare, household) "
+        "with a crisis report in the last 12 months",
+        "count",
+        reason_ko="최근 12개월 {value}개 분야에서 위기정보",
+        reason_en="crisis reports in {value} areas of life in the last 12 months",
+        window_months=YEAR_MONTHS,
+        fill="zero",
+    ),
+    Feature(
         "crisis_days_since_last",
         "가장 최근 위기정보 통보 후 경과 일수",
         "days since the latest crisis report",
@@ -161,6 +172,7 @@ def crisis_query(as_of: pd.Timestamp) -> tuple[str, dict]:
         household_id,
         {", ".join(per_category)},
         {", ".join(distinct)},
+        count(DISTINCT category) FILTER (WHERE {year}) AS crisis_categories_12m,
         date_diff('day', max(reported_on), $as_of)::DOUBLE AS crisis_days_since_last,
         coalesce(max(months_overdue) FILTER (WHERE {year}), 0)::DOUBLE
             AS crisis_max_months_overdue_12m,
