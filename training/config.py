@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from features.catalogue import family_names
+from features.catalogue import family_names, names
 from features.labels import LABEL_HORIZON_DAYS
 
 Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
@@ -74,6 +74,18 @@ class Features(_Strict):
     )
     protected_inputs: bool = False
     """Whether head_sex and disability are model inputs (they are never reasons)."""
+    without: list[str] = Field(default_factory=list)
+    """Features of the chosen families left out, to measure what one feature adds (an ablation)."""
+
+    @model_validator(mode="after")
+    def _without_known(self) -> Features:
+        chosen = set(names(tuple(self.families)))
+        unknown = [name for name in self.without if name not in chosen]
+        if unknown:
+            raise ValueError(
+                f"features.without names {unknown}, not features of the families {self.families}"
+            )
+        return self
 
 
 class Label(_Strict):

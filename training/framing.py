@@ -25,9 +25,13 @@ class TrainingRows:
 
 def model_features(config: ExperimentConfig) -> list[Feature]:
     """The catalogue features an experiment feeds the model, in table order."""
-    families = set(config.features.families)
+    families, without = set(config.features.families), set(config.features.without)
     protected = config.features.protected_inputs
-    return [f for f in catalogue() if f.family in families and (protected or not f.protected)]
+    return [
+        f
+        for f in catalogue()
+        if f.family in families and (protected or not f.protected) and f.name not in without
+    ]
 
 
 def categorical_features(features: list[Feature]) -> list[str]:

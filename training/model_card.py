@@ -191,7 +191,9 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         f"(`visit_within_90d`); framing `{config.label.framing}` "
         f"(survey weight {config.label.survey_weight:g}; households: {trained_on}). "
         f"Features: {len(facts.features)} from the "
-        f"families {', '.join(config.features.families)}; protected attributes as inputs: "
+        f"families {', '.join(config.features.families)}"
+        f"{' without ' + ', '.join(config.features.without) if config.features.without else ''}; "
+        "protected attributes as inputs: "
         f"{'yes' if config.features.protected_inputs else 'no'}. LightGBM, {facts.best_iteration} trees "
         "(early stopping on the validation round).",
         "",

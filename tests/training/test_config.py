@@ -51,3 +51,15 @@ EXPERIMENTS = sorted(
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
 def test_every_shipped_experiment_config_loads(path: Path) -> None:
     assert load_experiment(path).name == path.stem
+
+
+def test_an_ablation_leaves_out_named_features_of_the_chosen_families_only(tmp_path: Path) -> None:
+    from training.framing import model_features
+
+    path = tmp_path / "t.toml"
+    path.write_text(GOOD + '[features]\nwithout = ["crisis_categories_12m"]\n')
+    inputs = [f.name for f in model_features(load_experiment(path))]
+    assert "crisis_categories_12m" not in inputs and "crisis_distinct_12m" in inputs
+    path.write_text(GOOD + '[features]\nfamilies = ["admin"]\nwithout = ["crisis_categories_12m"]\n')
+    with pytest.raises(ConfigError, match=r"features: .*names \['crisis_categories_12m'\], not features of"):
+        load_experiment(path)
