@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.measured import measured_anbu  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 
 
 def _anbu(*args: str) -> None:
@@ -29,7 +30,7 @@ def _anbu(*args: str) -> None:
 def city(work: Path, variant: str, seed: int, households: int) -> Path:
     """A generated and validated city (made once, then reused)."""
     folder = work / f"city-{variant}-{seed}-{households}"
-    if not (folder / "_validated" / "validation.json").is_file():
+    if not (DataFolder(folder).validated / "validation.json").is_file():
         print(f"generating and validating {variant} seed {seed} ({households:,} households) …", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
         _anbu(

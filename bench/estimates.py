@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.cities import _anbu, city, promote, train  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 
 BASELINE = ROOT / "experiments" / "baseline.toml"
 FIGURES = (
@@ -131,7 +132,7 @@ def demo_sequence(work: Path, seed: int) -> tuple[int, str]:
     folder = work / f"demo-{seed}"
     shutil.rmtree(folder, ignore_errors=True)
     _anbu("generate", "--scale", "small", "--seed", str(seed), "--out", str(folder), "--no-report")
-    shutil.rmtree(folder / "_truth")
+    shutil.rmtree(DataFolder(folder).truth)
     _anbu("validate", "--data", str(folder))
     store = work / f"demo-store-{seed}"
     train(folder, BASELINE, store)

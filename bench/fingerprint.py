@@ -31,6 +31,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/features.py is not the package
+
+from features.data_folder import DataFolder  # noqa: E402
+
 CITIES = [(7, "default"), (3, "flat_meters"), (11, "slow_reporting")]
 AS_OF = "2026-07-31"
 TRAINING_ROUNDS = ["2026-03-31", "2026-05-31"]
@@ -131,7 +135,7 @@ def city_fingerprint(seed: int, city_variant: str, work: Path) -> dict[str, str]
     # are what is compared, so the fingerprint promotes whatever the config trained.
     _anbu("promote", "--override", "--by", "bench/fingerprint.py", "--reason", "fingerprint run", env=env)
     _anbu("score", "--data", str(data), "--as-of", AS_OF, env=env)
-    written = sorted(p for p in data.rglob("*") if p.is_file() and "_records" not in p.parts)
+    written = sorted(p for p in data.rglob("*") if p.is_file() and DataFolder(data).records not in p.parents)
     written += sorted((work / "x" / data.name).glob("*.parquet"))
     return {str(p.relative_to(work)): _digest(p) for p in written}
 

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cities import city  # noqa: E402
 from bench.legacy_sensor_features import legacy_sensor_query  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 from features.families.sensors import POWER_FEATURES  # noqa: E402
 
 WITHDRAWAL_DEVIATION = 1.0
@@ -93,7 +94,7 @@ def measure_weeks(data: Path) -> Weeks:
     from features.delivery_views import connect
     from features.families.sensors import sensor_query
 
-    validated = data / "_validated"
+    validated = DataFolder(data).validated
     con = connect(validated)
     con.execute("CREATE TABLE readings_in_memory AS SELECT * FROM sensor_readings")
     con.execute("CREATE OR REPLACE VIEW sensor_readings AS SELECT * FROM readings_in_memory")
@@ -115,9 +116,9 @@ def measure_weeks(data: Path) -> Weeks:
         week["kepco_rule"] = week.index.isin(window["household_id"])
         frames.append(week.reset_index().assign(as_of=as_of))
     table = pd.concat(frames, ignore_index=True)
-    episodes = pd.read_parquet(data / "_truth" / "sensor_episodes.parquet")
+    episodes = pd.read_parquet(DataFolder(data).truth / "sensor_episodes.parquet")
     state = pd.read_parquet(
-        data / "_truth" / "monthly_state.parquet", columns=["household_id", "month", "state"]
+        DataFolder(data).truth / "monthly_state.parquet", columns=["household_id", "month", "state"]
     )
     return Weeks(_label(table, episodes, state), *_episodes(episodes, table))
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.measured import measured_anbu  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 
 AS_OF = "2026-07-31"
 
@@ -38,7 +39,7 @@ def main() -> None:
     rows = []
     for households in arguments.households:
         city = work / f"city-{households}"
-        if not (city / "_validated").is_dir():
+        if not DataFolder(city).validated.is_dir():
             measured_anbu("generate", "--households", str(households), "--seed", "7", "--out", str(city))
             measured_anbu("validate", "--data", str(city))
         timings = {}

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.measured import measured_anbu  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 
 RETRAIN_BUDGET_SECONDS = 300.0
 TARGETS = (
@@ -62,7 +63,7 @@ def main() -> None:
     rows = []
     for seed in arguments.seeds:
         city = work / f"city-{seed}"
-        if not (city / "_validated" / "validation.json").is_file():
+        if not (DataFolder(city).validated / "validation.json").is_file():
             print(f"generating and validating the small city, seed {seed} …", flush=True)
             _anbu("generate", "--scale", "small", "--seed", str(seed), "--out", str(city))
             _anbu("validate", "--data", str(city))

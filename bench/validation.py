@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cities import city  # noqa: E402
 from bench.measured import measured_anbu  # noqa: E402
+from features.data_folder import DataFolder  # noqa: E402
 
 SOURCES = (
     "households",
@@ -103,7 +104,7 @@ def main() -> None:
         broken = breaker(delivery, share, arguments.seed) if breaker else 0
         # The faster of two runs: the first of a series also pays for a cold page cache.
         seconds, peak_gib = min(measured_anbu("validate", "--data", str(delivery)) for _ in range(2))
-        kept = _registered(delivery / "_validated" / "households.parquet")
+        kept = _registered(DataFolder(delivery).validated / "households.parquet")
         rows.append((label, broken, seconds, peak_gib, len(everyone - kept)))
         print(f"{label}: {seconds:.1f} s", flush=True)
     clean_seconds, clean_gib = rows[0][2], rows[0][3]

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from features.data_folder import DataFolder
 from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
 
 
@@ -41,7 +42,7 @@ def city_report(data_dir: Path) -> CityReport:
         for name in ("households", "crisis_events", "sensor_enrollments", "outreach_visits"):
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{data_dir / name}.parquet')")
         con.execute(
-            f"CREATE VIEW truth AS SELECT * FROM read_parquet('{data_dir / '_truth' / 'monthly_state.parquet'}')"
+            f"CREATE VIEW truth AS SELECT * FROM read_parquet('{DataFolder(data_dir).truth / 'monthly_state.parquet'}')"
         )
         first = q(
             "SELECT gu, household_size, head_birth_year, valid_from FROM (SELECT *, row_number() OVER "
@@ -73,7 +74,9 @@ def city_report(data_dir: Path) -> CityReport:
     ).reset_index()
 
     alone = first[first["household_size"] == 1]
-    start_year = int(json.loads((data_dir / "_truth" / "generation.json").read_text())["first_month"][:4])
+    start_year = int(
+        json.loads((DataFolder(data_dir).truth / "generation.json").read_text())["first_month"][:4]
+    )
     ages = start_year - alone["head_birth_year"]
     edges = [0, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 200]
     generated_bands = pd.cut(ages, edges, right=False, labels=list(AGE_BAND_COLUMNS)).value_counts(

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from features.contract.files import SourceWriter
 from features.contract.schemas import SOURCES_BY_NAME
+from features.data_folder import DataFolder
 from synthetic.city import compose_city, dong_codes, households_frame
 from synthetic.events import crisis_events
 from synthetic.latent import simulate_hardship, simulate_isolation
@@ -107,17 +108,16 @@ def generate_city(
         raise ValueError(f"months must be between 4 and 120, got {months}")
     started = time.perf_counter()
     out = Path(out)
-    (out / "_truth").mkdir(parents=True, exist_ok=True)
+    truth_dir = DataFolder(out).truth
+    truth_dir.mkdir(parents=True, exist_ok=True)
     period = Period(pd.Timestamp(last_month), months, reading_days)
     composition = compose_city(households, np.random.default_rng([seed, 0]))
     dongs = dong_codes(np.random.default_rng([seed, 1]))
     writers = {name: SourceWriter(out / f"{name}.parquet", spec) for name, spec in SOURCES_BY_NAME.items()}
-    truth_writer = pq.ParquetWriter(
-        out / "_truth" / "monthly_state.parquet", _truth_schema(), compression="zstd"
-    )
+    truth_writer = pq.ParquetWriter(truth_dir / "monthly_state.parquet", _truth_schema(), compression="zstd")
     hidden_writer = None
     episode_writer = pq.ParquetWriter(
-        out / "_truth" / "sensor_episodes.parquet", _episode_schema(), compression="zstd"
+        truth_dir / "sensor_episodes.parquet", _episode_schema(), compression="zstd"
     )
     try:
         for chunk, start in enumerate(range(0, households, CHUNK_HOUSEHOLDS)):
@@ -136,7 +136,7 @@ def generate_city(
             table = pa.Table.from_pandas(hidden, preserve_index=False)
             if hidden_writer is None:
                 hidden_writer = pq.ParquetWriter(
-                    out / "_truth" / "households.parquet", table.schema, compression="zstd"
+                    truth_dir / "households.parquet", table.schema, compression="zstd"
                 )
             hidden_writer.write_table(table)
             episode_writer.write_table(
@@ -163,7 +163,7 @@ def generate_city(
         seconds=round(time.perf_counter() - started, 1),
         rows={name: writer.rows_written for name, writer in writers.items()},
     )
-    (out / "_truth" / "generation.json").write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
+    (truth_dir / "generation.json").write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
     return summary
 
 

@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from features.data_folder import DataFolder
+
 LABEL_WINDOW_MONTHS = 3
 
 
 def has_truth(data_dir: Path) -> bool:
-    return (Path(data_dir) / "_truth" / "monthly_state.parquet").is_file()
+    return (DataFolder(data_dir).truth / "monthly_state.parquet").is_file()
 
 
 def window_months(round_date: pd.Timestamp) -> pd.DatetimeIndex:
@@ -41,7 +43,7 @@ def round_truth(
     month of the window by the share of those visits made in it (evenly when there are none).
     Returns None for a city without `_truth/` (every real city).
     """
-    path = Path(data_dir) / "_truth" / "monthly_state.parquet"
+    path = DataFolder(data_dir).truth / "monthly_state.parquet"
     if not path.is_file():
         return None
     months = window_months(round_date)

@@ -13,17 +13,17 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
+from features.settings import Settings
+
 MODEL_NAME = "isolation-risk"
 """The registered model every experiment's candidate is registered under."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 EXPERIMENT_NAME = "anbu-isolation-risk"
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 
 def default_store_dir() -> Path:
-    return Path(os.environ.get("ANBU_MODELS_DIR", PROJECT_ROOT / "models"))
+    return Settings().models_dir
 
 
 def tracking_uri() -> str:

@@ -16,16 +16,16 @@ from features.families.history import KNOWN_WINDOW_DAYS
 
 def records_location(data: Path) -> str:
     """Where outcomes, overrides and the audit log live (ANBU_RECORDS_URL, else DIR/_records/)."""
-    from serving.api.settings import ServiceSettings
+    from features.settings import Settings
 
-    return ServiceSettings(data=data).records_location  # type: ignore[call-arg]
+    return Settings(data=data).records_location
 
 
 def open_records(data: Path):
-    from serving.api.settings import ServiceSettings
+    from features.settings import Settings
     from serving.records.store import Records
 
-    settings = ServiceSettings(data=data)  # type: ignore[call-arg]
+    settings = Settings(data=data)
     return Records(settings.records_location, settings.records_secret_file)
 
 
@@ -180,7 +180,9 @@ def rank(
     if output_format == "table":
         _print_table(listed, title, CHANGE_KO)
         return
-    target = out or Path(data) / "_lists" / f"{day.date()}-{gu}{'-' + dong if dong else ''}.{output_format}"
+    from features.data_folder import DataFolder
+
+    target = out or DataFolder(data).list_file(day, gu, dong, output_format)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(to_csv(listed) if output_format == "csv" else to_xlsx(listed, title))
     console.print(f"{len(listed.rows)} households → {target}")
@@ -268,9 +270,9 @@ keys_app = typer.Typer(
 
 
 def _keys_file(data: Path) -> Path:
-    from serving.api.settings import ServiceSettings
+    from features.settings import Settings
 
-    return ServiceSettings(data=data).keys_file  # type: ignore[call-arg]
+    return Settings(data=data).keys_file
 
 
 def _scope_text(caller) -> str:
@@ -374,9 +376,9 @@ def serve(
     the server (exec), so SIGTERM from systemd, `docker stop` or a test harness reaches it."""
     import sys
 
+    from features.settings import Settings
     from serving.api.auth import ROLES, add_key
     from serving.api.preflight import StartRefused, preflight
-    from serving.api.settings import ServiceSettings
 
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
@@ -385,7 +387,7 @@ def serve(
     # A worker that fails after start ends the server (exit 1) instead of being restarted forever.
     environment["BENTOML_CONTAINERIZED"] = "1"
     try:
-        settings = ServiceSettings(data=Path(data), as_of=environment.get("ANBU_AS_OF"))  # type: ignore[call-arg]
+        settings = Settings(data=Path(data), as_of=environment.get("ANBU_AS_OF"), workers=workers)
         preflight(settings)
     except StartRefused as error:
         fail(str(error))

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from features.contract.files import arrow_schema, find_source_file
 from features.contract.row_checks import BLANKED, REASON, ROW, check_batch
 from features.contract.schemas import SOURCES, SOURCES_BY_NAME, SourceSpec
+from features.data_folder import DataFolder
 from features.reference import UNKNOWN_INDICATOR_CATEGORY, indicator_categories
 
 BATCH_ROWS = 1_000_000
@@ -95,7 +96,7 @@ class DeliveryReport:
 
 def default_out_dir(data_dir: Path) -> Path:
     """Where accepted and quarantined rows go unless told otherwise: beside the delivery."""
-    return data_dir / "_validated"
+    return DataFolder(data_dir).validated
 
 
 def _sha256(path: Path) -> str:

@@ -22,6 +22,7 @@ import bentoml
 import lightgbm as lgb
 from bentoml._internal.bento.build_config import BentoEnvSchema
 
+from features.settings import Settings
 from serving.scoring.champion import Champion, load_champion
 
 BENTO_NAME = "anbu"
@@ -70,8 +71,9 @@ def export_champion() -> str:
 
 def bento_model_tag() -> str | None:
     """The packed model's tag when running from a Bento (or told so by ANBU_BENTO_MODEL)."""
-    if os.environ.get(MODEL_ENV):
-        return os.environ[MODEL_ENV]
+    told = Settings().bento_model
+    if told:
+        return told
     return MODEL_FILE.read_text(encoding="utf-8").strip() if MODEL_FILE.is_file() else None
 
 

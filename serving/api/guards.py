@@ -9,12 +9,10 @@ Content-Length or send none).
 
 from __future__ import annotations
 
-import os
-
+from features.settings import Settings
 from serving.api.auth import json_response
 
 API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/model", "/reload")
-DEFAULT_MAX_BODY = 2_000_000
 
 
 class BodyTooLarge(Exception):
@@ -24,7 +22,7 @@ class BodyTooLarge(Exception):
 class JsonBodyMiddleware:
     def __init__(self, app, max_body_bytes: int | None = None) -> None:
         self.app = app
-        self.max_body = max_body_bytes or int(os.environ.get("ANBU_MAX_BODY_BYTES", DEFAULT_MAX_BODY))
+        self.max_body = max_body_bytes or Settings().max_body_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_ROUTES):

@@ -12,9 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from serving.api.settings import ServiceSettings
+from features.settings import Settings
 from serving.scoring.rounds import (
-    SCORES_FOLDER,
     RoundNotScored,
     legacy_files,
     previous_round,
@@ -27,9 +26,11 @@ class StartRefused(RuntimeError):
     """The service cannot start; the message says why and what to do."""
 
 
-def preflight(settings: ServiceSettings, champion_version: str | None = None) -> pd.Timestamp:
+def preflight(settings: Settings, champion_version: str | None = None) -> pd.Timestamp:
     """Check data, rounds and (without a champion already loaded) the model store; return the
     round to serve."""
+    if settings.data is None:
+        raise StartRefused("ANBU_DATA is not set: point it at the data directory (e.g. data/demo)")
     data = settings.data
     if not data.is_dir():
         raise StartRefused(
@@ -39,7 +40,7 @@ def preflight(settings: ServiceSettings, champion_version: str | None = None) ->
     if legacy:
         raise StartRefused(
             f"{legacy[0]} is in the layout before rounds were kept per model version: move it to "
-            f"{data / SCORES_FOLDER}/<as_of>/v<model version>.parquet, or score the round again"
+            f"{settings.folder.scores()}/<as_of>/v<model version>.parquet, or score the round again"
         )
     if champion_version is None:
         from serving.api.bento import bento_model_tag
@@ -54,7 +55,7 @@ def preflight(settings: ServiceSettings, champion_version: str | None = None) ->
     as_of = pd.Timestamp(settings.as_of) if settings.as_of else (days[-1] if days else None)
     if as_of is None:
         raise StartRefused(
-            f"no scored round under {data / SCORES_FOLDER}: run `anbu score --data {data} --as-of D` first"
+            f"no scored round under {settings.folder.scores()}: run `anbu score --data {data} --as-of D` first"
         )
     try:
         served = shown_version(data, as_of, prefer=champion_version)

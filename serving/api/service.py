@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 
 import bentoml
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 import pydantic
 
 from features.catalogue import by_name
+from features.settings import Settings
 from serving.api import metrics_labels, request_timeout
 from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.api.bento import bento_model_tag, load_bento_champion
@@ -46,7 +46,6 @@ from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.api.planner import planner_app
 from serving.api.preflight import StartRefused, preflight
 from serving.api.served_rounds import LoadedRound, ServedRounds
-from serving.api.settings import ServiceSettings
 from serving.lists.ranking import OutreachList, outreach_list
 from serving.records.known import known_for_lists
 from serving.records.store import Records
@@ -97,7 +96,7 @@ web = planner_app()
 @bentoml.asgi_app(web, path="/planner")
 @bentoml.service(
     name="anbu",
-    workers=int(os.environ.get("ANBU_WORKERS", "1")),
+    workers=Settings().workers,
     logging={"access": {"enabled": False}},
     traffic={"timeout": 60},
 )
@@ -111,12 +110,12 @@ class Anbu:
         """Before the port opens (main process): one sentence and exit 1, not a crash loop."""
         if not bento_model_tag():
             try:
-                preflight(ServiceSettings())  # type: ignore[call-arg]
+                preflight(Settings())
             except StartRefused as refusal:
                 raise SystemExit(f"anbu: {refusal}") from None
 
     def __init__(self) -> None:
-        self.settings = ServiceSettings()  # type: ignore[call-arg]
+        self.settings = Settings()
         self.records = Records(self.settings.records_location, self.settings.records_secret_file)
         self._load()
 
@@ -480,7 +479,7 @@ def rank_response(
 
 
 def _routes():
-    settings = ServiceSettings()  # type: ignore[call-arg]
+    settings = Settings()
     return route_table(
         {api.route: api.func for api in Anbu.apis.values()}, {"/planner": web}, settings.metrics_open
     )
@@ -498,7 +497,7 @@ def _document() -> dict:
 
 
 def _keys_file():
-    return ServiceSettings().keys_file  # type: ignore[call-arg]
+    return Settings().keys_file
 
 
 Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)

@@ -22,10 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.data_folder import DataFolder
 from serving.scoring.champion import Champion
 from serving.scoring.city import BLOCK_ROWS, Progress, score_city
 
-SCORES_FOLDER = "_scores"
 _VERSION_FILE = re.compile(r"^v(\d+)\.parquet$")
 _ROUND_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -52,7 +52,7 @@ class ScoredRound:
 
 
 def round_folder(data_dir: Path, as_of: pd.Timestamp) -> Path:
-    return Path(data_dir) / SCORES_FOLDER / pd.Timestamp(as_of).date().isoformat()
+    return DataFolder(data_dir).scores(as_of)
 
 
 def scores_path(data_dir: Path, as_of: pd.Timestamp, version: str) -> Path:
@@ -72,7 +72,7 @@ def versions_of(data_dir: Path, as_of: pd.Timestamp) -> list[ScoredRound]:
 
 def scored_rounds(data_dir: Path) -> list[pd.Timestamp]:
     """Round dates with at least one stored scoring, oldest first."""
-    folder = Path(data_dir) / SCORES_FOLDER
+    folder = DataFolder(data_dir).scores()
     if not folder.is_dir():
         return []
     days = [pd.Timestamp(p.name) for p in folder.iterdir() if p.is_dir() and _ROUND_FOLDER.match(p.name)]
@@ -81,7 +81,7 @@ def scored_rounds(data_dir: Path) -> list[pd.Timestamp]:
 
 def legacy_files(data_dir: Path) -> list[Path]:
     """`_scores/<as_of>.parquet` files of the layout before rounds were kept per model version."""
-    folder = Path(data_dir) / SCORES_FOLDER
+    folder = DataFolder(data_dir).scores()
     return sorted(folder.glob("????-??-??.parquet")) if folder.is_dir() else []
 
 

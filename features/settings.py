@@ -1,0 +1,89 @@
+"""Every `ANBU_*` environment variable, read in one place (pydantic-settings).
+
+`bentoml serve`, `anbu serve`, a Bento, the CLI's stages and the tests all read the environment
+through this object, so a wrong value is refused at start with the setting's name, not found on the
+first request, and the README's table of settings is the list of its fields
+(tests/features/test_settings.py keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.data_folder import DataFolder
+from features.families.history import KNOWN_WINDOW_DAYS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANBU_", extra="ignore")
+
+    data: Path | None = Field(
+        default=None, description="The data directory the service reads (scored rounds, records, keys)."
+    )
+    as_of: dt.date | None = Field(default=None, description="Round to serve; default the latest scored.")
+    records_url: str | None = Field(
+        default=None,
+        description="Where records live: a SQLAlchemy URL (postgresql+psycopg://…) or a SQLite path; "
+        "default DIR/_records/anbu.sqlite. ANBU_RECORDS is the older name of the same setting.",
+    )
+    records: str | None = Field(default=None, description="Older name of ANBU_RECORDS_URL.")
+    records_secret_file: Path | None = Field(
+        default=None, description="The records' chain key; default records.secret beside a SQLite file."
+    )
+    keys: Path | None = Field(default=None, description="API keys file; default DIR/_records/api_keys.toml.")
+    max_capacity: int = Field(
+        default=500,
+        ge=1,
+        le=5_000,
+        description="Largest list a planner key may ask for, unless the key says.",
+    )
+    known_window_days: int = Field(
+        default=KNOWN_WINDOW_DAYS,
+        ge=1,
+        le=3_650,
+        description="How long a visit that found isolation or risk keeps a household on the re-check "
+        "side instead of the discovery list.",
+    )
+    metrics_open: bool = Field(
+        default=False, description="Serve /metrics without a key (default: admin or monitor keys only)."
+    )
+    max_body_bytes: int = Field(default=2_000_000, ge=10_000, description="Largest request body accepted.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Service worker processes; above 1 needs the records in PostgreSQL.",
+    )
+    bento_model: str | None = Field(
+        default=None,
+        description="Set inside a built Bento (and while building one): the model tag packed with it.",
+    )
+    models_dir: Path = Field(
+        default=PROJECT_ROOT / "models",
+        description="The embedded model store (MLflow in SQLite) when MLFLOW_TRACKING_URI is not set.",
+    )
+
+    @field_validator("data")
+    @classmethod
+    def _resolved(cls, value: Path | None) -> Path | None:
+        return Path(value).resolve() if value is not None else None
+
+    @property
+    def folder(self) -> DataFolder:
+        if self.data is None:
+            raise ValueError("ANBU_DATA is not set: point it at the data directory (e.g. data/demo)")
+        return DataFolder(self.data)
+
+    @property
+    def records_location(self) -> str:
+        return self.records_url or self.records or str(self.folder.records_database)
+
+    @property
+    def keys_file(self) -> Path:
+        return Path(self.keys) if self.keys else self.folder.keys
