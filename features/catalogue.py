@@ -73,7 +73,8 @@ def catalogue_markdown() -> str:
         "Windows end on the round date and use only facts reported, valid, visited or measured "
         "on or before it. A household the family has no row for gets 0 where the fill is `zero` "
         "(no crisis report is a count of 0) and stays missing otherwise (no sensor is not 0). "
-        "The registry's features are never absent: its rows are the round's households. "
+        "The registry's rows are the round's households, so no fill applies to its features "
+        "(a value the validation refused stays missing). "
         "Protected attributes are model inputs only when an experiment says so, and never reasons.",
         "",
     ]

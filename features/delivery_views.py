@@ -26,7 +26,7 @@ def connect(
         config["threads"] = threads
     con = duckdb.connect(config=config)
     con.execute("SET enable_progress_bar = false")
-    for spec, path in drop_sources(validated_dir):
+    for spec, path in delivery_sources(validated_dir):
         if path is not None:
             con.execute(f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{path}')")
         else:
@@ -38,7 +38,7 @@ def connect(
     return con
 
 
-def drop_sources(validated_dir: Path) -> list[tuple[SourceSpec, Path | None]]:
+def delivery_sources(validated_dir: Path) -> list[tuple[SourceSpec, Path | None]]:
     """Each contract source with its validated file, None for an absent optional one (the engines
     make it an empty view of its contract columns); a missing required file is refused."""
     found: list[tuple[SourceSpec, Path | None]] = []

@@ -26,6 +26,7 @@ from features.labels import (
     survey_visit_days,
     survey_visits_by_month,
 )
+from features.output_schema import Kind, OutputSchema
 
 IDENTITY_COLUMNS = ("household_id", "round_date")
 AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
@@ -34,7 +35,35 @@ KNOWN_COLUMNS = ("last_finding_on",)
 """What outreach already knows (the latest visit on or before the round that found the household
 isolated or at risk): it decides whether a household belongs on the discovery or the re-check
 list (serving/records/known.py), never a model input."""
-LABEL_COLUMNS = ("label", "label_trigger", "label_survey", "survey_label")
+LABEL_KINDS: tuple[tuple[str, Kind], ...] = (
+    ("label", "float"),
+    ("label_trigger", "string"),
+    ("label_survey", "integer"),
+    ("survey_label", "float"),
+)
+"""The label of a training set (features/labels.py): missing for a household nobody visited."""
+LABEL_COLUMNS = tuple(name for name, _ in LABEL_KINDS)
+
+
+def round_schema() -> OutputSchema:
+    """The round table's declared columns: who, where, every catalogue feature as a float, and
+    what outreach already knows."""
+    return OutputSchema(
+        "round table",
+        (
+            ("household_id", "string"),
+            ("round_date", "timestamp"),
+            *((name, "string") for name in AUDIT_COLUMNS),
+            *((name, "float") for name in catalogue.names()),
+            *((name, "timestamp") for name in KNOWN_COLUMNS),
+        ),
+    )
+
+
+def training_set_schema() -> OutputSchema:
+    """A training set: round tables stacked, with the contract's label of each row."""
+    return OutputSchema("training set", (*round_schema().columns, *LABEL_KINDS))
+
 
 AGE_BANDS = (
     (0, 30, "under_30"),
@@ -134,6 +163,7 @@ def write_round(data_dir: Path, as_of: pd.Timestamp, out: Path, memory_limit: st
     with connect(Path(report.out_dir), memory_limit=memory_limit) as con:
         con.execute(f"COPY ({_round_query(con, as_of)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    round_schema().check_file(out)
     manifest = round_manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
     manifest.write(out)
     return manifest
@@ -190,6 +220,7 @@ def write_table(table: pd.DataFrame, manifest: RoundManifest, out: Path) -> Path
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
+    (training_set_schema() if manifest.label_framing else round_schema()).check_file(out)
     manifest.write(out)
     return out
 

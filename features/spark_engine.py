@@ -116,13 +116,13 @@ def spark_sql(query: str, params: dict | None = None) -> str:
     return bound.sql(dialect="spark")
 
 
-def register_drop(spark, validated_dir: Path) -> None:
+def register_delivery(spark, validated_dir: Path) -> None:
     """Views over the validated delivery, named as in features/delivery_views.py (an absent optional
     file is an empty view of its contract columns), plus the reference tables."""
     from features.contract.files import arrow_schema
-    from features.delivery_views import drop_sources, reference_tables
+    from features.delivery_views import delivery_sources, reference_tables
 
-    for spec, path in drop_sources(Path(validated_dir)):
+    for spec, path in delivery_sources(Path(validated_dir)):
         if path is not None:
             frame = spark.read.parquet(str(path))
         else:
@@ -138,7 +138,7 @@ def spark_round(spark, validated_dir: Path, as_of: pd.Timestamp):
     from features.round_table import round_join_query
 
     as_of = pd.Timestamp(as_of)
-    register_drop(spark, validated_dir)
+    register_delivery(spark, validated_dir)
     for family in FAMILIES:
         query, params = family.query(as_of)
         spark.sql(spark_sql(query, params)).createOrReplaceTempView(family.table)
@@ -151,13 +151,14 @@ def write_spark_round(spark, data_dir: Path, as_of: pd.Timestamp, out: Path):
     import time
 
     from features.contract.delivery import ensure_validated
-    from features.round_table import round_manifest
+    from features.round_table import round_manifest, round_schema
 
     started = time.perf_counter()
     as_of = pd.Timestamp(as_of)
     report = ensure_validated(Path(data_dir))
     spark_round(spark, Path(report.out_dir), as_of).write.mode("overwrite").parquet(str(out))
     rows = spark.read.parquet(str(out)).count()
+    round_schema().check_file(Path(out))
     manifest = round_manifest(report, [as_of], {as_of.date().isoformat(): rows}, started)
     manifest.write(Path(out))
     return manifest

@@ -85,6 +85,8 @@ class Features(_Strict):
             raise ValueError(
                 f"features.without names {unknown}, not features of the families {self.families}"
             )
+        if chosen <= set(self.without):
+            raise ValueError("features.without leaves the model no input")
         return self
 
 

@@ -27,11 +27,9 @@ def model_features(config: ExperimentConfig) -> list[Feature]:
     """The catalogue features an experiment feeds the model, in table order."""
     families, without = set(config.features.families), set(config.features.without)
     protected = config.features.protected_inputs
-    return [
-        f
-        for f in catalogue()
-        if f.family in families and (protected or not f.protected) and f.name not in without
-    ]
+    # Protected attributes are an input of their own: whichever family computes them.
+    chosen = [f for f in catalogue() if (protected if f.protected else f.family in families)]
+    return [f for f in chosen if f.name not in without]
 
 
 def categorical_features(features: list[Feature]) -> list[str]:

@@ -387,7 +387,10 @@ def serve(
     # A worker that fails after start ends the server (exit 1) instead of being restarted forever.
     environment["BENTOML_CONTAINERIZED"] = "1"
     try:
-        settings = Settings(data=Path(data), as_of=environment.get("ANBU_AS_OF"), workers=workers)
+        told = (
+            {"as_of": environment["ANBU_AS_OF"]} if as_of else {}
+        )  # else ANBU_AS_OF, as the service reads it
+        settings = Settings(data=Path(data), workers=workers, **told)
         preflight(settings)
     except StartRefused as error:
         fail(str(error))

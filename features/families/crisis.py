@@ -74,12 +74,12 @@ FEATURES = (
     *_distinct(),
     Feature(
         "crisis_categories_12m",
-        "최근 12개월 위기정보가 통보된 분야(공과금·주거·보험료·금융·고용·건강·복지·가구) 수",
-        "areas of life (utilities, housing, insurance, finance, work, health, welfare, household) "
-        "with a crisis report in the last 12 months",
+        "최근 12개월 위기정보가 통보된 분야(공과금·주거·보험료·금융·고용·건강·복지·가구·기타) 수",
+        "areas of life (utilities, housing, insurance, finance, work, health, welfare, household; "
+        "other for a code not yet in the catalogue) with a crisis report in the last 12 months",
         "count",
         reason_ko="최근 12개월 {value}개 분야에서 위기정보",
-        reason_en="crisis reports in {value} areas of life in the last 12 months",
+        reason_en="areas of life with crisis reports in the last 12 months: {value}",
         window_months=YEAR_MONTHS,
         fill="zero",
     ),

@@ -26,7 +26,7 @@ from features.settings import Settings
 from serving.scoring.champion import Champion, load_champion
 
 BENTO_NAME = "anbu"
-MODEL_ENV = "ANBU_BENTO_MODEL"
+MODEL_ENV = f"{Settings.model_config['env_prefix']}BENTO_MODEL"
 MODEL_FILE = Path(__file__).with_name("bento_model.txt")
 """Written into the (temporary) build context: BentoML applies a Bento's `envs` only in
 containers, so `bentoml serve anbu:…` finds its model tag here."""

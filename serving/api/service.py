@@ -127,7 +127,7 @@ class Anbu:
         self.plan = champion.plan
         self.explainer = champion.explainer  # built at start (path tables), not on a request
         self.as_of = as_of
-        self.rounds = ServedRounds(self.settings.data, self.as_of, champion.version)
+        self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version)
         self.served = self.rounds.served.households
         web.state.service = self
 
@@ -399,7 +399,7 @@ class Anbu:
             features=[
                 {
                     "name": f,
-                    "family": catalogue[f].family,
+                    "family": "protected" if catalogue[f].protected else catalogue[f].family,
                     "description_ko": catalogue[f].description_ko,
                     "description_en": catalogue[f].description_en,
                     "unit": catalogue[f].unit,

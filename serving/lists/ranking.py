@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from features.output_schema import OutputSchema
 from serving.records.known import KnownHouseholds
 from serving.records.store import Override
 from serving.scoring.households import BAND_KO
@@ -28,35 +30,33 @@ RISK_CHANGE = 0.02
 
 DISCOVERY, RECHECK = "discovery", "recheck"
 
-LIST_COLUMNS = [
-    "list",
-    "list_rank",
-    "household_id",
-    "gu",
-    "dong_code",
-    "risk",
-    "band",
-    "band_ko",
-    "percentile",
-    "change",
-    "previous_risk",
-    "risk_rise",
-    "reasons_changed",
-    "list_why_ko",
-    "list_why_en",
-    "override",
-    "override_reason",
-    "reason_1_ko",
-    "reason_2_ko",
-    "reason_3_ko",
-    "reason_4_ko",
-    "reason_1_en",
-    "reason_2_en",
-    "reason_3_en",
-    "reason_4_en",
-    "reason_codes",
-    "model_version",
-]
+LIST_SCHEMA = OutputSchema(
+    "outreach list",
+    (
+        ("list", "string"),
+        ("list_rank", "integer"),
+        ("household_id", "string"),
+        ("gu", "string"),
+        ("dong_code", "string"),
+        ("risk", "float"),
+        ("band", "string"),
+        ("band_ko", "string"),
+        ("percentile", "float"),
+        ("change", "string"),
+        ("previous_risk", "float"),
+        ("risk_rise", "float"),
+        ("reasons_changed", "boolean"),
+        ("list_why_ko", "string"),
+        ("list_why_en", "string"),
+        ("override", "string"),
+        ("override_reason", "string"),
+        *((f"reason_{slot}_{language}", "string") for language in ("ko", "en") for slot in range(1, 5)),
+        ("reason_codes", "string"),
+        ("model_version", "string"),
+    ),
+)
+"""A team's list as the API, the planner page and the exports read it."""
+LIST_COLUMNS = LIST_SCHEMA.names
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,10 @@ def outreach_list(
     for column in LIST_COLUMNS:
         if column not in picked.columns:
             picked[column] = None
+    rows = picked[LIST_COLUMNS]
+    LIST_SCHEMA.check(pa.Schema.from_pandas(rows, preserve_index=False), f"the outreach list of {gu}")
     return OutreachList(
-        rows=picked[LIST_COLUMNS],
+        rows=rows,
         left=left,
         households_in_area=len(area),
         round_date=str(pd.Timestamp(scored["round_date"].iloc[0]).date()) if len(scored) else "",

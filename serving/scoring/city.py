@@ -29,11 +29,12 @@ import pyarrow.parquet as pq
 
 from features import catalogue
 from features.contract.delivery import ensure_validated
-from features.round_table import write_round
+from features.round_table import round_schema, write_round
 from serving.scoring.champion import Champion
 from serving.scoring.households import (
     ID_COLUMNS,
     SCORE_COLUMNS,
+    SCORE_SCHEMA,
     ScoreManifest,
     city_ranks,
     input_digests,
@@ -121,6 +122,8 @@ def score_city(
         raise ValueError(f"no household is registered on {as_of.date()} in {data_dir}: nothing to score")
     blocks = max(1, -(-households // block_rows))
     columns = [*ID_COLUMNS, *champion.features]
+    # A resumed run reads a round table an earlier run wrote: the model's features, of their kinds.
+    round_schema().check(source.schema_arrow, run.features, need=columns)
     done = sum(run.part(i).is_file() for i in range(blocks))
     if progress:
         progress(done, blocks)
@@ -167,6 +170,7 @@ def _assemble(
             block = block.select(SCORE_COLUMNS)
             offset += rows
             if writer is None:
+                SCORE_SCHEMA.check(block.schema, run.out)
                 schema = block.schema.with_metadata({b"anbu": text.encode()})
                 writer = pq.ParquetWriter(temporary, schema, compression="zstd")
             writer.write_table(block.cast(schema))

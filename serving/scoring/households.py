@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.output_schema import OutputSchema
 from serving.scoring.champion import Champion
 from serving.scoring.reasons import REASON_COLUMNS, choose, reason_columns
 
@@ -88,19 +89,24 @@ def city_ranks(household_id: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, 
     return rank, percentile
 
 
-SCORE_COLUMNS = [
-    "household_id",
-    "round_date",
-    "gu",
-    "dong_code",
-    "risk",
-    "rank",
-    "percentile",
-    "band",
-    "model_version",
-    *REASON_COLUMNS,
-    "last_finding_on",
-]
+SCORE_SCHEMA = OutputSchema(
+    "scored round",
+    (
+        ("household_id", "string"),
+        ("round_date", "timestamp"),
+        ("gu", "string"),
+        ("dong_code", "string"),
+        ("risk", "float"),
+        ("rank", "integer"),
+        ("percentile", "float"),
+        ("band", "string"),
+        ("model_version", "string"),
+        *((name, "string") for name in REASON_COLUMNS),
+        ("last_finding_on", "timestamp"),
+    ),
+)
+"""What `anbu score` writes (on either engine) and the service and `anbu rank` read."""
+SCORE_COLUMNS = SCORE_SCHEMA.names
 OPTIONAL_SCORE_COLUMNS = ("last_finding_on",)
 """Rounds scored before the discovery lists existed lack it: read as never found (serving/scoring/rounds)."""
 
@@ -113,7 +119,9 @@ def score_table(champion: Champion, table: pd.DataFrame) -> pd.DataFrame:
         scored["household_id"].to_numpy(zero_copy_only=False), scored["risk"].to_numpy()
     )
     scored = scored.append_column("rank", pa.array(rank)).append_column("percentile", pa.array(percentile))
-    return scored.select(SCORE_COLUMNS).to_pandas().sort_values("rank", ignore_index=True)
+    scored = scored.select(SCORE_COLUMNS)
+    SCORE_SCHEMA.check(scored.schema, "the scored table")
+    return scored.to_pandas().sort_values("rank", ignore_index=True)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ offset by the sizes of the partitions before — no step gathers the city on one
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from serving.scoring.champion import Champion
 from serving.scoring.households import (
     ID_COLUMNS,
     SCORE_COLUMNS,
+    SCORE_SCHEMA,
     ScoreManifest,
     input_digests,
     score_households,
@@ -92,7 +94,12 @@ def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: C
     as_of = pd.Timestamp(as_of).normalize()
     report = ensure_validated(Path(data_dir))
     features = spark_round(spark, Path(report.out_dir), as_of)
-    spark_scores(features, champion).write.mode("overwrite").parquet(str(out))
+    # Written beside, checked, then moved in: a scored round is never rewritten, so a file that is
+    # not one must not land where `anbu score` would then refuse to replace it.
+    temporary = Path(out).with_name(Path(out).name + ".tmp")
+    spark_scores(features, champion).write.mode("overwrite").parquet(str(temporary))
+    SCORE_SCHEMA.check_file(temporary)
+    os.replace(temporary, out)
     written = spark.read.parquet(str(out))
     bands = {row["band"]: row["count"] for row in written.groupBy("band").count().collect()}
     ScoreManifest.of(as_of, champion, bands, input_digests(report)).write_beside(Path(out))

@@ -63,3 +63,16 @@ def test_an_ablation_leaves_out_named_features_of_the_chosen_families_only(tmp_p
     path.write_text(GOOD + '[features]\nfamilies = ["admin"]\nwithout = ["crisis_categories_12m"]\n')
     with pytest.raises(ConfigError, match=r"features: .*names \['crisis_categories_12m'\], not features of"):
         load_experiment(path)
+
+
+def test_protected_attributes_are_inputs_only_when_asked_whichever_families_are_chosen(
+    tmp_path: Path,
+) -> None:
+    from training.framing import model_features
+
+    path = tmp_path / "t.toml"
+    path.write_text(GOOD + '[features]\nfamilies = ["crisis"]\nprotected_inputs = true\n')
+    inputs = {f.name for f in model_features(load_experiment(path))}
+    assert {"head_sex_female", "disability"} <= inputs and "age" not in inputs
+    path.write_text(GOOD + '[features]\nfamilies = ["history"]\n')
+    assert not {"head_sex_female", "disability"} & {f.name for f in model_features(load_experiment(path))}

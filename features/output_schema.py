@@ -1,0 +1,83 @@
+"""Declared schemas of what the pipeline writes (round tables, training sets, scored rounds).
+
+Inputs have strict pandera models (features/contract/); outputs are checked too, where they are
+written and where they are read, so a file another engine, an older version or a hand edit wrote
+is refused with the file and the column named, not misread. Types are checked by kind, not by
+exact Arrow type: DuckDB writes `string` where pandas writes `large_string`, and Spark writes
+its timestamps with a time zone; all of those mean the same column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+Kind = Literal["string", "timestamp", "float", "integer", "boolean"]
+
+
+def _is_string(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):  # a categorical pandas column
+        return _is_string(t.value_type)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+_IS_KIND = {
+    "string": _is_string,
+    "timestamp": pa.types.is_timestamp,
+    "float": pa.types.is_floating,
+    "integer": pa.types.is_integer,
+    "boolean": pa.types.is_boolean,
+}
+
+
+class OutputSchemaError(ValueError):
+    """A written or read file is not what its schema declares."""
+
+
+@dataclass(frozen=True)
+class OutputSchema:
+    name: str
+    """What the file is, for messages: "round table", "scored round"."""
+    columns: tuple[tuple[str, Kind], ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def check(self, schema: pa.Schema, where: str | Path, need: Iterable[str] | None = None) -> None:
+        """Writing (`need` None): exactly the declared columns, in order, each of its kind.
+        Reading: the columns the reader needs are there, and every declared column that is there
+        is of its kind (a file written before a column existed is still read)."""
+        found = {field.name: field.type for field in schema}
+        if need is None:
+            if schema.names != self.names:
+                missing = [n for n in self.names if n not in found]
+                extra = [n for n in found if n not in self.names]
+                problems = [f"missing {missing}"] if missing else []
+                problems += [f"undeclared {extra}"] if extra else []
+                repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+                problems += [f"repeated {repeated}"] if repeated else []
+                raise OutputSchemaError(
+                    f"{where}: not a {self.name} as declared: {'; '.join(problems) or 'columns out of order'}"
+                )
+        else:
+            missing = [n for n in need if n not in found]
+            if missing:
+                raise OutputSchemaError(f"{where}: lacks the columns {missing}; it is not a {self.name}")
+        for name, kind in self.columns:
+            # A column with no value at all (Arrow's null type) is of every kind.
+            if name in found and not (pa.types.is_null(found[name]) or _IS_KIND[kind](found[name])):
+                raise OutputSchemaError(
+                    f"{where}: column {name} is {found[name]}, but a {self.name} declares it {kind}"
+                )
+
+    def check_file(self, path: Path, need: Iterable[str] | None = None) -> None:
+        """The same check on a Parquet file or a folder of part files (as Spark writes)."""
+        path = Path(path)
+        schema = pq.ParquetDataset(path).schema if path.is_dir() else pq.read_schema(path)
+        self.check(schema, path, need)
