@@ -122,16 +122,17 @@ chain_heads = sa.Table(
     sa.Column("last_hash", _text, nullable=False),
     sa.Column("head_mac", _text, nullable=False),
 )
-_BY_NAME = {
+TABLES_BY_NAME = {
     "visit_outcomes": visit_outcomes,
     "overrides": overrides,
     "care_marks": care_marks,
     "audit": audit_log,
 }
+"""The chained tables by name: what the store writes and `anbu records verify` re-reads."""
 _CHAIN_COLUMNS = ("id", "prev_hash", "row_hash")
 TABLES: dict[str, tuple[str, ...]] = {
     name: tuple(c.name for c in table.columns if c.name not in _CHAIN_COLUMNS)
-    for name, table in _BY_NAME.items()
+    for name, table in TABLES_BY_NAME.items()
 }
 """Each record table's columns besides id and its chain, in the order they are hashed."""
 
@@ -482,7 +483,7 @@ class Records:
         if name not in TABLES:
             raise ValueError(f"unknown record table {name}")
         with self._reading() as connection:
-            return pd.read_sql_query(sa.select(_BY_NAME[name]).order_by(sa.text("id")), connection)
+            return pd.read_sql_query(sa.select(TABLES_BY_NAME[name]).order_by(sa.text("id")), connection)
 
     def heads(self) -> dict[str, tuple[int, str]]:
         """Each table's last id and hash: what to keep elsewhere to catch a rollback."""
@@ -527,7 +528,7 @@ _MOVE_HEAD = (
         last_id=sa.bindparam("new_id"), last_hash=sa.bindparam("new_hash"), head_mac=sa.bindparam("new_mac")
     )
 )
-_APPEND = {name: table.insert() for name, table in _BY_NAME.items()}
+_APPEND = {name: table.insert() for name, table in TABLES_BY_NAME.items()}
 
 
 def select_head(connection: Connection, chain: str, lock: bool = False):

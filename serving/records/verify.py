@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from serving.records.store import (
-    _BY_NAME,
     GENESIS,
     TABLES,
+    TABLES_BY_NAME,
     Records,
     chain_heads,
     head_mac,
@@ -49,7 +49,7 @@ def verify(records: Records, kept_heads: dict[str, tuple[int, str]] | None = Non
 def _walk(secret: bytes, connection, table: str, head, kept: tuple[int, str] | None) -> list[Finding]:
     findings: list[Finding] = []
     expected_id, previous_hash, seen = 1, GENESIS, {}
-    query = sa.select(_BY_NAME[table]).order_by(sa.text("id"))
+    query = sa.select(TABLES_BY_NAME[table]).order_by(sa.text("id"))
     for row in connection.execute(query).mappings():
         row_id = int(row["id"])
         if row_id != expected_id:
