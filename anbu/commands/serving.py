@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -284,25 +285,35 @@ def _scope_text(caller) -> str:
     return "; ".join(p for p in parts if p)
 
 
+KeysData = Annotated[Path, typer.Option("--data", help="Data directory the service serves.")]
+Districts = Annotated[
+    list[str] | None, typer.Option("--gu", help="A planner's district (repeat; '*' for the whole city).")
+]
+Dongs = Annotated[list[str] | None, typer.Option("--dong", help="Only these administrative dongs (repeat).")]
+MaxCapacity = Annotated[
+    int | None, typer.Option("--max-capacity", min=1, help="Largest list this key may ask for.")
+]
+Routes = Annotated[
+    list[str] | None, typer.Option("--route", help="Only these routes of the role, e.g. /score (repeat).")
+]
+"""The scope a key carries, the same options for `keys add` and `keys scope`."""
+
+
 @keys_app.command("add")
 def keys_add(
-    data: Path = typer.Option(..., "--data", help="Data directory the service serves."),
-    name: str = typer.Option(..., "--name", help="Who holds the key, e.g. gwanak-team or call-centre."),
-    role: str = typer.Option(..., "--role", help="planner, service, monitor or admin."),
-    gu: list[str] = typer.Option([], "--gu", help="A planner's district (repeat; '*' for the whole city)."),
-    dong: list[str] = typer.Option([], "--dong", help="Only these administrative dongs (repeat)."),
-    max_capacity: int = typer.Option(
-        None, "--max-capacity", min=1, help="Largest list this key may ask for."
-    ),
-    route: list[str] = typer.Option(
-        [], "--route", help="Only these routes of the role, e.g. /score (repeat)."
-    ),
+    data: KeysData,
+    name: Annotated[str, typer.Option("--name", help="Who holds the key, e.g. gwanak-team or call-centre.")],
+    role: Annotated[str, typer.Option("--role", help="planner, service, monitor or admin.")],
+    gu: Districts = None,
+    dong: Dongs = None,
+    max_capacity: MaxCapacity = None,
+    route: Routes = None,
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
     from serving.api.auth import add_key
 
     try:
-        key = add_key(_keys_file(data), name, role, gu, dong, max_capacity, route)
+        key = add_key(_keys_file(data), name, role, gu or [], dong or [], max_capacity, route or [])
     except ValueError as error:
         fail(str(error))
     console.print(f"{role} key for {name} (shown once, store it safely):\n{key}")
@@ -310,20 +321,18 @@ def keys_add(
 
 @keys_app.command("scope")
 def keys_scope(
-    data: Path = typer.Option(..., "--data", help="Data directory the service serves."),
-    name: str = typer.Option(..., "--name", help="The caller whose scope changes."),
-    gu: list[str] = typer.Option([], "--gu", help="Districts (repeat; '*' for the whole city)."),
-    dong: list[str] = typer.Option([], "--dong", help="Only these administrative dongs (repeat)."),
-    max_capacity: int = typer.Option(
-        None, "--max-capacity", min=1, help="Largest list this key may ask for."
-    ),
-    route: list[str] = typer.Option([], "--route", help="Only these routes of the role (repeat)."),
+    data: KeysData,
+    name: Annotated[str, typer.Option("--name", help="The caller whose scope changes.")],
+    gu: Districts = None,
+    dong: Dongs = None,
+    max_capacity: MaxCapacity = None,
+    route: Routes = None,
 ) -> None:
     """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
     from serving.api.auth import set_scope
 
     try:
-        caller = set_scope(_keys_file(data), name, gu, dong, max_capacity, route)
+        caller = set_scope(_keys_file(data), name, gu or [], dong or [], max_capacity, route or [])
     except ValueError as error:
         fail(str(error))
     console.print(f"{name} ({caller.role}): {_scope_text(caller) or 'no limits beyond its role'}")

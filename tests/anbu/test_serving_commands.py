@@ -95,3 +95,23 @@ def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monke
     result = runner.invoke(app, ["outcomes", "--data", str(tmp_path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(out)["outcome"].tolist() == ["refused"]
+
+
+def test_keys_add_then_scope_share_their_options_and_the_list_shows_the_new_scope(tmp_path) -> None:
+    data = str(tmp_path)
+    added = runner.invoke(
+        app,
+        ["keys", "add", "--data", data, "--name", "gwanak-team", "--role", "planner"]
+        + ["--gu", "관악구", "--gu", "동작구", "--max-capacity", "30"],
+    )
+    assert added.exit_code == 0, added.output
+    assert "planner key for gwanak-team" in added.output
+    scoped = runner.invoke(
+        app, ["keys", "scope", "--data", data, "--name", "gwanak-team", "--gu", "관악구", "--route", "/rank"]
+    )
+    assert scoped.exit_code == 0, scoped.output
+    assert "관악구" in scoped.output and "동작구" not in scoped.output and "routes /rank" in scoped.output
+    unknown = runner.invoke(app, ["keys", "scope", "--data", data, "--name", "nobody", "--gu", "관악구"])
+    assert unknown.exit_code == 2 and "no caller named 'nobody'" in unknown.output
+    listed = runner.invoke(app, ["keys", "list", "--data", data])
+    assert listed.exit_code == 0 and "gwanak-team" in listed.output
