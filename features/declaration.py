@@ -13,7 +13,7 @@ the name of a categorical level.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pandas as pd
@@ -123,7 +123,7 @@ class FeatureFamily:
     name: str
     summary: str
     query: FamilyQuery
-    features: tuple[Feature, ...] = field(default=())
+    features: tuple[Feature, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(replace(f, family=self.name) for f in self.features))

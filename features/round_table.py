@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ LABEL_KINDS: tuple[tuple[str, Kind], ...] = (
 LABEL_COLUMNS = tuple(name for name, _ in LABEL_KINDS)
 
 
+@cache
 def round_schema() -> OutputSchema:
     """The round table's declared columns: who, where, every catalogue feature as a float, and
     what outreach already knows."""
@@ -60,6 +62,7 @@ def round_schema() -> OutputSchema:
     )
 
 
+@cache
 def training_set_schema() -> OutputSchema:
     """A training set: round tables stacked, with the contract's label of each row."""
     return OutputSchema("training set", (*round_schema().columns, *LABEL_KINDS))

@@ -396,9 +396,8 @@ def serve(
     # A worker that fails after start ends the server (exit 1) instead of being restarted forever.
     environment["BENTOML_CONTAINERIZED"] = "1"
     try:
-        told = (
-            {"as_of": environment["ANBU_AS_OF"]} if as_of else {}
-        )  # else ANBU_AS_OF, as the service reads it
+        # Without --as-of, Settings reads ANBU_AS_OF from the environment, as the service will.
+        told = {"as_of": environment["ANBU_AS_OF"]} if as_of else {}
         settings = Settings(data=Path(data), workers=workers, **told)
         preflight(settings)
     except StartRefused as error:

@@ -29,9 +29,11 @@ class StartRefused(RuntimeError):
 def preflight(settings: Settings, champion_version: str | None = None) -> pd.Timestamp:
     """Check data, rounds and (without a champion already loaded) the model store; return the
     round to serve."""
-    if settings.data is None:
-        raise StartRefused("ANBU_DATA is not set: point it at the data directory (e.g. data/demo)")
-    data = settings.data
+    try:
+        folder = settings.folder
+    except ValueError as unset:  # ANBU_DATA is not set: Settings says so in one sentence
+        raise StartRefused(str(unset)) from None
+    data = folder.root
     if not data.is_dir():
         raise StartRefused(
             f"ANBU_DATA={data} is not a folder: point it at the data directory (e.g. data/demo)"
@@ -40,7 +42,7 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
     if legacy:
         raise StartRefused(
             f"{legacy[0]} is in the layout before rounds were kept per model version: move it to "
-            f"{settings.folder.scores()}/<as_of>/v<model version>.parquet, or score the round again"
+            f"{folder.scores()}/<as_of>/v<model version>.parquet, or score the round again"
         )
     if champion_version is None:
         from serving.api.bento import bento_model_tag
@@ -55,7 +57,7 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
     as_of = pd.Timestamp(settings.as_of) if settings.as_of else (days[-1] if days else None)
     if as_of is None:
         raise StartRefused(
-            f"no scored round under {settings.folder.scores()}: run `anbu score --data {data} --as-of D` first"
+            f"no scored round under {folder.scores()}: run `anbu score --data {data} --as-of D` first"
         )
     try:
         served = shown_version(data, as_of, prefer=champion_version)
