@@ -15,6 +15,15 @@ are not fingerprinted. JSON is compared without the keys that say when, how fast
 run (`VOLATILE`); a Parquet file by the bytes of its data pages plus its footer's key-value
 metadata under the same rule (a scores file carries its manifest, run id included, in the footer).
 Two runs of the same code agree on all 90 files (12,000 households a city, ~5 min a run).
+
+A change of a stored format changes bytes without changing what they say. `--rounds-like DIR`
+(a copy of an earlier run's `--work` folder) then reads each scored round of both runs with
+today's reader and compares them column by column (a field the older layout never stored, such
+as a reason's feature, is left out of the comparison):
+
+    uv run python bench/fingerprint.py --save /tmp/before.json && cp -r /tmp/anbu-fingerprint /tmp/before
+    ... change ...
+    uv run python bench/fingerprint.py --against /tmp/before.json --rounds-like /tmp/before
 """
 
 from __future__ import annotations
@@ -140,6 +149,42 @@ def city_fingerprint(seed: int, city_variant: str, work: Path) -> dict[str, str]
     return {str(p.relative_to(work)): _digest(p) for p in written}
 
 
+def _said(frame, left_out: set[str]) -> list:
+    return [[{k: v for k, v in r.items() if k not in left_out} for r in rs] for rs in frame["reasons"]]
+
+
+def same_rounds(earlier: Path, work: Path) -> bool:
+    """Whether each scored round under `earlier` says what the same round under `work` says."""
+    import pandas as pd
+
+    from serving.scoring.rounds import ScoredRound, read_round
+
+    def read(path: Path) -> pd.DataFrame:
+        return read_round(ScoredRound(pd.Timestamp(path.parent.name), path.stem.removeprefix("v"), path))
+
+    agree = True
+    for before_path in sorted(earlier.glob("*/_scores/*/v*.parquet")):
+        name = before_path.relative_to(earlier)
+        before, now = read(before_path), read(work / name)
+        differ = [
+            c
+            for c in before.columns.union(now.columns)
+            if c != "reasons" and not (c in before and c in now and before[c].equals(now[c]))
+        ]
+        unstored = {
+            field for reasons in before["reasons"] for r in reasons for field, v in r.items() if v is None
+        }
+
+        if _said(before, unstored) != _said(now, unstored):
+            differ.append("reasons")
+        agree &= not differ
+        shown = sum(len(reasons) for reasons in now["reasons"])
+        verdict = f"differ in {differ}" if differ else f"equal in all {len(now.columns)} columns"
+        left_out = f" (not compared: {sorted(unstored)}, never stored before)" if unstored else ""
+        print(f"  {name}: {len(now):,} households, {shown:,} reasons: {verdict}{left_out}")
+    return agree
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path, help="Write the fingerprints here.")
@@ -149,6 +194,11 @@ def main() -> None:
         type=Path,
         default=Path("/tmp/anbu-fingerprint"),
         help="Folder the cities are written to (emptied).",
+    )
+    parser.add_argument(
+        "--rounds-like",
+        type=Path,
+        help="An earlier run's work folder: compare its scored rounds with this run's, as read today.",
     )
     args = parser.parse_args()
     # One fixed folder, emptied first: manifests name the paths they were written to.
@@ -172,6 +222,10 @@ def main() -> None:
         print(
             f"{same} of {len(before)} files byte-identical; {len(changed)} changed, {len(gone)} missing, {len(new)} new"
         )
+        if args.rounds_like:
+            print(f"scored rounds read with today's reader, against {args.rounds_like}:")
+            rounds_agree = same_rounds(args.rounds_like, args.work)
+            changed = [name for name in changed if not (rounds_agree and "/_scores/" in name)]
         sys.exit(1 if changed or gone or new else 0)
 
 

@@ -4,7 +4,9 @@ Inputs have strict pandera models (features/contract/); outputs are checked too,
 written and where they are read, so a file another engine, an older version or a hand edit wrote
 is refused with the file and the column named, not misread. Types are checked by kind, not by
 exact Arrow type: DuckDB writes `string` where pandas writes `large_string`, and Spark writes
-its timestamps with a time zone; all of those mean the same column.
+its timestamps with a time zone; all of those mean the same column. A nested column (a scored
+round's reasons) is declared by its Arrow type and checked by shape: a list of structs with
+these fields by name, each of its kind (Spark names a list's items `element`, pyarrow `item`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,31 @@ _IS_KIND = {
 }
 
 
+def _of_shape(declared: pa.DataType, found: pa.DataType) -> bool:
+    """Whether `found` is `declared` up to the differences engines make (see the module)."""
+    if pa.types.is_list(declared):
+        return (pa.types.is_list(found) or pa.types.is_large_list(found)) and _of_shape(
+            declared.value_type, found.value_type
+        )
+    if pa.types.is_struct(declared):
+        return (
+            pa.types.is_struct(found)
+            and [f.name for f in found] == [f.name for f in declared]
+            and all(_of_shape(d.type, f.type) for d, f in zip(declared, found, strict=True))
+        )
+    for is_kind in _IS_KIND.values():
+        if is_kind(declared):
+            return pa.types.is_null(found) or is_kind(found)
+    return found.equals(declared)
+
+
+def _is(kind: Kind | pa.DataType, found: pa.DataType) -> bool:
+    if isinstance(kind, pa.DataType):
+        return pa.types.is_null(found) or _of_shape(kind, found)
+    # A column with no value at all (Arrow's null type) is of every kind.
+    return pa.types.is_null(found) or _IS_KIND[kind](found)
+
+
 class OutputSchemaError(ValueError):
     """A written or read file is not what its schema declares."""
 
@@ -43,7 +70,7 @@ class OutputSchemaError(ValueError):
 class OutputSchema:
     name: str
     """What the file is, for messages: "round table", "scored round"."""
-    columns: tuple[tuple[str, Kind], ...]
+    columns: tuple[tuple[str, Kind | pa.DataType], ...]
 
     @property
     def names(self) -> list[str]:
@@ -70,8 +97,7 @@ class OutputSchema:
             if missing:
                 raise OutputSchemaError(f"{where}: lacks the columns {missing}; it is not a {self.name}")
         for name, kind in self.columns:
-            # A column with no value at all (Arrow's null type) is of every kind.
-            if name in found and not (pa.types.is_null(found[name]) or _IS_KIND[kind](found[name])):
+            if name in found and not _is(kind, found[name]):
                 raise OutputSchemaError(
                     f"{where}: column {name} is {found[name]}, but a {self.name} declares it {kind}"
                 )

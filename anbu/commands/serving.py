@@ -234,9 +234,7 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in listed.rows.itertuples(index=False):
-        reasons = " · ".join(
-            r for r in (row.reason_1_ko, row.reason_2_ko, row.reason_3_ko, row.reason_4_ko) if r
-        )
+        reasons = " · ".join(reason["text_ko"] for reason in row.reasons or [])
         change = change_ko.get(row.change, row.change) + (" · 사유 변경" if row.reasons_changed else "")
         if row.override:
             reasons = (

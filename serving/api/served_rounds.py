@@ -93,7 +93,7 @@ class ServedRounds:
 
     @staticmethod
     def _read(scored: ScoredRound) -> LoadedRound:
-        return LoadedRound(scored, read_round(scored).set_index("household_id", drop=False))
+        return LoadedRound(scored, read_round(scored))
 
     def scored_dates(self) -> list[str]:
         return [day.date().isoformat() for day in scored_rounds(self.data_dir) if day <= self.as_of]

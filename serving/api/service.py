@@ -51,7 +51,7 @@ from serving.records.known import known_for_lists
 from serving.records.store import Records
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
-from serving.scoring.reasons import MAX_REASONS, REASON_COLUMNS, explain
+from serving.scoring.reasons import explain
 from serving.scoring.rounds import RoundNotScored, RoundUnreadable
 from training.tracking import MODEL_NAME
 
@@ -71,19 +71,16 @@ request_timeout.install()
 CARE_ACTIONS = ("in_care", "end_care")
 """Override actions that are not tied to a round (serving/records/store.py: care_marks)."""
 
-SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", *REASON_COLUMNS]
+SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", "reasons"]
 """What a `score` answer reads of a stored round's row (serving/scoring/households.py: SCORE_COLUMNS)."""
 
 
 def _reasons(row: dict) -> list[ReasonOut]:
-    codes = (row["reason_codes"] or "").split("|")
-    out = []
-    for slot in range(MAX_REASONS):
-        ko = row.get(f"reason_{slot + 1}_ko")
-        if ko is None or (isinstance(ko, float) and np.isnan(ko)):
-            break
-        out.append(ReasonOut(code=codes[slot], text_ko=ko, text_en=row[f"reason_{slot + 1}_en"]))
-    return out
+    """A stored household's reasons (serving/scoring/reasons.py: REASONS_TYPE) as the API shows them."""
+    return [
+        ReasonOut(code=reason["code"], text_ko=reason["text_ko"], text_en=reason["text_en"])
+        for reason in row["reasons"] or []
+    ]
 
 
 def _caller(ctx: bentoml.Context) -> Caller:

@@ -10,6 +10,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from serving.lists.ranking import OutreachList
+from serving.scoring.reasons import MAX_REASONS
 
 PLANNER_COLUMNS = {
     "list": "목록",
@@ -20,10 +21,7 @@ PLANNER_COLUMNS = {
     "band_ko": "위험 등급",
     "change": "변화",
     "list_why_ko": "목록 사유",
-    "reason_1_ko": "사유 1",
-    "reason_2_ko": "사유 2",
-    "reason_3_ko": "사유 3",
-    "reason_4_ko": "사유 4",
+    **{f"reason_{slot + 1}_ko": f"사유 {slot + 1}" for slot in range(MAX_REASONS)},
     "override": "담당자 조정",
     "override_reason": "조정 사유",
     "model_version": "모델 버전",
@@ -34,8 +32,15 @@ BAND_FILL = {"매우 높음": "F4B6B6", "높음": "F9D9A6", "주의": "FFF2B3", 
 
 
 def planner_frame(listed: OutreachList) -> pd.DataFrame:
-    """The list with Korean headers, as a planner reads it (English reasons stay in the API)."""
-    frame = listed.rows[list(PLANNER_COLUMNS)].copy()
+    """The list with Korean headers, as a planner reads it (English reasons stay in the API): a
+    spreadsheet has no lists in a cell, so each reason gets a column of its own."""
+    frame = listed.rows.copy()
+    reasons = frame["reasons"].tolist()
+    for slot in range(MAX_REASONS):
+        frame[f"reason_{slot + 1}_ko"] = [
+            shown[slot]["text_ko"] if shown is not None and len(shown) > slot else None for shown in reasons
+        ]
+    frame = frame[list(PLANNER_COLUMNS)]
     frame["risk"] = (frame["risk"] * 100).round(1)
     frame["change"] = frame["change"].map(CHANGE_KO).fillna(frame["change"])
     frame["list"] = frame["list"].map(LIST_KO).fillna(frame["list"])

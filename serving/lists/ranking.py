@@ -24,6 +24,7 @@ from features.output_schema import OutputSchema
 from serving.records.known import KnownHouseholds
 from serving.records.store import Override
 from serving.scoring.households import BAND_KO
+from serving.scoring.reasons import REASONS_TYPE
 
 RISK_CHANGE = 0.02
 """A change in calibrated risk smaller than this is reported as steady."""
@@ -50,8 +51,7 @@ LIST_SCHEMA = OutputSchema(
         ("list_why_en", "string"),
         ("override", "string"),
         ("override_reason", "string"),
-        *((f"reason_{slot}_{language}", "string") for language in ("ko", "en") for slot in range(1, 5)),
-        ("reason_codes", "string"),
+        ("reasons", REASONS_TYPE),
         ("model_version", "string"),
     ),
 )
@@ -249,11 +249,11 @@ def outreach_list(
             ["new", "risen", "fallen"],
             "steady",
         )
-        prior_codes = picked["household_id"].map(before["reason_codes"])
-        picked["reasons_changed"] = prior_codes.notna() & (
-            prior_codes.fillna("").map(lambda c: frozenset(c.split("|")))
-            != picked["reason_codes"].fillna("").map(lambda c: frozenset(c.split("|")))
-        )
+        prior = dict(zip(before.index, before["reasons"].tolist(), strict=True))
+        picked["reasons_changed"] = [
+            household in prior and _codes(prior[household]) != _codes(reasons)
+            for household, reasons in zip(picked["household_id"], picked["reasons"].tolist(), strict=True)
+        ]
         left = _left(was_listed, picked, before_round.area, area, overrides, now.known_ids)
     for column in LIST_COLUMNS:
         if column not in picked.columns:
@@ -272,6 +272,11 @@ def outreach_list(
         recheck_capacity=recheck_capacity,
         known_in_area=now.known_in_area,
     )
+
+
+def _codes(reasons: list[dict] | None) -> frozenset[str]:
+    """Which reasons a household has, whatever their order or wording (a round's values differ)."""
+    return frozenset(reason["code"] for reason in reasons or [])
 
 
 def _why(picked: pd.DataFrame, known: KnownHouseholds | None) -> None:

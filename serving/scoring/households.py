@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from features.output_schema import OutputSchema
 from serving.scoring.champion import Champion
-from serving.scoring.reasons import REASON_COLUMNS, choose, reason_columns
+from serving.scoring.reasons import REASONS_TYPE, choose, reason_lists
 
 RISK_BANDS: tuple[tuple[float, str, str], ...] = (
     (0.50, "very_high", "매우 높음"),
@@ -67,7 +67,7 @@ def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.T
         "band": pa.array(band_of(risk), pa.string()),
         "model_version": pa.array([champion.version] * len(frame), pa.string()),
     }
-    columns.update(reason_columns(chosen, champion.plan))
+    columns["reasons"] = reason_lists(chosen, champion.plan)
     columns["last_finding_on"] = pa.array(_last_finding(frame), pa.timestamp("us"))
     return pa.table(columns)
 
@@ -101,7 +101,7 @@ SCORE_SCHEMA = OutputSchema(
         ("percentile", "float"),
         ("band", "string"),
         ("model_version", "string"),
-        *((name, "string") for name in REASON_COLUMNS),
+        ("reasons", REASONS_TYPE),
         ("last_finding_on", "timestamp"),
     ),
 )
@@ -109,6 +109,13 @@ SCORE_SCHEMA = OutputSchema(
 SCORE_COLUMNS = SCORE_SCHEMA.names
 OPTIONAL_SCORE_COLUMNS = ("last_finding_on",)
 """Rounds scored before the discovery lists existed lack it: read as never found (serving/scoring/rounds)."""
+
+
+def scored_frame(table: pa.Table) -> pd.DataFrame:
+    """A scored round (or part of one) in pandas with its reasons still Arrow lists: a city's
+    reasons as Python lists of dicts would be millions of objects for every collection to walk,
+    while a row's reasons read as a list of dicts all the same (`frame["reasons"].iat[i]`)."""
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
 
 
 def score_table(champion: Champion, table: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +128,7 @@ def score_table(champion: Champion, table: pd.DataFrame) -> pd.DataFrame:
     scored = scored.append_column("rank", pa.array(rank)).append_column("percentile", pa.array(percentile))
     scored = scored.select(SCORE_COLUMNS)
     SCORE_SCHEMA.check(scored.schema, "the scored table")
-    return scored.to_pandas().sort_values("rank", ignore_index=True)
+    return scored_frame(scored).sort_values("rank", ignore_index=True)
 
 
 @dataclass(frozen=True)

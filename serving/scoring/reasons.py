@@ -9,7 +9,7 @@ protected attributes and features the catalogue marks as never-a-reason are drop
 four remain. Each is rendered from the catalogue sentence with the household's own values.
 
 Choosing works on whole matrices, and a city's sentences are rendered once per distinct
-(feature, value) and shared (`reason_columns`), so millions of households are array operations,
+(feature, value) and shared (`reason_lists`), so millions of households are array operations,
 not a Python loop per household.
 """
 
@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalogue import by_name
 from features.declaration import Feature, Level
@@ -211,39 +212,88 @@ def explain(explainer: PathExplainer, values: np.ndarray, plan: ReasonPlan) -> l
     return reasons
 
 
-def reason_columns(chosen: ChosenReasons, plan: ReasonPlan) -> dict[str, pa.Array]:
-    """Flat columns for files and lists — reason_codes ("a|b|c"), reason_1_ko … reason_4_en —
-    with each distinct code list and each distinct (feature, value) sentence built once."""
+REASON_FIELDS = ("code", "feature", "text_ko", "text_en")
+REASONS_TYPE = pa.list_(pa.struct([(name, pa.string()) for name in REASON_FIELDS]))
+"""A scored round's `reasons` column: per household its reasons, strongest first, each with its
+group's code, the feature whose sentence is shown, and the sentence in Korean and English — the
+`Reason` objects the service explains with, minus the contribution. Kept whole from the booster
+to the API; only the files people open (CSV, XLSX) and the terminal flatten them."""
+
+
+def reason_lists(chosen: ChosenReasons, plan: ReasonPlan) -> pa.ListArray:
+    """Every household's reasons as one REASONS_TYPE array, with each distinct (feature, value)
+    sentence rendered once for the whole block."""
     households = len(chosen)
-    columns: dict[str, pa.Array] = {"reason_codes": _code_lists(chosen.group, plan.groups)}
-    for slot in range(MAX_REASONS):
-        if slot >= chosen.group.shape[1]:
-            none = pa.nulls(households, pa.string())
-            columns[f"reason_{slot + 1}_ko"], columns[f"reason_{slot + 1}_en"] = none, none
-            continue
-        present = chosen.group[:, slot] >= 0
-        pairs = np.stack([chosen.column[:, slot].astype(np.float64), chosen.value[:, slot]], axis=1)[present]
-        distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
-        index = np.zeros(households, dtype=np.int64)
-        index[present] = inverse.ravel()
-        take = pa.array(index, mask=~present)
-        columns[f"reason_{slot + 1}_ko"] = pa.array([ko for ko, _ in rendered], pa.string()).take(take)
-        columns[f"reason_{slot + 1}_en"] = pa.array([en for _, en in rendered], pa.string()).take(take)
-    return {name: columns[name] for name in REASON_COLUMNS}
+    present = chosen.group >= 0  # a household's reasons fill its first slots (see `choose`)
+    offsets = np.zeros(households + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    group, column, value = chosen.group[present], chosen.column[present], chosen.value[present]
+    pairs = np.stack([column.astype(np.float64), value], axis=1)
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
+    sentence = pa.array(inverse.ravel().astype(np.int64))
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array(plan.groups, pa.string()).take(pa.array(group)),
+            pa.array(plan.features, pa.string()).take(pa.array(column)),
+            pa.array([ko for ko, _ in rendered], pa.string()).take(sentence),
+            pa.array([en for _, en in rendered], pa.string()).take(sentence),
+        ],
+        fields=list(REASONS_TYPE.value_type),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
 
 
-REASON_COLUMNS = ["reason_codes"] + [
+FLAT_REASON_COLUMNS = ["reason_codes"] + [
     f"reason_{slot + 1}_{language}" for slot in range(MAX_REASONS) for language in ("ko", "en")
 ]
+"""How rounds scored before reasons were stored whole kept them: the codes joined by `|`, then
+each slot's two sentences. Such rounds are never rewritten, so they are read (`reasons_from_flat`),
+never written."""
 
 
-def _code_lists(group: np.ndarray, groups: list[str]) -> pa.Array:
-    if group.shape[1] == 0:
-        return pa.array([""] * len(group), pa.string())
-    distinct, inverse = np.unique(group, axis=0, return_inverse=True)
-    joined = ["|".join(groups[g] for g in row if g >= 0) for row in distinct]
-    return pa.array(joined, pa.string()).take(pa.array(inverse.ravel()))
+class FlatReasonsUnreadable(ValueError):
+    """An older round's flat reason columns do not agree with each other (at `row`, and `rows` like it)."""
+
+    def __init__(self, row: int, rows: int, message: str) -> None:
+        super().__init__(message)
+        self.row, self.rows = row, rows
+
+
+def reasons_from_flat(table: pa.Table) -> pa.ListArray:
+    """The REASONS_TYPE array an older round's flat columns say, read as the service read them: a
+    household's reasons are its leading slots with a Korean sentence, each with the code in the
+    same place of `reason_codes`; the feature was not stored (null)."""
+    households = len(table)
+    ko = [table[f"reason_{slot + 1}_ko"].combine_chunks().cast(pa.string()) for slot in range(MAX_REASONS)]
+    en = [table[f"reason_{slot + 1}_en"].combine_chunks().cast(pa.string()) for slot in range(MAX_REASONS)]
+    shown = np.stack([text.is_valid().to_numpy(zero_copy_only=False) for text in ko], axis=1)
+    counts = np.cumprod(shown, axis=1).sum(axis=1)
+    joined = table["reason_codes"].combine_chunks().cast(pa.string()).fill_null("")
+    codes = pc.split_pattern(joined, "|")
+    short = counts > pc.list_value_length(codes).to_numpy(zero_copy_only=False)
+    if short.any():
+        row = int(np.flatnonzero(short)[0])
+        raise FlatReasonsUnreadable(
+            row,
+            int(short.sum()),
+            f"{int(counts[row])} reason sentences but reason_codes {joined[row].as_py()!r}",
+        )
+    offsets = np.zeros(households + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    row = np.repeat(np.arange(households), counts)
+    slot = np.arange(offsets[-1]) - offsets[:-1][row]
+    starts = codes.offsets.to_numpy()[:-1]
+    items = pa.StructArray.from_arrays(
+        [
+            codes.values.take(pa.array(starts[row] + slot)),
+            pa.nulls(len(row), pa.string()),
+            pa.concat_arrays(ko).take(pa.array(slot * households + row)),
+            pa.concat_arrays(en).take(pa.array(slot * households + row)),
+        ],
+        fields=list(REASONS_TYPE.value_type),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
 
 
 @lru_cache(maxsize=200_000)

@@ -23,9 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.data_folder import DataFolder
-from features.output_schema import OutputSchemaError
+from features.output_schema import OutputSchema, OutputSchemaError
 from serving.scoring.champion import Champion
 from serving.scoring.city import BLOCK_ROWS, Progress, score_city
+from serving.scoring.reasons import (
+    FLAT_REASON_COLUMNS,
+    REASONS_TYPE,
+    FlatReasonsUnreadable,
+    reasons_from_flat,
+)
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.parquet$")
 _ROUND_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -104,8 +110,10 @@ def previous_round(data_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp | None:
 
 
 def read_round(scored: ScoredRound) -> pd.DataFrame:
-    """A stored round as it was written; a damaged file is named, not a traceback."""
-    from serving.scoring.households import OPTIONAL_SCORE_COLUMNS, SCORE_COLUMNS, SCORE_SCHEMA
+    """A stored round as it was written, indexed by household id (unique: checked here, and the
+    same index then finds a household for every request); a damaged file is named, not a
+    traceback. A round scored before reasons were stored whole reads as if scored now."""
+    from serving.scoring.households import OPTIONAL_SCORE_COLUMNS, SCORE_COLUMNS, SCORE_SCHEMA, scored_frame
 
     try:
         table = pq.read_table(scored.path)
@@ -115,6 +123,8 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
             f"score the round again with `anbu score` after moving the damaged file away"
         ) from None
     try:
+        if "reasons" not in table.column_names and "reason_codes" in table.column_names:
+            table = _with_whole_reasons(table, scored.path)
         SCORE_SCHEMA.check(
             table.schema, scored.path, need=[c for c in SCORE_COLUMNS if c not in OPTIONAL_SCORE_COLUMNS]
         )
@@ -122,17 +132,40 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
         raise RoundUnreadable(str(error)) from None
     # One contiguous Arrow buffer per column: picking a row out of a many-chunk string column
     # costs a pass over the chunks (200 ms per household at city scale, 1.4 ms combined).
-    frame = table.combine_chunks().to_pandas()
+    frame = scored_frame(table.combine_chunks())
     for column in OPTIONAL_SCORE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
-    repeated = frame["household_id"][frame["household_id"].duplicated()]
-    if len(repeated):
+    frame.index = pd.Index(frame["household_id"], name=None)
+    if not frame.index.is_unique:
+        repeated = frame["household_id"][frame.index.duplicated()]
         raise RoundUnreadable(
             f"{scored.path} lists household {repeated.iloc[0]} more than once ({len(repeated)} repeats); "
             "it is not a round `anbu score` wrote"
         )
     return frame
+
+
+def _with_whole_reasons(table: pa.Table, path: Path) -> pa.Table:
+    """An older round's nine flat reason columns replaced by the `reasons` column they say."""
+    FLAT_REASONS.check(table.schema, path, need=FLAT_REASON_COLUMNS)
+    try:
+        reasons = reasons_from_flat(table)
+    except FlatReasonsUnreadable as error:
+        household = table["household_id"][error.row].as_py()
+        raise OutputSchemaError(
+            f"{path}: household {household} has {error} ({error.rows} households like it); "
+            "it is not a round `anbu score` wrote"
+        ) from None
+    place = table.column_names.index("reason_codes")
+    return table.drop_columns(FLAT_REASON_COLUMNS).add_column(
+        place, pa.field("reasons", REASONS_TYPE), reasons
+    )
+
+
+FLAT_REASONS = OutputSchema(
+    "scored round (reasons as flat columns)", tuple((name, "string") for name in FLAT_REASON_COLUMNS)
+)
 
 
 def check_writable(data_dir: Path, as_of: pd.Timestamp, version: str) -> Path:

@@ -25,13 +25,13 @@ from serving.scoring.households import (
     input_digests,
     score_households,
 )
-from serving.scoring.reasons import REASON_COLUMNS
+from serving.scoring.reasons import REASON_FIELDS
 
 SCORED_SCHEMA = (
     "household_id string, round_date timestamp, gu string, dong_code string, risk double, "
     "band string, model_version string, "
-    + ", ".join(f"{c} string" for c in REASON_COLUMNS)
-    + ", last_finding_on timestamp"
+    f"reasons array<struct<{','.join(f'{field}:string' for field in REASON_FIELDS)}>>, "
+    "last_finding_on timestamp"
 )
 
 

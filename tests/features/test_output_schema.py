@@ -60,6 +60,15 @@ def _scored_round(tmp_path: Path, **changed: pa.Array) -> ScoredRound:
     rows = 2
     columns: dict[str, pa.Array] = {}
     for name, kind in SCORE_SCHEMA.columns:
+        if isinstance(kind, pa.DataType):  # the reasons
+            reason = {
+                "code": "lives_alone",
+                "feature": "lives_alone",
+                "text_ko": "1인 가구",
+                "text_en": "lives alone",
+            }
+            columns[name] = pa.array([[reason], []], kind)
+            continue
         columns[name] = {
             "string": pa.array(["H1", "H2"]),
             "timestamp": pa.array([pd.Timestamp("2026-05-31")] * rows, pa.timestamp("us")),
@@ -81,6 +90,20 @@ def test_a_scored_round_of_the_wrong_kind_is_refused_with_its_file_and_column(tm
     older = _scored_round(tmp_path)
     pq.write_table(pq.read_table(older.path).drop_columns(["last_finding_on"]), older.path)
     assert read_round(older)["last_finding_on"].isna().all()  # written before the column existed
+
+
+def test_a_nested_column_is_checked_by_shape_whatever_an_engine_names_its_list_items() -> None:
+    listed = OutputSchema("listed", (("reasons", pa.list_(pa.struct([("code", pa.string())]))),))
+    spark_like = pa.list_(pa.field("element", pa.struct([("code", pa.large_string())])))
+    listed.check(pa.schema([("reasons", spark_like)]), "spark")
+    for wrong in (
+        pa.list_(pa.struct([("name", pa.string())])),  # another field
+        pa.list_(pa.struct([("code", pa.int64())])),  # of another kind
+        pa.struct([("code", pa.string())]),  # not a list
+        pa.string(),
+    ):
+        with pytest.raises(OutputSchemaError, match="column reasons is"):
+            listed.check(pa.schema([("reasons", wrong)]), "x")
 
 
 def test_a_categorical_string_column_is_a_string_and_a_repeated_column_is_named() -> None:

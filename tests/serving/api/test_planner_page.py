@@ -63,7 +63,7 @@ def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(ser
     rows = browser.find_elements(By.CSS_SELECTOR, "#list tbody tr")
     assert [r.get_attribute("data-household") for r in rows] == expected["household_id"].head(5).tolist()
     first_reason = rows[0].find_element(By.CSS_SELECTOR, "ol.reasons li").text
-    assert first_reason == expected["reason_1_ko"].iloc[0]
+    assert first_reason == expected["reasons"].iloc[0][0]["text_ko"]
     assert "발굴:" in rows[0].find_element(By.CSS_SELECTOR, "div.why").text
     rechecked = browser.find_elements(By.CSS_SELECTOR, "#recheck-list tbody tr")
     known = min(3, len(set(district["household_id"]) & found))

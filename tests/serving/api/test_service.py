@@ -69,7 +69,7 @@ def test_score_returns_the_batch_scores_and_reports_unknown_ids_per_id(server, s
         assert got[row.household_id]["rank"] == row.rank
         assert got[row.household_id]["band"] == row.band
         assert 1 <= len(got[row.household_id]["reasons"]) <= 4
-        assert got[row.household_id]["reasons"][0]["text_ko"] == row.reason_1_ko
+        assert got[row.household_id]["reasons"][0]["text_ko"] == row.reasons[0]["text_ko"]
     audit = _audit(server)
     last = audit[audit["endpoint"] == "score"].iloc[-1]
     assert last["caller"] == "test-service" and "H99999999" not in last["households"]

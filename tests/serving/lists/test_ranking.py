@@ -10,13 +10,20 @@ from serving.records.store import Override
 
 
 def _round(date: str, rows: list[tuple[str, float, str]], gu: str = "관악구") -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["household_id", "risk", "reason_codes"])
+    """A scored round's frame; each row's reason codes written "x|y" (their sentences name them)."""
+    frame = pd.DataFrame(rows, columns=["household_id", "risk", "codes"])
     frame = frame.sort_values("risk", ascending=False, ignore_index=True)
     frame["rank"] = range(1, len(frame) + 1)
     frame["gu"], frame["dong_code"], frame["round_date"] = gu, "1162052000", pd.Timestamp(date)
     frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
-    for slot in range(1, 5):
-        frame[f"reason_{slot}_ko"] = frame[f"reason_{slot}_en"] = None
+    frame["reasons"] = [
+        [
+            {"code": c, "feature": c, "text_ko": f"{c} 사유", "text_en": f"{c} reason"}
+            for c in codes.split("|")
+            if c
+        ]
+        for codes in frame.pop("codes")
+    ]
     return frame
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from features.catalogue import by_name
 from serving.explain.tree_shap import PathExplainer
-from serving.scoring.reasons import MAX_REASONS, ReasonPlan, explain, render
+from serving.scoring.reasons import MAX_REASONS, ReasonPlan, choose, explain, reason_lists, render
 
 FEATURES = [
     "crisis_utility_3m",
@@ -148,3 +148,17 @@ def test_a_history_reason_is_weighed_against_the_reasons_shown_not_every_small_o
     ]
     assert shown[0][-1] == "visits_before" and len(shown[0]) == MAX_REASONS  # kept, and after the others
     assert "visits_before" not in shown[1]
+
+
+def test_a_round_file_stores_the_same_reasons_the_service_explains_with(model) -> None:
+    booster, rows = model
+    plan = ReasonPlan.for_features(FEATURES)
+    explainer = PathExplainer(booster)
+    values = rows[FEATURES].to_numpy(dtype="float64")[:400]
+    stored = reason_lists(choose(explainer.contributions(values), values, plan), plan).to_pylist()
+    explained = explain(explainer, values, plan)
+    assert stored == [
+        [{"code": r.code, "feature": r.feature, "text_ko": r.text_ko, "text_en": r.text_en} for r in reasons]
+        for reasons in explained
+    ]
+    assert any(len(reasons) > 1 for reasons in stored) and any(not reasons for reasons in stored)

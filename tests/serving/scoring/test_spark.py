@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from anbu.cli import app
-from serving.scoring.households import SCORE_COLUMNS, read_manifest
+from serving.scoring.households import SCORE_COLUMNS, read_manifest, scored_frame
 from serving.scoring.rounds import scores_path
+from tests.support.frames import values
 from tests.support.served import ROUND
 
 runner = CliRunner()
@@ -22,8 +22,8 @@ def test_spark_scores_every_household_as_the_single_machine_path_does(models_env
     assert result.exit_code == 0, result.output
     assert out.is_dir(), "Spark writes a Parquet dataset: a folder of part files"
 
-    on_spark = pq.read_table(out).to_pandas().sort_values("household_id", ignore_index=True)
-    single = pd.read_parquet(scores_path(models_env.data, ROUND, models_env.version))
+    on_spark = scored_frame(pq.read_table(out)).sort_values("household_id", ignore_index=True)
+    single = scored_frame(pq.read_table(scores_path(models_env.data, ROUND, models_env.version)))
     single = single.sort_values("household_id", ignore_index=True)
     assert list(on_spark.columns) == SCORE_COLUMNS
     assert len(on_spark) == len(single)
@@ -31,9 +31,7 @@ def test_spark_scores_every_household_as_the_single_machine_path_does(models_env
     np.testing.assert_array_equal(on_spark["rank"].to_numpy(), single["rank"].to_numpy())
     assert np.abs(on_spark["percentile"] - single["percentile"]).max() < 1e-9
     for column in ["household_id", "gu", "dong_code", "band", "model_version", *SCORE_COLUMNS[9:]]:
-        ours = on_spark[column].astype(object).where(on_spark[column].notna(), None).tolist()
-        theirs = single[column].astype(object).where(single[column].notna(), None).tolist()
-        assert ours == theirs, column
+        assert values(on_spark[column]) == values(single[column]), column
 
     manifest = read_manifest(out)
     assert manifest["households"] == len(single) and manifest["model_version"] == models_env.version

@@ -1,0 +1,79 @@
+"""A stored round reads back as written; one scored before reasons were stored whole reads the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from serving.scoring.reasons import MAX_REASONS
+from serving.scoring.rounds import RoundUnreadable, ScoredRound, read_round, shown_version
+from tests.support.served import ROUND
+
+
+def _as_scored_before_reasons_were_whole(table: pa.Table) -> pa.Table:
+    """The layout rounds had until 2026-12: `reason_codes` ("a|b"), then reason_1_ko … reason_4_en
+    in place of `reasons`."""
+    rows = table["reasons"].to_pylist()
+    flat: dict[str, pa.Array] = {
+        "reason_codes": pa.array(["|".join(r["code"] for r in reasons) for reasons in rows])
+    }
+    for slot in range(MAX_REASONS):
+        for language in ("ko", "en"):
+            texts = [reasons[slot][f"text_{language}"] if len(reasons) > slot else None for reasons in rows]
+            flat[f"reason_{slot + 1}_{language}"] = pa.array(texts, pa.string())
+    place = table.column_names.index("reasons")
+    older = table.drop_columns(["reasons"])
+    for offset, (name, column) in enumerate(flat.items()):
+        older = older.add_column(place + offset, name, column)
+    return older
+
+
+@pytest.fixture(scope="module")
+def stored(served) -> ScoredRound:
+    return shown_version(served.data, ROUND)
+
+
+def _older_copy(stored: ScoredRound, folder: Path, change=lambda table: table) -> ScoredRound:
+    path = folder / stored.path.name
+    pq.write_table(change(_as_scored_before_reasons_were_whole(pq.read_table(stored.path))), path)
+    return ScoredRound(stored.as_of, stored.model_version, path)
+
+
+def test_a_round_is_indexed_by_household_with_each_household_s_reasons_whole(stored) -> None:
+    scored = read_round(stored)
+    assert scored.index.tolist() == scored["household_id"].tolist() and scored.index.is_unique
+    reasons = scored["reasons"].iat[0]
+    assert 1 <= len(reasons) <= MAX_REASONS
+    assert set(reasons[0]) == {"code", "feature", "text_ko", "text_en"} and reasons[0]["feature"]
+
+
+def test_a_round_scored_before_reasons_were_whole_reads_as_if_scored_now(stored, tmp_path) -> None:
+    now, older = read_round(stored), read_round(_older_copy(stored, tmp_path))
+    assert older.columns.tolist() == now.columns.tolist()
+    for column in now.columns.drop("reasons"):
+        assert older[column].equals(now[column]), column
+    without_feature = [[{**r, "feature": None} for r in reasons] for reasons in now["reasons"].tolist()]
+    assert older["reasons"].tolist() == without_feature  # the older layout never stored it
+    assert sum(map(len, without_feature)) > len(now)  # households with several reasons were compared
+
+
+def test_an_older_round_whose_codes_and_sentences_disagree_is_refused_naming_the_household(
+    stored, tmp_path
+) -> None:
+    several = next(
+        i for i, reasons in enumerate(pq.read_table(stored.path)["reasons"].to_pylist()) if len(reasons) > 1
+    )
+
+    def lose_codes(table: pa.Table) -> pa.Table:
+        codes = table["reason_codes"].to_pylist()
+        codes[several] = codes[several].split("|")[0]
+        return table.set_column(table.column_names.index("reason_codes"), "reason_codes", pa.array(codes))
+
+    household = pq.read_table(stored.path)["household_id"][several].as_py()
+    with pytest.raises(
+        RoundUnreadable, match=rf"v\d+\.parquet: household {household} has \d reason sentences but"
+    ):
+        read_round(_older_copy(stored, tmp_path, lose_codes))
