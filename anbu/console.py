@@ -33,6 +33,20 @@ def progress_bar() -> Progress:
     )
 
 
+def date_option(text: str, option: str = "--as-of"):
+    """A date option (`--as-of`, `--round`) as a pandas Timestamp at midnight. Only YYYY-MM-DD:
+    pandas would also read "7/31/2026" or "31 July", and a round date read the wrong way round
+    builds another round without a word."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(datetime.strptime(text, "%Y-%m-%d"))
+    except ValueError:
+        fail(f"{option} {text!r} is not a date in the form YYYY-MM-DD")
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop a command with a message the user can act on, and no stack trace."""
     import typer

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import typer
 
-from anbu.console import console, fail
+from anbu.console import console, date_option, fail
 from features.catalogue import catalogue_markdown
 from features.contract.delivery import ContractError
 from features.round_table import RoundManifest, build_training_set, write_round, write_table
-
-
-def _round_date(text: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(datetime.strptime(text, "%Y-%m-%d"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def _build(status: str, build: Callable[[], tuple[pd.DataFrame, RoundManifest]], out: Path) -> RoundManifest:
@@ -45,7 +37,7 @@ def features(
     ),
 ) -> None:
     """Build the feature table of one round: every household in the registry on that day."""
-    round_date = _round_date(as_of)
+    round_date = date_option(as_of)
     if engine not in ("duckdb", "spark"):
         fail(f"--engine {engine!r}: choose duckdb or spark")
     try:
@@ -72,7 +64,7 @@ def training_set(
     ),
 ) -> None:
     """Stack the feature tables of several rounds and attach the contract's 90-day visit label."""
-    round_dates = [_round_date(text) for text in rounds]
+    round_dates = [date_option(text, "--round") for text in rounds]
     manifest = _build(
         f"Building {len(round_dates)} rounds …", lambda: build_training_set(data, round_dates), out
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from anbu.console import console, fail
+from anbu.console import console, date_option, fail
 from features.contract.delivery import ContractError
 from features.families.history import KNOWN_WINDOW_DAYS
 
@@ -52,15 +52,6 @@ def block_progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
-def _as_of(value: str):
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(value).normalize()
-    except ValueError:
-        fail(f"--as-of {value!r} is not a date (YYYY-MM-DD)")
-
-
 def score(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date, YYYY-MM-DD."),
@@ -85,7 +76,7 @@ def score(
     from serving.scoring.households import read_manifest
     from serving.scoring.rounds import RoundIsHistory, check_writable, score_round
 
-    day = _as_of(as_of)
+    day = date_option(as_of)
     if engine not in ("duckdb", "spark"):
         fail(f"--engine {engine!r}: choose duckdb or spark")
     try:
@@ -155,7 +146,7 @@ def rank(
         fail(f"--gu {gu!r} is not a Seoul district; one of: {', '.join(district_names())}")
     if recheck > capacity:
         fail(f"--recheck {recheck} is more than --capacity {capacity}")
-    day = _as_of(as_of)
+    day = date_option(as_of)
     try:
         champion = load_champion()
         scored = read_round(shown_version(data, day, prefer=champion.version))
@@ -389,7 +380,7 @@ def serve(
 
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
-        environment["ANBU_AS_OF"] = str(_as_of(as_of).date())
+        environment["ANBU_AS_OF"] = str(date_option(as_of).date())
     environment["ANBU_WORKERS"] = str(workers)
     # A worker that fails after start ends the server (exit 1) instead of being restarted forever.
     environment["BENTOML_CONTAINERIZED"] = "1"

@@ -46,11 +46,12 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
         )
     if champion_version is None:
         from serving.api.bento import bento_model_tag
-        from serving.scoring.champion import NoChampion, load_champion
+        from serving.scoring.champion import NoChampion
+        from serving.scoring.champion import champion_version as registered_version
 
         if not bento_model_tag():
             try:
-                champion_version = load_champion().version
+                champion_version = registered_version()
             except NoChampion as error:
                 raise StartRefused(str(error)) from None
     days = scored_rounds(data)

@@ -11,7 +11,9 @@ from functools import cached_property
 
 import lightgbm as lgb
 import mlflow
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
@@ -56,20 +58,30 @@ class Champion:
         }
 
 
-def load_champion(alias: str = CHAMPION) -> Champion:
-    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels). The store
-    must exist and answer (training/tracking.py: require_store); it is never created here."""
+def _registered(alias: str) -> tuple[MlflowClient, ModelVersion]:
+    """The registry's entry behind `alias`. The store must exist and answer
+    (training/tracking.py: require_store); it is never created here."""
     try:
         require_store()
     except StoreUnavailable as error:
         raise NoChampion(str(error)) from None
     client = configure()
     try:
-        version = client.get_model_version_by_alias(MODEL_NAME, alias)
+        return client, client.get_model_version_by_alias(MODEL_NAME, alias)
     except MlflowException:
         raise NoChampion(
             f"no version of {MODEL_NAME} has the alias '{alias}'; run `anbu train` and `anbu promote`"
         ) from None
+
+
+def champion_version(alias: str = CHAMPION) -> str:
+    """Which version serves, without loading it: what the checks before start need to know."""
+    return str(_registered(alias)[1].version)
+
+
+def load_champion(alias: str = CHAMPION) -> Champion:
+    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels)."""
+    client, version = _registered(alias)
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
     run = client.get_run(version.run_id)
     return Champion(

@@ -127,14 +127,23 @@ def test_training_set_takes_several_rounds(tmp_path: Path) -> None:
     assert len(pd.read_parquet(out)) == 6
 
 
-def test_a_round_date_that_is_not_a_date_is_refused_by_name(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        ["features", "--data", str(tmp_path), "--as-of", "31/03/2025", "--out", "x.parquet"],
-        terminal_width=200,
-    )
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["features", "--as-of", "31/03/2025", "--out", "x.parquet"],
+        ["training-set", "--round", "2025-02-28", "--round", "31/03/2025", "--out", "x.parquet"],
+        ["score", "--as-of", "31/03/2025"],
+        ["rank", "--gu", "관악구", "--capacity", "10", "--as-of", "31/03/2025"],
+        ["serve", "--as-of", "31/03/2025"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_round_date_that_is_not_a_date_is_refused_by_name(command: list[str], tmp_path: Path) -> None:
+    """Every command reads its dates one way: pandas alone would take 31/03/2025 as a date."""
+    result = runner.invoke(app, [*command, "--data", str(tmp_path)], terminal_width=200)
     assert result.exit_code == 2
-    assert "'31/03/2025' is not a date in the form YYYY-MM-DD" in result.output
+    option = "--round" if command[0] == "training-set" else "--as-of"
+    assert f"{option} '31/03/2025' is not a date in the form YYYY-MM-DD" in result.output
 
 
 def test_generate_writes_a_city_and_prints_its_report(tmp_path: Path) -> None:
