@@ -38,7 +38,10 @@ _IS_KIND = {
 
 
 def _of_shape(declared: pa.DataType, found: pa.DataType) -> bool:
-    """Whether `found` is `declared` up to the differences engines make (see the module)."""
+    """Whether `found` is `declared` up to the differences engines make (see the module); Arrow's
+    null type (no value at all, e.g. a list column whose lists are all empty) is of every shape."""
+    if pa.types.is_null(found):
+        return True
     if pa.types.is_list(declared):
         return (pa.types.is_list(found) or pa.types.is_large_list(found)) and _of_shape(
             declared.value_type, found.value_type
@@ -51,13 +54,13 @@ def _of_shape(declared: pa.DataType, found: pa.DataType) -> bool:
         )
     for is_kind in _IS_KIND.values():
         if is_kind(declared):
-            return pa.types.is_null(found) or is_kind(found)
+            return is_kind(found)
     return found.equals(declared)
 
 
 def _is(kind: Kind | pa.DataType, found: pa.DataType) -> bool:
     if isinstance(kind, pa.DataType):
-        return pa.types.is_null(found) or _of_shape(kind, found)
+        return _of_shape(kind, found)
     # A column with no value at all (Arrow's null type) is of every kind.
     return pa.types.is_null(found) or _IS_KIND[kind](found)
 

@@ -252,8 +252,8 @@ each slot's two sentences. Such rounds are never rewritten, so they are read (`r
 never written."""
 
 
-class FlatReasonsUnreadable(ValueError):
-    """An older round's flat reason columns do not agree with each other (at `row`, and `rows` like it)."""
+class ReasonsUnreadable(ValueError):
+    """A stored round's reasons cannot be what `anbu score` wrote (at `row`, and `rows` like it)."""
 
     def __init__(self, row: int, rows: int, message: str) -> None:
         super().__init__(message)
@@ -274,7 +274,7 @@ def reasons_from_flat(table: pa.Table) -> pa.ListArray:
     short = counts > pc.list_value_length(codes).to_numpy(zero_copy_only=False)
     if short.any():
         row = int(np.flatnonzero(short)[0])
-        raise FlatReasonsUnreadable(
+        raise ReasonsUnreadable(
             row,
             int(short.sum()),
             f"{int(counts[row])} reason sentences but reason_codes {joined[row].as_py()!r}",
@@ -294,6 +294,27 @@ def reasons_from_flat(table: pa.Table) -> pa.ListArray:
         fields=list(REASONS_TYPE.value_type),
     )
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
+
+
+def checked_reasons(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A stored `reasons` column as the service and the lists read it. A household without a list
+    has no reasons (an empty list: what the flat layout's empty `reason_codes` said); a reason
+    without its code or either sentence is refused, since a planner would be shown a blank."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    items = pc.list_flatten(column)
+    blank = pc.is_null(items).to_numpy(zero_copy_only=False)
+    for field in ("code", "text_ko", "text_en"):
+        written = pc.fill_null(pc.greater(pc.utf8_length(pc.struct_field(items, field)), 0), False)
+        blank |= ~written.to_numpy(zero_copy_only=False)
+    if blank.any():
+        parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)[blank]
+        raise ReasonsUnreadable(
+            int(parents[0]), len(np.unique(parents)), "a reason without its code or one of its sentences"
+        )
+    if column.null_count:
+        column = pc.if_else(pc.is_null(column), pa.scalar([], column.type), column)
+    return column
 
 
 @lru_cache(maxsize=200_000)

@@ -29,7 +29,8 @@ from serving.scoring.city import BLOCK_ROWS, Progress, score_city
 from serving.scoring.reasons import (
     FLAT_REASON_COLUMNS,
     REASONS_TYPE,
-    FlatReasonsUnreadable,
+    ReasonsUnreadable,
+    checked_reasons,
     reasons_from_flat,
 )
 
@@ -128,15 +129,24 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
         SCORE_SCHEMA.check(
             table.schema, scored.path, need=[c for c in SCORE_COLUMNS if c not in OPTIONAL_SCORE_COLUMNS]
         )
+        table = table.set_column(
+            table.column_names.index("reasons"), "reasons", checked_reasons(table["reasons"])
+        )
     except OutputSchemaError as error:
         raise RoundUnreadable(str(error)) from None
+    except ReasonsUnreadable as error:
+        household = table["household_id"][error.row].as_py()
+        raise RoundUnreadable(
+            f"{scored.path}: household {household} has {error} ({error.rows} households like it); "
+            "it is not a round `anbu score` wrote"
+        ) from None
     # One contiguous Arrow buffer per column: picking a row out of a many-chunk string column
     # costs a pass over the chunks (200 ms per household at city scale, 1.4 ms combined).
     frame = scored_frame(table.combine_chunks())
     for column in OPTIONAL_SCORE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
-    frame.index = pd.Index(frame["household_id"], name=None)
+    frame.index = pd.Index(frame["household_id"].array)  # unnamed: `household_id` stays one column
     if not frame.index.is_unique:
         repeated = frame["household_id"][frame.index.duplicated()]
         raise RoundUnreadable(
@@ -149,14 +159,7 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
 def _with_whole_reasons(table: pa.Table, path: Path) -> pa.Table:
     """An older round's nine flat reason columns replaced by the `reasons` column they say."""
     FLAT_REASONS.check(table.schema, path, need=FLAT_REASON_COLUMNS)
-    try:
-        reasons = reasons_from_flat(table)
-    except FlatReasonsUnreadable as error:
-        household = table["household_id"][error.row].as_py()
-        raise OutputSchemaError(
-            f"{path}: household {household} has {error} ({error.rows} households like it); "
-            "it is not a round `anbu score` wrote"
-        ) from None
+    reasons = reasons_from_flat(table)
     place = table.column_names.index("reason_codes")
     return table.drop_columns(FLAT_REASON_COLUMNS).add_column(
         place, pa.field("reasons", REASONS_TYPE), reasons

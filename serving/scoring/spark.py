@@ -2,7 +2,7 @@
 
 Each executor gets the champion's booster as LightGBM model text (a few hundred kilobytes, shipped
 with the task), rebuilds the champion and its path-table explainer once per partition, and runs
-`serving.scoring.households.score_households` on Arrow batches via `mapInPandas` — the very function the
+`serving.scoring.households.score_households` on Arrow batches via `mapInArrow` — the very function the
 single-machine path runs, so the two cannot drift. Rank and percentile are city-wide: households
 are range-partitioned by (risk descending, household id), numbered within each partition, and
 offset by the sizes of the partitions before — no step gathers the city on one machine.
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from serving.scoring.champion import Champion
 from serving.scoring.households import (
@@ -48,7 +49,7 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
         "features": list(champion.features),
     }
 
-    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import lightgbm as lgb
 
         local = Champion(
@@ -58,11 +59,11 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
             features=facts["features"],
         )
         for batch in batches:
-            if len(batch):
-                yield score_households(local, batch).to_pandas()
+            if batch.num_rows:
+                yield from score_households(local, pa.Table.from_batches([batch])).to_batches()
 
     columns = [*ID_COLUMNS, *champion.features]
-    scored = features.select(*columns).mapInPandas(score_partition, SCORED_SCHEMA)
+    scored = features.select(*columns).mapInArrow(score_partition, SCORED_SCHEMA)
     order = [F.col("risk").desc(), F.col("household_id").asc()]
     spark = features.sparkSession
     # A few ranges per core keeps the cores busy when ranges come out uneven.

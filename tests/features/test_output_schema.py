@@ -96,6 +96,7 @@ def test_a_nested_column_is_checked_by_shape_whatever_an_engine_names_its_list_i
     listed = OutputSchema("listed", (("reasons", pa.list_(pa.struct([("code", pa.string())]))),))
     spark_like = pa.list_(pa.field("element", pa.struct([("code", pa.large_string())])))
     listed.check(pa.schema([("reasons", spark_like)]), "spark")
+    listed.check(pa.schema([("reasons", pa.list_(pa.null()))]), "every list empty")
     for wrong in (
         pa.list_(pa.struct([("name", pa.string())])),  # another field
         pa.list_(pa.struct([("code", pa.int64())])),  # of another kind

@@ -45,6 +45,7 @@ def _older_copy(stored: ScoredRound, folder: Path, change=lambda table: table) -
 def test_a_round_is_indexed_by_household_with_each_household_s_reasons_whole(stored) -> None:
     scored = read_round(stored)
     assert scored.index.tolist() == scored["household_id"].tolist() and scored.index.is_unique
+    assert scored.index.name is None  # else sorting or grouping by household_id is ambiguous
     reasons = scored["reasons"].iat[0]
     assert 1 <= len(reasons) <= MAX_REASONS
     assert set(reasons[0]) == {"code", "feature", "text_ko", "text_en"} and reasons[0]["feature"]
@@ -77,3 +78,55 @@ def test_an_older_round_whose_codes_and_sentences_disagree_is_refused_naming_the
         RoundUnreadable, match=rf"v\d+\.parquet: household {household} has \d reason sentences but"
     ):
         read_round(_older_copy(stored, tmp_path, lose_codes))
+
+
+def _copy(stored: ScoredRound, folder: Path, change) -> ScoredRound:
+    path = folder / stored.path.name
+    pq.write_table(change(pq.read_table(stored.path)), path)
+    return ScoredRound(stored.as_of, stored.model_version, path)
+
+
+def _with_reasons(table: pa.Table, change) -> pa.Table:
+    rows = table["reasons"].to_pylist()
+    change(rows)
+    column = pa.array(rows, table.schema.field("reasons").type)
+    return table.set_column(table.column_names.index("reasons"), "reasons", column)
+
+
+def test_a_household_without_a_reasons_list_has_none_and_a_blank_reason_is_refused(stored, tmp_path) -> None:
+    def unlisted(rows: list) -> None:
+        rows[5] = None
+
+    assert read_round(_copy(stored, tmp_path, lambda t: _with_reasons(t, unlisted)))["reasons"].iat[5] == []
+
+    def blank(rows: list) -> None:
+        rows[several][1]["text_en"] = None
+
+    several = next(
+        i for i, reasons in enumerate(pq.read_table(stored.path)["reasons"].to_pylist()) if len(reasons) > 1
+    )
+    household = pq.read_table(stored.path)["household_id"][several].as_py()
+    with pytest.raises(
+        RoundUnreadable,
+        match=rf"household {household} has a reason without its code or one of its sentences \(1 households like it\)",
+    ):
+        read_round(_copy(stored, tmp_path, lambda t: _with_reasons(t, blank)))
+
+
+@pytest.mark.parametrize("column", ["reason_codes", "reason_1_en"])
+def test_an_older_round_with_a_sentence_but_no_code_or_one_language_only_is_refused(
+    stored, tmp_path, column
+) -> None:
+    # One reason: an empty reason_codes still splits into one (empty) code, so only the blank is wrong.
+    first = next(
+        i for i, reasons in enumerate(pq.read_table(stored.path)["reasons"].to_pylist()) if len(reasons) == 1
+    )
+
+    def blank(table: pa.Table) -> pa.Table:
+        values = table[column].to_pylist()
+        values[first] = "" if column == "reason_codes" else None
+        return table.set_column(table.column_names.index(column), column, pa.array(values, pa.string()))
+
+    household = pq.read_table(stored.path)["household_id"][first].as_py()
+    with pytest.raises(RoundUnreadable, match=rf"household {household} has a reason without its code or one"):
+        read_round(_older_copy(stored, tmp_path, blank))

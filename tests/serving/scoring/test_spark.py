@@ -30,7 +30,15 @@ def test_spark_scores_every_household_as_the_single_machine_path_does(models_env
     np.testing.assert_array_equal(on_spark["risk"].to_numpy(), single["risk"].to_numpy())
     np.testing.assert_array_equal(on_spark["rank"].to_numpy(), single["rank"].to_numpy())
     assert np.abs(on_spark["percentile"] - single["percentile"]).max() < 1e-9
-    for column in ["household_id", "gu", "dong_code", "band", "model_version", *SCORE_COLUMNS[9:]]:
+    for column in [
+        "household_id",
+        "round_date",
+        "gu",
+        "dong_code",
+        "band",
+        "model_version",
+        *SCORE_COLUMNS[9:],
+    ]:
         assert values(on_spark[column]) == values(single[column]), column
 
     manifest = read_manifest(out)
