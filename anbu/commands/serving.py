@@ -225,7 +225,7 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in listed.rows.itertuples(index=False):
-        reasons = " · ".join(reason["text_ko"] for reason in row.reasons or [])
+        reasons = " · ".join(reason["text_ko"] for reason in row.reasons)
         change = change_ko.get(row.change, row.change) + (" · 사유 변경" if row.reasons_changed else "")
         if row.override:
             reasons = (

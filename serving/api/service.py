@@ -79,7 +79,7 @@ def _reasons(row: dict) -> list[ReasonOut]:
     """A stored household's reasons (serving/scoring/reasons.py: REASONS_TYPE) as the API shows them."""
     return [
         ReasonOut(code=reason["code"], text_ko=reason["text_ko"], text_en=reason["text_en"])
-        for reason in row["reasons"] or []
+        for reason in row["reasons"]
     ]
 
 

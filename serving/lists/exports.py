@@ -38,7 +38,7 @@ def planner_frame(listed: OutreachList) -> pd.DataFrame:
     reasons = frame["reasons"].tolist()
     for slot in range(MAX_REASONS):
         frame[f"reason_{slot + 1}_ko"] = [
-            shown[slot]["text_ko"] if shown is not None and len(shown) > slot else None for shown in reasons
+            shown[slot]["text_ko"] if len(shown) > slot else None for shown in reasons
         ]
     frame = frame[list(PLANNER_COLUMNS)]
     frame["risk"] = (frame["risk"] * 100).round(1)

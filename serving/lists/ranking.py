@@ -274,9 +274,9 @@ def outreach_list(
     )
 
 
-def _codes(reasons: list[dict] | None) -> frozenset[str]:
+def _codes(reasons: list[dict]) -> frozenset[str]:
     """Which reasons a household has, whatever their order or wording (a round's values differ)."""
-    return frozenset(reason["code"] for reason in reasons or [])
+    return frozenset(reason["code"] for reason in reasons)
 
 
 def _why(picked: pd.DataFrame, known: KnownHouseholds | None) -> None:

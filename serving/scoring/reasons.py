@@ -223,23 +223,30 @@ to the API; only the files people open (CSV, XLSX) and the terminal flatten them
 def reason_lists(chosen: ChosenReasons, plan: ReasonPlan) -> pa.ListArray:
     """Every household's reasons as one REASONS_TYPE array, with each distinct (feature, value)
     sentence rendered once for the whole block."""
-    households = len(chosen)
     present = chosen.group >= 0  # a household's reasons fill its first slots (see `choose`)
-    offsets = np.zeros(households + 1, dtype=np.int32)
-    np.cumsum(present.sum(axis=1), out=offsets[1:])
     group, column, value = chosen.group[present], chosen.column[present], chosen.value[present]
     pairs = np.stack([column.astype(np.float64), value], axis=1)
     distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
     rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
     sentence = pa.array(inverse.ravel().astype(np.int64))
+    return _reasons_array(
+        present.sum(axis=1),
+        pa.array(plan.groups, pa.string()).take(pa.array(group)),
+        pa.array(plan.features, pa.string()).take(pa.array(column)),
+        pa.array([ko for ko, _ in rendered], pa.string()).take(sentence),
+        pa.array([en for _, en in rendered], pa.string()).take(sentence),
+    )
+
+
+def _reasons_array(
+    counts: np.ndarray, code: pa.Array, feature: pa.Array, text_ko: pa.Array, text_en: pa.Array
+) -> pa.ListArray:
+    """REASONS_TYPE from each household's number of reasons and the reasons' fields, household
+    after household, strongest first."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
     items = pa.StructArray.from_arrays(
-        [
-            pa.array(plan.groups, pa.string()).take(pa.array(group)),
-            pa.array(plan.features, pa.string()).take(pa.array(column)),
-            pa.array([ko for ko, _ in rendered], pa.string()).take(sentence),
-            pa.array([en for _, en in rendered], pa.string()).take(sentence),
-        ],
-        fields=list(REASONS_TYPE.value_type),
+        [code, feature, text_ko, text_en], fields=list(REASONS_TYPE.value_type)
     )
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
 
@@ -279,21 +286,16 @@ def reasons_from_flat(table: pa.Table) -> pa.ListArray:
             int(short.sum()),
             f"{int(counts[row])} reason sentences but reason_codes {joined[row].as_py()!r}",
         )
-    offsets = np.zeros(households + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    row = np.repeat(np.arange(households), counts)
-    slot = np.arange(offsets[-1]) - offsets[:-1][row]
+    # Each household's reasons, household after household: (row, slot) in row-major order.
+    row, slot = np.nonzero(np.arange(MAX_REASONS)[None, :] < counts[:, None])
     starts = codes.offsets.to_numpy()[:-1]
-    items = pa.StructArray.from_arrays(
-        [
-            codes.values.take(pa.array(starts[row] + slot)),
-            pa.nulls(len(row), pa.string()),
-            pa.concat_arrays(ko).take(pa.array(slot * households + row)),
-            pa.concat_arrays(en).take(pa.array(slot * households + row)),
-        ],
-        fields=list(REASONS_TYPE.value_type),
+    return _reasons_array(
+        counts,
+        codes.values.take(pa.array(starts[row] + slot)),
+        pa.nulls(len(row), pa.string()),
+        pa.concat_arrays(ko).take(pa.array(slot * households + row)),
+        pa.concat_arrays(en).take(pa.array(slot * households + row)),
     )
-    return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASONS_TYPE)
 
 
 def checked_reasons(column: pa.Array | pa.ChunkedArray) -> pa.Array:
