@@ -2,17 +2,28 @@
 well it did, and where it should not be trusted.
 
 Planners and reviewers read this, not MLflow's metric list, so it is written as a document and
-filled from the same numbers the run logs (nothing here is typed in by hand).
+filled from the same numbers the run logs (nothing here is typed in by hand). Its last section,
+the version's promotion decisions, is written again by `anbu promote` after each decision, from the
+record kept on the model version (training/promotion_history.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from training.config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from training.promotion_history import DecisionRecord
+
+CARD = "model_card.md"
+"""The card's name among the run's artifacts."""
+DECISIONS_HEADING = "## Promotion decisions"
 
 _MEASURES = (
     ("precision_at_capacity", "precision at capacity"),
@@ -283,7 +294,51 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         lines.append(
             "- Census and truth figures come from a synthetic city; on real data only the survey figures exist."
         )
+    lines += ["", *decisions_section([])]
     return "\n".join(lines) + "\n"
+
+
+def decisions_section(records: Sequence[DecisionRecord]) -> list[str]:
+    """Every promotion decision on the version, oldest first, each with its gates and figures and,
+    for an override, who and why: what `anbu promote --history --version N` prints."""
+    lines = [DECISIONS_HEADING, ""]
+    if not records:
+        return [
+            *lines,
+            "None yet. `anbu promote` appends every decision on this version here and to the model "
+            "version's record (`promotion.history.*` tags); a later decision never rewrites an earlier one.",
+        ]
+    lines += [
+        "Oldest first, as recorded on the model version (`promotion.history.*` tags); a later decision "
+        "never rewrites an earlier one.",
+        "",
+    ]
+    for record in records:
+        against = f", against {record.against}" if record.against else ""
+        who = f" by {_line(record.override.by)}: {_line(record.override.reason)}" if record.override else ""
+        lines.append(f"{record.number}. {record.when}: **{record.verdict.value}**{who}{against}")
+        lines += [f"   - {reason}" for reason in record.reasons]
+        lines.append(f"   - gates: {record.gates_summary}")
+        if record.figures_summary:
+            lines.append(f"   - figures: {'; '.join(record.figures_summary)}")
+    return lines
+
+
+def _line(text: str) -> str:
+    """A person's words on one line, so they cannot start a section of the card."""
+    return " ".join(text.split())
+
+
+def with_decisions(card: str, records: Sequence[DecisionRecord]) -> str:
+    """The card with its decisions section written again from `records` (added at the end of a
+    card logged before cards had one); every other section is left as it is."""
+    before, heading, after = card.partition(DECISIONS_HEADING + "\n")
+    rest = ""
+    if heading:
+        _, following, tail = after.partition("\n## ")
+        rest = "\n## " + tail if following else ""
+    section = "\n".join(decisions_section(records))
+    return f"{before.rstrip()}\n\n{section}\n{rest}"
 
 
 def _count(n: int, noun: str) -> str:

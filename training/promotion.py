@@ -1,8 +1,5 @@
 """Moving the `champion` alias: only to a candidate the survey shows is better than what serves now.
 
-Promotion is nothing more than moving a registry alias, so it is cheap to undo; what must not be
-lost is why. Every decision, yes or no, is written onto the candidate's model version as tags.
-
 The gates read only what a real city has: the test round's survey estimates with their 90 %
 intervals (training/evaluation.py), never a synthetic city's truth. Each gate asks what the
 evidence shows, in the direction that protects the people on the lists:
@@ -16,78 +13,46 @@ evidence shows, in the direction that protects the people on the lists:
   judged, with its count.
 
 A refused version can still be promoted by a named person with a stated reason (`--override`);
-that, who and why, is recorded on the version and shown by the service.
+that, who and why, is recorded on the version and shown by the service. An override on the version
+that already serves moves nothing and is recorded as such. Every decision, yes or no, is appended
+to the version's record and never rewritten (training/promotion_history.py).
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.config import ConfigError
+from training.promotion_gates import Override, PromotionGates
+from training.promotion_history import (
+    DecisionRecord,
+    Verdict,
+    append,
+    gate_figures,
+    history,
+    next_number,
+    refresh_card,
+    registered_version,
+)
 from training.tracking import CHAMPION, MODEL_NAME, configure
-
-
-class PromotionGates(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    capacity_tolerance: float = Field(ge=0, le=1)
-    max_ece: float = Field(gt=0, le=1)
-    mean_risk_ratio_band: tuple[float, float] = (0.85, 1.15)
-    min_group_recall_ratio: float = Field(ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _band(self) -> PromotionGates:
-        low, high = self.mean_risk_ratio_band
-        if not 0 < low <= 1 <= high:
-            raise ValueError(f"mean_risk_ratio_band must contain 1.0, got {list(self.mean_risk_ratio_band)}")
-        return self
-
-
-def load_gates(path: Path) -> PromotionGates:
-    try:
-        return PromotionGates.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such gates file") from None
-    except (tomllib.TOMLDecodeError, ValidationError) as error:
-        raise ConfigError(f"{path}: {error}") from None
-
-
-@dataclass(frozen=True)
-class Override:
-    """A person promoting a refused version anyway, and why."""
-
-    by: str
-    reason: str
-
-    def __post_init__(self) -> None:
-        if not self.by.strip():
-            raise ConfigError("--by: name the person who overrides the gates")
-        if not self.reason.strip():
-            raise ConfigError("--reason: say why the gates are overridden")
 
 
 @dataclass(frozen=True)
 class Decision:
+    """What the gates say about a candidate: pure, before anything is recorded or moved."""
+
     version: str
     promote: bool
     reasons: list[str]
     """Why it was refused (every failed gate), or what it passed on."""
     basis: str
-    override: Override | None = None
-    champion: str | None = None
-    """The version serving when the decision was taken (None: nothing serves yet)."""
-
-    @property
-    def verdict(self) -> str:
-        if self.override is not None and self.promote:
-            return "promoted by override"
-        return "promoted" if self.promote else "refused"
+    compare_first: bool = False
+    """Refused because the run was compared with another champion than the one serving: `anbu
+    promote --data DIR` compares them and the version can be judged again."""
 
 
 def _value(metrics: dict[str, float], key: str) -> float:
@@ -116,7 +81,7 @@ def decide(
         return Decision(version, False, [f"nothing to judge on: {why}"], "survey")
     failures: list[str] = []
     passes: list[str] = []
-    _against_current(candidate, tags, champion_version, gates, failures, passes)
+    compared = _against_current(candidate, tags, champion_version, gates, failures, passes)
     ece_low = _value(candidate, "model_survey_ece_low")
     if ece_low > gates.max_ece:
         failures.append(
@@ -138,7 +103,7 @@ def decide(
     else:
         passes.append(f"mean served risk ÷ share found {_shown(candidate, 'model_survey_mean_risk_ratio')}")
     _groups(candidate, tags, gates, failures, passes)
-    return Decision(version, not failures, failures or passes, "survey")
+    return Decision(version, not failures, failures or passes, "survey", compare_first=not compared)
 
 
 def _against_current(
@@ -148,8 +113,9 @@ def _against_current(
     gates: PromotionGates,
     failures: list[str],
     passes: list[str],
-) -> None:
-    """Better than today's rule (first model), or not worse than the champion (later ones)."""
+) -> bool:
+    """Better than today's rule (first model), or not worse than the champion (later ones). False
+    when the run was compared with another champion than the one serving, so cannot be judged."""
     if champion_version is None:
         key = "model_survey_gain_over_rule"
         gain, share = _shown(candidate, key), _value(candidate, f"{key}_share")
@@ -160,15 +126,15 @@ def _against_current(
             )
         else:
             passes.append(f"no champion yet; beats today's rule by {gain} at {share:.1%} capacity")
-        return
+        return True
     compared = tags.get("compared_with_champion")
     if compared != champion_version:
         failures.append(
             f"the run was compared with {'version ' + compared if compared else 'no champion'}, but the "
-            f"champion is version {champion_version}: run `anbu promote --data DIR` to compare them on the "
-            "test round's survey households"
+            f"champion is version {champion_version}: the two must be compared on the test round's "
+            "survey households first (`--data`)"
         )
-        return
+        return False
     key = "model_survey_gain_over_champion"
     gain, share = _shown(candidate, key), _value(candidate, f"{key}_share")
     if not _value(candidate, f"{key}_low") >= -gates.capacity_tolerance:
@@ -178,6 +144,7 @@ def _against_current(
         )
     else:
         passes.append(f"against champion version {champion_version}: {gain} at {share:.1%} capacity (paired)")
+    return True
 
 
 def _groups(
@@ -207,39 +174,53 @@ def _groups(
         )
 
 
-def promote(version: str | None, gates: PromotionGates, override: Override | None = None) -> Decision:
-    """Decide on a registered version (default: the newest) and move `champion` if it passes, or
-    if a named person overrides a refusal."""
+def promote(version: str | None, gates: PromotionGates, override: Override | None = None) -> DecisionRecord:
+    """Decide on a registered version (default: the newest), append the decision to its record,
+    and move `champion` if it passes or a named person overrides a refusal. On the version that
+    already serves nothing is judged or moved; the re-promote, or the override, is recorded as such."""
     client = configure()
     candidate = _version(client, version)
     champion = _champion(client)
     version = str(candidate.version)
-    run = client.get_run(candidate.run_id)
-    if champion is not None and str(champion.version) == version:
-        decision = Decision(version, True, [f"version {version} is already the champion"], "survey")
-    else:
-        decision = decide(
-            run.data.metrics, run.data.tags, str(champion.version) if champion else None, gates, version
-        )
-    if not decision.promote and override is not None:
-        decision = Decision(version, True, decision.reasons, decision.basis, override)
-    decision = replace(decision, champion=str(champion.version) if champion else None)
-    tags = {
-        "promotion.decision": decision.verdict,
-        "promotion.reasons": "; ".join(decision.reasons),
-        "promotion.basis": decision.basis,
-        "promotion.decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "promotion.gates": gates.model_dump_json(),
-        "promotion.compared_with": str(champion.version) if champion else "today's rule",
+    serving = str(champion.version) if champion is not None else None
+    earlier = history(version, candidate.tags)
+    common = {
+        "number": next_number(earlier),
+        "version": version,
+        "decided_at": datetime.now(UTC),
+        "champion": serving,
     }
-    if decision.override is not None:
-        tags["promotion.override_by"] = decision.override.by
-        tags["promotion.override_reason"] = decision.override.reason
-    for key, value in tags.items():
-        client.set_model_version_tag(MODEL_NAME, version, key, value)
-    if decision.promote:
+    if serving == version:
+        record = DecisionRecord(
+            **common,
+            verdict=Verdict.ALREADY_CHAMPION if override is None else Verdict.OVERRIDE_ON_CHAMPION,
+            reasons=[f"version {version} is already the champion; nothing was judged or moved"],
+            override=override,
+        )
+    else:
+        run = client.get_run(candidate.run_id)
+        judged = decide(run.data.metrics, run.data.tags, serving, gates, version)
+        overridden = not judged.promote and override is not None
+        if judged.promote:
+            verdict = Verdict.PROMOTED
+        else:
+            verdict = Verdict.PROMOTED_BY_OVERRIDE if overridden else Verdict.REFUSED
+        record = DecisionRecord(
+            **common,
+            verdict=verdict,
+            reasons=judged.reasons,
+            basis=judged.basis,
+            compared_with=serving or "today's rule",
+            gates=gates,
+            figures=gate_figures(run.data.metrics),
+            override=override if overridden else None,
+            compare_first=judged.compare_first,
+        )
+    append(client, record)
+    if record.moved_champion:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-    return decision
+    refresh_card(client, candidate.run_id, [*earlier, record])
+    return record
 
 
 def newest_version() -> str:
@@ -251,12 +232,7 @@ def newest_version() -> str:
 
 
 def _version(client: MlflowClient, version: str | None):
-    if version is None:
-        version = newest_version()
-    try:
-        return client.get_model_version(MODEL_NAME, version)
-    except MlflowException:
-        raise ConfigError(f"{MODEL_NAME} has no version {version}") from None
+    return registered_version(client, version if version is not None else newest_version())
 
 
 def _champion(client: MlflowClient):

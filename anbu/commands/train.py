@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,6 +11,9 @@ from anbu.console import console, fail
 from features.contract.delivery import ContractError
 from training.config import ConfigError, load_experiment
 from training.tracking import tracking_uri
+
+if TYPE_CHECKING:
+    from training.promotion_history import DecisionRecord
 
 
 def train(
@@ -75,11 +79,14 @@ def summary_lines(m: dict[str, float]) -> list[str]:
     return lines
 
 
+GATES = Path("experiments/promotion.toml")
+
+
 def promote(
     version: str | None = typer.Option(
         None, "--version", help="Model version to decide on (default: the newest)."
     ),
-    gates: Path = typer.Option(Path("experiments/promotion.toml"), "--gates", help="Promotion gates (TOML)."),
+    gates: Path = typer.Option(GATES, "--gates", help="Promotion gates (TOML)."),
     data: Path | None = typer.Option(
         None,
         "--data",
@@ -93,13 +100,23 @@ def promote(
     reason: str = typer.Option(
         "", "--reason", help="Why the gates are overridden (recorded on the version)."
     ),
+    history: bool = typer.Option(
+        False,
+        "--history",
+        help="Print every recorded decision, oldest first (on all versions, or on --version N); "
+        "decides nothing.",
+    ),
 ) -> None:
     """Move the `champion` alias to a version only if the survey shows it passes the gates; record
-    the decision. Exits 1 when it refuses."""
+    the decision. Exits 1 when it refuses. Every decision is appended to the version's record, never
+    rewritten; `--history` prints them."""
     from training.comparison import compare_with_champion
-    from training.promotion import Override, load_gates
     from training.promotion import promote as decide_and_promote
+    from training.promotion_gates import Override, load_gates
 
+    if history:
+        _print_history(version, deciding=override or bool(by or reason or data))
+        return
     try:
         chosen = Override(by, reason) if override else None
         if (by or reason) and not override:
@@ -114,22 +131,81 @@ def promote(
         decision = decide_and_promote(version, limits, chosen)
     except (ConfigError, ContractError) as error:
         fail(str(error))
-    verdicts = {
-        "promoted": "[green]promoted to champion",
-        "promoted by override": f"[yellow]promoted to champion by override ({by}: {reason})",
-        "refused": (
-            f"[red]not promoted; champion version {decision.champion} stays"
-            if decision.champion
-            else "[red]not promoted; no model serves until one passes (or is overridden)"
-        ),
-    }
-    console.print(
-        f"isolation-risk version {decision.version}: {verdicts[decision.verdict]}[/] (judged on the survey)"
-    )
+    console.print(f"isolation-risk version {decision.version}: {_verdict_line(decision)}")
     for line in decision.reasons:
-        console.print(f"  - {line}")
+        console.print(f"  - {line}", markup=False)
+    if decision.compare_first:
+        console.print(f"  to compare them: {_compare_command(decision.version, gates)}", markup=False)
     if not decision.promote:
         raise typer.Exit(1)
+
+
+def _verdict_line(decision: DecisionRecord) -> str:
+    from rich.markup import escape
+
+    from training.promotion_history import Verdict
+
+    who = f"{escape(decision.override.by)}: {escape(decision.override.reason)}" if decision.override else ""
+    if decision.verdict is Verdict.PROMOTED:
+        return "[green]promoted to champion[/] (judged on the survey)"
+    if decision.verdict is Verdict.PROMOTED_BY_OVERRIDE:
+        return f"[yellow]promoted to champion by override ({who})[/] (judged on the survey)"
+    if decision.verdict is Verdict.REFUSED:
+        if decision.champion:
+            return f"[red]not promoted; champion version {decision.champion} stays[/] (judged on the survey)"
+        return (
+            "[red]not promoted; no model serves until one passes (or is overridden)[/] (judged on the survey)"
+        )
+    if decision.verdict is Verdict.OVERRIDE_ON_CHAMPION:
+        return f"[yellow]already the champion; the override ({who}) is recorded, nothing moved[/]"
+    return "[green]already the champion; recorded, nothing moved[/]"
+
+
+def _compare_command(version: str, gates: Path) -> str:
+    """The command that compares the version with the champion and judges it again, as it runs:
+    the version judged (whether or not --version was given) and the gates if not the default."""
+    import shlex
+
+    words = ["anbu", "promote", "--version", version, "--data", "DIR"]
+    if gates != GATES:
+        words += ["--gates", str(gates)]
+    return shlex.join(words) + "    (DIR: the city's data directory, as given to `anbu train`)"
+
+
+def _print_history(version: str | None, *, deciding: bool) -> None:
+    from training.promotion_history import decision_history
+
+    try:
+        if deciding:
+            raise ConfigError(
+                "--history only reads the record; leave out --override, --by, --reason and --data"
+            )
+        records = decision_history(version)
+    except ConfigError as error:
+        fail(str(error))
+    if not records:
+        where = f"version {version}" if version else "any version"
+        console.print(f"no promotion decision is recorded on {where} of isolation-risk")
+        return
+    for record in records:
+        for line in history_lines(record):
+            console.print(line, markup=False, highlight=False)
+
+
+def history_lines(record: DecisionRecord) -> list[str]:
+    """One decision as `anbu promote --history` prints it: when, version, verdict, against what,
+    who and why, then its reasons, gates and figures."""
+    head = f"{record.when}  version {record.version}  decision {record.number}: {record.verdict.value}"
+    if record.against:
+        head += f", against {record.against}"
+    lines = [head]
+    if record.override is not None:
+        lines.append(f"  by {record.override.by}: {record.override.reason}")
+    lines += [f"  - {reason}" for reason in record.reasons]
+    lines.append(f"  gates: {record.gates_summary}")
+    if record.figures_summary:
+        lines.append(f"  figures: {'; '.join(record.figures_summary)}")
+    return lines
 
 
 def _newest_version() -> str:

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
+from training.promotion_history import served_promotion
 from training.tracking import CHAMPION, MODEL_NAME, StoreUnavailable, configure, require_store
 
 
@@ -33,8 +34,8 @@ class Champion:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     promotion: dict[str, str] = field(default_factory=dict)
-    """How this version became the champion: the decision, its reasons, and, for an override, who
-    made it and why (the version's `promotion.*` tags, without the prefix)."""
+    """How this version became the champion: the latest decision that moved the alias to it, with
+    its reasons, and, for an override, who made it and why (training/promotion_history.py keeps them all)."""
 
     @cached_property
     def explainer(self) -> PathExplainer:
@@ -91,10 +92,5 @@ def load_champion(alias: str = CHAMPION) -> Champion:
         features=list(booster.feature_name()),
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
-        promotion=promotion_record(version.tags),
+        promotion=served_promotion(str(version.version), version.tags),
     )
-
-
-def promotion_record(tags: dict[str, str]) -> dict[str, str]:
-    """The `promotion.*` tags of a model version, keyed without the prefix."""
-    return {k.removeprefix("promotion."): v for k, v in (tags or {}).items() if k.startswith("promotion.")}

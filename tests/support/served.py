@@ -18,7 +18,8 @@ import pytest
 from synthetic.generator import generate_city
 from tests.support.local_server import bentoml_server, service_environment
 from training.config import load_experiment
-from training.promotion import Override, load_gates, promote
+from training.promotion import promote
+from training.promotion_gates import Override, load_gates
 from training.train import train_experiment
 
 ROOT = Path(__file__).resolve().parents[2]

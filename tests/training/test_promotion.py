@@ -1,6 +1,7 @@
 """Promotion gates judged on survey estimates: shown better than today's rule first, then not shown
 worse than the champion; refused when calibration or a group is shown out of bounds; overridable
-by a named person, on the record."""
+by a named person, on the record. Every decision is appended to the version's record and read back
+in order; one never rewrites another."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightgbm as lgb
 import mlflow
-import numpy as np
 import pytest
+from click.testing import Result
 from mlflow import MlflowClient
+from typer.testing import CliRunner
 
+from anbu.cli import app
 from training.config import ConfigError
-from training.promotion import Override, PromotionGates, decide, load_gates, promote
+from training.model_card import CARD, decisions_section, with_decisions
+from training.promotion import decide, promote
+from training.promotion_gates import Override, PromotionGates, load_gates
+from training.promotion_history import DecisionRecord, Verdict, history, served_promotion
 from training.tracking import CHAMPION, MODEL_NAME, configure
 
 ROOT = Path(__file__).parents[2]
@@ -74,9 +79,12 @@ def test_a_later_model_must_be_shown_within_the_tolerance_of_the_champion_on_the
 
 def test_a_model_compared_with_another_champion_is_refused_until_compared_again() -> None:
     decision = decide(GOOD, {**TAGS, "compared_with_champion": "1"}, "3", GATES, "4")
-    assert not decision.promote
-    assert "the champion is version 3: run `anbu promote --data DIR`" in decision.reasons[0]
+    assert not decision.promote and decision.compare_first
+    assert decision.reasons[0].startswith(
+        "the run was compared with version 1, but the champion is version 3"
+    )
     assert "compared with no champion" in decide(GOOD, TAGS, "3", GATES, "4").reasons[0]
+    assert not decide(GOOD, {**TAGS, "compared_with_champion": "3"}, "3", GATES, "4").compare_first
 
 
 @pytest.mark.parametrize(
@@ -149,15 +157,18 @@ def test_an_override_needs_a_name_and_a_reason() -> None:
         Override("Kim", "")
 
 
-def _register(metrics: dict[str, float], tags: dict[str, str] | None = None) -> str:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 3))
-    booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, (x[:, 0] > 0).astype(int)), 5)
-    with mlflow.start_run():
+def _register(metrics: dict[str, float], tags: dict[str, str] | None = None, card: str | None = None) -> str:
+    """A registered version with the run's figures (and card); promotion never loads the model."""
+    with mlflow.start_run() as run:
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags or TAGS)
-        info = mlflow.lightgbm.log_model(booster, name="model", registered_model_name=MODEL_NAME)
-    return str(info.registered_model_version)
+        if card is not None:
+            mlflow.log_text(card, CARD)
+    client = MlflowClient()
+    if not client.search_registered_models(f"name = '{MODEL_NAME}'"):
+        client.create_registered_model(MODEL_NAME)
+    source = f"{run.info.artifact_uri}/model"
+    return str(client.create_model_version(MODEL_NAME, source, run_id=run.info.run_id).version)
 
 
 @pytest.fixture
@@ -168,35 +179,161 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_promotion_moves_the_alias_only_for_a_passing_version_and_tags_every_decision(store: Path) -> None:
+MISCALIBRATED = {**GOOD, **_figure("model_survey_ece", 0.05, 0.03, 0.07)}
+NOT_SHOWN_BETTER = {**GOOD, **_figure("model_survey_gain_over_rule", 0.1, -0.05, 0.25, 21)}
+
+
+def _recorded(version: str) -> list[DecisionRecord]:
+    return history(version, MlflowClient().get_model_version(MODEL_NAME, version).tags)
+
+
+def _serving() -> str:
+    return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+
+
+def test_promotion_moves_the_alias_only_for_a_passing_version_and_records_every_decision(store: Path) -> None:
     first = _register(GOOD)
-    second = _register({**GOOD, **_figure("model_survey_ece", 0.05, 0.03, 0.07)})
-    client = MlflowClient()
+    second = _register(MISCALIBRATED)
     assert promote(first, GATES).promote
     kept = promote(second, GATES)
     assert not kept.promote and kept.champion == first
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == first
-    refused = client.get_model_version(MODEL_NAME, second).tags
-    assert refused["promotion.decision"] == "refused"
-    assert "calibration error 0.0500" in refused["promotion.reasons"]
-    assert refused["promotion.compared_with"] == first
+    assert _serving() == first
+    [refused] = _recorded(second)
+    assert refused.verdict is Verdict.REFUSED and refused.compared_with == first
+    assert any(reason.startswith("calibration error 0.0500") for reason in refused.reasons)
+    assert refused.gates == GATES
+    assert refused.figures["model_survey_ece_low"] == 0.03
+    tags = MlflowClient().get_model_version(MODEL_NAME, second).tags
+    assert "promotion.decision" not in tags  # no flat tags: a later decision would rewrite them
+    assert list(filter(lambda key: key.startswith("promotion."), tags)) == ["promotion.history.0001"]
 
 
-def test_an_override_promotes_a_refused_version_and_records_who_and_why(store: Path) -> None:
-    refused = _register({**GOOD, **_figure("model_survey_gain_over_rule", 0.1, -0.05, 0.25, 21)})
-    decision = promote(refused, GATES, Override("Kim Minji (data team)", "field trial in two districts"))
-    assert decision.promote and decision.verdict == "promoted by override"
+def test_a_refusal_then_an_override_on_one_version_are_both_kept_in_order(store: Path) -> None:
+    version = _register(NOT_SHOWN_BETTER)
+    refused = promote(version, GATES)
+    overridden = promote(version, GATES, Override("Kim Minji (data team)", "field trial in two districts"))
+    assert overridden.verdict is Verdict.PROMOTED_BY_OVERRIDE and _serving() == version
+    recorded = _recorded(version)
+    assert recorded == [refused, overridden]  # the refusal is read back exactly as it was written
+    assert [r.number for r in recorded] == [1, 2]
+    assert [r.verdict for r in recorded] == [Verdict.REFUSED, Verdict.PROMOTED_BY_OVERRIDE]
+    assert recorded[0].override is None
+    assert recorded[1].override == Override("Kim Minji (data team)", "field trial in two districts")
+    assert recorded[1].reasons[0].startswith("not shown to beat today's rule")
+    assert recorded[0].decided_at <= recorded[1].decided_at
+    served = served_promotion(version, MlflowClient().get_model_version(MODEL_NAME, version).tags)
+    assert served["decision"] == "promoted by override"
+    assert served["override_by"] == "Kim Minji (data team)"
+    assert served["override_reason"] == "field trial in two districts"
+
+
+def test_judging_a_former_champion_again_keeps_the_decision_that_promoted_it(store: Path) -> None:
+    first = _register(GOOD)
+    promote(first, GATES)
+    close = {
+        **GOOD,
+        **_figure("model_survey_gain_over_champion", 0.0, -0.02, 0.02, 30),
+        "model_survey_gain_over_champion_share": 0.03,
+    }
+    second = _register(close, {**TAGS, "compared_with_champion": first})
+    assert promote(second, GATES).verdict is Verdict.PROMOTED
+    again = promote(first, GATES)  # `anbu promote --version 1` on the former champion
+    assert again.verdict is Verdict.REFUSED and again.compare_first and _serving() == second
+    assert [r.verdict for r in _recorded(first)] == [Verdict.PROMOTED, Verdict.REFUSED]
+
+
+def test_an_override_on_the_champion_is_recorded_as_such_and_a_re_promote_rewrites_nothing(
+    store: Path,
+) -> None:
+    version = _register(GOOD)
+    promoted = promote(version, GATES)
+    kept = promote(version, GATES, Override("Kim", "keep it through the winter round"))
+    assert kept.verdict is Verdict.OVERRIDE_ON_CHAMPION and kept.promote
+    assert kept.override == Override("Kim", "keep it through the winter round")
+    again = promote(version, GATES)
+    assert again.verdict is Verdict.ALREADY_CHAMPION and again.override is None
+    recorded = _recorded(version)
+    assert recorded == [promoted, kept, again]
+    assert recorded[0].verdict is Verdict.PROMOTED and recorded[0].override is None
+    assert _serving() == version
+    # the service still shows the decision that made it champion
+    served = served_promotion(version, MlflowClient().get_model_version(MODEL_NAME, version).tags)
+    assert served["decision"] == "promoted"
+    assert served["decided_at"] == promoted.decided_at.isoformat(timespec="seconds")
+
+
+def test_a_version_decided_by_earlier_code_still_reads_and_keeps_its_flat_tags(store: Path) -> None:
+    version = _register(NOT_SHOWN_BETTER)
+    flat = {
+        "decision": "promoted by override",
+        "reasons": "a group's recall is low; 2 groups judged, 39 not judged",
+        "basis": "survey",
+        "decided_at": "2026-03-02T09:15:00+00:00",
+        "gates": GATES.model_dump_json(),
+        "compared_with": "today's rule",
+        "override_by": "Kim",
+        "override_reason": "pilot",
+    }
     client = MlflowClient()
-    tags = client.get_model_version(MODEL_NAME, refused).tags
-    assert tags["promotion.decision"] == "promoted by override"
-    assert tags["promotion.override_by"] == "Kim Minji (data team)"
-    assert tags["promotion.override_reason"] == "field trial in two districts"
-    assert tags["promotion.reasons"].startswith("not shown to beat today's rule")
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == refused
+    for key, value in flat.items():
+        client.set_model_version_tag(MODEL_NAME, version, f"promotion.{key}", value)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    tags = client.get_model_version(MODEL_NAME, version).tags
+    assert served_promotion(version, tags) == flat  # what the service showed before
+    [old] = _recorded(version)
+    assert (old.number, old.verdict, old.reasons) == (0, Verdict.PROMOTED_BY_OVERRIDE, [flat["reasons"]])
+    assert old.gates == GATES and old.override == Override("Kim", "pilot")
+    again = promote(version, GATES)
+    assert again.number == 1 and again.verdict is Verdict.ALREADY_CHAMPION
+    assert _recorded(version) == [old, again]
+    after = client.get_model_version(MODEL_NAME, version).tags
+    assert {key: after[f"promotion.{key}"] for key in flat} == flat
+    assert served_promotion(version, after) == flat
+
+
+def test_an_old_re_promote_that_overwrote_the_record_reads_as_what_it_was() -> None:
+    tags = {
+        "promotion.decision": "promoted",
+        "promotion.reasons": "version 3 is already the champion",
+        "promotion.basis": "survey",
+        "promotion.decided_at": "2026-03-02T09:15:00+00:00",
+        "promotion.compared_with": "3",
+    }
+    [old] = history("3", tags)
+    assert old.verdict is Verdict.ALREADY_CHAMPION and not old.moved_champion
+    assert history("3", {"unrelated": "tag"}) == []
+
+
+def test_the_model_card_shows_every_decision_on_its_version(store: Path) -> None:
+    card = "# Model card\n\n## Known limits\n\n- a limit\n\n" + "\n".join(decisions_section([])) + "\n"
+    version = _register(NOT_SHOWN_BETTER, card=card)
+    promote(version, GATES)
+    promote(version, GATES, Override("Kim", "pilot in two districts"))
+    run_id = MlflowClient().get_model_version(MODEL_NAME, version).run_id
+    text = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CARD)).read_text()
+    assert text.startswith("# Model card\n\n## Known limits\n\n- a limit\n\n## Promotion decisions\n")
+    assert "None yet" not in text and text.count("## Promotion decisions") == 1
+    entries = [line for line in text.splitlines() if line[:1].isdigit()]
+    assert [entry.split(": ", 1)[1] for entry in entries] == [
+        "**refused**, against today's rule",
+        "**promoted by override** by Kim: pilot in two districts, against today's rule",
+    ]
+    assert [entry.split(".", 1)[0] for entry in entries] == ["1", "2"]
+    assert text.count("   - not shown to beat today's rule") == 2
+    assert "gain over today's rule 0.100 [-0.050, 0.250], 21 survey households" in text
+    assert "calibration error at most 0.02" in text
+
+
+def test_the_decisions_section_is_added_to_an_older_card_and_leaves_later_sections_alone() -> None:
+    older = "# Model card\n\n## Known limits\n\n- a limit\n"
+    assert with_decisions(older, []) == older + "\n" + "\n".join(decisions_section([])) + "\n"
+    middle = "# Card\n\n## Promotion decisions\n\nold text\n\n## Afterwards\n\nkept\n"
+    rewritten = with_decisions(middle, [])
+    assert "old text" not in rewritten and rewritten.endswith("\n\n## Afterwards\n\nkept\n")
 
 
 def test_anbu_promote_exits_non_zero_when_it_refuses(store: Path) -> None:
-    version = _register({**GOOD, **_figure("model_survey_ece", 0.05, 0.03, 0.07)})
+    version = _register(MISCALIBRATED)
     command = [
         sys.executable,
         "-m",
@@ -221,3 +358,72 @@ def test_anbu_promote_exits_non_zero_when_it_refuses(store: Path) -> None:
     )
     assert overridden.returncode == 0, overridden.stderr
     assert "promoted to champion by override (Kim: pilot)" in overridden.stdout
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(store: Path) -> Path:
+    """The store's folder with the shipped gates where `anbu promote` looks by default."""
+    (store / "experiments").mkdir()
+    (store / "experiments" / "promotion.toml").write_text(
+        (ROOT / "experiments" / "promotion.toml").read_text()
+    )
+    return store
+
+
+def _anbu(*words: str) -> Result:
+    return runner.invoke(app, list(words), terminal_width=200)
+
+
+def test_promote_history_prints_every_decision_in_order_with_gates_figures_and_who(project: Path) -> None:
+    first = _register(NOT_SHOWN_BETTER)
+    second = _register(GOOD)
+    assert _anbu("promote", "--version", first).exit_code == 1
+    assert _anbu("promote", "--version", second).exit_code == 0
+    overridden = _anbu("promote", "--version", first, "--override", "--by", "Kim", "--reason", "pilot")
+    assert overridden.exit_code == 0, overridden.output
+    everything = _anbu("promote", "--history")
+    assert everything.exit_code == 0, everything.output
+    heads = [line.split("  ", 1)[1] for line in everything.output.splitlines() if "  version " in line]
+    assert heads == [
+        f"version {first}  decision 1: refused, against today's rule",
+        f"version {second}  decision 1: promoted, against today's rule",
+        f"version {first}  decision 2: promoted by override, against champion version {second}",
+    ]
+    assert "  by Kim: pilot" in everything.output
+    assert "  - not shown to beat today's rule: found more often by 0.100 [-0.050, 0.250" in everything.output
+    assert "  gates: tolerance against a champion 0.05; calibration error at most 0.02" in (everything.output)
+    assert (
+        "  figures: gain over today's rule 0.100 [-0.050, 0.250], 21 survey households" in everything.output
+    )
+    one = _anbu("promote", "--history", "--version", first)
+    assert [line for line in one.output.splitlines() if "  version " in line] == [
+        line for line in everything.output.splitlines() if f"  version {first}  " in line
+    ]
+
+
+def test_promote_history_only_reads(store: Path) -> None:
+    assert "no promotion decision is recorded on any version" in _anbu("promote", "--history").output
+    version = _register(GOOD)
+    mixed = _anbu("promote", "--history", "--override", "--by", "Kim", "--reason", "pilot")
+    assert mixed.exit_code == 2 and "--history only reads the record" in mixed.output
+    assert _recorded(version) == []
+
+
+def test_a_refusal_for_a_stale_comparison_prints_the_command_that_compares_this_version(
+    project: Path,
+) -> None:
+    first = _register(GOOD)
+    promote(first, GATES)
+    second = _register(GOOD)
+    _register(GOOD)  # a newer version: `anbu promote` without --version would judge that one
+    gates = project / "strict.toml"
+    gates.write_text((ROOT / "experiments" / "promotion.toml").read_text())
+    refused = _anbu("promote", "--version", second, "--gates", str(gates))
+    assert refused.exit_code == 1
+    hint = next(line for line in refused.output.splitlines() if "to compare them:" in line)
+    assert f"anbu promote --version {second} --data DIR --gates {gates}" in hint
+    default = _anbu("promote", "--version", second)
+    assert f"to compare them: anbu promote --version {second} --data DIR    (DIR:" in default.output

@@ -16,7 +16,8 @@ from mlflow.entities import Run
 from synthetic.generator import generate_city
 from training.comparison import compare_with_champion
 from training.config import ConfigError, load_experiment
-from training.promotion import Override, PromotionGates, load_gates, promote
+from training.promotion import promote
+from training.promotion_gates import Override, PromotionGates, load_gates
 from training.tracking import MODEL_NAME
 from training.train import TrainingResult, train_experiment
 
@@ -102,6 +103,7 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
         "## Discovery list",
         "## Fairness",
         "## Known limits",
+        "## Promotion decisions",
     ):
         assert heading in text
     discovery = result.metrics["model_truth_discovery_precision_at_capacity"]
@@ -183,7 +185,11 @@ def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_hous
     shutil.copy(original, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     gates = load_gates(BASELINE.parent / "promotion.toml")
-    promote("1", gates, Override("the training tests", "a champion to compare with"))
+    first = promote("1", gates, Override("the training tests", "a champion to compare with"))
+    card = mlflow.artifacts.download_artifacts(run_id=trained.result.run_id, artifact_path="model_card.md")
+    decisions = Path(card).read_text(encoding="utf-8").partition("## Promotion decisions")[2]
+    assert decisions.count("\n1. ") == 1 and "\n2. " not in decisions
+    assert f"**{first.verdict.value}**" in decisions and "## Known limits" not in decisions
     second = train_experiment(trained.city, load_experiment(BASELINE), BASELINE)
     run = MlflowClient().get_run(second.run_id)
     assert run.data.tags["compared_with_champion"] == "1"

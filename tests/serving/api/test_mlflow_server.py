@@ -50,7 +50,8 @@ def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_se
     from serving.scoring.champion import load_champion
     from serving.scoring.rounds import score_round, scores_path
     from training.config import load_experiment
-    from training.promotion import load_gates, promote
+    from training.promotion import promote
+    from training.promotion_gates import load_gates
     from training.train import train_experiment
 
     city = tmp_path / "city"  # the session's city without its rounds: this registry scores its own
