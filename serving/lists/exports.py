@@ -1,4 +1,11 @@
-"""A ranked list as the files teams open: CSV (UTF-8 with BOM, so Excel shows Hangul) and XLSX."""
+"""A ranked list as the files teams open: CSV (UTF-8 with BOM, so Excel shows Hangul) and XLSX.
+
+Every cell holds text or a number, never a formula. Override reasons are typed by people and
+household ids and dong codes are delivered by agencies; text such as `=HYPERLINK(...)` is stored
+and returned by the API as typed, and only here, where it becomes a spreadsheet cell, is it kept
+from being evaluated (OWASP, CSV injection): the CSV cell gets a leading apostrophe, the XLSX cell
+is written as a string cell marked the way Excel marks text typed after an apostrophe.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,13 @@ import io
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
+from serving.lists.labels import CHANGE_KO, LIST_KO
 from serving.lists.ranking import OutreachList
 from serving.scoring.reasons import MAX_REASONS
 
@@ -26,9 +37,31 @@ PLANNER_COLUMNS = {
     "override_reason": "조정 사유",
     "model_version": "모델 버전",
 }
-CHANGE_KO = {"new": "신규", "risen": "상승", "fallen": "하락", "steady": "유지"}
-LIST_KO = {"discovery": "발굴", "recheck": "재확인"}
 BAND_FILL = {"매우 높음": "F4B6B6", "높음": "F9D9A6", "주의": "FFF2B3", "낮음": "FFFFFF"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+"""First characters that make a spreadsheet read a cell as a formula, or open the way to one
+(OWASP's list, and ASVS's NUL)."""
+
+
+def looks_like_formula(value: object) -> bool:
+    """Text a spreadsheet could evaluate; numbers, negative ones included, are never it."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def inert_csv_cell(value: object) -> object:
+    """The value as a CSV cell no spreadsheet evaluates: such text gets a leading apostrophe, which
+    Excel and LibreOffice read as "this is text"; everything else is written as it is."""
+    return "'" + value if looks_like_formula(value) else value
+
+
+def write_text_cell(cell: Cell) -> None:
+    """Keep a text cell text: openpyxl turns a string starting with "=" into a formula and "#N/A"
+    into an error, so its type is set back to string; text that looks like a formula is also
+    marked quotePrefix, so Excel keeps it text when someone edits the cell."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if looks_like_formula(cell.value):
+            cell.quotePrefix = True
 
 
 def planner_frame(listed: OutreachList) -> pd.DataFrame:
@@ -49,22 +82,40 @@ def planner_frame(listed: OutreachList) -> pd.DataFrame:
 
 
 def to_csv(listed: OutreachList) -> bytes:
-    return planner_frame(listed).to_csv(index=False).encode("utf-8-sig")
+    """The list as CSV; text that starts like a formula shows its apostrophe, numbers stay bare."""
+    frame = planner_frame(listed)
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    frame[text] = frame[text].map(inert_csv_cell, na_action="ignore")
+    # RFC 4180's CRLF: with it the writer quotes any cell holding a CR or LF, so text after a line
+    # break inside a reason stays in its cell instead of starting a row (and a formula) of its own.
+    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _append_row(sheet: Worksheet, values: list) -> None:
+    """Append a row whose text cells stay text (the only way rows enter the workbook). A control
+    character XML cannot hold (a delivered id may carry one) is shown as U+FFFD, not a failed file."""
+    values = [ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in values]
+    sheet.append(values)
+    row = sheet.max_row
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str):
+            write_text_cell(sheet.cell(row=row, column=column))
 
 
 def to_xlsx(listed: OutreachList, title: str) -> bytes:
+    """The list as a workbook: every text cell a string cell, the title too, so none is a formula."""
     frame = planner_frame(listed)
     book = Workbook()
     sheet = book.active
     sheet.title = "방문 목록"
-    sheet.append([title])
+    _append_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append(list(frame.columns))
+    _append_row(sheet, list(frame.columns))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     band_column = list(frame.columns).index("위험 등급") + 1
     for values in frame.itertuples(index=False):
-        sheet.append([None if pd.isna(v) else v for v in values])
+        _append_row(sheet, [None if pd.isna(v) else v for v in values])
         fill = BAND_FILL.get(values[band_column - 1], "FFFFFF")
         sheet.cell(row=sheet.max_row, column=band_column).fill = PatternFill("solid", fgColor=fill)
     widths = {
