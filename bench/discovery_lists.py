@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.contract.schemas import POSITIVE_OUTCOMES  # noqa: E402
+from features.contract.vocabulary import POSITIVE_OUTCOMES  # noqa: E402
 from features.families.history import KNOWN_WINDOW_DAYS  # noqa: E402
 from serving.scoring.rounds import shown_version  # noqa: E402
 

@@ -68,7 +68,10 @@ class Feature:
     unit: Unit
     reason_ko: str = ""
     reason_en: str = ""
-    """Empty for a feature that is never a reason."""
+    """Empty for a feature that is never a reason. Fields: `{value}` (the household's, in the unit),
+    `{window}` (months), `{level_ko}`/`{level_en}` (a category), `{s}` (English plural ending: empty
+    when the value is 1) and, for days, `{ago_ko}`/`{ago_en}` ("3일 전" / "3 days ago", "오늘" /
+    "today" at 0)."""
     window_days: int | None = None
     window_months: int | None = None
     fill: Fill = "missing"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from features.contract.schemas import POSITIVE_OUTCOMES
+from features.contract.vocabulary import POSITIVE_OUTCOMES
 
 LABEL_HORIZON_DAYS = 90
 FRAMING = "visit_within_90d"

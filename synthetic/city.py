@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract.schemas import HOUSING_TYPES, TENURES
+from features.contract.vocabulary import HOUSING_TYPES, TENURES
 from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
 
 BAND_AGE_RANGES: dict[str, tuple[int, int]] = {

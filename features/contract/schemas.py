@@ -16,34 +16,21 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from features.contract.vocabulary import (  # the contract's allowed values, re-exported here
+    CONTACT_CHANNELS,
+    CONTACT_TOPICS,
+    HOUSING_TYPES,
+    LIVELIHOOD_STATUSES,
+    SENSOR_CHANNELS,
+    SENSOR_SERVICES,
+    SENSOR_VALUE_MAXIMUM,
+    TENURES,
+    VISIT_OUTCOMES,
+    VISIT_TRIGGERS,
+)
 from features.reference import district_names
 
 ColumnKind = Literal["string", "date", "timestamp", "int", "float", "bool"]
-
-HOUSING_TYPES = (
-    "apartment",
-    "multi_family",
-    "detached",
-    "officetel",
-    "semi_basement",
-    "gosiwon",
-    "other",
-)
-TENURES = ("owner", "jeonse", "monthly_rent", "public_rental", "other")
-LIVELIHOOD_STATUSES = ("none", "applied", "recipient", "dropped")
-SENSOR_SERVICES = ("smart_plug", "ami", "ai_call", "phone_activity")
-SENSOR_CHANNELS = ("power_w", "light_lux", "phone_events")
-CONTACT_CHANNELS = ("phone", "chat")
-CONTACT_TOPICS = ("loneliness_talk", "information", "crisis")
-VISIT_TRIGGERS = ("system_list", "sensor_alert", "referral", "survey", "call_120")
-VISIT_OUTCOMES = ("isolated", "at_risk", "not_isolated", "unreachable", "moved", "refused")
-POSITIVE_OUTCOMES = ("isolated", "at_risk")
-"""Visit outcomes that make a household a positive case (contract: Target)."""
-
-PROTECTED_ATTRIBUTES = ("head_sex", "disability")
-
-SENSOR_VALUE_MAXIMUM = {"power_w": 50_000.0, "light_lux": 200_000.0, "phone_events": 3_600.0}
-"""Largest physically plausible hourly value per channel; anything above is a device fault."""
 
 
 def _column(kind: ColumnKind, description: str, *, nullable: bool = False, **checks) -> object:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.contract.schemas import HOUSING_TYPES, LIVELIHOOD_STATUSES, TENURES
+from features.contract.vocabulary import HOUSING_TYPES, LIVELIHOOD_STATUSES, TENURES
 from features.declaration import Feature, FeatureFamily, Level, level_code, levels_of
 
 CHANGE_WINDOW_MONTHS = 12
@@ -49,7 +49,7 @@ FEATURES = (
         "members registered at the address",
         "count",
         reason_ko="세대원 {value}명",
-        reason_en="{value} registered members",
+        reason_en="{value} registered member{s}",
         reason_when="present",
     ),
     _level_feature(
@@ -90,7 +90,7 @@ FEATURES = (
         "years at the current address",
         "years",
         reason_ko="현 주소 거주 {value}년",
-        reason_en="{value} years at this address",
+        reason_en="{value} year{s} at this address",
         reason_when="present",
     ),
     _level_feature(

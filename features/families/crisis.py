@@ -20,18 +20,19 @@ RECENT_MONTHS = 3
 
 CATEGORY_NAMES: dict[str, tuple[str, str]] = {
     "utility": ("공과금 체납·단전", "utility arrears or cut-offs"),
-    "housing": ("주거 관련 위기", "housing crisis reports"),
+    "housing": ("주거 관련 위기", "housing crisis report{s}"),
     "insurance": ("사회보험료 체납", "social insurance arrears"),
-    "finance": ("금융 위기", "financial crisis reports"),
-    "employment": ("고용 위기", "employment crisis reports"),
-    "health": ("건강 관련 위기", "health crisis reports"),
-    "welfare": ("복지 수급 변동", "welfare benefit changes"),
-    "family": ("가구 구성 변화", "household changes"),
-    UNKNOWN_INDICATOR_CATEGORY: ("기타 위기정보", "other crisis reports"),
+    "finance": ("금융 위기", "financial crisis report{s}"),
+    "employment": ("고용 위기", "employment crisis report{s}"),
+    "health": ("건강 관련 위기", "health crisis report{s}"),
+    "welfare": ("복지 수급 변동", "welfare benefit change{s}"),
+    "family": ("가구 구성 변화", "household change{s}"),
+    UNKNOWN_INDICATOR_CATEGORY: ("기타 위기정보", "other crisis report{s}"),
 }
 """Korean and English names of the indicator categories (features/reference/indicators.csv), for
 descriptions and reasons. A new indicator code never adds a column: features are per category, and
-a code the catalogue does not know yet counts under `other`."""
+a code the catalogue does not know yet counts under `other`. An English name carries `{s}`, its plural
+ending (features/declaration.py: Feature.reason_en)."""
 
 
 def _per_category() -> list[Feature]:
@@ -39,7 +40,7 @@ def _per_category() -> list[Feature]:
         Feature(
             f"crisis_{category}_{months}m",
             f"최근 {months}개월 통보된 {name_ko} 위기정보 건수",
-            f"{name_en} reported in the last {months} months",
+            f"{name_en.format(s='s')} reported in the last {months} months",
             "count",
             reason_ko=f"최근 {{window}}개월 {name_ko} {{value}}건",
             reason_en=f"{{value}} {name_en} in the last {{window}} months",
@@ -60,7 +61,7 @@ def _distinct() -> list[Feature]:
             f"distinct crisis indicators reported in the last {months} months",
             "count",
             reason_ko="최근 {window}개월 서로 다른 위기지표 {value}종",
-            reason_en="{value} different crisis indicators in the last {window} months",
+            reason_en="{value} different crisis indicator{s} in the last {window} months",
             window_months=months,
             fill="zero",
             reason_group="crisis_distinct",
@@ -88,8 +89,8 @@ FEATURES = (
         "가장 최근 위기정보 통보 후 경과 일수",
         "days since the latest crisis report",
         "days",
-        reason_ko="최근 위기정보 통보 {value}일 전",
-        reason_en="latest crisis report {value} days ago",
+        reason_ko="최근 위기정보 통보 {ago_ko}",
+        reason_en="latest crisis report {ago_en}",
         reason_when="present",
     ),
     Feature(
@@ -98,7 +99,7 @@ FEATURES = (
         "longest arrears in months, last 12 months",
         "count",
         reason_ko="{value}개월 체납",
-        reason_en="{value} months of arrears",
+        reason_en="{value} month{s} of arrears",
         window_months=YEAR_MONTHS,
         fill="zero",
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.contract.schemas import POSITIVE_OUTCOMES, VISIT_OUTCOMES
+from features.contract.vocabulary import POSITIVE_OUTCOMES, VISIT_OUTCOMES
 from features.declaration import Feature, FeatureFamily, level_code, levels_of
 
 KNOWN_WINDOW_DAYS = 365
@@ -45,7 +45,7 @@ FEATURES = (
         "previous outreach visits",
         "count",
         reason_ko="이전 방문 {value}회",
-        reason_en="{value} previous visits",
+        reason_en="{value} previous visit{s}",
         fill="zero",
     ),
     Feature(
@@ -63,8 +63,8 @@ FEATURES = (
         "가장 최근 방문 후 경과 일수",
         "days since the latest visit",
         "days",
-        reason_ko="마지막 방문 {value}일 전",
-        reason_en="last visited {value} days ago",
+        reason_ko="마지막 방문 {ago_ko}",
+        reason_en="last visited {ago_en}",
         reason_when="present",
     ),
     Feature(
@@ -73,7 +73,7 @@ FEATURES = (
         "previous visits that found isolation or risk",
         "count",
         reason_ko="이전 방문에서 고립·위험 {value}회 확인",
-        reason_en="isolation or risk found on {value} earlier visits",
+        reason_en="isolation or risk found on {value} earlier visit{s}",
         fill="zero",
     ),
     Feature(
@@ -89,7 +89,7 @@ FEATURES = (
         "contacts with the 120 loneliness line, last 90 days",
         "count",
         reason_ko="최근 3개월 120 외로움 상담 {value}건",
-        reason_en="{value} calls to the 120 loneliness line in 3 months",
+        reason_en="{value} call{s} to the 120 loneliness line in 3 months",
         window_days=CONTACTS_WINDOW_DAYS,
         fill="zero",
     ),
@@ -99,7 +99,7 @@ FEATURES = (
         "crisis contacts with the 120 line, last 12 months",
         "count",
         reason_ko="최근 1년 120 위기 상담 {value}건",
-        reason_en="{value} crisis calls to the 120 line this year",
+        reason_en="{value} crisis call{s} to the 120 line this year",
         window_days=CRISIS_CONTACTS_WINDOW_DAYS,
         fill="zero",
     ),

@@ -78,7 +78,7 @@ _POWER = (
         "longest run of hours at the household's standby level, last 7 days",
         "hours",
         reason_ko="{value}시간 연속 대기전력 수준",
-        reason_en="{value} hours in a row at standby power",
+        reason_en="{value} hour{s} in a row at standby power",
         window_days=METER_WINDOW_DAYS,
     ),
     Feature(
@@ -87,7 +87,7 @@ _POWER = (
         "days of the last 7 spent whole at standby level: an abrupt, away-like change",
         "days",
         reason_ko="{value}일 동안 종일 대기전력(부재 추정)",
-        reason_en="{value} whole days at standby power (as if away)",
+        reason_en="{value} whole day{s} at standby power (as if away)",
         window_days=METER_WINDOW_DAYS,
     ),
     Feature(
@@ -169,7 +169,7 @@ FEATURES = (
         "consecutive unanswered AI check-in calls",
         "count",
         reason_ko="AI 안부전화 {value}회 연속 미응답",
-        reason_en="{value} AI check-in calls unanswered in a row",
+        reason_en="{value} AI check-in call{s} unanswered in a row",
     ),
     Feature(
         "ai_call_answer_drop",
@@ -186,7 +186,7 @@ FEATURES = (
         "AI calls with risky words, last 90 days",
         "count",
         reason_ko="최근 3개월 AI 통화 중 위험 발화 {value}회",
-        reason_en="{value} AI calls with risky words in 3 months",
+        reason_en="{value} AI call{s} with risky words in 3 months",
         window_days=CALL_RISK_DAYS,
     ),
 )

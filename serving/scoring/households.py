@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.output_schema import OutputSchema
-from serving.scoring.champion import Champion
 from serving.scoring.reasons import REASONS_TYPE, choose, reason_lists
+
+if TYPE_CHECKING:  # the model libraries load only where a round is scored, not where one is read
+    from serving.scoring.champion import Champion
 
 RISK_BANDS: tuple[tuple[float, str, str], ...] = (
     (0.50, "very_high", "매우 높음"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +27,9 @@ import pyarrow.compute as pc
 from features.catalogue import by_name
 from features.declaration import Feature, Level
 from features.families.history import FAMILY as HISTORY
-from serving.explain.tree_shap import PathExplainer
+
+if TYPE_CHECKING:  # numba compiles only where households are explained, not where rounds are read
+    from serving.explain.tree_shap import PathExplainer
 
 MAX_REASONS = 4
 MIN_CONTRIBUTION = 1e-6
@@ -117,10 +120,20 @@ def _level(feature: Feature, code: int) -> Level:
     )
 
 
+def _number_agreement(feature: Feature, value: float) -> dict[str, str]:
+    """What a sentence needs to agree with its number: "1 visit", "2 visits"; "오늘" for 0 days."""
+    shown = _format_value(feature, value, "en") if not feature.categorical else ""
+    fields = {"s": "" if shown == "1" else "s"}
+    if feature.unit == "days":
+        fields["ago_ko"] = "오늘" if shown == "0" else f"{shown}일 전"
+        fields["ago_en"] = "today" if shown == "0" else f"{shown} day{fields['s']} ago"
+    return fields
+
+
 def render(feature: Feature, value: float) -> tuple[str, str]:
     """The catalogue sentence in Korean and English with this household's value."""
     window = feature.window_months or ""
-    fields: dict[str, object] = {"window": window}
+    fields: dict[str, object] = {"window": window, **_number_agreement(feature, value)}
     if feature.categorical:
         level = _level(feature, int(value))
         fields.update(level_ko=level.ko, level_en=level.en)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -24,8 +25,6 @@ import pyarrow.parquet as pq
 
 from features.data_folder import DataFolder
 from features.output_schema import OutputSchema, OutputSchemaError
-from serving.scoring.champion import Champion
-from serving.scoring.city import BLOCK_ROWS, Progress, score_city
 from serving.scoring.reasons import (
     FLAT_REASON_COLUMNS,
     REASONS_TYPE,
@@ -33,6 +32,10 @@ from serving.scoring.reasons import (
     checked_reasons,
     reasons_from_flat,
 )
+
+if TYPE_CHECKING:  # scoring loads the model libraries; reading a stored round must not
+    from serving.scoring.champion import Champion
+    from serving.scoring.city import Progress
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.parquet$")
 _ROUND_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -195,10 +198,14 @@ def score_round(
     champion: Champion,
     out: Path | None = None,
     progress: Progress | None = None,
-    block_rows: int = BLOCK_ROWS,
+    block_rows: int | None = None,
 ) -> Path:
     """Build the round's features, score and explain every household, write the result (streamed
     and resumable: serving/scoring/city.py). Without `out`, into the round's store, refusing to
     rewrite history."""
+    from serving.scoring.city import BLOCK_ROWS, score_city
+
     target = out or check_writable(data_dir, as_of, champion.version)
-    return score_city(data_dir, as_of, champion, target, block_rows=block_rows, progress=progress)
+    return score_city(
+        data_dir, as_of, champion, target, block_rows=block_rows or BLOCK_ROWS, progress=progress
+    )
