@@ -1,10 +1,17 @@
 """API errors as typed exceptions, turned into responses in one place.
 
+Every answer that is not a success has one body, whoever gives it (a route, the key check, the
+body guard, the planner's downloads, or pydantic through BentoML, folded in by
+serving/api/error_shape.py): `{"error": one sentence, "field": what to blame or null, "code": one
+of ERROR_CODES}`, plus named facts where a client needs them (`allowed`, `limit`, `request_id`, id
+lists). The code is what a program or the planner page branches on and translates; the sentence is
+for a person reading a log or a terminal, and never carries a library's URL.
+
 Routes raise `Refused` (a 4xx naming the request field) and let anything else propagate; `answers`
-maps both: a refusal to its status and `{"error", "field"}` body, a records database that cannot
-be written to a 503 with Retry-After, and any other exception to a 500 that carries the request
-id and is logged with it — the exception's type and where it was raised, never its message or
-the request body, which may hold household data.
+maps both: a refusal to its status and body, a records database that cannot be written to a 503
+with Retry-After, and any other exception to a 500 that carries the request id and is logged with
+it — the exception's type and where it was raised, never its message or the request body, which
+may hold household data.
 """
 
 from __future__ import annotations
@@ -22,12 +29,90 @@ from serving.records.store import RecordsUnavailable
 log = logging.getLogger("anbu.service")
 
 
-class Refused(Exception):
-    """A request the service will not answer as asked: status, the field to blame, one sentence."""
+ERROR_CODES: dict[str, str] = {
+    # 400: the request does not match the document (pydantic's errors, folded)
+    "missing": "a required field is absent",
+    "unknown_field": "a field the route does not take",
+    "malformed_body": "the body is not a JSON object as the route expects",
+    "wrong_type": "a value of the wrong type (text for a number, a number for text, ...)",
+    "out_of_range": "a number, text or list too small or too large",
+    "invalid_format": "text that does not have the expected form (an id, a dong code)",
+    "invalid_date": "a date not written as YYYY-MM-DD in 2000 or later",
+    "not_allowed_value": "a value outside the listed choices",
+    "blank_text": "text without a visible character",
+    "control_characters": "text with control characters",
+    "invalid_value": "any other value the route refuses by its form",
+    # 401, 403: who is asking
+    "key_missing": "no API key was sent",
+    "key_unknown": "the API key is not known (or was revoked)",
+    "role_not_allowed": "the key's role may not call this route",
+    "route_not_allowed": "the key is limited to other routes",
+    "outside_scope": "the district, dong or households lie outside the key's scope",
+    "over_capacity_limit": "the capacity is over the key's limit (`limit`)",
+    # 404, 405: what is asked for
+    "no_route": "no such route",
+    "method_not_allowed": "the route does not answer this HTTP method",
+    "round_not_scored": "the round asked for is not scored",
+    "area_empty": "no households in the district or dong in that round",
+    # 409, 413, 415: the request as a whole
+    "not_reloaded": "the service could not reload and goes on as before",
+    "body_too_large": "the body is over the size limit",
+    "not_json": "the body is not sent as application/json",
+    # 422: well-formed, refused on meaning
+    "after_served_round": "a round after the one being served",
+    "future_visit": "a visit dated in the future",
+    "unknown_household": "households not in the round's registry (`unknown_household_ids`)",
+    "unknown_feature": "feature names the model does not use",
+    "recheck_over_capacity": "the re-check share is more than the capacity",
+    "not_in_care": "end_care for a household not marked in care",
+    "refused_value": "any other value the service refuses on meaning",
+    # 5xx: the service's side
+    "server_error": "the service failed; the log has it under `request_id`",
+    "records_unavailable": "the records database cannot be written now; retry after Retry-After",
+    "timeout": "the answer took longer than the request time limit",
+}
+"""Every code an error body can carry, with what it means: the OpenAPI document lists them, the
+planner page has a Korean sentence for each (tests pin both)."""
 
-    def __init__(self, status: int, field: str, message: str, **extra) -> None:
+STATUS_CODES = {
+    400: "invalid_value",
+    401: "key_unknown",
+    403: "outside_scope",
+    404: "no_route",
+    405: "method_not_allowed",
+    409: "not_reloaded",
+    413: "body_too_large",
+    415: "not_json",
+    422: "refused_value",
+    500: "server_error",
+    503: "records_unavailable",
+    504: "timeout",
+}
+"""The code an answer gets when nothing more precise is known: a status only."""
+
+
+def error_body(code: str, field: str | None, message: str, **facts) -> dict:
+    """The one error body. An unknown code is a programming error, caught by the tests."""
+    if code not in ERROR_CODES:
+        raise ValueError(f"error code {code!r} is not in ERROR_CODES")
+    return {"error": message, "field": field, "code": code, **facts}
+
+
+def code_for_status(status: int) -> str:
+    return STATUS_CODES.get(status, "server_error" if status >= 500 else "invalid_value")
+
+
+class Refused(Exception):
+    """A request the service will not answer as asked: status, the field to blame, one sentence,
+    and the code a client branches on (by default the status's)."""
+
+    def __init__(self, status: int, field: str, message: str, *, code: str | None = None, **facts) -> None:
         super().__init__(message)
-        self.status, self.field, self.message, self.extra = status, field, message, extra
+        self.status, self.field, self.message, self.facts = status, field, message, facts
+        self.code = code or code_for_status(status)
+
+    def body(self) -> dict:
+        return error_body(self.code, self.field, self.message, **self.facts)
 
 
 def request_id(ctx) -> str:
@@ -65,16 +150,14 @@ def answers(route: Callable) -> Callable:
         try:
             return route(*args, **kwargs)
         except Refused as refusal:
-            return _respond(
-                ctx, refusal.status, {"error": refusal.message, "field": refusal.field, **refusal.extra}
-            )
+            return _respond(ctx, refusal.status, refusal.body())
         except RecordsUnavailable as error:
             rid = request_id(ctx)
             log.error("request %s to %s: records unavailable", rid, route.__name__)
             return _respond(
                 ctx,
                 503,
-                {"error": str(error), "field": None, "request_id": rid},
+                error_body("records_unavailable", None, str(error), request_id=rid),
                 headers={"Retry-After": "5"},
             )
         except Exception as error:
@@ -89,11 +172,12 @@ def answers(route: Callable) -> Callable:
             return _respond(
                 ctx,
                 500,
-                {
-                    "error": "the service failed on this request; the log has what went wrong under its request id",
-                    "field": None,
-                    "request_id": rid,
-                },
+                error_body(
+                    "server_error",
+                    None,
+                    "the service failed on this request; the log has what went wrong under its request id",
+                    request_id=rid,
+                ),
             )
 
     return wrapper

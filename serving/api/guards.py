@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from features.settings import Settings
 from serving.api.auth import json_response
+from serving.api.errors import error_body
 
-API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/model", "/reload")
+API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/key_scope", "/model", "/reload")
 
 
 class BodyTooLarge(Exception):
@@ -34,7 +35,7 @@ class JsonBodyMiddleware:
             await json_response(
                 send,
                 415,
-                {"error": f"content-type {kind[:60]!r}: send application/json", "field": "content-type"},
+                error_body("not_json", "content-type", f"content-type {kind[:60]!r}: send application/json"),
             )
             return
         declared = headers.get("content-length", "")
@@ -67,5 +68,7 @@ class JsonBodyMiddleware:
 
     async def _too_large(self, send) -> None:
         await json_response(
-            send, 413, {"error": f"the request body is over {self.max_body:,} bytes", "field": "body"}
+            send,
+            413,
+            error_body("body_too_large", "body", f"the request body is over {self.max_body:,} bytes"),
         )

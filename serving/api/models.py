@@ -7,8 +7,9 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from features.contract.schemas import VISIT_OUTCOMES, VISIT_TRIGGERS
+from features.contract.vocabulary import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
 """No round or visit of this programme predates it; an earlier date is a typing error."""
@@ -24,6 +25,8 @@ _TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*[^\\s{_CONTROL_CHARACTERS}][^{_CONTR
 validator uses the same expression, so the document and the service agree (up to what `\\s`
 means in the client's regex dialect)."""
 _TEXT = re.compile(_TEXT_PATTERN)
+LARGEST_LIST = 5_000
+"""No list is longer, whoever asks (an admin key has no capacity limit of its own)."""
 
 
 def _iso_date(value: object) -> object:
@@ -31,21 +34,24 @@ def _iso_date(value: object) -> object:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("give the date as YYYY-MM-DD, in 2000 or later")
+        raise PydanticCustomError("invalid_date", "give the date as YYYY-MM-DD, in 2000 or later")
     return value
 
 
 def _in_range(value: dt.date) -> dt.date:
     if value < EARLIEST:
-        raise ValueError(f"{value} is before {EARLIEST}")
+        raise PydanticCustomError(
+            "invalid_date", "{value} is before {earliest}", {"value": str(value), "earliest": str(EARLIEST)}
+        )
     return value
 
 
 def _plain_text(value: str) -> str:
+    """The error types are the service's codes (serving/api/errors.py: ERROR_CODES)."""
     if _CONTROL.search(value):
-        raise ValueError("control characters (such as NUL) are not allowed")
+        raise PydanticCustomError("control_characters", "control characters (such as NUL) are not allowed")
     if not _TEXT.fullmatch(value):
-        raise ValueError("must not be blank")
+        raise PydanticCustomError("blank_text", "must have a visible character, not only spaces")
     return value
 
 
@@ -126,11 +132,13 @@ class RankRequest(_Body):
     dong: str | None = Field(
         default=None, min_length=1, max_length=20, pattern=r"^\d+$", description="Administrative dong code."
     )
-    capacity: StrictInt = Field(ge=1, le=5_000, description="Households the team can visit this round.")
+    capacity: StrictInt = Field(
+        ge=1, le=LARGEST_LIST, description="Households the team can visit this round."
+    )
     recheck_capacity: StrictInt = Field(
         default=0,
         ge=0,
-        le=5_000,
+        le=LARGEST_LIST,
         description="Of the capacity, how many visits go to households outreach already knows (the "
         "re-check list); the rest go to the discovery list. At most the capacity.",
     )
@@ -170,6 +178,17 @@ class LeftHousehold(BaseModel):
     why: str
 
 
+class ExcludedHousehold(BaseModel):
+    household_id: str
+    dong_code: str
+    risk: float
+    band_ko: str
+    reason: str = Field(description="Why the planner excluded it.")
+    excluded_by: str = Field(description="The key that recorded the exclusion.")
+    excluded_at: str = Field(description="When it was recorded (UTC, ISO 8601).")
+    since_round: str = Field(description="The round it was recorded for; it stands until withdrawn.")
+
+
 class RankResponse(BaseModel):
     model_version: str
     round_date: str
@@ -184,6 +203,26 @@ class RankResponse(BaseModel):
     known_window_days: int
     households: list[ListedHousehold]
     left_the_list: list[LeftHousehold]
+    excluded: list[ExcludedHousehold] = Field(
+        description="Households of the area a planner's exclusion keeps off the lists: it stands in "
+        "later rounds until a planner withdraws it or includes the household."
+    )
+
+
+class KeyDistrict(BaseModel):
+    gu: str
+    dongs: list[str] = Field(description="The dong codes of the district this key sees in the served round.")
+    whole_district: bool = Field(description="Whether the key may ask for the district's whole list.")
+
+
+class KeyScopeResponse(BaseModel):
+    name: str
+    role: str
+    city_wide: bool
+    districts: list[KeyDistrict] = Field(description="Where this key's lists may come from (planner, admin).")
+    max_capacity: int = Field(description="The largest capacity this key may ask a list for.")
+    routes: list[str] = Field(description="Routes the key is limited to; empty: every route of its role.")
+    round_served: str
 
 
 class VisitOutcomeIn(_Body):
@@ -202,7 +241,7 @@ class OverrideIn(_Body):
         "team's regular care (it moves to the re-check list) until end_care; end_care for a household "
         "not in care is refused (422, field overrides[i].action)."
     )
-    reason: Text = Field(min_length=1, max_length=500, description="Why the planner decided so (required).")
+    reason: Text = Field(max_length=500, description="Why the planner decided so (required, visible text).")
 
 
 class OutcomesRequest(_Body):

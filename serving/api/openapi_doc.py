@@ -3,39 +3,61 @@ to present a key.
 
 BentoML documents each API route with 200, 400, 404 and 500 only, without security schemes, and
 has no hook for either; so /docs.json is served from BentoML's own document with our responses
-and schemes added (built once per worker). The 4xx body is `{"error", "field"}`; BentoML's own
-validation 400 carries `detail` as a list of pydantic errors.
+and schemes added (built once per worker). Every error answer, BentoML's validation 400 included
+(serving/api/error_shape.py), has the one body of serving/api/errors.py, described here as
+`ErrorBody` with its codes listed.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 
 from starlette.responses import JSONResponse
 
+from serving.api.errors import ERROR_CODES
+
+_CODE = {
+    "type": "string",
+    "enum": list(ERROR_CODES),
+    "description": "What a program branches on: "
+    + "; ".join(f"`{code}`: {meaning}" for code, meaning in ERROR_CODES.items()),
+}
+_IDS = {"type": "array", "items": {"type": "string"}}
 ERROR_BODY = {
     "type": "object",
-    "required": ["error"],
+    "required": ["error", "field", "code"],
+    "additionalProperties": False,
     "properties": {
-        "error": {"type": "string", "description": "One sentence: what is wrong and what to do."},
+        "error": {
+            "type": "string",
+            "description": "One sentence for a person: what is wrong and what to do.",
+        },
         "field": {
             "type": "string",
             "nullable": True,
-            "description": "The request field (or header) to blame.",
+            "description": "The request field (or header) to blame, as `overrides[0].reason`.",
         },
-        "request_id": {"type": "string", "description": "For a 5xx: the id the server log has it under."},
-    },
-}
-VALIDATION_BODY = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {"type": "string"},
-        "detail": {
+        "code": _CODE,
+        "problems": {
             "type": "array",
-            "items": {"type": "object"},
-            "description": "pydantic's errors, with loc.",
+            "description": "For a body that does not match the schema: every problem found, the first "
+            "of which is the answer's own field, code and sentence.",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "error"],
+                "additionalProperties": False,
+                "properties": {"field": {"type": "string"}, "code": _CODE, "error": {"type": "string"}},
+            },
         },
+        "allowed": {
+            **_IDS,
+            "description": "For role_not_allowed / route_not_allowed: what the key may call.",
+        },
+        "limit": {"type": "integer", "description": "For over_capacity_limit: the key's capacity limit."},
+        "unknown_household_ids": {**_IDS, "description": "For unknown_household."},
+        "outside_scope_household_ids": {**_IDS, "description": "For outside_scope in outcomes."},
+        "request_id": {"type": "string", "description": "For a 5xx: the id the server log has it under."},
     },
 }
 SECURITY_SCHEMES = {
@@ -55,15 +77,33 @@ REFUSALS = {
 }
 
 
+def service_info() -> dict:
+    """The document's title and description are the service's own: BentoML's default description
+    carries badge images from other sites and links to its chat, which the docs page would load."""
+    try:
+        version = importlib.metadata.version("anbu")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree without installing
+        version = "unreleased"
+    return {
+        "title": "anbu",
+        "version": version,
+        "description": "Isolation-risk scores with their reasons, outreach lists sized to a team's "
+        "capacity, and the visits and decisions planners record. Every route but the health checks "
+        "and this document needs an API key (Authorize: header X-API-Key or a bearer token); every "
+        "refusal has the body ErrorBody. The planner page is at /planner/.",
+    }
+
+
 def build_spec(
     generated: dict, secured_paths: set[str], public_paths: set[str], keyed_only: set[str] = frozenset()
 ) -> dict:
     """`secured_paths`: API routes (every refusal documented); `keyed_only`: other routes that
     need a key (only 401/403); `public_paths`: declared open (`security: [{}]`)."""
     spec = json.loads(json.dumps(generated))  # integer response keys become strings
+    spec["info"] = service_info()
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas["ErrorBody"], schemas["ValidationErrorBody"] = ERROR_BODY, VALIDATION_BODY
+    schemas["ErrorBody"] = ERROR_BODY
     components["securitySchemes"] = SECURITY_SCHEMES
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     for path, item in spec.get("paths", {}).items():
@@ -83,12 +123,7 @@ def build_spec(
                 for status in ("401", "403"):
                     responses[status] = {"description": REFUSALS[status], "content": error}
                 continue
-            responses["400"] = {
-                "description": "The request does not match the schema",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}
-                },
-            }
+            responses["400"] = {"description": "The request does not match the schema", "content": error}
             for status, description in REFUSALS.items():
                 responses[status] = {"description": description, "content": error}
     return spec

@@ -8,7 +8,6 @@ same JSON API other services use, so there is one list logic and one audit trail
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -18,8 +17,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from features.reference import district_names
 from serving.api.auth import allow
+from serving.api.error_shape import folded
 from serving.api.errors import Refused
 from serving.api.models import Day
 
@@ -32,20 +31,15 @@ def planner_app() -> FastAPI:
 
     @web.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
-        """The same 4xx body as the API's: which field, and one sentence."""
-        first = error.errors()[0] if error.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "query"
-        return JSONResponse(
-            {"error": f"{field}: {first.get('msg', 'invalid')}", "field": field}, status_code=422
-        )
+        """The same 4xx body as the API's (a query parameter is named without its `query.`)."""
+        items = [{**item, "loc": tuple(item.get("loc", ()))[1:] or ("query",)} for item in error.errors()]
+        return JSONResponse(folded(items), status_code=422)
 
     @web.get("/", response_class=HTMLResponse)
     @allow("public")  # the page holds no data; it asks for the planner's key and calls the API
     def page() -> str:
         """The planner page."""
-        return PAGE.read_text(encoding="utf-8").replace(
-            "/*DISTRICTS*/[]", json.dumps(list(district_names()), ensure_ascii=False)
-        )
+        return PAGE.read_text(encoding="utf-8")
 
     def _export(
         request: Request,
@@ -63,9 +57,7 @@ def planner_app() -> FastAPI:
         try:
             listed = service.outreach(caller, gu, dong or None, capacity, as_of, recheck_capacity)
         except Refused as refusal:
-            return JSONResponse(
-                {"error": refusal.message, "field": refusal.field}, status_code=refusal.status
-            )
+            return JSONResponse(refusal.body(), status_code=refusal.status)
         day = pd.Timestamp(listed.round_date)
         service.records.audit(
             caller.name,

@@ -20,6 +20,8 @@ import asyncio
 from bentoml._internal.server.http import traffic
 from starlette.responses import JSONResponse
 
+from serving.api.errors import error_body
+
 
 class CancelledTimerTimeout:
     def __init__(self, app, timeout: float) -> None:
@@ -48,9 +50,8 @@ class CancelledTimerTimeout:
             timer.cancel()
         if started.done() and started.exception() is not None and not answering.done():
             answering.cancel()
-            await JSONResponse(
-                {"error": f"Not able to process the request in {self.timeout} seconds"}, status_code=504
-            )(scope, receive, send)
+            body = error_body("timeout", None, f"no answer within {self.timeout} seconds; try again")
+            await JSONResponse(body, status_code=504)(scope, receive, send)
             return
         await answering
 

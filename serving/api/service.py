@@ -25,10 +25,16 @@ from features.settings import Settings
 from serving.api import metrics_labels, request_timeout
 from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.api.bento import bento_model_tag, load_bento_champion
+from serving.api.docs_page import DocsPageMiddleware
+from serving.api.error_shape import ErrorShapeMiddleware
 from serving.api.errors import Refused, answers
 from serving.api.guards import JsonBodyMiddleware
 from serving.api.models import (
+    LARGEST_LIST,
+    ExcludedHousehold,
     HouseholdScore,
+    KeyDistrict,
+    KeyScopeResponse,
     LeftHousehold,
     ListedHousehold,
     ModelResponse,
@@ -126,17 +132,28 @@ class Anbu:
         self.as_of = as_of
         self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version)
         self.served = self.rounds.served.households
+        self.dongs_by_district = {
+            gu: sorted(codes.astype(str).unique())
+            for gu, codes in self.served.groupby("gu", sort=True, observed=True)["dong_code"]
+        }
         web.state.service = self
 
     def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
         """The stored round a request asks for (default the served one); later rounds refused."""
         as_of = pd.Timestamp(requested) if requested else self.as_of
         if as_of > self.as_of:
-            raise Refused(422, field, f"{field}: {requested} is after the served round {self.as_of.date()}")
+            raise Refused(
+                422,
+                field,
+                f"{field}: {requested} is after the served round {self.as_of.date()}",
+                code="after_served_round",
+            )
         try:
             return self.rounds.get(as_of)
         except RoundNotScored as error:
-            raise Refused(404, field, str(error).replace("as_of", field, 1)) from None
+            raise Refused(
+                404, field, str(error).replace("as_of", field, 1), code="round_not_scored"
+            ) from None
 
     # --- scores -------------------------------------------------------------------------------
 
@@ -182,7 +199,12 @@ class Anbu:
             unknown = sorted(set(row.features) - allowed)
             if unknown:
                 field = f"households[{index}].features"
-                raise Refused(422, field, f"{field} has names the model does not use: {unknown[:5]}")
+                raise Refused(
+                    422,
+                    field,
+                    f"{field} has names the model does not use: {unknown[:5]}",
+                    code="unknown_feature",
+                )
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
         values = frame.astype("float64").to_numpy(na_value=np.nan)
         risk = self.champion.booster.predict(values)
@@ -229,26 +251,36 @@ class Anbu:
         scope and capacity limit, from the round as stored and the round before it."""
         refusal = caller.refusal_for_area(gu, dong)
         if refusal is not None:
-            raise Refused(403, *refusal)
+            raise Refused(403, *refusal, code="outside_scope")
         limit = caller.capacity_limit(self.settings.max_capacity)
         if caller.role != "admin" and capacity > limit:
             raise Refused(
-                403, "capacity", f"capacity: {capacity} is over this key's limit of {limit} households"
+                403,
+                "capacity",
+                f"capacity: {capacity} is over this key's limit of {limit} households",
+                code="over_capacity_limit",
+                limit=limit,
             )
         if recheck_capacity > capacity:
             raise Refused(
                 422,
                 "recheck_capacity",
                 f"recheck_capacity: {recheck_capacity} is more than the capacity of {capacity}",
+                code="recheck_over_capacity",
             )
         loaded = self.requested_round("as_of", requested)
         area = loaded.district(gu)
         as_of = loaded.scored.as_of
         if area.empty:
-            raise Refused(404, "gu", f"gu: no households in {gu!r} in the round of {as_of.date()}")
+            raise Refused(
+                404, "gu", f"gu: no households in {gu!r} in the round of {as_of.date()}", code="area_empty"
+            )
         if dong and not (area["dong_code"] == dong).any():
             raise Refused(
-                404, "dong", f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}"
+                404,
+                "dong",
+                f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}",
+                code="area_empty",
             )
         before = self.rounds.before(as_of)
         previous = before.district(gu) if before is not None else None
@@ -289,7 +321,7 @@ class Anbu:
             caller.name,
             caller.role,
             "rank",
-            listed.rows["household_id"].tolist(),
+            listed.rows["household_id"].tolist() + listed.excluded["household_id"].tolist(),
             {
                 "gu": request.gu,
                 "dong": request.dong,
@@ -316,7 +348,9 @@ class Anbu:
         for slot, visit in enumerate(request.visits):
             if visit.visited_on > latest:
                 field = f"visits[{slot}].visited_on"
-                raise Refused(422, field, f"{field}: {visit.visited_on} is in the future")
+                raise Refused(
+                    422, field, f"{field}: {visit.visited_on} is in the future", code="future_visit"
+                )
         registry = loaded.households
         mentioned = sorted(
             {v.household_id for v in request.visits} | {o.household_id for o in request.overrides}
@@ -328,6 +362,7 @@ class Anbu:
                     422,
                     "household_id",
                     f"household_id: not in the registry of the round {round_date}: {unknown[:10]}",
+                    code="unknown_household",
                     unknown_household_ids=unknown,
                 )
         else:
@@ -345,6 +380,7 @@ class Anbu:
                     "household_id",
                     f"household_id: {len(outside)} of these households are not among the households of "
                     f"this key's scope ({caller.scope_text()}) in the round {round_date}: {outside[:10]}",
+                    code="outside_scope",
                     outside_scope_household_ids=outside,
                 )
         care = [
@@ -363,6 +399,7 @@ class Anbu:
                         422,
                         field,
                         f"{field}: end_care for {mark['household_id']}, which is not marked in care",
+                        code="not_in_care",
                     )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
         visits, overrides, marks = self.records.record_feedback(
@@ -376,6 +413,32 @@ class Anbu:
             recorded_visits=len(visits),
             recorded_overrides=len(overrides) + len(marks),
             unknown_household_ids=[],
+        )
+
+    @bentoml.api
+    @allow("planner", "service", "monitor", "admin")
+    @answers
+    def key_scope(self, ctx: bentoml.Context) -> KeyScopeResponse:
+        """What the calling key may ask for: its districts and dongs in the served round, its
+        capacity limit and routes (the planner page offers only these)."""
+        caller = _caller(ctx)
+        districts = []
+        if caller.role in ("planner", "admin"):
+            for gu, dongs in self.dongs_by_district.items():
+                seen = [d for d in dongs if caller.sees(gu, d)]
+                if seen:
+                    whole = caller.refusal_for_area(gu, None) is None
+                    districts.append(KeyDistrict(gu=gu, dongs=seen, whole_district=whole))
+        return KeyScopeResponse(
+            name=caller.name,
+            role=caller.role,
+            city_wide=caller.city_wide,
+            districts=districts,
+            max_capacity=LARGEST_LIST
+            if caller.role == "admin"
+            else min(caller.capacity_limit(self.settings.max_capacity), LARGEST_LIST),
+            routes=list(caller.routes),
+            round_served=str(self.as_of.date()),
         )
 
     @bentoml.api
@@ -414,7 +477,9 @@ class Anbu:
         try:
             self._load()
         except (StartRefused, NoChampion, RoundUnreadable) as error:
-            raise Refused(409, "model", f"not reloaded, still serving as before: {error}") from None
+            raise Refused(
+                409, "model", f"not reloaded, still serving as before: {error}", code="not_reloaded"
+            ) from None
         return {
             "model_version": self.champion.version,
             "round_served": str(self.as_of.date()),
@@ -472,6 +537,7 @@ def rank_response(
             )
             for row in listed.left.to_dict("records")
         ],
+        excluded=[ExcludedHousehold(**row) for row in listed.excluded.to_dict("records")],
     )
 
 
@@ -497,6 +563,8 @@ def _keys_file():
     return Settings().keys_file
 
 
+Anbu.add_asgi_middleware(ErrorShapeMiddleware)  # first: it sees every answer the others give
 Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
 Anbu.add_asgi_middleware(JsonBodyMiddleware)
 Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)
+Anbu.add_asgi_middleware(DocsPageMiddleware)

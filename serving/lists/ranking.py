@@ -9,7 +9,10 @@ Planners asked for three things beyond the order: reasons, what changed since th
 that their own decisions stick. So each row says whether it is new on the list, risen or fallen
 since the previous round and whether its reasons changed; households a planner included are on
 the list whatever the model says (taking the places of the lowest model picks), and excluded ones
-are off it, each with the planner's reason shown.
+are off it, each with the planner's reason shown. An exclusion stands in later rounds until a
+planner ends it (serving/records/store.py: standing_decisions); the area's excluded households are
+listed beside the lists (`excluded`: who excluded them, when, for which round, why), so none comes
+back as new with nobody remembering why it was left out.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class OutreachList:
     discovery_capacity: int = 0
     recheck_capacity: int = 0
     known_in_area: int = 0
+    excluded: pd.DataFrame | None = None
+    """The area's households a planner's standing exclusion keeps off the lists (EXCLUDED_COLUMNS)."""
 
     def of(self, kind: str) -> pd.DataFrame:
         return self.rows[self.rows["list"] == kind]
@@ -271,6 +276,39 @@ def outreach_list(
         discovery_capacity=discovery_capacity,
         recheck_capacity=recheck_capacity,
         known_in_area=now.known_in_area,
+        excluded=_excluded(area, overrides),
+    )
+
+
+EXCLUDED_COLUMNS = [
+    "household_id",
+    "dong_code",
+    "risk",
+    "band_ko",
+    "reason",
+    "excluded_by",
+    "excluded_at",
+    "since_round",
+]
+
+
+def _excluded(area: pd.DataFrame, overrides: dict[str, Override]) -> pd.DataFrame:
+    """The area's households under a standing exclusion, highest risk first."""
+    decided = {h: o for h, o in overrides.items() if o.action == "exclude"}
+    rows = area[area["household_id"].isin(decided)] if decided else area.head(0)
+    chosen = [decided[h] for h in rows["household_id"]]
+    return pd.DataFrame(
+        {
+            "household_id": rows["household_id"].to_numpy(),
+            "dong_code": rows["dong_code"].astype("string").to_numpy(),
+            "risk": rows["risk"].to_numpy(dtype=float),
+            "band_ko": rows["band"].map(BAND_KO).to_numpy(),
+            "reason": [o.reason for o in chosen],
+            "excluded_by": [o.recorded_by for o in chosen],
+            "excluded_at": [o.recorded_at for o in chosen],
+            "since_round": [o.round_date for o in chosen],
+        },
+        columns=EXCLUDED_COLUMNS,
     )
 
 

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from features.contract.schemas import POSITIVE_OUTCOMES
+from features.contract.vocabulary import POSITIVE_OUTCOMES
 from serving.records.known import CareEvent, Knowledge
 
 GENESIS = "0" * 64
@@ -232,6 +232,32 @@ class Override:
     reason: str
     recorded_by: str
     recorded_at: str
+    round_date: str = ""
+    """The round the decision was recorded for: an exclusion stands in later rounds too."""
+
+
+def standing_decisions(decisions: list[Override], round_date: str) -> dict[str, Override]:
+    """Which planner decision holds for each household in the round `round_date`, from every
+    decision recorded for it and earlier rounds, in the order they were recorded (round, then id).
+
+    An `include` asks for a place on one round's list and holds for that round only. An `exclude`
+    says a household should not be visited from the outreach list ("already in case management")
+    and stands in later rounds until a planner ends it — by `withdraw`, or by including it — so a
+    household does not come back next round as new with nobody remembering why it was left out.
+    `withdraw` cancels whatever holds (that round's include or the standing exclusion).
+    """
+    holding: dict[str, Override] = {}
+    for decision in decisions:
+        household = decision.household_id
+        if decision.action == "withdraw":
+            holding.pop(household, None)
+        else:  # include or exclude: the later decision replaces the earlier
+            holding[household] = decision
+    return {
+        household: decision
+        for household, decision in holding.items()
+        if decision.action == "exclude" or decision.round_date == round_date
+    }
 
 
 def _engine(url: str) -> Engine:
@@ -408,7 +434,8 @@ class Records:
         return self._insert("overrides", [_override_row(o, round_date, recorded_by, at) for o in overrides])
 
     def overrides_for(self, round_date: date) -> dict[str, Override]:
-        """The latest decision per household for a round; `withdraw` cancels an earlier one."""
+        """The decision per household that holds in a round (serving/records/standing.py: an
+        include for its round, an exclusion until it is withdrawn or the household included)."""
         query = (
             sa.select(
                 overrides.c.household_id,
@@ -416,14 +443,14 @@ class Records:
                 overrides.c.reason,
                 overrides.c.recorded_by,
                 overrides.c.recorded_at,
+                overrides.c.round_date,
             )
-            .where(overrides.c.round_date == round_date.isoformat())
-            .order_by(overrides.c.id)
+            .where(overrides.c.round_date <= round_date.isoformat())
+            .order_by(overrides.c.round_date, overrides.c.id)
         )
         with self._reading() as connection:
             rows = connection.execute(query).all()
-        latest = {row[0]: Override(*row) for row in rows}
-        return {hid: o for hid, o in latest.items() if o.action != "withdraw"}
+        return standing_decisions([Override(*row) for row in rows], round_date.isoformat())
 
     def record_care(self, marks: list[dict], recorded_by: str) -> list[int]:
         """`in_care` / `end_care` marks (household_id, action, reason)."""

@@ -6,30 +6,22 @@ is kept as a test artifact under tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.support.browser import recording_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture
 def browser():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "Debian's chromium and chromium-driver are needed: run `make test`"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(argument)
-    options.add_argument("--lang=ko-KR")
-    session = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    session = recording_chromium()
     yield session
     session.quit()
 
@@ -49,7 +41,7 @@ def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(ser
     # The table is rebuilt after every save: an element read mid-rebuild is stale, not an error.
     wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(server.url + "/planner/")
-    browser.find_element(By.ID, "key").send_keys(server.keys["planner"])
+    enter_key(browser, server.keys["planner"], wait)
     Select(browser.find_element(By.ID, "gu")).select_by_visible_text(gu)
     capacity = browser.find_element(By.ID, "capacity")
     capacity.clear()
@@ -86,25 +78,74 @@ def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(ser
     Select(browser.find_element(By.ID, "action")).select_by_value("exclude")
     browser.find_element(By.ID, "reason").send_keys("이미 사례관리 중")
     browser.find_element(By.ID, "save").click()
-    wait.until(
-        lambda b: (
-            top
-            not in [
-                r.get_attribute("data-household") for r in b.find_elements(By.CSS_SELECTOR, "#list tbody tr")
-            ]
-        )
-    )
+    wait.until(lambda b: top not in listed(b, "#list"))
     assert browser.find_element(By.ID, "error").text == ""
-    # Tidy up for other tests sharing the server: withdraw the decision (also append-only).
-    server.post(
-        "/outcomes",
-        {"request": {"overrides": [{"household_id": top, "action": "withdraw", "reason": "test"}]}},
-        role="planner",
+    # The save is confirmed in words, and the household is shown as excluded, by whom and why.
+    notice = browser.find_element(By.ID, "notice").text
+    assert (
+        notice.startswith(f"저장했습니다: {top}")
+        and "목록에서 제외" in notice
+        and "이미 사례관리 중" in notice
+    )
+    excluded = browser.find_element(By.CSS_SELECTOR, f'#excluded-list tr[data-household="{top}"]')
+    assert "이미 사례관리 중" in excluded.text and "test-planner" in excluded.text
+    # Ending the exclusion from its row brings the household back to the list.
+    excluded.find_element(By.CSS_SELECTOR, "button.record").click()
+    wait.until(ready.visibility_of_element_located((By.ID, "record")))
+    assert (
+        Select(browser.find_element(By.ID, "action")).first_selected_option.get_attribute("value")
+        == "withdraw"
+    )
+    browser.find_element(By.ID, "reason").send_keys("사례 종결")
+    browser.find_element(By.ID, "save").click()
+    wait.until(lambda b: top in listed(b, "#list"))
+    assert "이전 조정 취소" in browser.find_element(By.ID, "notice").text
+    assert not browser.find_element(By.ID, "excluded-section").is_displayed()
+
+
+def listed(browser, table: str) -> list[str]:
+    return [
+        r.get_attribute("data-household") for r in browser.find_elements(By.CSS_SELECTOR, f"{table} tbody tr")
+    ]
+
+
+def enter_key(browser, key: str, wait: WebDriverWait) -> None:
+    """Type the key as a planner does; the district menu fills from the key's scope."""
+    browser.find_element(By.ID, "key").send_keys(key)
+    wait.until(
+        lambda b: len(Select(b.find_element(By.ID, "gu")).options) > 0 and b.find_element(By.ID, "scope").text
     )
 
 
-def test_a_wrong_key_shows_the_error_on_the_page(server, browser) -> None:
+def test_a_wrong_key_shows_the_error_in_korean_on_the_page(server, browser) -> None:
     browser.get(server.url + "/planner/")
     browser.find_element(By.ID, "key").send_keys("not-a-key")
     browser.find_element(By.ID, "show").click()
-    WebDriverWait(browser, 15).until(ready.text_to_be_present_in_element((By.ID, "error"), "API key"))
+    WebDriverWait(browser, 15).until(
+        ready.text_to_be_present_in_element((By.ID, "error"), "알 수 없는 API 키")
+    )
+    assert "key" not in browser.find_element(By.ID, "error").text.lower().replace("api 키", "")
+
+
+def test_a_district_key_is_offered_only_its_district_and_an_error_replaces_the_list(server, browser) -> None:
+    from tests.support.served import DISTRICT
+
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
+    browser.get(server.url + "/planner/")
+    enter_key(browser, server.keys["district"], wait)
+    assert [o.text for o in Select(browser.find_element(By.ID, "gu")).options] == [DISTRICT]
+    dongs = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "dong")).options]
+    assert dongs[0] == "" and len(dongs) > 1  # the whole district, then each of its dongs
+    assert "최대 20가구" in browser.find_element(By.ID, "scope").text
+    browser.find_element(By.ID, "show").click()
+    wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#list tbody tr")))
+    capacity = browser.find_element(By.ID, "capacity")
+    capacity.clear()
+    capacity.send_keys("30")  # over this key's limit of 20
+    browser.execute_script("document.getElementById('capacity').removeAttribute('max')")
+    browser.find_element(By.ID, "show").click()
+    wait.until(ready.text_to_be_present_in_element((By.ID, "error"), "한도"))
+    error = browser.find_element(By.ID, "error").text
+    assert error.startswith("방문 가능 가구 수:") and "20가구" in error
+    assert not browser.find_element(By.ID, "discovery").is_displayed()  # the old list is gone
+    assert browser.find_element(By.ID, "summary").text == ""

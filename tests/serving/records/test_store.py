@@ -45,6 +45,30 @@ def test_records_are_append_only(tmp_path) -> None:
         )
 
 
+def test_an_exclusion_stands_in_later_rounds_until_a_planner_ends_it(tmp_path) -> None:
+    records = Records(tmp_path / "r.sqlite")
+    june, july, august = date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31)
+    records.record_overrides(
+        [
+            {"household_id": "H1", "action": "exclude", "reason": "사례관리 중"},
+            {"household_id": "H2", "action": "include", "reason": "이웃 신고"},
+        ],
+        june,
+        "gwanak-team",
+    )
+    in_july = records.overrides_for(july)
+    assert set(in_july) == {"H1"}  # the include was for June's list only
+    assert in_july["H1"].action == "exclude" and in_july["H1"].recorded_by == "gwanak-team"
+    assert in_july["H1"].round_date == "2026-06-30" and in_july["H1"].reason == "사례관리 중"
+    assert set(records.overrides_for(date(2026, 5, 31))) == set()  # not before it was decided
+    records.record_overrides([{"household_id": "H1", "action": "withdraw", "reason": "종결"}], august, "b")
+    assert "H1" in records.overrides_for(july) and "H1" not in records.overrides_for(august)
+    records.record_overrides([{"household_id": "H3", "action": "exclude", "reason": "입원"}], june, "a")
+    records.record_overrides([{"household_id": "H3", "action": "include", "reason": "퇴원"}], july, "a")
+    assert records.overrides_for(july)["H3"].action == "include"
+    assert "H3" not in records.overrides_for(august)  # including it ended the exclusion
+
+
 def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
     records = Records(tmp_path / "r.sqlite")
     visit = {"household_id": "H1", "visited_on": "2026-08-01", "outcome": "isolated"}
