@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 DEMO_DIR ?= data/demo
 
-.PHONY: python-check install browser postgres demo serve test test-fast lint mlflow-ui clean
+.PHONY: python-check install browser postgres demo serve test test-fast lint mlflow-ui clean clean-records
 
 # The suite runs on CPython 3.11 (CI) and 3.12; see pyproject.toml.
 python-check:
@@ -22,7 +22,7 @@ python-check:
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 .venv/.synced: uv.lock pyproject.toml | python-check $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 install: .venv/.synced
@@ -84,5 +84,19 @@ lint: install
 mlflow-ui: install
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db --default-artifact-root $(CURDIR)/models/artifacts
 
+# What make rebuilds: the environment, the caches, and the demo city with everything the pipeline
+# derived from it. The demo's records are not rebuilt by anything (API keys, the chain key, the
+# audit, outcome, override and care records), so they stay; `make clean-records` deletes them.
 clean:
-	rm -rf .venv .tools data .pytest_cache
+	rm -rf .venv .tools .pytest_cache
+	@if [ -d "$(DEMO_DIR)" ]; then \
+		find "$(DEMO_DIR)" -mindepth 1 -maxdepth 1 ! -name _records -exec rm -rf {} +; \
+		echo "Removed the demo city in $(DEMO_DIR) (make demo rebuilds it)"; \
+	fi
+	@if [ -d "$(DEMO_DIR)/_records" ]; then \
+		echo "Kept $(DEMO_DIR)/_records: API keys, the records' chain key, the audit, outcomes and overrides (make clean-records deletes them)"; \
+	fi
+
+clean-records:
+	@echo "Deleting $(DEMO_DIR)/_records: the demo's API keys, the records' chain key and every audit, outcome, override and care record"
+	rm -rf "$(DEMO_DIR)/_records"

@@ -50,6 +50,8 @@ def date_option(text: str, option: str = "--as-of"):
 def fail(message: str, code: int = 2) -> NoReturn:
     """Stop a command with a message the user can act on, and no stack trace."""
     import typer
+    from rich.markup import escape
 
-    errors.print(f"[bold red]Error:[/] {message}")
+    # One line however long (hints stay copy-pasteable); the message is text, never rich markup.
+    errors.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def catalogue_doc(
     """Print the feature catalogue as Markdown (docs/features.md is generated this way)."""
     text = catalogue_markdown()
     if out is None:
-        console.print(text, markup=False, highlight=False)
+        # Written as it is, not through rich: a console wraps long lines, which breaks the tables.
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         out.write_text(text, encoding="utf-8")

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from anbu.console import console, date_option, fail
-from features.contract.delivery import ContractError
 from features.families.history import KNOWN_WINDOW_DAYS
 
 
@@ -71,6 +70,7 @@ def score(
     Killed part-way (DuckDB engine), the same command continues from the finished blocks. A round
     is written once per model version and never rewritten; once a later round is scored, an
     earlier one is history and takes no new version."""
+    from features.contract.delivery import ContractError
     from features.spark_engine import SparkEnvironmentMissing
     from serving.scoring.champion import NoChampion, load_champion
     from serving.scoring.households import read_manifest
@@ -129,8 +129,6 @@ def rank(
     """The lists a team can visit (discovery, and re-check of known households), with reasons and
     what changed since the previous round."""
     from features.reference import district_names
-    from serving.lists.exports import CHANGE_KO, to_csv, to_xlsx
-    from serving.scoring.champion import NoChampion, load_champion
     from serving.scoring.rounds import (
         RoundNotScored,
         RoundUnreadable,
@@ -147,16 +145,19 @@ def rank(
     if recheck > capacity:
         fail(f"--recheck {recheck} is more than --capacity {capacity}")
     day = date_option(as_of)
+    if not data.is_dir():
+        fail(
+            f"--data {data} is not a folder: give the data directory the round was scored in (e.g. data/demo)"
+        )
     try:
-        champion = load_champion()
-        scored = read_round(shown_version(data, day, prefer=champion.version))
+        scored = read_round(_shown_round(data, day))
         before_day = previous_round(data, day)
         previous = read_round(shown_version(data, before_day)) if before_day is not None else None
     except RoundNotScored:
         fail(
             f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
         )
-    except (NoChampion, RoundUnreadable) as error:
+    except RoundUnreadable as error:
         fail(str(error))
     if dong and not (scored["dong_code"] == dong).any():
         fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
@@ -170,14 +171,31 @@ def rank(
         f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity})"
     )
     if output_format == "table":
-        _print_table(listed, title, CHANGE_KO)
+        _print_table(listed, title)
         return
     from features.data_folder import DataFolder
+    from serving.lists.exports import to_csv, to_xlsx
 
     target = out or DataFolder(data).list_file(day, gu, dong, output_format)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(to_csv(listed) if output_format == "csv" else to_xlsx(listed, title))
     console.print(f"{len(listed.rows)} households → {target}")
+
+
+def _shown_round(data: Path, day):
+    """The scoring of a round planners see (serving/scoring/rounds.py: shown_version). The registry
+    is asked which version is the champion only when several versions scored the round: loading
+    MLflow to choose among one file would cost `anbu rank` most of its time."""
+    from serving.scoring.rounds import shown_version, versions_of
+
+    if len(versions_of(data, day)) <= 1:
+        return shown_version(data, day)
+    from serving.scoring.champion import NoChampion, champion_version
+
+    try:
+        return shown_version(data, day, prefer=champion_version())
+    except NoChampion as error:
+        fail(str(error))
 
 
 def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day, latest):
@@ -209,8 +227,10 @@ def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, b
     )
 
 
-def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
+def _print_table(listed, title: str) -> None:
     from rich.table import Table
+
+    from serving.lists.labels import CHANGE_KO, LIST_KO
 
     table = Table(title=title, show_lines=False)
     for column, justify in (
@@ -226,14 +246,14 @@ def _print_table(listed, title: str, change_ko: dict[str, str]) -> None:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in listed.rows.itertuples(index=False):
         reasons = " · ".join(reason["text_ko"] for reason in row.reasons)
-        change = change_ko.get(row.change, row.change) + (" · 사유 변경" if row.reasons_changed else "")
+        change = CHANGE_KO.get(row.change, row.change) + (" · 사유 변경" if row.reasons_changed else "")
         if row.override:
             reasons = (
                 f"[담당자 {'포함' if row.override == 'include' else '제외'}: {row.override_reason}] "
                 + reasons
             )
         table.add_row(
-            {"discovery": "발굴", "recheck": "재확인"}.get(row.list, row.list),
+            LIST_KO.get(row.list, row.list),
             str(row.list_rank),
             row.household_id,
             str(row.dong_code),
@@ -263,6 +283,64 @@ def _keys_file(data: Path) -> Path:
     from features.settings import Settings
 
     return Settings(data=data).keys_file
+
+
+def _known_scope(data: Path):
+    """What a scope's dongs and routes may name; each is read only when a scope names one."""
+    from serving.api.auth import KnownScope
+
+    return KnownScope(dongs=lambda: _city_dongs(data), routes=_declared_routes)
+
+
+def _city_dongs(data: Path) -> dict[str, str]:
+    """Dong code -> district, from the city's validated households: the codes its lists use."""
+    from features.contract.delivery import ContractError, default_out_dir, read_accepted
+
+    try:
+        households = read_accepted(default_out_dir(data), "households", ["gu", "dong_code"])
+    except ContractError:
+        raise ValueError(
+            f"--dong is checked against the city's validated households and {data} has none yet; "
+            f"validate it first: `{_shell_words('anbu', 'validate', '--data', str(data))}`"
+        ) from None
+    return dict(zip(households["dong_code"], households["gu"], strict=True))
+
+
+def _declared_routes():
+    """The service's routes as their `@allow` declarations say (imports the service: only for --route)."""
+    from serving.api.service import _routes
+
+    return _routes()
+
+
+def _keys_command(verb: str, data: Path, **options) -> str:
+    """`anbu keys VERB --data DATA --option value …`: a hint runnable as printed."""
+    words = ["anbu", "keys", verb, "--data", str(data)]
+    for option, values in options.items():
+        for value in values if isinstance(values, list | tuple) else [values]:
+            if value is not None:
+                words += [f"--{option.replace('_', '-')}", str(value)]
+    return _shell_words(*words)
+
+
+def _shell_words(*words: str) -> str:
+    """Words as a shell reads them back; quoted only where a shell needs it (not for 관악구)."""
+    import re
+    import shlex
+
+    return " ".join(w if re.fullmatch(r"[\w@%+=:,./-]+", w) else shlex.quote(w) for w in words)
+
+
+def _with_districts(error: ValueError, data: Path, verb: str, **options) -> str:
+    """A planner key refused for naming no districts, with the command that gives it some: the same
+    options and --gu (the districts of its dongs, else the demo's)."""
+    dongs = options.get("dong") or []
+    try:
+        district_of = _city_dongs(data) if dongs else {}
+    except ValueError:
+        district_of = {}
+    districts = sorted({district_of[d] for d in dongs if d in district_of}) or [DEMO_DISTRICT]
+    return f"{error}, e.g. `{_keys_command(verb, data, **{**options, 'gu': districts})}`"
 
 
 def _scope_text(caller) -> str:
@@ -299,10 +377,22 @@ def keys_add(
     route: Routes = None,
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
-    from serving.api.auth import add_key
+    from serving.api.auth import NoDistricts, add_key
 
     try:
-        key = add_key(_keys_file(data), name, role, gu or [], dong or [], max_capacity, route or [])
+        key = add_key(
+            _keys_file(data),
+            name,
+            role,
+            gu or [],
+            dong or [],
+            max_capacity,
+            route or [],
+            known=_known_scope(data),
+        )
+    except NoDistricts as error:
+        scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
+        fail(_with_districts(error, data, "add", name=name, role=role, **scope))
     except ValueError as error:
         fail(str(error))
     console.print(f"{role} key for {name} (shown once, store it safely):\n{key}")
@@ -318,10 +408,15 @@ def keys_scope(
     route: Routes = None,
 ) -> None:
     """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
-    from serving.api.auth import set_scope
+    from serving.api.auth import NoDistricts, set_scope
 
     try:
-        caller = set_scope(_keys_file(data), name, gu or [], dong or [], max_capacity, route or [])
+        caller = set_scope(
+            _keys_file(data), name, gu or [], dong or [], max_capacity, route or [], known=_known_scope(data)
+        )
+    except NoDistricts as error:
+        scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
+        fail(_with_districts(error, data, "scope", name=name, **scope))
     except ValueError as error:
         fail(str(error))
     console.print(f"{name} ({caller.role}): {_scope_text(caller) or 'no limits beyond its role'}")
@@ -347,10 +442,18 @@ def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the 
     """Every caller with its role and scope (never the keys: only their hashes are stored)."""
     from rich.table import Table
 
-    from serving.api.auth import list_callers
+    from serving.api.auth import KeyFile, NoDistricts, list_callers
 
     try:
         callers = list_callers(_keys_file(data))
+    except NoDistricts as error:  # a keys file edited by hand
+        entry = KeyFile.read(_keys_file(data)).callers[error.name]
+        kept = {
+            "dong": entry.get("dongs"),
+            "max_capacity": entry.get("max_capacity"),
+            "route": entry.get("routes"),
+        }
+        fail(_with_districts(error, data, "scope", name=error.name, gu=None, **kept))
     except ValueError as error:
         fail(str(error))
     table = Table(title=str(_keys_file(data)))
@@ -365,7 +468,7 @@ def serve(
     data: Path = typer.Option(..., "--data", help="Data directory with scored rounds (anbu score)."),
     as_of: str = typer.Option(None, "--as-of", help="Round to serve (default: the latest scored)."),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(3000, "--port"),
+    port: int = typer.Option(3000, "--port", min=1, max=65535),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (records in PostgreSQL)."),
 ) -> None:
     """Start the BentoML service (scoring API, lists, outcomes, planner page) on the champion.
@@ -378,6 +481,11 @@ def serve(
     from serving.api.auth import ROLES, add_key
     from serving.api.preflight import StartRefused, preflight
 
+    if not Path(data).is_dir():
+        fail(f"--data {data} is not a folder: give the data directory with scored rounds (e.g. data/demo)")
+    refusal = port_refusal(host, port)
+    if refusal:
+        fail(refusal)
     environment = {**os.environ, "ANBU_DATA": str(Path(data).resolve()), "BENTOML_DO_NOT_TRACK": "true"}
     if as_of:
         environment["ANBU_AS_OF"] = str(date_option(as_of).date())
@@ -412,6 +520,33 @@ def serve(
 DEMO_DISTRICT = "관악구"
 
 
+def port_refusal(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before anything is printed as available
+    (BentoML would say so only after loading the model, in a traceback). The socket is bound the
+    way uvicorn binds (SO_REUSEADDR), so a port left in TIME_WAIT is not refused, one in use is."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return f"--host {host}: not an address of this machine"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"--port {port}: another program already listens on {host}:{port}; stop it or choose another --port"
+            if error.errno == errno.EACCES:
+                return f"--port {port}: ports below 1024 need root; choose another --port (e.g. 3000)"
+            if error.errno == errno.EADDRNOTAVAIL:
+                return f"--host {host}: not an address of this machine"
+            return f"--host {host} --port {port}: cannot listen there ({error.strerror})"
+    return None
+
+
 def outcomes(
     data: Path = typer.Option(..., "--data", help="Data directory whose service recorded the outcomes."),
     out: Path = typer.Option(..., "--out", help="Parquet file in the contract's outreach_visits layout."),
@@ -434,7 +569,7 @@ def records_verify(
     data: Path = typer.Option(..., "--data", help="Data directory whose records to check."),
     head: Path = typer.Option(None, "--head", help="Heads kept earlier by `anbu records head` (JSON)."),
 ) -> None:
-    """Walk every record's hash chain; name each rewritten, deleted or inserted row. Exit 1 if any."""
+    """Walk every record's hash chain; name each rewritten, deleted or inserted row. Exit 2 if any."""
     import json
 
     from serving.records.verify import verify
