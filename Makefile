@@ -85,13 +85,16 @@ mlflow-ui: install
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/models/mlflow.db --default-artifact-root $(CURDIR)/models/artifacts
 
 # What make rebuilds: the environment, the caches, and the demo city with everything the pipeline
-# derived from it. The demo's records are not rebuilt by anything (API keys, the chain key, the
+# derived from it (only a synthetic city, one with _truth/: a DEMO_DIR pointed at a city's own
+# deliveries is left alone). The demo's records are not rebuilt by anything (API keys, the chain key, the
 # audit, outcome, override and care records), so they stay; `make clean-records` deletes them.
 clean:
 	rm -rf .venv .tools .pytest_cache
-	@if [ -d "$(DEMO_DIR)" ]; then \
+	@if [ -d "$(DEMO_DIR)/_truth" ]; then \
 		find "$(DEMO_DIR)" -mindepth 1 -maxdepth 1 ! -name _records -exec rm -rf {} +; \
 		echo "Removed the demo city in $(DEMO_DIR) (make demo rebuilds it)"; \
+	elif [ -d "$(DEMO_DIR)" ]; then \
+		echo "Left $(DEMO_DIR) as it is: no _truth/ in it, so it is not a synthetic city make demo wrote"; \
 	fi
 	@if [ -d "$(DEMO_DIR)/_records" ]; then \
 		echo "Kept $(DEMO_DIR)/_records: API keys, the records' chain key, the audit, outcomes and overrides (make clean-records deletes them)"; \

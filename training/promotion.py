@@ -205,15 +205,20 @@ def promote(version: str | None, gates: PromotionGates, override: Override | Non
             verdict = Verdict.PROMOTED
         else:
             verdict = Verdict.PROMOTED_BY_OVERRIDE if overridden else Verdict.REFUSED
+        unneeded = (
+            []
+            if override is None or overridden
+            else ["an override was given and not needed: the gates passed"]
+        )
         record = DecisionRecord(
             **common,
             verdict=verdict,
-            reasons=judged.reasons,
+            reasons=[*judged.reasons, *unneeded],
             basis=judged.basis,
             compared_with=serving or "today's rule",
             gates=gates,
             figures=gate_figures(run.data.metrics),
-            override=override if overridden else None,
+            override=override,  # who and why are kept even when the gates passed without them
             compare_first=judged.compare_first,
         )
     append(client, record)

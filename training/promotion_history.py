@@ -2,8 +2,9 @@
 
 Promotion is nothing more than moving a registry alias, so it is cheap to undo; what must not be
 lost is why. Every decision is appended to the candidate's model version and never rewritten: a
-numbered tag per decision (`promotion.history.0001`, `…0002`), each one JSON record with its
-verdict, time, reasons, gates, figures, and for an override who and why.
+numbered tag per decision (`promotion.history.0001-3f9a2c`, `…0002-…`: its number and a random
+suffix), each one JSON record with its verdict, time, reasons, gates, figures, and for an override
+who and why.
 
 Why numbered version tags. A tag is written in one call, and `set_model_version_tag` only replaces
 a key that is written again; a new key per decision means no later write touches an earlier one.
@@ -13,8 +14,14 @@ the call it already makes and `anbu promote --history` reads every version in on
 artifact would be downloaded, appended to and uploaded whole (a rewrite, and one more path through
 the server's artifact proxy); registered-model tags would hold every version's decisions in one bag
 that each reader must sort out. A record stays far below the 5,000 characters every registry
-backend guarantees for a tag value. Two promotions of one version in the same instant could take
-the same number; promotion is a deliberate step by a person, so that is accepted, not locked.
+backend guarantees for a tag value. Two promotions of one version at once (a scheduled job and a
+person's override) read the same earlier decisions and take the same number; the random suffix
+keeps both, ordered by number and then by when they were decided, so neither overwrites the other.
+
+A record written by another version of this code (a gate added later, a verdict not known here) is
+read leniently: unknown gates are kept as they are, a record that still cannot be read is left out
+with a warning naming its tag, so the service starts and `anbu promote` decides whatever the
+history holds.
 
 Versions decided by earlier code carry one decision as flat tags (`promotion.decision`, …),
 rewritten by each decision; they are read as that version's decision number 0 and left as they are.
@@ -30,6 +37,7 @@ import json
 import math
 import os
 import re
+import secrets
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -43,11 +51,11 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from training.config import ConfigError
 from training.model_card import CARD, with_decisions
-from training.promotion_gates import Override, PromotionGates
+from training.promotion_gates import Override
 from training.tracking import MODEL_NAME, StoreUnavailable, configure, require_store
 
 
@@ -93,6 +101,17 @@ def gate_figures(metrics: dict[str, float]) -> dict[str, float]:
     }
 
 
+class RecordedGates(BaseModel):
+    """The gates a decision applied, as kept: every gate optional and unknown ones kept, so a record
+    written under other gates (added or dropped later) still reads."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    capacity_tolerance: float | None = None
+    max_ece: float | None = None
+    mean_risk_ratio_band: tuple[float, float] | None = None
+    min_group_recall_ratio: float | None = None
+
+
 class DecisionRecord(BaseModel):
     """One decision on one version as it is kept: what was decided, when, against what, under
     which gates, on which figures, and for an override who and why. Written once, never rewritten."""
@@ -111,15 +130,22 @@ class DecisionRecord(BaseModel):
     compared_with: str | None = None
     """What the gates compared it with: a champion's version or "today's rule"; None when the
     gates were not applied (the version already served)."""
-    gates: PromotionGates | None = None
+    gates: RecordedGates | None = None
     """The gates applied; None when none were."""
     figures: dict[str, float] = Field(default_factory=dict)
     override: Override | None = None
     compare_first: bool = False
+    nonce: str = Field(default_factory=lambda: secrets.token_hex(3))
+    """Keeps two decisions that took the same number at once apart (their tags differ)."""
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _as_recorded(cls, gates: object) -> object:
+        return gates.model_dump() if isinstance(gates, BaseModel) else gates
 
     @property
     def tag(self) -> str:
-        return f"{HISTORY_TAG}{self.number:04d}"
+        return f"{HISTORY_TAG}{self.number:04d}-{self.nonce}"
 
     @property
     def promote(self) -> bool:
@@ -148,12 +174,19 @@ class DecisionRecord(BaseModel):
     def gates_summary(self) -> str:
         if self.gates is None:
             return "none applied"
-        low, high = self.gates.mean_risk_ratio_band
-        return (
-            f"tolerance against a champion {self.gates.capacity_tolerance}; calibration error at most "
-            f"{self.gates.max_ece}; mean risk ÷ share found within {low}–{high}; a judged group's recall "
-            f"ratio at least {self.gates.min_group_recall_ratio}"
-        )
+        gates = self.gates
+        parts = []
+        if gates.capacity_tolerance is not None:
+            parts.append(f"tolerance against a champion {gates.capacity_tolerance}")
+        if gates.max_ece is not None:
+            parts.append(f"calibration error at most {gates.max_ece}")
+        if gates.mean_risk_ratio_band is not None:
+            low, high = gates.mean_risk_ratio_band
+            parts.append(f"mean risk ÷ share found within {low}–{high}")
+        if gates.min_group_recall_ratio is not None:
+            parts.append(f"a judged group's recall ratio at least {gates.min_group_recall_ratio}")
+        parts += [f"{name} {value}" for name, value in (gates.model_extra or {}).items()]
+        return "; ".join(parts) or "none recorded"
 
     @property
     def figures_summary(self) -> list[str]:
@@ -193,7 +226,8 @@ class DecisionRecord(BaseModel):
             shown["compared_with"] = self.compared_with
         if self.figures:
             shown["figures"] = json.dumps(self.figures)
-        if self.override is not None:
+        if self.override is not None and self.verdict is not Verdict.PROMOTED:
+            # An override the gates did not need is in the record, not in what decided the service.
             shown["override_by"] = self.override.by
             shown["override_reason"] = self.override.reason
         return shown
@@ -208,11 +242,16 @@ def history(version: str, tags: dict[str, str]) -> list[DecisionRecord]:
             try:
                 records.append(DecisionRecord.model_validate_json(value))
             except ValidationError as error:
-                raise ConfigError(
-                    f"{MODEL_NAME} version {version}: tag {key} is not a promotion decision ({error})"
-                ) from None
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                warnings.warn(
+                    f"{MODEL_NAME} version {version}: tag {key} cannot be read as a promotion decision "
+                    f"({where}: {first['msg']}); left out",
+                    stacklevel=2,
+                )
     legacy = _legacy(version, tags or {})
-    return ([legacy] if legacy else []) + sorted(records, key=lambda record: record.number)
+    ordered = sorted(records, key=lambda record: (record.number, record.decided_at))
+    return ([legacy] if legacy else []) + ordered
 
 
 def _legacy(version: str, tags: dict[str, str]) -> DecisionRecord | None:
@@ -228,16 +267,23 @@ def _legacy(version: str, tags: dict[str, str]) -> DecisionRecord | None:
     if "decision" not in flat or "decided_at" not in flat:
         return None
     reasons = flat.get("reasons", "")
+    if flat["decision"] not in {known.value for known in Verdict}:
+        warnings.warn(
+            f"{MODEL_NAME} version {version}: promotion.decision {flat['decision']!r} is not a known verdict; left out",
+            stacklevel=2,
+        )
+        return None
     verdict = Verdict(flat["decision"])
     if _ALREADY_CHAMPION.fullmatch(reasons):
         verdict = Verdict.ALREADY_CHAMPION
     compared = flat.get("compared_with")
     try:
-        gates = PromotionGates.model_validate_json(flat["gates"]) if "gates" in flat else None
+        gates = RecordedGates.model_validate_json(flat["gates"]) if "gates" in flat else None
     except ValidationError:
         gates = None
     return DecisionRecord(
         number=0,
+        nonce="flat",  # never written as a tag of its own; fixed, so two readings are equal
         version=version,
         verdict=verdict,
         reasons=[reasons] if reasons else [],
@@ -246,9 +292,11 @@ def _legacy(version: str, tags: dict[str, str]) -> DecisionRecord | None:
         champion=None if compared in (None, "today's rule") else compared,
         compared_with=compared,
         gates=gates,
+        # Earlier code never removed an override's tags, so a later decision on the same version
+        # kept them: they belong to the decision only when it was an override.
         override=(
             Override(flat["override_by"], flat.get("override_reason") or "(not recorded)")
-            if "override_by" in flat
+            if "override_by" in flat and verdict is Verdict.PROMOTED_BY_OVERRIDE
             else None
         ),
     )

@@ -149,8 +149,9 @@ def rank(
         fail(
             f"--data {data} is not a folder: give the data directory the round was scored in (e.g. data/demo)"
         )
+    latest = bool(scored_rounds(data)) and scored_rounds(data)[-1] == day
     try:
-        scored = read_round(_shown_round(data, day))
+        scored = read_round(_shown_round(data, day, latest))
         before_day = previous_round(data, day)
         previous = read_round(shown_version(data, before_day)) if before_day is not None else None
     except RoundNotScored:
@@ -162,7 +163,6 @@ def rank(
     if dong and not (scored["dong_code"] == dong).any():
         fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
     records = open_records(data)
-    latest = scored_rounds(data)[-1] == day
     listed = _list(
         scored, previous, gu, dong, capacity, recheck, known_window_days, records, day, before_day, latest
     )
@@ -182,13 +182,15 @@ def rank(
     console.print(f"{len(listed.rows)} households → {target}")
 
 
-def _shown_round(data: Path, day):
-    """The scoring of a round planners see (serving/scoring/rounds.py: shown_version). The registry
-    is asked which version is the champion only when several versions scored the round: loading
-    MLflow to choose among one file would cost `anbu rank` most of its time."""
+def _shown_round(data: Path, day, latest: bool):
+    """The scoring of a round planners see, as the service shows it (serving/scoring/rounds.py):
+    the latest round by the champion's file when it has one, an earlier round by its newest file.
+    The registry is asked which version is the champion only for the latest round and only when
+    several versions scored it: loading MLflow to choose among one file would cost `anbu rank`
+    most of its time."""
     from serving.scoring.rounds import shown_version, versions_of
 
-    if len(versions_of(data, day)) <= 1:
+    if not latest or len(versions_of(data, day)) <= 1:
         return shown_version(data, day)
     from serving.scoring.champion import NoChampion, champion_version
 
@@ -272,6 +274,14 @@ def _print_table(listed, title: str) -> None:
         f"left the list {len(listed.left)}; {listed.known_in_area:,} of the area's households are known "
         f"(re-check side), the rest are for discovery"
     )
+    excluded = listed.excluded if listed.excluded is not None else listed.rows.head(0)
+    for row in excluded.itertuples(index=False):
+        console.print(
+            f"제외 중 {row.household_id} ({row.risk:.0%}): {row.reason} — {row.excluded_by}, "
+            f"{row.since_round} 회차부터 (취소하거나 포함할 때까지)",
+            markup=False,
+            highlight=False,
+        )
 
 
 keys_app = typer.Typer(
@@ -508,7 +518,12 @@ def serve(
         for role in ROLES:
             scope = {"districts": [DEMO_DISTRICT]} if role == "planner" else {}
             console.print(f"  {role:8s} {add_key(settings.keys_file, f'demo-{role}', role, **scope)}")
-        console.print(f"  (the planner key sees {DEMO_DISTRICT}; `anbu keys` adds and scopes others)")
+        console.print(
+            f"  (the planner key sees {DEMO_DISTRICT}; another team's key: "
+            f"`anbu keys add --data {data} --name TEAM --role planner --gu 강남구`)",
+            markup=False,
+            highlight=False,
+        )
     console.print(f"Planner page: http://{host}:{port}/planner/ · API docs: http://{host}:{port}/")
     root = Path(__file__).resolve().parents[2]
     bentoml = str(Path(sys.executable).with_name("bentoml"))

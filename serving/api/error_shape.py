@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterable
 
-from serving.api.errors import ERROR_CODES, code_for_status, error_body
+from serving.api.errors import ERROR_CODES, code_for_status, error_body, log, where_raised
+
+LARGEST_HELD = 64_000
+"""An error answer longer than this is passed on unshaped rather than held in memory (none is)."""
 
 PYDANTIC_CODES = {
     "missing": "missing",
@@ -58,6 +62,9 @@ _STATUS_SENTENCES = {
     405: "this route does not answer this HTTP method",
     413: "the request body is too large",
     415: "send the body as application/json",
+    429: "too many requests in progress; try again shortly",
+    500: "the service failed on this request",
+    503: "the service cannot answer now; try again shortly",
     504: "the answer took too long; try again",
 }
 
@@ -138,27 +145,56 @@ def reshaped(status: int, raw: bytes) -> dict:
 
 class ErrorShapeMiddleware:
     """Pure ASGI: holds back an error answer's start until its body shows whether it needs
-    rewriting; everything else streams through as it comes."""
+    rewriting (up to LARGEST_HELD bytes; a larger one passes as it is); everything else streams
+    through as it comes. An exception from a layer inside it, before any answer started (the key
+    check reading a broken keys file), becomes a 500 in the one body, logged under its own id."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] == "HEAD":  # a HEAD answer has no body to shape
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         held: dict | None = None
         chunks: list[bytes] = []
+        size = 0
+        started = False
+
+        async def release(message: dict, payload: bytes | None, more: bool = False) -> None:
+            nonlocal held
+            start, held = message, None
+            if payload is None:  # too large to shape: as it came
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": more})
+                return
+            headers = [
+                (name, value)
+                for name, value in start.get("headers", [])
+                if name.lower() not in (b"content-length", b"content-type")
+            ]
+            headers += [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ]
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
 
         async def shaping_send(message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                held = message
-                return
+            nonlocal held, size, started
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] >= 400:
+                    held = message
+                    return
             if held is None:
                 await send(message)
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > LARGEST_HELD:
+                await release(held, None, more=message.get("more_body", False))
+                return
             if message.get("more_body", False):
                 return
             raw = b"".join(chunks)
@@ -166,20 +202,36 @@ class ErrorShapeMiddleware:
                 body = json.loads(raw) if raw else None
             except (ValueError, UnicodeDecodeError):
                 body = None
-            if in_shape(body):
-                payload = raw
-            else:
-                payload = json.dumps(reshaped(held["status"], raw), ensure_ascii=False).encode()
+            payload = (
+                raw
+                if in_shape(body)
+                else json.dumps(reshaped(held["status"], raw), ensure_ascii=False).encode()
+            )
+            await release(held, payload)
+
+        try:
+            await self.app(scope, receive, shaping_send)
+        except Exception as error:
+            if started:
+                raise
+            reference = secrets.token_hex(8)
+            log.error(
+                "request %s to %s failed before an answer: %s at %s",
+                reference,
+                scope.get("path", "?")[:80],
+                type(error).__name__,
+                where_raised(error),
+            )
+            body = error_body(
+                "server_error",
+                None,
+                "the service failed on this request; the log has what went wrong under its request id",
+                request_id=reference,
+            )
+            payload = json.dumps(body).encode()
             headers = [
-                (name, value)
-                for name, value in held.get("headers", [])
-                if name.lower() not in (b"content-length", b"content-type")
-            ]
-            headers += [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
             ]
-            await send({**held, "headers": headers})
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
-
-        await self.app(scope, receive, shaping_send)

@@ -58,6 +58,7 @@ ERROR_CODES: dict[str, str] = {
     "not_reloaded": "the service could not reload and goes on as before",
     "body_too_large": "the body is over the size limit",
     "not_json": "the body is not sent as application/json",
+    "too_many_requests": "the service is at its limit of requests in progress; retry shortly",
     # 422: well-formed, refused on meaning
     "after_served_round": "a round after the one being served",
     "future_visit": "a visit dated in the future",
@@ -69,6 +70,7 @@ ERROR_CODES: dict[str, str] = {
     # 5xx: the service's side
     "server_error": "the service failed; the log has it under `request_id`",
     "records_unavailable": "the records database cannot be written now; retry after Retry-After",
+    "not_ready": "the service is starting, stopping or not able to answer now",
     "timeout": "the answer took longer than the request time limit",
 }
 """Every code an error body can carry, with what it means: the OpenAPI document lists them, the
@@ -84,8 +86,9 @@ STATUS_CODES = {
     413: "body_too_large",
     415: "not_json",
     422: "refused_value",
+    429: "too_many_requests",
     500: "server_error",
-    503: "records_unavailable",
+    503: "not_ready",
     504: "timeout",
 }
 """The code an answer gets when nothing more precise is known: a status only."""

@@ -9,6 +9,7 @@ is written as a string cell marked the way Excel marks text typed after an apost
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -83,12 +84,12 @@ def planner_frame(listed: OutreachList) -> pd.DataFrame:
 
 def to_csv(listed: OutreachList) -> bytes:
     """The list as CSV; text that starts like a formula shows its apostrophe, numbers stay bare."""
-    frame = planner_frame(listed)
-    text = frame.select_dtypes(include=["object", "string"]).columns
-    frame[text] = frame[text].map(inert_csv_cell, na_action="ignore")
-    # RFC 4180's CRLF: with it the writer quotes any cell holding a CR or LF, so text after a line
+    frame = planner_frame(listed).astype(object)
+    frame = frame.map(inert_csv_cell, na_action="ignore")  # every column: a number is left as it is
+    # Every text cell quoted (numbers bare): a separator inside a reason (`확인;=cmd…` read by a
+    # spreadsheet set to `;`) cannot start a cell of its own, and with RFC 4180's CRLF rows a line
     # break inside a reason stays in its cell instead of starting a row (and a formula) of its own.
-    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    return frame.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
 
 
 def _append_row(sheet: Worksheet, values: list) -> None:

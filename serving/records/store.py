@@ -92,6 +92,9 @@ overrides = _chained(
     sa.CheckConstraint("action IN ('include', 'exclude', 'withdraw')", name="overrides_action"),
     sa.CheckConstraint("length(trim(reason)) > 0", name="overrides_reason"),
 )
+DECISIONS_INDEX = sa.Index("overrides_by_round", overrides.c.round_date)
+"""Every list reads the decisions up to its round (Records.overrides_for: standing exclusions).
+Created on open, so older databases gain it."""
 care_marks = _chained(
     "care_marks",
     sa.Column("household_id", _text, nullable=False),
@@ -337,6 +340,7 @@ class Records:
         with self._transaction() as connection:
             metadata.create_all(connection)
             FINDINGS_INDEX.create(connection, checkfirst=True)
+            DECISIONS_INDEX.create(connection, checkfirst=True)
             for statement in _sqlite_guards() if self.dialect == "sqlite" else _postgres_guards():
                 connection.exec_driver_sql(statement)
             for chain in TABLES:
@@ -434,8 +438,9 @@ class Records:
         return self._insert("overrides", [_override_row(o, round_date, recorded_by, at) for o in overrides])
 
     def overrides_for(self, round_date: date) -> dict[str, Override]:
-        """The decision per household that holds in a round (serving/records/standing.py: an
-        include for its round, an exclusion until it is withdrawn or the household included)."""
+        """The decision per household that holds in a round (standing_decisions: an include for its
+        round, an exclusion until it is withdrawn or the household included). It reads every
+        decision up to the round (DECISIONS_INDEX): thousands of rows in a city's year."""
         query = (
             sa.select(
                 overrides.c.household_id,

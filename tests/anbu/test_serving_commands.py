@@ -67,6 +67,9 @@ def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monk
         top.iloc[0]
         not in pd.read_csv(tmp_path / "after.csv", encoding="utf-8-sig", dtype=str)["가구번호"].tolist()
     )
+    # The terminal shows the exclusion beside the list: who, why, since which round.
+    shown = runner.invoke(app, args)
+    assert f"제외 중 {top.iloc[0]}" in shown.output and "입원 중 — test, 2026-07-31 회차부터" in shown.output
 
 
 def test_rank_names_a_wrong_district_or_format(models_env) -> None:

@@ -59,3 +59,23 @@ def test_rank_on_a_misspelt_data_folder_says_so_instead_of_asking_to_score(tmp_p
     said = (result.stdout + result.stderr).strip()
     assert result.returncode != 0 and len(said.splitlines()) == 1, said
     assert "--data" in said and "not a folder" in said and "anbu score" not in said
+
+
+def test_rank_shows_an_earlier_round_by_its_newest_file_and_asks_no_registry(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import pandas as pd
+
+    from anbu.commands.serving import _shown_round
+    from serving.scoring.rounds import scores_path
+
+    for day, versions in (("2026-06-30", ("1", "2")), ("2026-07-31", ("2",))):
+        for version in versions:
+            path = scores_path(tmp_path, pd.Timestamp(day), version)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    # No registry anywhere: asking it would fail, so these answers come from the files alone.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}")
+    june = _shown_round(tmp_path, pd.Timestamp("2026-06-30"), latest=False)
+    july = _shown_round(tmp_path, pd.Timestamp("2026-07-31"), latest=True)
+    assert (june.model_version, july.model_version) == ("2", "2")

@@ -5,8 +5,11 @@ in order; one never rewrites another."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mlflow
@@ -20,7 +23,7 @@ from training.config import ConfigError
 from training.model_card import CARD, decisions_section, with_decisions
 from training.promotion import decide, promote
 from training.promotion_gates import Override, PromotionGates, load_gates
-from training.promotion_history import DecisionRecord, Verdict, history, served_promotion
+from training.promotion_history import DecisionRecord, Verdict, append, history, served_promotion
 from training.tracking import CHAMPION, MODEL_NAME, configure
 
 ROOT = Path(__file__).parents[2]
@@ -201,11 +204,12 @@ def test_promotion_moves_the_alias_only_for_a_passing_version_and_records_every_
     [refused] = _recorded(second)
     assert refused.verdict is Verdict.REFUSED and refused.compared_with == first
     assert any(reason.startswith("calibration error 0.0500") for reason in refused.reasons)
-    assert refused.gates == GATES
+    assert refused.gates.model_dump() == GATES.model_dump()
     assert refused.figures["model_survey_ece_low"] == 0.03
     tags = MlflowClient().get_model_version(MODEL_NAME, second).tags
     assert "promotion.decision" not in tags  # no flat tags: a later decision would rewrite them
-    assert list(filter(lambda key: key.startswith("promotion."), tags)) == ["promotion.history.0001"]
+    [kept_under] = [key for key in tags if key.startswith("promotion.")]
+    assert re.fullmatch(r"promotion\.history\.0001-[0-9a-f]{6}", kept_under)
 
 
 def test_a_refusal_then_an_override_on_one_version_are_both_kept_in_order(store: Path) -> None:
@@ -282,13 +286,82 @@ def test_a_version_decided_by_earlier_code_still_reads_and_keeps_its_flat_tags(s
     assert served_promotion(version, tags) == flat  # what the service showed before
     [old] = _recorded(version)
     assert (old.number, old.verdict, old.reasons) == (0, Verdict.PROMOTED_BY_OVERRIDE, [flat["reasons"]])
-    assert old.gates == GATES and old.override == Override("Kim", "pilot")
+    assert old.gates.model_dump() == GATES.model_dump() and old.override == Override("Kim", "pilot")
     again = promote(version, GATES)
     assert again.number == 1 and again.verdict is Verdict.ALREADY_CHAMPION
     assert _recorded(version) == [old, again]
     after = client.get_model_version(MODEL_NAME, version).tags
     assert {key: after[f"promotion.{key}"] for key in flat} == flat
     assert served_promotion(version, after) == flat
+
+
+def test_an_override_the_gates_did_not_need_is_kept_with_who_and_why(store: Path) -> None:
+    version = _register(GOOD)
+    record = promote(version, GATES, Override("Kim", "serve it whatever the gates say"))
+    assert record.verdict is Verdict.PROMOTED and record.override == Override(
+        "Kim", "serve it whatever the gates say"
+    )
+    assert record.reasons[-1] == "an override was given and not needed: the gates passed"
+    assert _recorded(version) == [record]
+    shown = served_promotion(version, MlflowClient().get_model_version(MODEL_NAME, version).tags)
+    assert shown["decision"] == "promoted" and "override_by" not in shown  # the gates decided
+
+
+def test_two_decisions_that_took_the_same_number_at_once_are_both_kept(store: Path) -> None:
+    version = _register(NOT_SHOWN_BETTER)
+    client = MlflowClient()
+    at = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
+    job = DecisionRecord(
+        number=1, version=version, verdict=Verdict.REFUSED, reasons=["not shown"], decided_at=at
+    )
+    person = DecisionRecord(
+        number=1,
+        version=version,
+        verdict=Verdict.PROMOTED_BY_OVERRIDE,
+        reasons=["not shown"],
+        decided_at=at + timedelta(seconds=2),
+        override=Override("Kim", "pilot"),
+    )
+    append(client, person)
+    append(client, job)  # written last, read first: it was decided first
+    assert _recorded(version) == [job, person]
+    assert promote(version, GATES).number == 2
+
+
+def test_a_record_written_under_other_gates_or_verdicts_reads_or_is_left_out_with_a_warning() -> None:
+    later = DecisionRecord(
+        number=1,
+        version="4",
+        verdict=Verdict.REFUSED,
+        reasons=["x"],
+        decided_at=datetime(2026, 8, 1, tzinfo=UTC),
+    ).model_dump(mode="json")
+    later["gates"] = {"max_ece": 0.02, "min_survey_households": 500}  # one gate dropped, one added
+    unknown = {**later, "number": 2, "verdict": "promoted by committee", "nonce": "abcdef"}
+    tags = {
+        "promotion.history.0001-aaaaaa": json.dumps(later),
+        "promotion.history.0002-abcdef": json.dumps(unknown),
+    }
+    with pytest.warns(UserWarning, match=r"promotion\.history\.0002-abcdef cannot be read.*left out"):
+        [read] = history("4", tags)
+    assert read.gates.max_ece == 0.02 and read.gates.model_extra == {"min_survey_households": 500}
+    assert (
+        "min_survey_households 500" in read.gates_summary
+        and "calibration error at most 0.02" in read.gates_summary
+    )
+    assert served_promotion("4", tags)["decision"] == "refused"  # the service starts whatever it meets
+
+
+def test_an_old_refusal_does_not_inherit_an_earlier_overrides_tags() -> None:
+    tags = {
+        "promotion.decision": "refused",
+        "promotion.reasons": "calibration error 0.05",
+        "promotion.decided_at": "2026-03-02T09:15:00+00:00",
+        "promotion.override_by": "Kim",  # left by an override earlier code recorded before it
+        "promotion.override_reason": "pilot",
+    }
+    [old] = history("3", tags)
+    assert old.verdict is Verdict.REFUSED and old.override is None
 
 
 def test_an_old_re_promote_that_overwrote_the_record_reads_as_what_it_was() -> None:

@@ -152,3 +152,64 @@ def test_the_planner_page_has_a_korean_sentence_for_every_code() -> None:
     korean = dict(re.findall(r"^\s+([a-z_]+): \"([^\"]+)\",$", table, flags=re.MULTILINE))
     assert set(korean) == set(ERROR_CODES)
     assert all(re.search(r"[가-힣]", sentence) for sentence in korean.values())
+
+
+def _through_the_middleware(app, method: str = "GET") -> tuple[dict, bytes]:
+    """Run one request through ErrorShapeMiddleware around `app`; the answer's start and body."""
+    import asyncio
+
+    from serving.api.error_shape import ErrorShapeMiddleware
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": "/rank", "headers": []}
+    asyncio.run(ErrorShapeMiddleware(app)(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert sent[-1].get("more_body", False) is False  # the answer is closed
+    return start, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def _answering(status: int, chunks: list[bytes], kind: bytes = b"application/json"):
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", kind)]})
+        for index, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
+
+    return app
+
+
+def test_a_validation_answer_sent_in_pieces_is_folded_with_its_length() -> None:
+    raw = json.dumps(PYDANTIC_400).encode()
+    start, body = _through_the_middleware(_answering(400, [raw[:20], raw[20:50], raw[50:]]))
+    assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
+    assert json.loads(body)["code"] == "out_of_range"
+
+
+def test_a_head_request_gets_the_same_headers_as_its_get() -> None:
+    get, body = _through_the_middleware(_answering(405, [b"Method Not Allowed"], b"text/plain"))
+    head, _ = _through_the_middleware(_answering(405, [b"Method Not Allowed"], b"text/plain"), "HEAD")
+    assert dict(head["headers"]) == dict(get["headers"]) and json.loads(body)["code"] == "method_not_allowed"
+
+
+def test_an_error_answer_too_large_to_hold_passes_as_it_came() -> None:
+    from serving.api.error_shape import LARGEST_HELD
+
+    big = [b"x" * 40_000, b"y" * 40_000, b"z"]
+    start, body = _through_the_middleware(_answering(502, big, b"text/plain"))
+    assert body == b"".join(big) and len(body) > LARGEST_HELD and start["status"] == 502
+
+
+def test_a_layer_failing_before_it_answers_gives_a_500_in_the_one_body() -> None:
+    async def broken(scope, receive, send) -> None:
+        raise ValueError("a keys file that cannot be read")
+
+    start, body = _through_the_middleware(broken)
+    answer = json.loads(body)
+    assert start["status"] == 500 and answer["code"] == "server_error" and len(answer["request_id"]) == 16
+    assert "keys file" not in body.decode()  # the exception's message may hold anything: not sent

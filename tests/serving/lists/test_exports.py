@@ -125,3 +125,15 @@ def test_a_delivered_id_with_a_control_character_still_makes_a_workbook() -> Non
     sheet = load_workbook(io.BytesIO(to_xlsx(listed, "목록"))).active
     ids = [row[2] for row in sheet.iter_rows(min_row=3, values_only=True)]
     assert ids == ["H\ufffdbell", "H2"]
+
+
+def test_every_text_cell_is_quoted_so_a_separator_inside_it_cannot_start_a_cell() -> None:
+    frame = pd.DataFrame({"household_id": ["H1", "H2"], "risk": [0.9, 0.8], "rank": [1, 2]})
+    frame["gu"], frame["round_date"], frame["dong_code"] = "관악구", pd.Timestamp("2026-07-31"), "1162052000"
+    frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
+    frame["reasons"] = [[] for _ in range(len(frame))]
+    decisions = {"H1": Override("H1", "include", "확인;=cmd|' /C calc'!A0", "team", "t")}
+    text = to_csv(outreach_list(frame, None, "관악구", None, 2, decisions)).decode("utf-8-sig")
+    assert "\"확인;=cmd|' /C calc'!A0\"" in text  # one quoted cell, whatever the reader's separator
+    first = text.splitlines()[1].split(",")
+    assert first[1] == "1" and first[4] == "90.0"  # rank and risk: numbers, bare
