@@ -113,9 +113,10 @@ def _fingerprint(path: Path) -> list[int]:
 
 
 def _masked(reason: str) -> str:
-    """A reason with the row's own values masked, so the summary groups like with like."""
+    """A reason with the row's own values masked, so the summary groups like with like (a
+    character named as U+XXXX is the kind of fault, not a value, and stays)."""
     masked = re.sub(r"'[^']*'", "…", reason)
-    return re.sub(r"(?<![\w])-?\d+(\.\d+)?(?![\w])", "N", masked)
+    return re.sub(r"(?<![\w])(?<!U\+)-?\d+(\.\d+)?(?![\w])", "N", masked)
 
 
 def _delivered_columns(path: Path) -> list[str]:

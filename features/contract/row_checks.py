@@ -192,8 +192,13 @@ def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchV
             parsed.append(_failures(refused, column, reasons.iloc[refused].reset_index(drop=True)))
     parse_failures = pd.concat(parsed, ignore_index=True) if parsed else _no_failures()
     schema_failures = _schema_failures(typed, spec)
-    # A value that did not parse also shows as missing; say only what the user can fix.
-    schema_failures = schema_failures[~schema_failures["row"].isin(parse_failures["row"])]
+    # A value that did not parse also shows as missing; say only what the user can fix. The row's
+    # other columns are still judged: an unparsed attribute that is blanked must not let a bad
+    # district through with it.
+    parsed_away = pd.MultiIndex.from_frame(parse_failures[["row", "column"]])
+    schema_failures = schema_failures[
+        ~pd.MultiIndex.from_frame(schema_failures[["row", "column"]]).isin(parsed_away)
+    ]
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 
     blankable = failures["column"].isin(spec.blankable)

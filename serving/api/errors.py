@@ -40,7 +40,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_date": "a date not written as YYYY-MM-DD in 2000 or later",
     "not_allowed_value": "a value outside the listed choices",
     "blank_text": "text without a visible character",
-    "control_characters": "text with control characters",
+    "invisible_characters": "text with characters a reader cannot see (controls, zero-width, bidi controls)",
     "invalid_value": "any other value the route refuses by its form",
     # 401, 403: who is asking
     "key_missing": "no API key was sent",
@@ -66,6 +66,8 @@ ERROR_CODES: dict[str, str] = {
     "unknown_feature": "feature names the model does not use",
     "recheck_over_capacity": "the re-check share is more than the capacity",
     "not_in_care": "end_care for a household not marked in care",
+    "idempotency_key_reused": "the Idempotency-Key was used before for another body",
+    "round_closed": "records for a round other than the served one (an admin key records a correction)",
     "refused_value": "any other value the service refuses on meaning",
     # 5xx: the service's side
     "server_error": "the service failed; the log has it under `request_id`",
@@ -118,12 +120,18 @@ class Refused(Exception):
         return error_body(self.code, self.field, self.message, **self.facts)
 
 
-def request_id(ctx) -> str:
-    """BentoML's id of this request (also in the X-BentoML-Request-ID response header)."""
+def request_id(request) -> str:
+    """BentoML's id of this request: an API route's request has it in its scope (and in the
+    X-BentoML-Request-ID response header); a mounted app's (the planner's downloads) does not, and
+    its id is that of the request's tracing span, which BentoML's id is taken from."""
     try:
-        return format(ctx.request.scope["request_id"], "016x")
+        return format(request.scope["request_id"], "016x")
     except (AttributeError, KeyError, TypeError, ValueError):
-        return "unknown"
+        pass
+    from opentelemetry import trace
+
+    span_id = trace.get_current_span().get_span_context().span_id
+    return format(span_id, "016x") if span_id else "unknown"
 
 
 def where_raised(error: BaseException) -> str:
@@ -143,19 +151,21 @@ def _respond(ctx, status: int, body: dict, headers: dict | None = None) -> JSONR
 
 
 def answers(route: Callable) -> Callable:
-    """Wrap an API route so that every outcome is a documented response."""
+    """Wrap an API route (or the planner app's downloads) so that every outcome is a documented
+    response. The request is the route's BentoML context's (`ctx`) or its own `request`."""
     signature = inspect.signature(route)
 
     @functools.wraps(route)
     def wrapper(*args, **kwargs):
         bound = signature.bind_partial(*args, **kwargs)
         ctx = bound.arguments.get("ctx")
+        request = ctx.request if ctx is not None else bound.arguments.get("request")
         try:
             return route(*args, **kwargs)
         except Refused as refusal:
             return _respond(ctx, refusal.status, refusal.body())
         except RecordsUnavailable as error:
-            rid = request_id(ctx)
+            rid = request_id(request)
             log.error("request %s to %s: records unavailable", rid, route.__name__)
             return _respond(
                 ctx,
@@ -164,7 +174,7 @@ def answers(route: Callable) -> Callable:
                 headers={"Retry-After": "5"},
             )
         except Exception as error:
-            rid = request_id(ctx)
+            rid = request_id(request)
             log.error(
                 "request %s to %s failed: %s at %s",
                 rid,

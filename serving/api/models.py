@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from features.contract.visible_text import INVISIBLE_IN_PROSE, describe
 from features.contract.vocabulary import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
@@ -18,12 +19,12 @@ _DATE_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
 Whether a date is too late (after the served round, a visit still to come) depends on the day and
 the round, so the routes refuse it with 422, naming the field."""
 _ISO_DATE = re.compile(_DATE_PATTERN)
-_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_CONTROL = re.compile(f"[{_CONTROL_CHARACTERS}]")
-_TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*[^\\s{_CONTROL_CHARACTERS}][^{_CONTROL_CHARACTERS}]*$"
-"""Some visible text and no control characters, as a JSON-schema pattern for the document; the
-validator uses the same expression, so the document and the service agree (up to what `\\s`
-means in the client's regex dialect)."""
+_INVISIBLE = re.compile(f"[{INVISIBLE_IN_PROSE}]")
+_TEXT_PATTERN = f"^[^{INVISIBLE_IN_PROSE}]*[^\\s{INVISIBLE_IN_PROSE}][^{INVISIBLE_IN_PROSE}]*$"
+"""Some visible text and nothing a reader cannot see (control characters, zero-width characters,
+bidi controls, Hangul fillers: features/contract/visible_text.py), as a JSON-schema pattern for the
+document; the validator uses the same expression, so the document and the service agree (up to
+what `\\s` means in the client's regex dialect)."""
 _TEXT = re.compile(_TEXT_PATTERN)
 LARGEST_LIST = 5_000
 """No list is longer, whoever asks (an admin key has no capacity limit of its own)."""
@@ -48,8 +49,13 @@ def _in_range(value: dt.date) -> dt.date:
 
 def _plain_text(value: str) -> str:
     """The error types are the service's codes (serving/api/errors.py: ERROR_CODES)."""
-    if _CONTROL.search(value):
-        raise PydanticCustomError("control_characters", "control characters (such as NUL) are not allowed")
+    found = [describe(char) for char in dict.fromkeys(_INVISIBLE.findall(value))]
+    if found:
+        raise PydanticCustomError(
+            "invisible_characters",
+            "holds {characters}: text must read as it was written, with no character a reader cannot see",
+            {"characters": ", ".join(found[:3])},
+        )
     if not _TEXT.fullmatch(value):
         raise PydanticCustomError("blank_text", "must have a visible character, not only spaces")
     return value

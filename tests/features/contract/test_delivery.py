@@ -332,3 +332,110 @@ def test_contact_with_unknown_channel_or_topic_is_quarantined(tmp_path: Path) ->
         3: "topic: 'weather' is not one of loneliness_talk, information, crisis",
     }
     assert_nothing_lost(report)
+
+
+def test_ids_with_invisible_or_reordering_characters_are_quarantined_naming_the_character(
+    tmp_path: Path,
+) -> None:
+    households = valid_frames()["households"]
+    good = households.iloc[1].to_dict()  # H2, one registry row
+    frames = with_rows(
+        "households",
+        [{**good, "household_id": "H2\u200b"}, {**good, "household_id": "H\u202e2"}],
+    )
+    events = frames["crisis_events"]
+    events.loc[0, "household_id"] = "H1\u200b"  # looks like H1, which is in the registry
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    assert reasons_by_row(report, "households") == {
+        5: "household_id: 'H2\\u200b' contains U+200B ZERO WIDTH SPACE, "
+        "which no one can see or which reorders the text",
+        6: "household_id: 'H\\u202e2' contains U+202E RIGHT-TO-LEFT OVERRIDE, "
+        "which no one can see or which reorders the text",
+    }
+    assert reasons_by_row(report, "crisis_events") == {
+        1: "household_id: 'H1\\u200b' contains U+200B ZERO WIDTH SPACE, "
+        "which no one can see or which reorders the text",
+    }
+    accepted = read_accepted(Path(report.out_dir), "households")
+    assert sorted(accepted["household_id"].unique()) == ["H1", "H2", "H3"]
+    # The summary groups by the character, not by the value that carried it.
+    assert report.source("households").reasons == {
+        "household_id: … contains U+200B ZERO WIDTH SPACE, which no one can see or which reorders the text": 1,
+        "household_id: … contains U+202E RIGHT-TO-LEFT OVERRIDE, "
+        "which no one can see or which reorders the text": 1,
+    }
+    assert_nothing_lost(report)
+
+
+def test_an_indicator_code_with_a_bidi_isolate_is_quarantined(tmp_path: Path) -> None:
+    good = valid_frames()["crisis_events"].iloc[0].to_dict()
+    frames = with_rows(
+        "crisis_events",
+        [{**good, "indicator": "ELEC\u2066_ARREARS\u2069", "reported_on": D("2025-03-11")}],
+    )
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    assert reasons_by_row(report, "crisis_events") == {
+        4: "indicator: 'ELEC\\u2066_ARREARS\\u2069' contains U+2066 LEFT-TO-RIGHT ISOLATE, "
+        "U+2069 POP DIRECTIONAL ISOLATE, which no one can see or which reorders the text"
+    }
+    crisis = report.source("crisis_events")
+    assert crisis.unknown_indicators == {}  # refused, not counted as a new code
+    assert (crisis.rows_read, crisis.rows_accepted, crisis.rows_quarantined) == (4, 3, 1)
+    assert_nothing_lost(report)
+
+
+def test_a_registry_attribute_with_an_invisible_character_is_blanked_and_the_row_still_judged(
+    tmp_path: Path,
+) -> None:
+    frames = valid_frames()
+    households = frames["households"]
+    households.loc[0, "dong_code"] = "1168010100\u200b"  # H1: blanked, the household stays
+    households.loc[1, "housing_type"] = "apartment\u00ad"  # H2: blanked, but ...
+    households.loc[1, "gu"] = "해운대구"  # ... its district is not in Seoul: refused whole
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    listed = quarantine(report, "households").set_index("_row")
+    assert listed.loc[1, "_reason"].startswith("dong_code: '1168010100\\u200b' contains U+200B")
+    assert listed.loc[1, "_blanked"] == "dong_code"
+    assert listed.loc[2, "_reason"].startswith("housing_type: 'apartment\\u00ad' contains U+00AD SOFT HYPHEN")
+    assert "gu: '해운대구' is not one of the 25 values" in listed.loc[2, "_reason"]
+    assert pd.isna(listed.loc[2, "_blanked"])
+    accepted = read_accepted(Path(report.out_dir), "households").set_index("household_id")
+    assert pd.isna(accepted.loc["H1", "dong_code"]) and "H2" not in accepted.index
+    source = report.source("households")
+    assert (source.rows_accepted_whole, source.rows_blanked, source.rows_quarantined) == (2, 1, 1)
+    assert_nothing_lost(report)
+
+
+def test_an_unparseable_attribute_does_not_hide_another_column_s_fault(tmp_path: Path) -> None:
+    delivery = write_delivery(tmp_path / "delivery")
+    households = valid_frames()["households"].astype({"household_size": "str"})
+    households.loc[1, "household_size"] = "three"
+    households.loc[1, "gu"] = "해운대구"
+    households.to_parquet(delivery / "households.parquet")
+    report = validate_delivery(delivery)
+    reason = reasons_by_row(report, "households")[2]
+    assert reason.startswith("household_size: 'three' is not a whole number; gu: '해운대구' is not one of")
+    assert report.source("households").rows_quarantined == 1
+    assert_nothing_lost(report)
+
+
+def test_csv_text_is_checked_for_invisible_characters_and_its_byte_order_mark_is_not_one(
+    tmp_path: Path,
+) -> None:
+    delivery = write_delivery(tmp_path / "delivery")
+    as_csv(
+        delivery,
+        "call_center_contacts",
+        "\ufeffhousehold_id,contacted_at,channel,topic\n"
+        "H2,2025-02-03 21:40:00,phone,loneliness_talk\n"
+        "H2,2025-02-04 21:40:00,chat\u2028,crisis\n"
+        'H2,2025-02-05 21:40:00,"phone\t",crisis\n',
+    )
+    report = validate_delivery(delivery)
+    assert reasons_by_row(report, "call_center_contacts") == {
+        2: "channel: 'chat\\u2028' contains U+2028 LINE SEPARATOR, "
+        "which no one can see or which reorders the text",
+        3: "channel: 'phone\\u0009' contains U+0009 <control>, which no one can see or which reorders the text",
+    }
+    assert read_accepted(Path(report.out_dir), "call_center_contacts")["household_id"].tolist() == ["H2"]
+    assert_nothing_lost(report)

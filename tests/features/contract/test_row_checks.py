@@ -81,3 +81,28 @@ def test_the_direct_checks_find_exactly_what_pandera_s_own_report_finds() -> Non
     direct = as_set(_schema_failures(typed, spec))
     assert len(direct) >= 7
     assert direct == as_set(_pandera_failures(typed, spec))
+
+
+def test_invisible_characters_are_found_in_every_chunk_and_only_within_each_slice() -> None:
+    n = 100_000
+    ids = [f"H{i:07d}" for i in range(n)]
+    hidden = {17: "H\u200b0000017", 60_001: "H\u202e0060001"}
+    for row, value in hidden.items():
+        ids[row] = value
+    column = pa.array(ids)
+    # Slices share the whole buffer: a character outside a slice must not count inside it.
+    chunked = pa.chunked_array([column.slice(0, 50_000), column.slice(50_000)])
+    raw = pa.table(
+        {
+            "household_id": chunked,
+            "ts": pd.date_range("2025-01-01", periods=n, freq="h").astype("str"),
+            "channel": ["power_w"] * n,
+            "value": ["1"] * n,
+        }
+    )
+    verdict = check_batch(raw, SOURCES_BY_NAME["sensor_readings"], first_row=1)
+    reasons = verdict.quarantined.set_index("_row")["_reason"]
+    assert list(reasons.index) == [18, 60_002]
+    assert reasons[18].startswith("household_id: 'H\\u200b0000017' contains U+200B ZERO WIDTH SPACE")
+    assert reasons[60_002].startswith("household_id: 'H\\u202e0060001' contains U+202E")
+    assert len(verdict.accepted) == n - 2

@@ -45,6 +45,39 @@ def test_override_reasons_of_spaces_or_control_characters_are_refused(server, sc
         assert response.status_code == 400 and _loc(response) == "reason", (reason, response.text)
 
 
+INVISIBLE_REASONS = {
+    "\u200b": "U+200B",  # a zero-width space: a reason nobody can see
+    "\u202e": "U+202E",
+    "가족 확인 \u202e음없 험위\u202c 재방문 불필요": "U+202E",  # reads as something other than was typed
+    "\u2066확인\u2069": "U+2066",
+    "이웃\u2028신고": "U+2028",
+    "\u3164": "U+3164",  # the Hangul filler: looks like a space
+}
+
+
+def test_a_reason_or_note_a_reader_cannot_see_as_typed_is_refused_naming_the_character(
+    server, scored
+) -> None:
+    household = scored["household_id"].iloc[0]
+    for text, named in INVISIBLE_REASONS.items():
+        override = {"household_id": household, "action": "include", "reason": text}
+        visit = {"household_id": household, "visited_on": "2026-07-30", "outcome": "moved", "note": text}
+        for body, field in (
+            ({"overrides": [override]}, "overrides[0].reason"),
+            ({"visits": [visit]}, "visits[0].note"),
+        ):
+            response = server.post("/outcomes", {"request": body}, role="admin")
+            assert response.status_code == 400, (text, response.text)
+            answer = response.json()
+            assert (answer["field"], answer["code"]) == (field, "invisible_characters") and named in answer[
+                "error"
+            ]
+    multi_line = {"household_id": household, "action": "exclude", "reason": "입원\n퇴원 후 재방문"}
+    assert server.post("/outcomes", {"request": {"overrides": [multi_line]}}, role="admin").status_code == 200
+    withdraw = {"household_id": household, "action": "withdraw", "reason": "test"}
+    assert server.post("/outcomes", {"request": {"overrides": [withdraw]}}, role="admin").status_code == 200
+
+
 def test_dates_outside_the_programme_and_other_spellings_are_refused(server, scored) -> None:
     household = scored["household_id"].iloc[0]
     for day in ("0001-01-01", "1999-12-31", "9999-12-31", "20260801", "2026-08-01T00:00:00", 20260801):
