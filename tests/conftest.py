@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.served import models_env, served, server  # noqa: F401  (fixtures, found by name)
+from tests.support.browser import browser  # noqa: F401  (fixtures, found by name)
+from tests.support.served import models_env, served, server  # noqa: F401
 
 SLOW_FIXTURES = frozenset(
     {"served", "server", "models_env", "city", "cities", "trained", "uninterrupted", "spark", "store"}

@@ -615,6 +615,33 @@ def records_verify(
     fail(f"{len(findings)} sign(s) that the records were changed outside the service")
 
 
+@records_app.command("corrections")
+def records_corrections(
+    data: Path = typer.Option(..., "--data", help="Data directory whose records to read."),
+) -> None:
+    """Every correction an admin key recorded for a round other than the served one: when, who,
+    which round, which households (planner keys cannot record for past rounds)."""
+    import json
+
+    location = records_location(data)
+    if "://" not in location and not Path(location).is_file():
+        fail(f"no records at {location}: nothing has been recorded for {data}")
+    audit = open_records(data).table("audit")
+    corrections = audit[audit["endpoint"] == "outcomes.correction"]
+    if corrections.empty:
+        console.print("No corrections: every record was taken for the round being served.")
+        return
+    for row in corrections.itertuples(index=False):
+        households = json.loads(row.households)
+        round_date = json.loads(row.detail or "{}").get("round", "?")
+        console.print(
+            f"{row.at}  {row.caller} corrected the round {round_date}: {len(households)} household(s) "
+            f"{', '.join(households[:10])}{' …' if len(households) > 10 else ''}",
+            markup=False,
+            highlight=False,
+        )
+
+
 @records_app.command("head")
 def records_head(
     data: Path = typer.Option(..., "--data", help="Data directory whose records to sign off."),

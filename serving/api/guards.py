@@ -1,70 +1,129 @@
 """Refuse request bodies the API does not speak before BentoML parses them.
 
-BentoML answers a multipart body without a boundary with a 500 (it fails inside its form parser),
-and it has no limit on a body's size; bad input must never be a server error nor a way to fill
-the worker's memory, so anything but JSON posted to an API route gets a 415 naming the header,
-and a body over ANBU_MAX_BODY_BYTES a 413, counted as it arrives (a client may lie in its
-Content-Length or send none).
+BentoML reads a request's first Content-Type and answers a multipart body without a boundary with
+a 500 (it fails inside its form parser); it has no limit on a body's size, and an error raised
+while it reads a body becomes its own plain 500; and it drops a top-level field a route does not
+take without a word (`{"request": {...}, "round_date": "2026-06-30"}` was answered as a request
+for the served round). Bad input must never be a server error, a way to fill the worker's memory,
+nor a field silently ignored, so a POST to an API route is answered here when:
+
+- it has no single Content-Type of application/json (none means JSON): 415 naming the header;
+- its body is over ANBU_MAX_BODY_BYTES: 413, at the first byte over, counted as it arrives (a
+  client may lie in its Content-Length, or send none and stream chunks);
+- its JSON object has a top-level name the route does not take: 400 `unknown_field` naming it.
+  The names a route takes are its parameters as the service declares them (BentoML's
+  `Anbu.apis[...].input_spec`), so no table here repeats them.
+
+Otherwise BentoML is handed the body read here. A body that is not a JSON object is left to
+BentoML's parser, whose 400 is folded into the one error body (serving/api/error_shape.py).
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
 
 from features.settings import Settings
 from serving.api.auth import json_response
 from serving.api.errors import error_body
 
 API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/key_scope", "/model", "/reload")
+"""The routes /metrics labels by name (serving/api/metrics_labels.py); the guard itself takes the
+routes from the service's declared APIs."""
+
+RouteFields = Mapping[str, frozenset[str]]
+"""Each API route's path and the top-level names its body may have."""
 
 
-class BodyTooLarge(Exception):
-    pass
+def unknown_fields(body: bytes, allowed: frozenset[str]) -> list[str]:
+    """Top-level names of a JSON object body that the route does not take. None for a body that
+    is not a JSON object: BentoML's parser then says what is wrong with it."""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except (ValueError, RecursionError):
+        return []
+    return [name for name in parsed if name not in allowed] if isinstance(parsed, dict) else []
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 40 else name[:40] + "…"
 
 
 class JsonBodyMiddleware:
-    def __init__(self, app, max_body_bytes: int | None = None) -> None:
+    """`fields` is called once, on the first request (the service's APIs are declared by then)."""
+
+    def __init__(self, app, fields: Callable[[], RouteFields], max_body_bytes: int | None = None) -> None:
         self.app = app
+        self._fields_factory = fields
+        self._fields: RouteFields | None = None
         self.max_body = max_body_bytes or Settings().max_body_bytes
 
+    @property
+    def fields(self) -> RouteFields:
+        if self._fields is None:
+            self._fields = self._fields_factory()
+        return self._fields
+
     async def __call__(self, scope, receive, send) -> None:
-        if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_ROUTES):
+        allowed = self.fields.get(scope["path"]) if scope["type"] == "http" else None
+        if allowed is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        kind = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if kind != "application/json":
-            await json_response(
-                send,
-                415,
-                error_body("not_json", "content-type", f"content-type {kind[:60]!r}: send application/json"),
+        kinds = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"content-type"]
+        if len(kinds) > 1:
+            await self._not_json(
+                send, f"content-type: sent {len(kinds)} times; send it once, as application/json"
             )
             return
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
+        kind = (kinds[0] if kinds else "application/json").split(";")[0].strip().lower()
+        if kind != "application/json":
+            await self._not_json(send, f"content-type {kind[:60]!r}: send application/json")
+            return
+        declared = [v for k, v in scope["headers"] if k.lower() == b"content-length"]
+        if any(v.isdigit() and int(v) > self.max_body for v in declared):
             await self._too_large(send)
             return
-        received = 0
-        started = False
-
-        async def counted_receive():
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge
-            return message
-
-        async def tracked_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] == "http.disconnect":
+                return  # the client went away: nobody to answer
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
                 await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        unknown = unknown_fields(body, allowed)
+        if unknown:
+            names = ", ".join(_shown(name) for name in unknown[:5])
+            takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "no fields (send {})"
+            await json_response(
+                send,
+                400,
+                error_body(
+                    "unknown_field",
+                    _shown(unknown[0]),
+                    f"{names}: not a field of {scope['path']}; its body has {'only ' if allowed else ''}{takes}",
+                ),
+            )
+            return
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:  # after the body, only the client's disconnect is left to hear
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _not_json(self, send, message: str) -> None:
+        await json_response(send, 415, error_body("not_json", "content-type", message))
 
     async def _too_large(self, send) -> None:
         await json_response(

@@ -70,7 +70,7 @@ REFUSALS = {
     "404": "The round, district or dong asked for has no scored households",
     "409": "Not done; the service goes on as it was (reload)",
     "413": "The request body is too large",
-    "415": "The body is not application/json",
+    "415": "The body is not sent as application/json (one Content-Type header, or none)",
     "422": "A field names something the service refuses (a later round, unknown feature names, ids)",
     "500": "The service failed on this request; the body has the request id",
     "503": "The records database cannot be written now; retry after the Retry-After seconds",
@@ -101,6 +101,8 @@ def build_spec(
     need a key (only 401/403); `public_paths`: declared open (`security: [{}]`)."""
     spec = json.loads(json.dumps(generated))  # integer response keys become strings
     spec["info"] = service_info()
+    # BentoML's tags describe themselves as "BentoML Service API endpoints"; the names are enough
+    spec["tags"] = [{"name": tag["name"]} for tag in spec.get("tags", []) if "name" in tag]
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["ErrorBody"] = ERROR_BODY
@@ -110,6 +112,8 @@ def build_spec(
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            for extension in [key for key in operation if key.startswith("x-bentoml")]:
+                del operation[extension]  # BentoML's own names, of no use to a client
             if path in public_paths:
                 operation["security"] = [{}]
                 continue
@@ -117,6 +121,9 @@ def build_spec(
                 continue
             operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
             _require_body_with_fields(operation)
+            _closed_body(operation)
+            if path in ONCE_ROUTES:
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             responses = operation["responses"]
             _refer_to_components(responses, schemas)
             if path in keyed_only:
@@ -129,6 +136,19 @@ def build_spec(
     return spec
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+    "description": "Optional, the caller's own (a UUID, say): a retry with the same key and the same body "
+    "gets the same answer and stores nothing again (header Idempotent-Replayed: true); the same key with "
+    "another body is refused (422, idempotency_key_reused). Keys are kept per API key.",
+}
+ONCE_ROUTES = ("/outcomes",)
+"""Routes that store what they are sent, and so take an idempotency key."""
+
+
 def _require_body_with_fields(operation: dict) -> None:
     """A route whose input has required fields needs its body ({"request": ...}); BentoML does
     not say so. Routes without input (model, reload) take an empty body or none."""
@@ -136,6 +156,15 @@ def _require_body_with_fields(operation: dict) -> None:
     schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
     if body is not None and schema.get("required"):
         body["required"] = True
+
+
+def _closed_body(operation: dict) -> None:
+    """A body's top level takes the route's parameters and nothing else: the body guard refuses
+    any other name (serving/api/guards.py); BentoML's schema leaves it open."""
+    body = operation.get("requestBody")
+    schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if schema.get("type") == "object":
+        schema["additionalProperties"] = False
 
 
 def _refer_to_components(responses: dict, schemas: dict) -> None:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from serving.api.auth import allow
 from serving.api.error_shape import folded
-from serving.api.errors import Refused
+from serving.api.errors import answers
 from serving.api.models import Day
 
 PAGE = Path(__file__).with_name("planner.html")
@@ -41,7 +41,8 @@ def planner_app() -> FastAPI:
         """The planner page."""
         return PAGE.read_text(encoding="utf-8")
 
-    def _export(
+    @answers  # a refusal, a records database that cannot be written, a failure: as on the API
+    def download(
         request: Request,
         gu: str,
         dong: str | None,
@@ -54,10 +55,7 @@ def planner_app() -> FastAPI:
 
         service = request.app.state.service
         caller = request.scope["state"]["caller"]
-        try:
-            listed = service.outreach(caller, gu, dong or None, capacity, as_of, recheck_capacity)
-        except Refused as refusal:
-            return JSONResponse(refusal.body(), status_code=refusal.status)
+        listed = service.outreach(caller, gu, dong or None, capacity, as_of, recheck_capacity)
         day = pd.Timestamp(listed.round_date)
         service.records.audit(
             caller.name,
@@ -109,6 +107,6 @@ def planner_app() -> FastAPI:
         as_of: Day | None = None,
     ) -> Response:
         """The list as CSV (UTF-8 with BOM, Korean headers) or as an XLSX workbook."""
-        return _export(request, gu, dong, capacity, recheck_capacity, as_of, kind)
+        return download(request, gu, dong, capacity, recheck_capacity, as_of, kind)
 
     return web

@@ -13,7 +13,10 @@ raised, not its message or body).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import re
 
 import bentoml
 import numpy as np
@@ -51,10 +54,11 @@ from serving.api.models import (
 from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.api.planner import planner_app
 from serving.api.preflight import StartRefused, preflight
+from serving.api.response_headers import ResponseHeadersMiddleware
 from serving.api.served_rounds import LoadedRound, ServedRounds
 from serving.lists.ranking import OutreachList, outreach_list
 from serving.records.known import known_for_lists
-from serving.records.store import Records
+from serving.records.store import IdempotencyKeyReused, Records, RequestOnce
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
@@ -215,9 +219,9 @@ class Anbu:
         present = {f for row in request.households for f, v in row.features.items() if v is not None}
         ids = [row.household_id for row in request.households]
         caller = _caller(ctx)
-        self.records.audit(
-            caller.name, caller.role, "score_features", [i for i in ids if i], {"rows": len(ids)}
-        )
+        # No stored household is read: the rows are the caller's own, echoed back, so the audit row
+        # names none (it still says who scored how many).
+        self.records.audit(caller.name, caller.role, "score_features", [], {"rows": len(ids)})
         return ScoreFeaturesResponse(
             model_version=self.champion.version,
             scores=[
@@ -321,7 +325,7 @@ class Anbu:
             caller.name,
             caller.role,
             "rank",
-            listed.rows["household_id"].tolist() + listed.excluded["household_id"].tolist(),
+            revealed_by(listed),
             {
                 "gu": request.gu,
                 "dong": request.dong,
@@ -340,10 +344,23 @@ class Anbu:
     @allow("planner", "admin")
     @answers
     def outcomes(self, request: OutcomesRequest, ctx: bentoml.Context) -> OutcomesResponse:
-        """Visit outcomes and planner overrides, stored append-only for the next training run."""
+        """Visit outcomes and planner overrides, stored append-only for the next training run.
+
+        Decisions are taken for the round being served: a list planners saw in an earlier round stays
+        as they saw it, so a planner key cannot record for a past round; an admin key can, and its
+        record is kept as a correction (audited with the round it corrects)."""
         caller = _caller(ctx)
         loaded = self.requested_round("round_date", request.round_date)
         round_date = loaded.scored.as_of.date()
+        correction = loaded is not self.rounds.served
+        if correction and caller.role != "admin":
+            raise Refused(
+                422,
+                "round_date",
+                f"round_date: {round_date} is not the served round ({self.as_of.date()}); its lists stay as "
+                "planners saw them, so records are taken for the served round (an admin key records a correction)",
+                code="round_closed",
+            )
         latest = dt.date.today() + dt.timedelta(days=1)  # a day's grace for the city's time zone
         for slot, visit in enumerate(request.visits):
             if visit.visited_on > latest:
@@ -402,16 +419,29 @@ class Anbu:
                         code="not_in_care",
                     )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
-        visits, overrides, marks = self.records.record_feedback(
-            [v.model_dump() for v in request.visits],
-            decisions,
-            [mark for _, mark in care],
-            round_date,
-            caller.name,
-        )
+        once = request_once(ctx, request)
+        try:
+            recorded = self.records.record_feedback(
+                [v.model_dump() for v in request.visits],
+                decisions,
+                [mark for _, mark in care],
+                round_date,
+                caller.name,
+                once,
+            )
+        except IdempotencyKeyReused as error:
+            raise Refused(
+                422, IDEMPOTENCY_HEADER, f"{IDEMPOTENCY_HEADER}: {error}", code="idempotency_key_reused"
+            ) from None
+        if recorded is None:  # a retry of a request already taken: the same answer, nothing stored again
+            ctx.response.headers["Idempotent-Replayed"] = "true"
+        if correction:
+            self.records.audit(
+                caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)}
+            )
         return OutcomesResponse(
-            recorded_visits=len(visits),
-            recorded_overrides=len(overrides) + len(marks),
+            recorded_visits=len(request.visits),
+            recorded_overrides=len(request.overrides),
             unknown_household_ids=[],
         )
 
@@ -485,6 +515,34 @@ class Anbu:
             "round_served": str(self.as_of.date()),
             "round_model_version": self.rounds.served.model_version,
         }
+
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def request_once(ctx: bentoml.Context, request: OutcomesRequest) -> RequestOnce | None:
+    """The request's Idempotency-Key with the digest of its body as validated (so spacing and key
+    order do not make a retry another request); None without the header."""
+    key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise Refused(
+            400,
+            IDEMPOTENCY_HEADER,
+            f"{IDEMPOTENCY_HEADER}: give 1 to 200 visible ASCII characters (a UUID, say)",
+            code="invalid_format",
+        )
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return RequestOnce(key, hashlib.sha256(body.encode()).hexdigest())
+
+
+def revealed_by(listed: OutreachList) -> list[str]:
+    """Every household a `rank` answer names: its lists, who left them since the previous round
+    (with their risk then and now), and the area's excluded households: what its audit row holds."""
+    named = [*listed.rows["household_id"], *listed.left["household_id"], *listed.excluded["household_id"]]
+    return list(dict.fromkeys(named))
 
 
 def rank_response(
@@ -563,8 +621,14 @@ def _keys_file():
     return Settings().keys_file
 
 
+def _body_fields() -> dict[str, frozenset[str]]:
+    """Each API route's top-level body names: its parameters as BentoML declares them."""
+    return {api.route: frozenset(api.input_spec.model_fields) for api in Anbu.apis.values()}
+
+
 Anbu.add_asgi_middleware(ErrorShapeMiddleware)  # first: it sees every answer the others give
+Anbu.add_asgi_middleware(ResponseHeadersMiddleware)
 Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
-Anbu.add_asgi_middleware(JsonBodyMiddleware)
+Anbu.add_asgi_middleware(JsonBodyMiddleware, fields=_body_fields)
 Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)
 Anbu.add_asgi_middleware(DocsPageMiddleware)

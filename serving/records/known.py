@@ -64,16 +64,19 @@ class Knowledge:
     """What the service's records know about households, read once for a request and shared by
     the lists of both rounds it compares: positive findings (household, visit day) and care
     events, in the order recorded. Each round asks for what was known by its own day, so the
-    previous round's lists are the ones planners saw then, not rebuilt with today's findings."""
+    previous round's lists are the ones planners saw then, not rebuilt with today's findings: a
+    finding counts for a past round only if the visit was on or before its day *and* recorded by
+    then, so a visit recorded today with an earlier date cannot change a list planners saw."""
 
-    findings: tuple[tuple[str, dt.date], ...] = ()
+    findings: tuple[tuple[str, dt.date, dt.date], ...] = ()
+    """(household, visited on, recorded on (UTC))."""
     care_events: tuple[CareEvent, ...] = ()
 
     def findings_between(self, since: dt.date, until: dt.date | None) -> dict[str, dt.date]:
         """The latest finding per household from `since` to `until` (no end when None)."""
         latest: dict[str, dt.date] = {}
-        for household_id, day in self.findings:
-            inside = day >= since and (until is None or day <= until)
+        for household_id, day, recorded in self.findings:
+            inside = day >= since and (until is None or (day <= until and recorded <= until))
             if inside and (household_id not in latest or day > latest[household_id]):
                 latest[household_id] = day
         return latest

@@ -125,6 +125,17 @@ chain_heads = sa.Table(
     sa.Column("last_hash", _text, nullable=False),
     sa.Column("head_mac", _text, nullable=False),
 )
+once_requests = sa.Table(
+    "idempotent_requests",
+    metadata,
+    sa.Column("caller", _text, primary_key=True),
+    sa.Column("idempotency_key", _text, primary_key=True),
+    sa.Column("body_sha256", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+)
+"""The `Idempotency-Key` of each `outcomes` request recorded with one, per caller: a retry of the
+same request finds its key and records nothing again. Not chained: it holds no decision, only
+which requests were already taken (the records they added are chained)."""
 TABLES_BY_NAME = {
     "visit_outcomes": visit_outcomes,
     "overrides": overrides,
@@ -229,6 +240,22 @@ def head_mac(secret: bytes, chain: str, last_id: int, last_hash: str) -> str:
 
 
 @dataclass(frozen=True)
+class RequestOnce:
+    """An `outcomes` request's idempotency key (the caller's own) and its body's SHA-256."""
+
+    key: str
+    body_sha256: str
+
+
+class IdempotencyKeyReused(ValueError):
+    """The caller used this idempotency key before, for another body."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was used before for another body")
+        self.key = key
+
+
+@dataclass(frozen=True)
 class Override:
     household_id: str
     action: str
@@ -275,6 +302,10 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection) -> None:
+            if connection.get_execution_options().get("reading", False):
+                # A read sees the last commit and, in WAL mode, neither waits for nor stops a writer.
+                connection.exec_driver_sql("BEGIN DEFERRED")
+                return
             # The safety level can only change between transactions, so it is set here, first.
             durable = connection.get_execution_options().get("durable", True)
             connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -330,6 +361,7 @@ class Records:
         self._secret = load_secret(self.secret_file)
         self.engine = _engine(self.url)
         self._logging_engine = self.engine.execution_options(durable=False)
+        self._reading_engine = self.engine.execution_options(reading=True)
         self.dialect = self.engine.dialect.name
         # SQLite has one writer at a time: threads of one process queue here rather than spin on
         # the file lock; PostgreSQL's row lock on the chain head orders writers itself.
@@ -412,12 +444,40 @@ class Records:
         care: list[dict],
         round_date: date,
         recorded_by: str,
-    ) -> tuple[list[int], list[int], list[int]]:
+        once: RequestOnce | None = None,
+    ) -> tuple[list[int], list[int], list[int]] | None:
         """One `outcomes` request's visits, overrides and care marks: all recorded or none, so a
         failure halfway never leaves the visits stored and the decisions that came with them lost.
-        The tables' heads are locked in one order, so two such requests cannot deadlock."""
+        The tables' heads are locked in one order, so two such requests cannot deadlock.
+
+        With `once` (the caller's idempotency key and the body's digest), a request whose key this
+        caller used before records nothing and returns None: the same body is a retry, another body
+        under the same key is refused (IdempotencyKeyReused). The key is kept in the same
+        transaction as the records, so a request is taken whole and once, or not at all."""
+        try:
+            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once)
+        except sa.exc.IntegrityError:
+            if once is None or self._taken(once, recorded_by) is None:
+                raise
+            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once)
+
+    def _record_feedback(self, visits, overrides, care, round_date, recorded_by, once):
         at = _now()
         with self._transaction() as connection:
+            if once is not None:
+                earlier = self._taken(once, recorded_by, connection)
+                if earlier is not None:
+                    if earlier != once.body_sha256:
+                        raise IdempotencyKeyReused(once.key)
+                    return None
+                connection.execute(
+                    once_requests.insert().values(
+                        caller=recorded_by,
+                        idempotency_key=once.key,
+                        body_sha256=once.body_sha256,
+                        recorded_at=at,
+                    )
+                )
             return (
                 self._append(connection, "visit_outcomes", [_visit_row(v, recorded_by, at) for v in visits]),
                 self._append(
@@ -427,6 +487,16 @@ class Records:
                 ),
                 self._append(connection, "care_marks", [_care_row(m, recorded_by, at) for m in care]),
             )
+
+    def _taken(self, once: RequestOnce, caller: str, connection: Connection | None = None) -> str | None:
+        """The body digest an earlier request of `caller` was taken with under this key, if any."""
+        query = sa.select(once_requests.c.body_sha256).where(
+            once_requests.c.caller == caller, once_requests.c.idempotency_key == once.key
+        )
+        if connection is not None:
+            return connection.execute(query).scalar()
+        with self._reading() as reading:
+            return reading.execute(query).scalar()
 
     def record_outcomes(self, outcomes: list[dict], recorded_by: str) -> list[int]:
         """Visit outcomes (household_id, visited_on, outcome, checklist_score, trigger, note)."""
@@ -466,7 +536,11 @@ class Records:
         """The positive findings recorded from `since` and every care mark, in one read (a list
         and the previous round's list are built from the same rows)."""
         findings = (
-            sa.select(visit_outcomes.c.household_id, visit_outcomes.c.visited_on)
+            sa.select(
+                visit_outcomes.c.household_id,
+                visit_outcomes.c.visited_on,
+                sa.func.substr(visit_outcomes.c.recorded_at, 1, 10),
+            )
             .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
             .where(visit_outcomes.c.visited_on >= since.isoformat())
             .distinct()
@@ -482,14 +556,19 @@ class Records:
             found = connection.execute(findings).all()
             events = connection.execute(marks).all()
         return Knowledge(
-            tuple((household_id, date.fromisoformat(day)) for household_id, day in found),
+            tuple(
+                (household_id, date.fromisoformat(day), date.fromisoformat(recorded))
+                for household_id, day, recorded in found
+            ),
             tuple(CareEvent(*row) for row in events),
         )
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
+        """A read never takes the write lock (SQLite: a deferred transaction), so a list is not
+        held up behind a writer; PostgreSQL's reads take no lock to begin with."""
         try:
-            with self.engine.connect() as connection:
+            with self._reading_engine.connect() as connection:
                 yield connection
         except sa.exc.OperationalError as error:
             raise RecordsUnavailable(_unavailable(error)) from None

@@ -12,6 +12,7 @@ import json
 import shutil
 from urllib.parse import urlsplit
 
+import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -29,6 +30,14 @@ def recording_chromium() -> webdriver.Chrome:
     options.add_argument("--lang=ko-KR")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium for one test, closed after it."""
+    session = recording_chromium()
+    yield session
+    session.quit()
 
 
 def requested_urls(browser: webdriver.Chrome) -> list[str]:

@@ -8,6 +8,8 @@ promotion, and `bentoml serve` in a subprocess called over HTTP.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,11 +109,12 @@ class Server:
         return httpx.get(self.url + path, headers=self._headers(role, headers), timeout=60, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
+@contextmanager
+def running_server(served: Served, folder: Path) -> Iterator[Server]:
+    """A real `bentoml serve` on the served city with keys of every role and records of its own in
+    `folder` (a test that writes lasting records can have a server no other test reads)."""
     from serving.api.auth import add_key
 
-    folder = tmp_path_factory.mktemp("server")
     keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
     keys = {
         "planner": add_key(keys_file, "test-planner", "planner", districts=["*"]),
@@ -133,3 +136,9 @@ def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
         "serving.api.service:Anbu", environment, folder / "server.log", working_dir=ROOT
     ) as url:
         yield Server(url, keys, served, records, keys_file, folder / "server.log")
+
+
+@pytest.fixture(scope="session")
+def server(served: Served, tmp_path_factory: pytest.TempPathFactory):
+    with running_server(served, tmp_path_factory.mktemp("server")) as running:
+        yield running

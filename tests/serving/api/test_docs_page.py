@@ -9,23 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support.browser import console_errors, elsewhere, recording_chromium, requested_urls
+from tests.support.browser import console_errors, elsewhere, requested_urls
 from tests.support.served import DISTRICT
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def browser():
-    session = recording_chromium()
-    yield session
-    session.quit()
 
 
 def test_the_docs_page_shows_every_route_and_asks_nothing_of_another_origin(server, browser) -> None:

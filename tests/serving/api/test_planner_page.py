@@ -8,22 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support.browser import recording_chromium
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def browser():
-    session = recording_chromium()
-    yield session
-    session.quit()
 
 
 def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(server, browser) -> None:

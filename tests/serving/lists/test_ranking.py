@@ -91,7 +91,13 @@ def _known(
     from serving.records.known import Knowledge, known_households
 
     as_of = pd.Timestamp(frame["round_date"].iloc[0])
-    findings = tuple((h, pd.Timestamp(day).date()) for h, day in (recorded or {}).items())
+    # (household, visited on, recorded on): recorded the day of the visit unless given as (visit, recorded)
+    findings = tuple(
+        (h, pd.Timestamp(day).date(), pd.Timestamp(day).date())
+        if isinstance(day, str)
+        else (h, pd.Timestamp(day[0]).date(), pd.Timestamp(day[1]).date())
+        for h, day in (recorded or {}).items()
+    )
     knowledge = Knowledge(findings, tuple(care or ()))
     return known_households(
         frame, as_of, window, knowledge, until=pd.Timestamp(until).date() if until else None
@@ -262,3 +268,12 @@ def test_a_previous_round_scored_before_the_two_lists_is_compared_as_one_list() 
     # June's single list of two held A and B: B stays on discovery, A moved to re-check.
     assert rows.loc["B", "change"] == "steady" and rows.loc["A", "change"] == "new"
     assert listed.left.empty
+
+
+def test_a_visit_recorded_after_a_round_with_an_earlier_date_does_not_change_that_rounds_list() -> None:
+    june = _with_findings(_round("2026-06-30", [("A", 0.9, "x"), ("B", 0.8, "x")]), {})
+    # B's visit is dated 15 June but was recorded in December: June's list was served without it.
+    back_dated = {"B": ("2026-06-15", "2026-12-06")}
+    assert "B" not in _known(june, recorded=back_dated, until="2026-06-30")
+    assert "B" in _known(june, recorded={"B": "2026-06-15"}, until="2026-06-30")
+    assert "B" in _known(june, recorded=back_dated)  # the round being worked on knows everything

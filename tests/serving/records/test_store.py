@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -91,7 +91,9 @@ def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
     )
     assert ids == ([1], [1], [1])
     knowledge = records.knowledge(date(2026, 1, 1))
-    assert knowledge.findings == (("H1", date(2026, 8, 1)),) and set(knowledge.in_care_on(None)) == {"H1"}
+    [(household, visited, recorded)] = knowledge.findings
+    assert (household, visited) == ("H1", date(2026, 8, 1)) and recorded == datetime.now(UTC).date()
+    assert set(knowledge.in_care_on(None)) == {"H1"}
 
 
 def test_a_database_made_before_the_findings_index_gains_it_on_open(tmp_path) -> None:
