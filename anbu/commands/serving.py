@@ -615,6 +615,44 @@ def records_verify(
     fail(f"{len(findings)} sign(s) that the records were changed outside the service")
 
 
+@records_app.command("survey-sample")
+def records_survey_sample(
+    data: Path = typer.Option(..., "--data", help="Data directory whose records to write."),
+    sweep: str = typer.Option(..., "--sweep", help="The screening sweep, e.g. '2026-08 관악구 전수조사'."),
+    households: Path = typer.Option(
+        ..., "--households", help="CSV or Parquet with a household_id column: the households the sweep drew."
+    ),
+    by: str = typer.Option(..., "--by", help="Who drew the sample (kept with it)."),
+) -> None:
+    """Record the households a screening sweep drew, before its visits: a visit may carry the survey
+    trigger only for a household of a recorded sample (survey visits are the labels promotion and
+    calibration trust, so no key can add one for a household it chose)."""
+    import pandas as pd
+
+    from features.contract.visible_text import refused_in
+
+    try:
+        table = (
+            pd.read_parquet(households)
+            if households.suffix == ".parquet"
+            else pd.read_csv(households, dtype=str)
+        )
+    except (OSError, ValueError) as error:
+        fail(f"--households {households}: cannot be read ({error})")
+    if "household_id" not in table.columns:
+        fail(
+            f"--households {households}: no household_id column (columns: {', '.join(map(str, table.columns))})"
+        )
+    ids = table["household_id"]
+    for row, value in enumerate(ids, start=2 if households.suffix != ".parquet" else 1):
+        if not isinstance(value, str) or not value.strip() or refused_in(value):
+            fail(f"--households {households}: household_id in row {row} is {value!r}, not an id")
+    if not sweep.strip() or refused_in(sweep):
+        fail(f"--sweep {sweep!r}: name the sweep in visible text")
+    recorded = open_records(data).record_survey_sample(ids.tolist(), sweep.strip(), by)
+    console.print(f"{len(recorded):,} households recorded as drawn for the sweep {sweep.strip()!r}")
+
+
 @records_app.command("corrections")
 def records_corrections(
     data: Path = typer.Option(..., "--data", help="Data directory whose records to read."),

@@ -176,6 +176,11 @@ def _pandera_failures(typed: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
     return _no_failures()
 
 
+def _row_level_sentences(spec: SourceSpec) -> frozenset[str]:
+    """The sentences of the checks that compare a row's columns (pandera's dataframe checks)."""
+    return frozenset(check.error or str(check) for check in spec.model.to_schema().checks)
+
+
 def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchVerdict:
     """Parse and check one batch whose first row is `first_row` (1-based) of its file.
 
@@ -195,9 +200,14 @@ def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchV
     # A value that did not parse also shows as missing; say only what the user can fix. The row's
     # other columns are still judged: an unparsed attribute that is blanked must not let a bad
     # district through with it.
+    # A row-level check (comparing columns) reads the unparsed value as missing, and a comparison
+    # with a missing value fails: its sentence would blame the row for something else than what is
+    # wrong, so on such a row only the other columns' own checks are kept.
     parsed_away = pd.MultiIndex.from_frame(parse_failures[["row", "column"]])
+    row_level = _row_level_sentences(spec)
     schema_failures = schema_failures[
         ~pd.MultiIndex.from_frame(schema_failures[["row", "column"]]).isin(parsed_away)
+        & ~(schema_failures["row"].isin(parse_failures["row"]) & schema_failures["text"].isin(row_level))
     ]
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 

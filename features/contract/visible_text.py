@@ -84,6 +84,25 @@ INVISIBLE_RE2 = "[" + _spelt(r"\x{{{:X}}}") + "]"
 """The same class in RE2's spelling (`\\x{200B}`), for Arrow's and DuckDB's regex functions."""
 
 
+BEYOND_THE_BMP_RE = re.compile("[\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+"""Invisible code points above U+FFFF (shorthand format controls, musical formatting controls, the
+tag characters that can hide text, the supplementary variation selectors): Python's `re` names
+them; a JSON-schema pattern cannot, so the API's validator checks them beside its pattern."""
+_UNSEEN_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+
+
+def has_visible(text: str) -> bool:
+    """Whether `text` has at least one character a reader sees: not a space, a control, a format
+    or combining mark, a variation selector, a blank braille cell or a filler."""
+    return any(
+        unicodedata.category(char) not in _UNSEEN_CATEGORIES
+        and not INVISIBLE_RE.match(char)
+        and not BEYOND_THE_BMP_RE.match(char)
+        and char != "\u2800"
+        for char in text
+    )
+
+
 def describe(char: str) -> str:
     """A character as a reader can name it: `U+200B ZERO WIDTH SPACE`, `U+0007 <control>`."""
     name = unicodedata.name(char, "")

@@ -67,6 +67,7 @@ ERROR_CODES: dict[str, str] = {
     "recheck_over_capacity": "the re-check share is more than the capacity",
     "not_in_care": "end_care for a household not marked in care",
     "idempotency_key_reused": "the Idempotency-Key was used before for another body",
+    "not_in_survey_sample": "a survey visit for a household no recorded screening sweep drew",
     "round_closed": "records for a round other than the served one (an admin key records a correction)",
     "refused_value": "any other value the service refuses on meaning",
     # 5xx: the service's side

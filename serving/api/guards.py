@@ -36,8 +36,8 @@ RouteFields = Mapping[str, frozenset[str]]
 
 
 def unknown_fields(body: bytes, allowed: frozenset[str]) -> list[str]:
-    """Top-level names of a JSON object body that the route does not take. None for a body that
-    is not a JSON object: BentoML's parser then says what is wrong with it."""
+    """Top-level names of a JSON object body that the route does not take; none for a body that
+    is not a JSON object (BentoML's parser then says what is wrong with it)."""
     try:
         parsed = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError):

@@ -50,6 +50,7 @@ from serving.api.models import (
     ScoreFeaturesResponse,
     ScoreRequest,
     ScoreResponse,
+    unreadable,
 )
 from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.api.planner import planner_app
@@ -58,7 +59,7 @@ from serving.api.response_headers import ResponseHeadersMiddleware
 from serving.api.served_rounds import LoadedRound, ServedRounds
 from serving.lists.ranking import OutreachList, outreach_list
 from serving.records.known import known_for_lists
-from serving.records.store import IdempotencyKeyReused, Records, RequestOnce
+from serving.records.store import IdempotencyKeyReused, Records, RequestOnce, audit_row
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
@@ -350,14 +351,30 @@ class Anbu:
         as they saw it, so a planner key cannot record for a past round; an admin key can, and its
         record is kept as a correction (audited with the round it corrects)."""
         caller = _caller(ctx)
+        answer = OutcomesResponse(
+            recorded_visits=len(request.visits),
+            recorded_overrides=len(request.overrides),
+            unknown_household_ids=[],
+        )
+        once = request_once(ctx, request)
+        if once is not None:
+            # A retry is answered as the request it repeats was, before anything that depends on
+            # what has been recorded since (an end_care already taken, a round since closed).
+            taken = self.records.taken(once, caller.name)
+            if taken is not None:
+                if taken != once.body_sha256:
+                    raise _key_reused(once.key)
+                ctx.response.headers["Idempotent-Replayed"] = "true"
+                return answer
+        served = self.rounds.served.scored.as_of  # read once: a reload mid-request changes nothing here
         loaded = self.requested_round("round_date", request.round_date)
         round_date = loaded.scored.as_of.date()
-        correction = loaded is not self.rounds.served
+        correction = loaded.scored.as_of != served
         if correction and caller.role != "admin":
             raise Refused(
                 422,
                 "round_date",
-                f"round_date: {round_date} is not the served round ({self.as_of.date()}); its lists stay as "
+                f"round_date: {round_date} is not the served round ({served.date()}); its lists stay as "
                 "planners saw them, so records are taken for the served round (an admin key records a correction)",
                 code="round_closed",
             )
@@ -400,6 +417,8 @@ class Anbu:
                     code="outside_scope",
                     outside_scope_household_ids=outside,
                 )
+        check_readable(request)
+        self.check_survey_visits(request)  # after the scope: a key learns nothing of other areas' samples
         care = [
             (slot, o.model_dump()) for slot, o in enumerate(request.overrides) if o.action in CARE_ACTIONS
         ]
@@ -419,7 +438,12 @@ class Anbu:
                         code="not_in_care",
                     )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
-        once = request_once(ctx, request)
+        # A correction is audited in the same transaction as what it records, and only if recorded.
+        audited = (
+            audit_row(caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)})
+            if correction
+            else None
+        )
         try:
             recorded = self.records.record_feedback(
                 [v.model_dump() for v in request.visits],
@@ -428,22 +452,33 @@ class Anbu:
                 round_date,
                 caller.name,
                 once,
+                audited,
             )
         except IdempotencyKeyReused as error:
-            raise Refused(
-                422, IDEMPOTENCY_HEADER, f"{IDEMPOTENCY_HEADER}: {error}", code="idempotency_key_reused"
-            ) from None
-        if recorded is None:  # a retry of a request already taken: the same answer, nothing stored again
+            raise _key_reused(error.key) from None
+        if recorded is None:  # a retry that raced the request it repeats: nothing stored again
             ctx.response.headers["Idempotent-Replayed"] = "true"
-        if correction:
-            self.records.audit(
-                caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)}
-            )
-        return OutcomesResponse(
-            recorded_visits=len(request.visits),
-            recorded_overrides=len(request.overrides),
-            unknown_household_ids=[],
-        )
+        return answer
+
+    def check_survey_visits(self, request: OutcomesRequest) -> None:
+        """A visit may carry the survey trigger only for a household a screening sweep drew, and
+        drew before the visit: survey visits are the labels promotion and calibration trust."""
+        surveyed = [(slot, v) for slot, v in enumerate(request.visits) if v.trigger == "survey"]
+        if not surveyed:
+            return
+        drawn = self.records.drawn_for_survey([visit.household_id for _, visit in surveyed])
+        for slot, visit in surveyed:
+            first = drawn.get(visit.household_id)
+            if first is None or first > visit.visited_on:
+                field = f"visits[{slot}].trigger"
+                when = "in no recorded sweep sample" if first is None else f"drawn only on {first}"
+                raise Refused(
+                    422,
+                    field,
+                    f"{field}: survey is the trigger of a screening sweep's visits, and {visit.household_id} "
+                    f"was {when} (record the sample before its visits: anbu records survey-sample)",
+                    code="not_in_survey_sample",
+                )
 
     @bentoml.api
     @allow("planner", "service", "monitor", "admin")
@@ -515,6 +550,26 @@ class Anbu:
             "round_served": str(self.as_of.date()),
             "round_model_version": self.rounds.served.model_version,
         }
+
+
+def check_readable(request: OutcomesRequest) -> None:
+    """Reasons and notes a reader can see as typed, beyond what the document's pattern can say."""
+    texts = [(f"overrides[{slot}].reason", o.reason) for slot, o in enumerate(request.overrides)]
+    texts += [(f"visits[{slot}].note", v.note) for slot, v in enumerate(request.visits) if v.note]
+    for field, text in texts:
+        problem = unreadable(text)
+        if problem is not None:
+            code, sentence = problem
+            raise Refused(422, field, f"{field}: {sentence}", code=code)
+
+
+def _key_reused(key: str) -> Refused:
+    return Refused(
+        422,
+        IDEMPOTENCY_HEADER,
+        f"{IDEMPOTENCY_HEADER}: {key!r} was used before by this key for another body",
+        code="idempotency_key_reused",
+    )
 
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -629,6 +684,7 @@ def _body_fields() -> dict[str, frozenset[str]]:
 Anbu.add_asgi_middleware(ErrorShapeMiddleware)  # first: it sees every answer the others give
 Anbu.add_asgi_middleware(ResponseHeadersMiddleware)
 Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
-Anbu.add_asgi_middleware(JsonBodyMiddleware, fields=_body_fields)
 Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)
+# Inside the key check: a body is read and parsed only for a caller with a key.
+Anbu.add_asgi_middleware(JsonBodyMiddleware, fields=_body_fields)
 Anbu.add_asgi_middleware(DocsPageMiddleware)

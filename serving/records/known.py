@@ -30,6 +30,13 @@ __all__ = [
 
 
 SEOUL = dt.timezone(dt.timedelta(hours=9), "KST")
+
+
+def seoul_day(recorded_at: str) -> dt.date:
+    """The city's day a record was made on (records are stamped in UTC, ISO 8601)."""
+    return dt.datetime.fromisoformat(recorded_at).astimezone(SEOUL).date()
+
+
 """The day a mark was made is the planner's day (Korea keeps no daylight saving), not UTC's."""
 
 
@@ -56,7 +63,7 @@ class CareEvent:
 
     @property
     def day(self) -> dt.date:
-        return dt.datetime.fromisoformat(self.recorded_at).astimezone(SEOUL).date()
+        return seoul_day(self.recorded_at)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from features.contract.vocabulary import POSITIVE_OUTCOMES
-from serving.records.known import CareEvent, Knowledge
+from serving.records.known import CareEvent, Knowledge, seoul_day
 
 GENESIS = "0" * 64
 """The hash a table's first row is chained to."""
@@ -108,6 +108,18 @@ care_marks = _chained(
 """A planner's `in_care` override: unlike include/exclude it is not tied to a round, it holds
 until an `end_care` (serving/records/known.py). Its own table, so a database made before it gains the
 table (and its chain) on open instead of needing its overrides constraint rewritten."""
+survey_samples = _chained(
+    "survey_samples",
+    sa.Column("household_id", _text, nullable=False),
+    sa.Column("sweep", _text, nullable=False),
+    sa.Column("recorded_by", _text, nullable=False),
+    sa.Column("recorded_at", _text, nullable=False),
+    sa.CheckConstraint("length(trim(sweep)) > 0", name="survey_samples_sweep"),
+)
+"""The households a district screening sweep drew, recorded before its visits: survey visits are
+the one unbiased label set promotion and calibration trust, so a visit may carry the `survey`
+trigger only for a household drawn beforehand (Records.drawn_for_survey)."""
+SURVEY_INDEX = sa.Index("survey_samples_household", survey_samples.c.household_id)
 audit_log = _chained(
     "audit",
     sa.Column("at", _text, nullable=False),
@@ -140,6 +152,7 @@ TABLES_BY_NAME = {
     "visit_outcomes": visit_outcomes,
     "overrides": overrides,
     "care_marks": care_marks,
+    "survey_samples": survey_samples,
     "audit": audit_log,
 }
 """The chained tables by name: what the store writes and `anbu records verify` re-reads."""
@@ -245,6 +258,20 @@ class RequestOnce:
 
     key: str
     body_sha256: str
+
+
+def audit_row(
+    caller: str, role: str, endpoint: str, households: list[str], detail: dict | None = None
+) -> dict:
+    """One audit row: who, when, which endpoint, which households."""
+    return {
+        "at": _now(),
+        "caller": caller,
+        "role": role,
+        "endpoint": endpoint,
+        "households": json.dumps(households, ensure_ascii=False),
+        "detail": json.dumps(detail or {}, ensure_ascii=False),
+    }
 
 
 class IdempotencyKeyReused(ValueError):
@@ -373,6 +400,7 @@ class Records:
             metadata.create_all(connection)
             FINDINGS_INDEX.create(connection, checkfirst=True)
             DECISIONS_INDEX.create(connection, checkfirst=True)
+            SURVEY_INDEX.create(connection, checkfirst=True)
             for statement in _sqlite_guards() if self.dialect == "sqlite" else _postgres_guards():
                 connection.exec_driver_sql(statement)
             for chain in TABLES:
@@ -445,6 +473,7 @@ class Records:
         round_date: date,
         recorded_by: str,
         once: RequestOnce | None = None,
+        audited: dict | None = None,
     ) -> tuple[list[int], list[int], list[int]] | None:
         """One `outcomes` request's visits, overrides and care marks: all recorded or none, so a
         failure halfway never leaves the visits stored and the decisions that came with them lost.
@@ -453,19 +482,20 @@ class Records:
         With `once` (the caller's idempotency key and the body's digest), a request whose key this
         caller used before records nothing and returns None: the same body is a retry, another body
         under the same key is refused (IdempotencyKeyReused). The key is kept in the same
-        transaction as the records, so a request is taken whole and once, or not at all."""
+        transaction as the records, so a request is taken whole and once, or not at all; so is
+        `audited`, an audit row (a correction's) written only if the records are."""
         try:
-            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once)
+            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once, audited)
         except sa.exc.IntegrityError:
-            if once is None or self._taken(once, recorded_by) is None:
+            if once is None or self.taken(once, recorded_by) is None:
                 raise
-            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once)
+            return self._record_feedback(visits, overrides, care, round_date, recorded_by, once, audited)
 
-    def _record_feedback(self, visits, overrides, care, round_date, recorded_by, once):
+    def _record_feedback(self, visits, overrides, care, round_date, recorded_by, once, audited):
         at = _now()
         with self._transaction() as connection:
             if once is not None:
-                earlier = self._taken(once, recorded_by, connection)
+                earlier = self.taken(once, recorded_by, connection)
                 if earlier is not None:
                     if earlier != once.body_sha256:
                         raise IdempotencyKeyReused(once.key)
@@ -478,7 +508,7 @@ class Records:
                         recorded_at=at,
                     )
                 )
-            return (
+            ids = (
                 self._append(connection, "visit_outcomes", [_visit_row(v, recorded_by, at) for v in visits]),
                 self._append(
                     connection,
@@ -487,8 +517,11 @@ class Records:
                 ),
                 self._append(connection, "care_marks", [_care_row(m, recorded_by, at) for m in care]),
             )
+            if audited is not None:
+                self._append(connection, "audit", [audited])
+            return ids
 
-    def _taken(self, once: RequestOnce, caller: str, connection: Connection | None = None) -> str | None:
+    def taken(self, once: RequestOnce, caller: str, connection: Connection | None = None) -> str | None:
         """The body digest an earlier request of `caller` was taken with under this key, if any."""
         query = sa.select(once_requests.c.body_sha256).where(
             once_requests.c.caller == caller, once_requests.c.idempotency_key == once.key
@@ -497,6 +530,29 @@ class Records:
             return connection.execute(query).scalar()
         with self._reading() as reading:
             return reading.execute(query).scalar()
+
+    def record_survey_sample(self, households: list[str], sweep: str, recorded_by: str) -> list[int]:
+        """The households a screening sweep drew, recorded before anyone visits them."""
+        at = _now()
+        rows = [
+            {"household_id": household, "sweep": sweep, "recorded_by": recorded_by, "recorded_at": at}
+            for household in dict.fromkeys(households)
+        ]
+        return self._insert("survey_samples", rows)
+
+    def drawn_for_survey(self, households: list[str]) -> dict[str, date]:
+        """Of these households, those some recorded screening sweep drew, with the (Seoul) day the
+        first such sample was recorded."""
+        if not households:
+            return {}
+        query = (
+            sa.select(survey_samples.c.household_id, sa.func.min(survey_samples.c.recorded_at))
+            .where(survey_samples.c.household_id.in_(sorted(set(households))))
+            .group_by(survey_samples.c.household_id)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        return {household: seoul_day(recorded_at) for household, recorded_at in rows}
 
     def record_outcomes(self, outcomes: list[dict], recorded_by: str) -> list[int]:
         """Visit outcomes (household_id, visited_on, outcome, checklist_score, trigger, note)."""
@@ -539,7 +595,7 @@ class Records:
             sa.select(
                 visit_outcomes.c.household_id,
                 visit_outcomes.c.visited_on,
-                sa.func.substr(visit_outcomes.c.recorded_at, 1, 10),
+                visit_outcomes.c.recorded_at,
             )
             .where(visit_outcomes.c.outcome.in_(POSITIVE_OUTCOMES))
             .where(visit_outcomes.c.visited_on >= since.isoformat())
@@ -557,8 +613,8 @@ class Records:
             events = connection.execute(marks).all()
         return Knowledge(
             tuple(
-                (household_id, date.fromisoformat(day), date.fromisoformat(recorded))
-                for household_id, day, recorded in found
+                (household_id, date.fromisoformat(day), seoul_day(recorded_at))
+                for household_id, day, recorded_at in found
             ),
             tuple(CareEvent(*row) for row in events),
         )
@@ -576,19 +632,7 @@ class Records:
     def audit(
         self, caller: str, role: str, endpoint: str, households: list[str], detail: dict | None = None
     ) -> None:
-        self._insert(
-            "audit",
-            [
-                {
-                    "at": _now(),
-                    "caller": caller,
-                    "role": role,
-                    "endpoint": endpoint,
-                    "households": json.dumps(households, ensure_ascii=False),
-                    "detail": json.dumps(detail or {}, ensure_ascii=False),
-                }
-            ],
-        )
+        self._insert("audit", [audit_row(caller, role, endpoint, households, detail)])
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in TABLES:

@@ -106,3 +106,9 @@ def test_invisible_characters_are_found_in_every_chunk_and_only_within_each_slic
     assert reasons[18].startswith("household_id: 'H\\u200b0000017' contains U+200B ZERO WIDTH SPACE")
     assert reasons[60_002].startswith("household_id: 'H\\u202e0060001' contains U+202E")
     assert len(verdict.accepted) == n - 2
+
+
+def test_a_value_that_does_not_parse_is_blamed_for_itself_not_for_a_comparison_it_cannot_make() -> None:
+    verdict = check_batch(_readings(["abc"], ["power_w"]), SOURCES_BY_NAME["sensor_readings"], 1)
+    [reason] = verdict.quarantined["_reason"]
+    assert reason == "value: 'abc' is not a finite number"

@@ -46,7 +46,16 @@ def test_every_route_audits_exactly_the_households_its_answer_names(server) -> N
     top = scored[scored["gu"] == DISTRICT].sort_values("rank")["household_id"].iloc[0]
     exclusion = {"household_id": top, "action": "exclude", "reason": "감사 확인"}
     assert server.post("/outcomes", {"request": {"overrides": [exclusion]}}, role="admin").status_code == 200
+    try:
+        _walk(server, records, ids, top)
+    finally:  # the shared server's other tests must not meet this exclusion
+        withdraw = {"household_id": top, "action": "withdraw", "reason": "감사 확인 끝"}
+        assert (
+            server.post("/outcomes", {"request": {"overrides": [withdraw]}}, role="admin").status_code == 200
+        )
 
+
+def _walk(server, records: Records, ids: list[str], top: str) -> None:
     rank_body = {"request": {"gu": DISTRICT, "capacity": 15, "recheck_capacity": 3}}
     calls = {
         "/score": lambda: server.post(
@@ -76,6 +85,7 @@ def test_every_route_audits_exactly_the_households_its_answer_names(server) -> N
     assert documented - PUBLIC == set(calls), "a new route: say here what its answer names"
 
     walked = {}
+    left_only: set[str] = set()
     for path, call in calls.items():
         exports = (
             [(f"export.{kind}", kind) for kind in ("csv", "xlsx")]
@@ -88,6 +98,11 @@ def test_every_route_audits_exactly_the_households_its_answer_names(server) -> N
                 answer = call()
                 assert answer.status_code == 200, (path, answer.text)
                 named = _ids_in(answer.json()) - ({"MY-REF-1"} if path == "/score_features" else set())
+                if path == "/rank":
+                    shown = {
+                        h["household_id"] for h in answer.json()["households"] + answer.json()["excluded"]
+                    }
+                    left_only = {h["household_id"] for h in answer.json()["left_the_list"]} - shown
             else:
                 answer = server.get(
                     f"/planner/{endpoint}?gu={DISTRICT}&capacity=15&recheck_capacity=3", role="planner"
@@ -102,6 +117,5 @@ def test_every_route_audits_exactly_the_households_its_answer_names(server) -> N
             else:
                 assert all(not households for households in audited), (endpoint, audited)
     assert top in walked["rank"][0]  # the excluded household is named, and so audited
+    assert left_only, "the walk needs a household that only left the list, to check it is audited"
     assert walked["score_features"][1] == [set()]  # who scored, but no stored household read
-    withdraw = {"household_id": top, "action": "withdraw", "reason": "감사 확인 끝"}
-    assert server.post("/outcomes", {"request": {"overrides": [withdraw]}}, role="admin").status_code == 200

@@ -72,6 +72,16 @@ def test_a_reason_or_note_a_reader_cannot_see_as_typed_is_refused_naming_the_cha
             assert (answer["field"], answer["code"]) == (field, "invisible_characters") and named in answer[
                 "error"
             ]
+    # What the document's pattern cannot say (above U+FFFF; marks and blank cells alone) is refused
+    # by the route on meaning: 422 with the same codes.
+    for text, code in (
+        ("확인\U000e0041", "invisible_characters"),
+        ("\u2800", "blank_text"),
+        ("\u0301", "blank_text"),
+    ):
+        override = {"household_id": household, "action": "include", "reason": text}
+        response = server.post("/outcomes", {"request": {"overrides": [override]}}, role="admin")
+        assert response.status_code == 422 and response.json()["code"] == code, (text, response.text)
     multi_line = {"household_id": household, "action": "exclude", "reason": "입원\n퇴원 후 재방문"}
     assert server.post("/outcomes", {"request": {"overrides": [multi_line]}}, role="admin").status_code == 200
     withdraw = {"household_id": household, "action": "withdraw", "reason": "test"}

@@ -6,11 +6,14 @@ with records of their own, not the shared one."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from serving.records.known import SEOUL
 from serving.records.store import Records
 from serving.scoring.rounds import scores_path
 from tests.support.served import PREVIOUS, running_server
@@ -113,3 +116,49 @@ def test_a_retried_outcomes_request_is_stored_once_with_the_same_answer(own_serv
     # Keys are the caller's own: another key's same Idempotency-Key is another request.
     by_admin = own_server.post("/outcomes", body, role="admin", headers=key)
     assert by_admin.status_code == 200 and "idempotent-replayed" not in by_admin.headers
+
+
+def test_survey_labels_come_only_from_a_sample_recorded_beforehand(own_server, june, tmp_path) -> None:
+    drawn, chosen = june.sort_values("rank")["household_id"].iloc[[60, 61]]
+    # Visited today: a sample recorded now was drawn before today's visit, not before one in July.
+    today = dt.datetime.now(SEOUL).date()  # the city's day, as the sample's is kept
+    visit = {"visited_on": today.isoformat(), "outcome": "not_isolated", "trigger": "survey"}
+    for role in ("planner", "admin"):
+        refused = own_server.post(
+            "/outcomes", {"request": {"visits": [{**visit, "household_id": drawn}]}}, role=role
+        )
+        assert refused.status_code == 422, refused.text
+        assert (refused.json()["field"], refused.json()["code"]) == (
+            "visits[0].trigger",
+            "not_in_survey_sample",
+        )
+    sample = tmp_path / "sample.csv"
+    sample.write_text(f"household_id\n{drawn}\n", encoding="utf-8")
+    recorded = CliRunner().invoke(
+        app,
+        [
+            "records",
+            "survey-sample",
+            "--data",
+            str(own_server.served.data),
+            "--sweep",
+            "2026-07 관악구 전수조사",
+            "--households",
+            str(sample),
+            "--by",
+            "조사팀",
+        ],
+        env={"ANBU_RECORDS": str(own_server.records)},
+    )
+    assert recorded.exit_code == 0 and "1 households recorded" in recorded.output, recorded.output
+    taken = own_server.post(
+        "/outcomes", {"request": {"visits": [{**visit, "household_id": drawn}]}}, role="planner"
+    )
+    assert taken.status_code == 200, taken.text
+    # The sample is what the sweep drew, not whatever a planner would like to label "survey".
+    other = own_server.post(
+        "/outcomes", {"request": {"visits": [{**visit, "household_id": chosen}]}}, role="planner"
+    )
+    assert other.status_code == 422 and other.json()["code"] == "not_in_survey_sample"
+    listed = Records(own_server.records).table("survey_samples")
+    assert listed["household_id"].tolist() == [drawn] and listed["recorded_by"].tolist() == ["조사팀"]

@@ -109,7 +109,7 @@ def test_a_field_beside_request_is_refused_naming_it_and_nothing_is_recorded(ser
 def test_every_household_route_is_a_503_with_retry_after_while_the_records_are_locked(
     server, household
 ) -> None:
-    holder = sqlite3.connect(server.records, timeout=1, isolation_level=None)
+    holder = sqlite3.connect(server.records, timeout=1, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock throughout
     released = threading.Timer(150, holder.rollback)
     released.start()

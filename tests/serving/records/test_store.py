@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -14,6 +14,7 @@ import sqlalchemy
 
 from features.contract.delivery import validate_delivery
 from features.round_table import build_training_set
+from serving.records.known import SEOUL
 from serving.records.store import Records
 
 
@@ -92,7 +93,7 @@ def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
     assert ids == ([1], [1], [1])
     knowledge = records.knowledge(date(2026, 1, 1))
     [(household, visited, recorded)] = knowledge.findings
-    assert (household, visited) == ("H1", date(2026, 8, 1)) and recorded == datetime.now(UTC).date()
+    assert (household, visited) == ("H1", date(2026, 8, 1)) and recorded == datetime.now(SEOUL).date()
     assert set(knowledge.in_care_on(None)) == {"H1"}
 
 
