@@ -123,7 +123,7 @@ def build_spec(
             _require_body_with_fields(operation)
             _closed_body(operation)
             if path in ONCE_ROUTES:
-                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                operation.setdefault("parameters", []).append(json.loads(json.dumps(IDEMPOTENCY_KEY)))
             responses = operation["responses"]
             _refer_to_components(responses, schemas)
             if path in keyed_only:

@@ -137,7 +137,7 @@ chain_heads = sa.Table(
     sa.Column("last_hash", _text, nullable=False),
     sa.Column("head_mac", _text, nullable=False),
 )
-once_requests = sa.Table(
+idempotent_requests = sa.Table(
     "idempotent_requests",
     metadata,
     sa.Column("caller", _text, primary_key=True),
@@ -501,7 +501,7 @@ class Records:
                         raise IdempotencyKeyReused(once.key)
                     return None
                 connection.execute(
-                    once_requests.insert().values(
+                    idempotent_requests.insert().values(
                         caller=recorded_by,
                         idempotency_key=once.key,
                         body_sha256=once.body_sha256,
@@ -523,8 +523,8 @@ class Records:
 
     def taken(self, once: RequestOnce, caller: str, connection: Connection | None = None) -> str | None:
         """The body digest an earlier request of `caller` was taken with under this key, if any."""
-        query = sa.select(once_requests.c.body_sha256).where(
-            once_requests.c.caller == caller, once_requests.c.idempotency_key == once.key
+        query = sa.select(idempotent_requests.c.body_sha256).where(
+            idempotent_requests.c.caller == caller, idempotent_requests.c.idempotency_key == once.key
         )
         if connection is not None:
             return connection.execute(query).scalar()
