@@ -241,6 +241,10 @@ class KeyScopeResponse(BaseModel):
     max_capacity: int = Field(description="The largest capacity this key may ask a list for.")
     routes: list[str] = Field(description="Routes the key is limited to; empty: every route of its role.")
     round_served: str
+    rounds: list[str] = Field(
+        description="The rounds a list can be read for, newest first: the served one, then earlier ones as "
+        "planners saw them."
+    )
 
 
 class VisitOutcomeIn(_Body):

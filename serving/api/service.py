@@ -438,6 +438,8 @@ class Anbu:
                         code="not_in_care",
                     )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
+        if correction:  # shown with the decision wherever it is read: the list, the page, the files
+            decisions = [{**d, "reason": f"[정정 {caller.name}] {d['reason']}"} for d in decisions]
         # A correction is audited in the same transaction as what it records, and only if recorded.
         audited = (
             audit_row(caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)})
@@ -504,6 +506,7 @@ class Anbu:
             else min(caller.capacity_limit(self.settings.max_capacity), LARGEST_LIST),
             routes=list(caller.routes),
             round_served=str(self.as_of.date()),
+            rounds=sorted(self.rounds.scored_dates(), reverse=True),
         )
 
     @bentoml.api

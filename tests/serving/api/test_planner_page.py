@@ -139,3 +139,19 @@ def test_a_district_key_is_offered_only_its_district_and_an_error_replaces_the_l
     assert error.startswith("방문 가능 가구 수:") and "20가구" in error
     assert not browser.find_element(By.ID, "discovery").is_displayed()  # the old list is gone
     assert browser.find_element(By.ID, "summary").text == ""
+
+
+def test_a_past_round_is_shown_as_planners_saw_it_with_nothing_to_record(server, browser) -> None:
+    from tests.support.served import PREVIOUS
+
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
+    browser.get(server.url + "/planner/")
+    enter_key(browser, server.keys["planner"], wait)
+    rounds = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "round")).options]
+    assert rounds[0] == "2026-07-31" and str(PREVIOUS.date()) in rounds
+    Select(browser.find_element(By.ID, "round")).select_by_value(str(PREVIOUS.date()))
+    browser.find_element(By.ID, "show").click()
+    wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#list tbody tr")))
+    assert browser.find_element(By.ID, "summary").text.startswith("지난 회차")
+    assert f"{PREVIOUS.date()} 기준" in browser.find_element(By.ID, "summary").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#list button.record") == []

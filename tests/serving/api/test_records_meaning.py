@@ -48,6 +48,13 @@ def test_a_back_dated_exclusion_by_a_planner_is_refused_and_an_admin_correction_
     assert refused.json()["field"] == "round_date"
     corrected = own_server.post("/outcomes", body, role="admin")
     assert corrected.status_code == 200, corrected.text
+    # The correction shows with the decision wherever June's list is read, marked as one.
+    gu = june.set_index("household_id").loc[household, "gu"]
+    june_list = own_server.post(
+        "/rank", {"request": {"gu": gu, "capacity": 10, "as_of": str(PREVIOUS.date())}}, role="planner"
+    ).json()
+    [shown] = [x for x in june_list["excluded"] if x["household_id"] == household]
+    assert shown["reason"] == "[정정 test-admin] 사례관리 중" and shown["excluded_by"] == "test-admin"
     audit = Records(own_server.records).table("audit")
     row = audit[audit["endpoint"] == "outcomes.correction"].iloc[-1]
     assert row["caller"] == "test-admin" and household in row["households"] and "2026-06-30" in row["detail"]
