@@ -627,6 +627,8 @@ def records_survey_sample(
     """Record the households a screening sweep drew, before its visits: a visit may carry the survey
     trigger only for a household of a recorded sample (survey visits are the labels promotion and
     calibration trust, so no key can add one for a household it chose)."""
+    import re
+
     import pandas as pd
 
     from features.contract.visible_text import refused_in
@@ -644,11 +646,15 @@ def records_survey_sample(
             f"--households {households}: no household_id column (columns: {', '.join(map(str, table.columns))})"
         )
     ids = table["household_id"]
-    for row, value in enumerate(ids, start=2 if households.suffix != ".parquet" else 1):
-        if not isinstance(value, str) or not value.strip() or refused_in(value):
-            fail(f"--households {households}: household_id in row {row} is {value!r}, not an id")
-    if not sweep.strip() or refused_in(sweep):
-        fail(f"--sweep {sweep!r}: name the sweep in visible text")
+    if ids.empty:
+        fail(f"--households {households}: no households in it; a sample names the households a sweep drew")
+    for position, value in enumerate(ids):
+        # The same form the API takes an id in: a stray space from a spreadsheet would never match a visit.
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", value):
+            fail(f"--households {households}: household_id {value!r} (data row {position + 1}) is not an id")
+    for option, text in (("--sweep", sweep), ("--by", by)):
+        if not text.strip() or refused_in(text):
+            fail(f"{option} {text!r}: write it in visible text")
     recorded = open_records(data).record_survey_sample(ids.tolist(), sweep.strip(), by)
     console.print(f"{len(recorded):,} households recorded as drawn for the sweep {sweep.strip()!r}")
 

@@ -7,6 +7,7 @@ always exactly the batch.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,6 +182,22 @@ def _row_level_sentences(spec: SourceSpec) -> frozenset[str]:
     return frozenset(check.error or str(check) for check in spec.model.to_schema().checks)
 
 
+def _compares_an_unparsed_value(
+    failures: pd.DataFrame, parse_failures: pd.DataFrame, row_level: frozenset[str]
+) -> pd.Series:
+    """Row-level failures whose sentence names a column that did not parse on that row."""
+    unparsed = parse_failures.groupby("row")["column"].agg(set).to_dict()
+    return pd.Series(
+        [
+            text in row_level
+            and any(re.search(rf"\b{re.escape(column)}\b", text) for column in unparsed.get(row, ()))
+            for row, text in zip(failures["row"], failures["text"], strict=True)
+        ],
+        index=failures.index,
+        dtype=bool,
+    )
+
+
 def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchVerdict:
     """Parse and check one batch whose first row is `first_row` (1-based) of its file.
 
@@ -200,14 +217,15 @@ def check_batch(raw: pa_arrow.Table, spec: SourceSpec, first_row: int) -> BatchV
     # A value that did not parse also shows as missing; say only what the user can fix. The row's
     # other columns are still judged: an unparsed attribute that is blanked must not let a bad
     # district through with it.
-    # A row-level check (comparing columns) reads the unparsed value as missing, and a comparison
-    # with a missing value fails: its sentence would blame the row for something else than what is
-    # wrong, so on such a row only the other columns' own checks are kept.
+    # A row-level check (comparing columns) reads an unparsed value as missing, and a comparison with
+    # a missing value fails: that sentence would blame the row for something else than what is wrong.
+    # Each row-level sentence names the columns it compares (features/contract/schemas.py), so such a
+    # failure is dropped only where it names a column of the row that did not parse; a check of other
+    # columns still refuses the row.
     parsed_away = pd.MultiIndex.from_frame(parse_failures[["row", "column"]])
-    row_level = _row_level_sentences(spec)
     schema_failures = schema_failures[
         ~pd.MultiIndex.from_frame(schema_failures[["row", "column"]]).isin(parsed_away)
-        & ~(schema_failures["row"].isin(parse_failures["row"]) & schema_failures["text"].isin(row_level))
+        & ~_compares_an_unparsed_value(schema_failures, parse_failures, _row_level_sentences(spec))
     ]
     failures = pd.concat([parse_failures, schema_failures], ignore_index=True)
 

@@ -439,7 +439,19 @@ class Anbu:
                     )
         decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
         if correction:  # shown with the decision wherever it is read: the list, the page, the files
-            decisions = [{**d, "reason": f"[정정 {caller.name}] {d['reason']}"} for d in decisions]
+            decisions = [
+                {**d, "reason": f"{CORRECTION_MARK} {caller.name}] {d['reason']}"} for d in decisions
+            ]
+        else:
+            for slot, override in enumerate(request.overrides):
+                if override.reason.lstrip().startswith(CORRECTION_MARK):
+                    field = f"overrides[{slot}].reason"
+                    raise Refused(
+                        422,
+                        field,
+                        f"{field}: '{CORRECTION_MARK}' marks an admin's correction of a past round; write the reason without it",
+                        code="refused_value",
+                    )
         # A correction is audited in the same transaction as what it records, and only if recorded.
         audited = (
             audit_row(caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)})
@@ -553,6 +565,10 @@ class Anbu:
             "round_served": str(self.as_of.date()),
             "round_model_version": self.rounds.served.model_version,
         }
+
+
+CORRECTION_MARK = "[정정"
+"""How a decision an admin key recorded for a past round begins its reason; no other may begin so."""
 
 
 def check_readable(request: OutcomesRequest) -> None:

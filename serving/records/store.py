@@ -518,7 +518,7 @@ class Records:
                 self._append(connection, "care_marks", [_care_row(m, recorded_by, at) for m in care]),
             )
             if audited is not None:
-                self._append(connection, "audit", [audited])
+                self._append(connection, "audit", [{**audited, "at": at}])  # the records' own time
             return ids
 
     def taken(self, once: RequestOnce, caller: str, connection: Connection | None = None) -> str | None:

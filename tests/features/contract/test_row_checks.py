@@ -112,3 +112,28 @@ def test_a_value_that_does_not_parse_is_blamed_for_itself_not_for_a_comparison_i
     verdict = check_batch(_readings(["abc"], ["power_w"]), SOURCES_BY_NAME["sensor_readings"], 1)
     [reason] = verdict.quarantined["_reason"]
     assert reason == "value: 'abc' is not a finite number"
+
+
+def test_a_value_that_does_not_parse_leaves_the_rows_other_comparisons_judged() -> None:
+    """household_size 'three' is blanked; the backwards validity period is still refused."""
+    row = {
+        "household_id": "H1",
+        "valid_from": "2024-01-01",
+        "valid_to": "2023-01-01",
+        "gu": "관악구",
+        "dong_code": "1162052500",
+        "head_birth_year": "1950",
+        "head_sex": "F",
+        "household_size": "three",
+        "housing_type": "apartment",
+        "tenure": "owner",
+        "moved_in": "2010-01-01",
+        "livelihood_status": "none",
+        "medical_aid": "false",
+        "disability": "false",
+    }
+    raw = pa.Table.from_pandas(pd.DataFrame([row]), preserve_index=False)
+    verdict = check_batch(raw, SOURCES_BY_NAME["households"], 1)
+    assert len(verdict.accepted) == 0 and len(verdict.blanked) == 0
+    [reason] = verdict.quarantined["_reason"]
+    assert "valid_to must be after valid_from" in reason and "household_size" in reason

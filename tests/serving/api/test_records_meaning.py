@@ -48,6 +48,10 @@ def test_a_back_dated_exclusion_by_a_planner_is_refused_and_an_admin_correction_
     assert refused.json()["field"] == "round_date"
     corrected = own_server.post("/outcomes", body, role="admin")
     assert corrected.status_code == 200, corrected.text
+    # Nobody else can write the mark a correction carries.
+    posing = {"household_id": household, "action": "exclude", "reason": "[정정 admin-kim] 사망 확인"}
+    faked = own_server.post("/outcomes", {"request": {"overrides": [posing]}}, role="planner")
+    assert faked.status_code == 422 and faked.json()["field"] == "overrides[0].reason", faked.text
     # The correction shows with the decision wherever June's list is read, marked as one.
     gu = june.set_index("household_id").loc[household, "gu"]
     june_list = own_server.post(
