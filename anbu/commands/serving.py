@@ -21,6 +21,14 @@ def records_location(data: Path) -> str:
     return Settings(data=data).records_location
 
 
+def require_records(data: Path) -> None:
+    """Stop a command that reads records when none were ever written for `data` (a SQLite file
+    that does not exist; a server URL is left to answer for itself)."""
+    location = records_location(data)
+    if "://" not in location and not Path(location).is_file():
+        fail(f"no records at {location}: nothing has been recorded for {data}")
+
+
 def open_records(data: Path):
     from features.settings import Settings
     from serving.records.store import Records
@@ -567,9 +575,7 @@ def outcomes(
     out: Path = typer.Option(..., "--out", help="Parquet file in the contract's outreach_visits layout."),
 ) -> None:
     """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery."""
-    location = records_location(data)
-    if "://" not in location and not Path(location).is_file():
-        fail(f"no records at {location}: nothing has been recorded for {data}")
+    require_records(data)
     count = open_records(data).export_visits(out)
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
@@ -589,9 +595,7 @@ def records_verify(
 
     from serving.records.verify import verify
 
-    location = records_location(data)
-    if "://" not in location and not Path(location).is_file():
-        fail(f"no records at {location}: nothing has been recorded for {data}")
+    require_records(data)
     kept = None
     if head is not None:
         try:
@@ -667,9 +671,7 @@ def records_corrections(
     which round, which households (planner keys cannot record for past rounds)."""
     import json
 
-    location = records_location(data)
-    if "://" not in location and not Path(location).is_file():
-        fail(f"no records at {location}: nothing has been recorded for {data}")
+    require_records(data)
     audit = open_records(data).table("audit")
     corrections = audit[audit["endpoint"] == "outcomes.correction"]
     if corrections.empty:

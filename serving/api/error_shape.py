@@ -130,12 +130,21 @@ def in_shape(body: object) -> bool:
     )
 
 
+def parsed(raw: bytes) -> object:
+    """An answer's body as JSON, or None when it is empty or not JSON."""
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def reshaped(status: int, raw: bytes) -> dict:
     """Any error answer's body in the one shape."""
-    try:
-        body = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    return shaped(status, parsed(raw))
+
+
+def shaped(status: int, body: object) -> dict:
+    """An error answer's parsed body (None: not JSON) in the one shape."""
     if isinstance(body, dict) and isinstance(body.get("detail"), list):
         return folded(body["detail"])
     said = body.get("error") if isinstance(body, dict) else None
@@ -198,14 +207,11 @@ class ErrorShapeMiddleware:
             if message.get("more_body", False):
                 return
             raw = b"".join(chunks)
-            try:
-                body = json.loads(raw) if raw else None
-            except (ValueError, UnicodeDecodeError):
-                body = None
+            body = parsed(raw)
             payload = (
                 raw
                 if in_shape(body)
-                else json.dumps(reshaped(held["status"], raw), ensure_ascii=False).encode()
+                else json.dumps(shaped(held["status"], body), ensure_ascii=False).encode()
             )
             await release(held, payload)
 

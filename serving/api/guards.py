@@ -27,10 +27,6 @@ from features.settings import Settings
 from serving.api.auth import json_response
 from serving.api.errors import error_body
 
-API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/key_scope", "/model", "/reload")
-"""The routes /metrics labels by name (serving/api/metrics_labels.py); the guard itself takes the
-routes from the service's declared APIs."""
-
 RouteFields = Mapping[str, frozenset[str]]
 """Each API route's path and the top-level names its body may have."""
 

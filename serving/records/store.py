@@ -120,6 +120,7 @@ survey_samples = _chained(
 the one unbiased label set promotion and calibration trust, so a visit may carry the `survey`
 trigger only for a household drawn beforehand (Records.drawn_for_survey)."""
 SURVEY_INDEX = sa.Index("survey_samples_household", survey_samples.c.household_id)
+"""Created with its table by `create_all` (the table is new, so no older database lacks only it)."""
 audit_log = _chained(
     "audit",
     sa.Column("at", _text, nullable=False),
@@ -400,7 +401,6 @@ class Records:
             metadata.create_all(connection)
             FINDINGS_INDEX.create(connection, checkfirst=True)
             DECISIONS_INDEX.create(connection, checkfirst=True)
-            SURVEY_INDEX.create(connection, checkfirst=True)
             for statement in _sqlite_guards() if self.dialect == "sqlite" else _postgres_guards():
                 connection.exec_driver_sql(statement)
             for chain in TABLES:
