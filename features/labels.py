@@ -51,6 +51,36 @@ def survey_visit_days(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd
     return con.execute(query, {"as_of": as_of.date(), "horizon": horizon}).df()["visited_on"]
 
 
+SURVEY_LABEL_SOURCES = ("recorded_sample", "drawn_after_visit", "no_recorded_sample")
+"""Where a survey label came from: a household a recorded sweep sample drew on or before its survey
+visit; one drawn only after the visit (the trigger was written before the draw); one no delivered
+sample names (a sweep drawn outside anbu, or a visit marked survey by hand)."""
+
+
+def survey_label_sources(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """For each household a survey visit saw in the round's label window, where its survey label
+    came from (SURVEY_LABEL_SOURCES): the survey is the label set calibration and promotion trust,
+    so the evaluation says how much of it rests on draws recorded before the visits."""
+    horizon = (as_of + pd.Timedelta(days=LABEL_HORIZON_DAYS)).date()
+    query = """
+    WITH surveyed AS (
+        SELECT household_id, max(visited_on) AS last_visit
+        FROM outreach_visits
+        WHERE trigger = 'survey' AND visited_on > $as_of AND visited_on <= $horizon
+        GROUP BY household_id
+    ), drawn AS (
+        SELECT household_id, min(drawn_on) AS first_drawn FROM survey_samples GROUP BY household_id
+    )
+    SELECT s.household_id,
+           CASE WHEN d.first_drawn IS NULL THEN 'no_recorded_sample'
+                WHEN d.first_drawn <= s.last_visit THEN 'recorded_sample'
+                ELSE 'drawn_after_visit' END AS source
+    FROM surveyed s LEFT JOIN drawn d USING (household_id)
+    ORDER BY s.household_id
+    """
+    return con.execute(query, {"as_of": as_of.date(), "horizon": horizon}).df()
+
+
 def survey_visits_by_month(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Survey visits per calendar month of the delivery: where screening sweeps fall, so a data
     scientist can place the validation and test rounds before them."""

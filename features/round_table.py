@@ -24,6 +24,7 @@ from features.labels import (
     FRAMING,
     LABEL_HORIZON_DAYS,
     labels,
+    survey_label_sources,
     survey_visit_days,
     survey_visits_by_month,
 )
@@ -233,6 +234,13 @@ def survey_days(data_dir: Path, as_of: pd.Timestamp) -> pd.Series:
     report = ensure_validated(Path(data_dir))
     with connect(Path(report.out_dir)) as con:
         return survey_visit_days(con, pd.Timestamp(as_of))
+
+
+def survey_sources(data_dir: Path, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Where each survey label of the round came from (see labels.survey_label_sources)."""
+    report = ensure_validated(Path(data_dir))
+    with connect(Path(report.out_dir)) as con:
+        return survey_label_sources(con, pd.Timestamp(as_of))
 
 
 def survey_calendar(data_dir: Path) -> pd.DataFrame:

@@ -126,7 +126,7 @@ def register_delivery(spark, validated_dir: Path) -> None:
         if path is not None:
             frame = spark.read.parquet(str(path))
         else:
-            frame = spark.createDataFrame(arrow_schema(spec).empty_table().to_pandas())
+            frame = spark.createDataFrame(arrow_schema(spec).empty_table())  # typed even when empty
         frame.createOrReplaceTempView(spec.name)
     for name, table in reference_tables().items():
         spark.createDataFrame(table).createOrReplaceTempView(name)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import ExperimentConfig
+from training.survey import provenance_sentence
 
 if TYPE_CHECKING:
     from training.promotion_history import DecisionRecord
@@ -127,6 +128,9 @@ def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: floa
             f"{metrics.get('model_survey_gain_over_champion_share', float('nan')):.1%} capacity): "
             f"{_interval(metrics, 'model_survey_gain_over_champion')}"
         )
+    provenance = provenance_sentence(metrics)
+    if provenance is not None:
+        lines += ["", f"{provenance}."]
     return [*lines, ""]
 
 

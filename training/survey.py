@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.labels import SURVEY_LABEL_SOURCES
+
 
 class NotEnoughSurvey(Exception):
     """A round has too few survey visits to calibrate or to estimate from."""
@@ -64,3 +66,51 @@ class SurveySample:
     @property
     def positives(self) -> int:
         return int(self.found.sum())
+
+
+def survey_provenance(round_table: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """The round's survey labels by district and by where they came from (features.labels'
+    SURVEY_LABEL_SOURCES): households and positives per (gu, source), every source listed.
+
+    A survey label counts for calibration and promotion as an unbiased look at the city; how many
+    rest on a draw recorded before the visit is what tells a reviewer whether that trust is earned.
+    """
+    surveyed = round_table.loc[round_table["survey_label"].notna(), ["household_id", "gu", "survey_label"]]
+    surveyed = surveyed.assign(
+        household_id=surveyed["household_id"].astype("str"), gu=surveyed["gu"].astype("str")
+    )
+    known = sources.assign(household_id=sources["household_id"].astype("str"))
+    merged = surveyed.merge(known, on="household_id", how="left")
+    # A label the window's survey visits gave but no source row names cannot be vouched for.
+    merged["source"] = merged["source"].fillna("no_recorded_sample").astype("str")
+    table = (
+        merged.groupby(["gu", "source"], observed=True)
+        .agg(households=("household_id", "size"), positives=("survey_label", "sum"))
+        .reset_index()
+    )
+    table["positives"] = table["positives"].astype("int64")
+    order = {source: position for position, source in enumerate(SURVEY_LABEL_SOURCES)}
+    return table.sort_values(
+        ["gu", "source"], key=lambda c: c.map(order) if c.name == "source" else c
+    ).reset_index(drop=True)
+
+
+def provenance_metrics(provenance: pd.DataFrame) -> dict[str, float]:
+    """Survey labels of the test round per source, summed over districts (MLflow metrics)."""
+    per_source = provenance.groupby("source")["households"].sum()
+    return {
+        f"test_survey_labels_{source}": float(per_source.get(source, 0)) for source in SURVEY_LABEL_SOURCES
+    }
+
+
+def provenance_sentence(metrics: dict[str, float]) -> str | None:
+    """Where the test round's survey labels came from, in one sentence (the card and `anbu train`)."""
+    counts = [metrics.get(f"test_survey_labels_{source}") for source in SURVEY_LABEL_SOURCES]
+    if any(count is None for count in counts) or sum(counts) == 0:
+        return None
+    recorded, after, unrecorded = (int(count) for count in counts)
+    return (
+        f"Survey labels: {recorded:,} from a sweep sample recorded before the visit, {after:,} from "
+        f"a sample recorded only after it, {unrecorded:,} from no recorded sample (a sweep drawn "
+        "outside anbu, or a visit marked survey by hand); by district in evaluation/survey_provenance.csv"
+    )

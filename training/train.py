@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from features.round_table import build_training_set, survey_calendar, survey_days
+from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
 from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
@@ -35,7 +35,7 @@ from training.reports import (
     shap_summary,
     survey_fairness_chart,
 )
-from training.survey import NotEnoughSurvey, SurveySample
+from training.survey import NotEnoughSurvey, SurveySample, provenance_metrics, survey_provenance
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, configure
 
 
@@ -218,10 +218,12 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
             allocation=evaluated.allocation,
             champion=champion_scores(rounds.test),
         )
-        metrics = evaluation.metrics
+        provenance = survey_provenance(rounds.test, survey_sources(data_dir, test_date))
+        metrics = {**evaluation.metrics, **provenance_metrics(provenance)}
         mlflow.set_tags(evaluation.tags)
         with tempfile.TemporaryDirectory() as folder:
             top_features = _log_reports(evaluation, rounds, scores, candidate, config, Path(folder))
+            provenance.to_csv(Path(folder) / "evaluation" / "survey_provenance.csv", index=False)
             mlflow.log_artifacts(folder)
             card = Path(folder) / "model_card.md"
             card.write_text(

@@ -573,13 +573,26 @@ def port_refusal(host: str, port: int) -> str | None:
 def outcomes(
     data: Path = typer.Option(..., "--data", help="Data directory whose service recorded the outcomes."),
     out: Path = typer.Option(..., "--out", help="Parquet file in the contract's outreach_visits layout."),
+    samples: Path = typer.Option(
+        None,
+        "--samples",
+        help="Also write the recorded screening-sweep samples here (survey_samples.parquet of the next delivery).",
+    ),
 ) -> None:
-    """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery."""
+    """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery, and
+    with --samples the sweep samples they were drawn from (evaluation names where survey labels came from)."""
     require_records(data)
-    count = open_records(data).export_visits(out)
+    records = open_records(data)
+    count = records.export_visits(out)
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
     )
+    if samples is not None:
+        drawn = records.export_survey_samples(samples)
+        console.print(
+            f"{drawn:,} households drawn for screening sweeps → {samples} "
+            "(deliver it as survey_samples.parquet beside the visits)"
+        )
 
 
 records_app = typer.Typer(help="The append-only records: outcomes, overrides, audit.", no_args_is_help=True)

@@ -52,6 +52,8 @@ def _figure(m: dict[str, float], key: str, digits: int = 3) -> str:
 def summary_lines(m: dict[str, float]) -> list[str]:
     """What `anbu train` says about the test round: the survey estimates first (all a city has),
     then, for a synthetic city, the same figures for a visit to every household and the truth."""
+    from training.survey import provenance_sentence
+
     lines = []
     if "model_survey_precision_at_capacity" in m:
         lines.append(
@@ -63,6 +65,9 @@ def summary_lines(m: dict[str, float]) -> list[str]:
         )
     else:
         lines.append("Test round: no survey visits in its window, so nothing is estimated from visits")
+    provenance = provenance_sentence(m)
+    if provenance is not None:
+        lines.append(provenance)
     if "model_census_precision_at_capacity" in m:
         lines.append(
             f"Test round, a visit to every household (synthetic truth): precision at capacity "

@@ -58,6 +58,8 @@ def _column_reasons(check: pa.Check | None, column: str, found: pd.Series) -> pd
     shown = found.map(repr).astype("str")
     if name == "isin":
         return f"{column}: " + shown + f" is not {_allowed(list(stats['allowed_values']))}"
+    if name == "str_contains" and stats.get("pattern") == r"\S":
+        return f"{column}: " + shown + " holds no visible character"
     return f"{column}: " + shown + f" fails {name}"
 
 

@@ -180,6 +180,17 @@ class OutreachVisits(_Contract):
     )
 
 
+class SurveySamples(_Contract):
+    """Which households each screening sweep drew, and when: anbu's own record, not the city's
+    contract. `anbu outcomes --samples` writes it from the samples recorded through anbu (`anbu
+    records survey-sample`); a city whose sweeps are drawn elsewhere may deliver the same file.
+    Evaluation reads it only to say where the survey labels came from."""
+
+    household_id: Series[str] = _identifier()
+    sweep: Series[str] = _column("string", "the screening sweep that drew it", str_contains=r"\S")
+    drawn_on: Series[pa.DateTime] = _column("date", "day (Seoul) the draw was recorded, before its visits")
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """How one contract file is found, checked and de-duplicated."""
@@ -246,6 +257,12 @@ SOURCES: tuple[SourceSpec, ...] = (
         unique_key=("household_id", "contacted_at", "channel"),
     ),
     SourceSpec("outreach_visits", OutreachVisits, unique_key=("household_id", "visited_on", "trigger")),
+    SourceSpec(
+        "survey_samples",
+        SurveySamples,
+        required=False,
+        unique_key=("household_id", "sweep"),
+    ),
 )
 
 SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in SOURCES}

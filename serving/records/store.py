@@ -667,6 +667,26 @@ class Records:
         pq.write_table(to_arrow(frame, SOURCES_BY_NAME["outreach_visits"]), out)
         return len(frame)
 
+    def export_survey_samples(self, out: Path) -> int:
+        """Recorded sweep samples as anbu's `survey_samples` rows (Parquet), the day each household
+        was first drawn for its sweep: evaluation says from them where its survey labels came from."""
+        from features.contract.files import to_arrow
+        from features.contract.schemas import SOURCES_BY_NAME
+
+        samples = self.table("survey_samples").drop_duplicates(["household_id", "sweep"], keep="first")
+        frame = pd.DataFrame(
+            {
+                "household_id": samples["household_id"].astype("string"),
+                "sweep": samples["sweep"].astype("string"),
+                "drawn_on": pd.to_datetime([seoul_day(at) for at in samples["recorded_at"]]).astype(
+                    "datetime64[us]"
+                ),
+            }
+        )
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(to_arrow(frame, SOURCES_BY_NAME["survey_samples"]), out)
+        return len(frame)
+
     @property
     def secret(self) -> bytes:
         return self._secret

@@ -98,6 +98,16 @@ def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monke
     result = runner.invoke(app, ["outcomes", "--data", str(tmp_path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(out)["outcome"].tolist() == ["refused"]
+    Records(tmp_path / "records.sqlite").record_survey_sample(["H00000002"], "2026-08 관악구", "관악구청")
+    samples = tmp_path / "survey_samples.parquet"
+    both = runner.invoke(
+        app, ["outcomes", "--data", str(tmp_path), "--out", str(out), "--samples", str(samples)]
+    )
+    assert both.exit_code == 0, both.output
+    assert "1 households drawn for screening sweeps" in both.output
+    assert pd.read_parquet(samples)[["household_id", "sweep"]].values.tolist() == [
+        ["H00000002", "2026-08 관악구"]
+    ]
 
 
 def test_keys_add_then_scope_share_their_options_and_the_list_shows_the_new_scope(tmp_path) -> None:

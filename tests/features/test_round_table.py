@@ -17,6 +17,7 @@ from features.round_table import (
     build_round,
     build_training_set,
     manifest_path,
+    survey_sources,
     write_round,
     write_table,
 )
@@ -113,6 +114,40 @@ def test_training_set_labels_visits_in_the_90_days_after_each_round(tmp_path: Pa
     assert labels[(D("2025-04-05"), "H2")] == 0.0 and np.isnan(labels[(D("2025-04-05"), "H1")])
     assert manifest.label_framing.startswith("visit_within_90d")
     assert (manifest.labelled_rows, manifest.positive_rows) == (3, 1)
+
+
+def test_each_survey_label_names_whether_a_sample_recorded_before_the_visit_drew_it(tmp_path: Path) -> None:
+    frames = valid_frames()
+    frames["outreach_visits"] = pd.DataFrame(
+        {
+            "household_id": ["H1", "H2", "H3", "H3"],
+            "visited_on": [D("2025-04-02"), D("2025-04-09"), D("2025-04-10"), D("2025-05-20")],
+            "trigger": ["survey", "survey", "survey", "referral"],
+            "outcome": ["isolated", "not_isolated", "at_risk", "isolated"],
+            "checklist_score": pd.array([10, 1, 6, 11], dtype="Int64"),
+        }
+    )
+    frames["survey_samples"] = pd.DataFrame(
+        {
+            "household_id": ["H1", "H2", "H2"],
+            "sweep": ["2025-04 강남구", "2025-04 중랑구", "2025-09 중랑구"],
+            "drawn_on": [D("2025-03-25"), D("2025-04-12"), D("2025-09-01")],
+        }
+    )
+    delivery = write_delivery(tmp_path / "delivery", frames)
+    sources = survey_sources(delivery, D("2025-03-31")).set_index("household_id")["source"]
+    assert sources.to_dict() == {
+        "H1": "recorded_sample",  # drawn a week before its visit
+        "H2": "drawn_after_visit",  # the earliest draw came three days after the visit
+        "H3": "no_recorded_sample",  # no sample names it; its referral visit is no survey label
+    }
+    assert survey_sources(delivery, D("2025-06-30")).empty  # no survey visit in that window
+
+
+def test_without_a_samples_file_every_survey_label_is_from_no_recorded_sample(tmp_path: Path) -> None:
+    delivery = write_delivery(tmp_path / "delivery")
+    sources = survey_sources(delivery, D("2025-03-31"))
+    assert sources.to_dict("records") == [{"household_id": "H2", "source": "no_recorded_sample"}]
 
 
 def test_manifest_records_round_inputs_and_catalogue(tmp_path: Path) -> None:

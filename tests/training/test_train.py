@@ -9,10 +9,13 @@ from typing import NamedTuple
 import lightgbm as lgb
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from features.contract.files import write_source
+from features.contract.schemas import SOURCES_BY_NAME
 from synthetic.generator import generate_city
 from training.comparison import compare_with_champion
 from training.config import ConfigError, load_experiment
@@ -31,11 +34,30 @@ class Trained(NamedTuple):
     city: Path
 
 
+def write_sweep_samples(city: Path) -> None:
+    """Samples for two thirds of the households surveyed after the test round: half of them
+    recorded a week before the household's survey visit, half only the day after it."""
+    visits = pd.read_parquet(city / "outreach_visits.parquet")
+    visits["visited_on"] = pd.to_datetime(visits["visited_on"])
+    surveyed = visits[(visits["trigger"] == "survey") & (visits["visited_on"] > pd.Timestamp("2026-07-31"))]
+    first = surveyed.groupby("household_id")["visited_on"].min().sort_index()
+    before, after = first.iloc[0::3], first.iloc[1::3]
+    samples = pd.DataFrame(
+        {
+            "household_id": [*before.index, *after.index],
+            "sweep": "2026-08 screening",
+            "drawn_on": [*(before - pd.Timedelta(days=7)), *(after + pd.Timedelta(days=120))],
+        }
+    )
+    write_source(samples, SOURCES_BY_NAME["survey_samples"], city)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("training")
     city = root / "city"
     generate_city(city, households=12_000, months=24, seed=5)
+    write_sweep_samples(city)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         patch.chdir(root)
@@ -88,6 +110,7 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
         "evaluation/fairness_survey.png",
         "evaluation/fairness_by_group.csv",
         "evaluation/fairness_by_group.png",
+        "evaluation/survey_provenance.csv",
         "explanation/feature_importance.csv",
         "explanation/feature_importance.png",
         "explanation/shap_summary.png",
@@ -117,6 +140,33 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     )
     assert "| training | 2025-03-31, 2025-05-31" in text
     assert f"| precision at capacity | {result.metrics['model_truth_precision_at_capacity']:.3f}" in text
+
+
+def test_the_evaluation_says_where_each_survey_label_came_from(trained) -> None:
+    result, run, _, _ = trained
+    m = result.metrics
+    recorded, after, unrecorded = (
+        m[f"test_survey_labels_{source}"]
+        for source in ("recorded_sample", "drawn_after_visit", "no_recorded_sample")
+    )
+    assert recorded + after + unrecorded == m["test_survey_households"]
+    # Drawn after every survey visit of the window only where the draw (120 days on) is after it.
+    assert recorded > 0 and after > 0 and unrecorded > 0
+    assert abs(recorded - after) <= 0.2 * recorded and unrecorded >= recorded
+    folder = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="evaluation")
+    by_district = pd.read_csv(Path(folder) / "survey_provenance.csv")
+    assert set(by_district.columns) == {"gu", "source", "households", "positives"}
+    assert by_district.groupby("source")["households"].sum().to_dict() == {
+        "drawn_after_visit": after,
+        "no_recorded_sample": unrecorded,
+        "recorded_sample": recorded,
+    }
+    assert (by_district["positives"] <= by_district["households"]).all()
+    card = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.md"))
+    assert (
+        f"Survey labels: {int(recorded):,} from a sweep sample recorded before the visit"
+        in card.read_text(encoding="utf-8")
+    )
 
 
 def test_calibration_rests_on_survey_visits_alone(trained) -> None:

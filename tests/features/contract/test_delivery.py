@@ -439,3 +439,22 @@ def test_csv_text_is_checked_for_invisible_characters_and_its_byte_order_mark_is
     }
     assert read_accepted(Path(report.out_dir), "call_center_contacts")["household_id"].tolist() == ["H2"]
     assert_nothing_lost(report)
+
+
+def test_a_survey_sample_row_without_a_visible_sweep_or_household_is_quarantined(tmp_path: Path) -> None:
+    frames = valid_frames()
+    frames["survey_samples"] = pd.DataFrame(
+        {
+            "household_id": ["H2", "H1", "H3", "H9"],
+            "sweep": ["2025-04 중랑구", "   ", "2025-04 노원구\u202e", "2025-04 노원구"],
+            "drawn_on": [D("2025-04-01")] * 4,
+        }
+    )
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    reasons = reasons_by_row(report, "survey_samples")
+    assert set(reasons) == {2, 3, 4}
+    assert reasons[2] == "sweep: '   ' holds no visible character"
+    assert reasons[3].startswith("sweep: '2025-04 노원구\\u202e' contains")
+    assert "H9" in reasons[4] and "registry" in reasons[4]
+    assert read_accepted(Path(report.out_dir), "survey_samples")["household_id"].tolist() == ["H2"]
+    assert_nothing_lost(report)

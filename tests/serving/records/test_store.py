@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from features.contract.delivery import validate_delivery
-from features.round_table import build_training_set
+from features.round_table import build_training_set, survey_sources
 from serving.records.known import SEOUL
 from serving.records.store import Records
 
@@ -185,3 +185,39 @@ def test_exported_outcomes_pass_validation_and_become_labels(served, tmp_path) -
     table, _ = build_training_set(delivery, [pd.Timestamp("2026-07-31")])
     row = table.set_index("household_id").loc[household]
     assert row["label"] == 1 and row["label_survey"] == 1
+
+
+def test_exported_sweep_samples_tell_evaluation_where_each_survey_label_came_from(
+    served, tmp_path, monkeypatch
+) -> None:
+    visits = pq.read_table(served.data / "outreach_visits.parquet").to_pandas()
+    window = visits[
+        (visits["trigger"] == "survey")
+        & pd.to_datetime(visits["visited_on"]).between(pd.Timestamp("2026-08-01"), pd.Timestamp("2026-10-29"))
+    ].sort_values(["visited_on", "household_id"])
+    early, late = window.drop_duplicates("household_id")["household_id"].head(2)
+    last_visit = pd.to_datetime(window.set_index("household_id")["visited_on"]).groupby(level=0).max()
+    records = Records(tmp_path / "records.sqlite")
+    # The sweep of `early` was recorded a day before its visit (15:30 UTC is the next day in Seoul:
+    # the day it counts for is Seoul's), that of `late` only after its visit.
+    before = (last_visit[early] - pd.Timedelta(days=2)).strftime("%Y-%m-%dT15:30:00.000+00:00")
+    monkeypatch.setattr("serving.records.store._now", lambda: before)
+    records.record_survey_sample([early], "2026-08 관악구 전수조사", "관악구청")
+    monkeypatch.undo()
+    records.record_survey_sample([late, late], "2026-08 관악구 전수조사", "관악구청")
+    exported = tmp_path / "samples.parquet"
+    assert records.export_survey_samples(exported) == 2  # one row per household and sweep
+
+    delivery = tmp_path / "delivery"
+    delivery.mkdir()
+    for path in served.data.glob("*.parquet"):
+        shutil.copy(path, delivery / path.name)
+    shutil.copy(exported, delivery / "survey_samples.parquet")
+    report = validate_delivery(delivery)
+    assert report.source("survey_samples").rows_accepted == 2
+    drawn = pd.read_parquet(exported).set_index("household_id")["drawn_on"]
+    assert pd.Timestamp(drawn[early]) == last_visit[early] - pd.Timedelta(days=1)
+    sources = survey_sources(delivery, pd.Timestamp("2026-07-31")).set_index("household_id")["source"]
+    assert sources[early] == "recorded_sample"
+    assert sources[late] == "drawn_after_visit"
+    assert (sources.drop([early, late]) == "no_recorded_sample").all()
