@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from features.contract.vocabulary import POSITIVE_OUTCOMES
+from features.contract.vocabulary import POSITIVE_OUTCOMES, SURVEY_DRAW_VOUCHES_DAYS
 
 LABEL_HORIZON_DAYS = 90
 FRAMING = "visit_within_90d"
@@ -52,30 +52,39 @@ def survey_visit_days(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd
 
 
 SURVEY_LABEL_SOURCES = ("recorded_sample", "drawn_after_visit", "no_recorded_sample")
-"""Where a survey label came from: a household a recorded sweep sample drew on or before its survey
-visit; one drawn only after the visit (the trigger was written before the draw); one no delivered
-sample names (a sweep drawn outside anbu, or a visit marked survey by hand)."""
+"""Where a survey label came from: a household a recorded sweep sample drew before its first survey
+visit of the window, and no more than SURVEY_DRAW_VOUCHES_DAYS before its last; one drawn only
+during the window after a survey visit (the trigger was written before the draw); one no delivered
+sample vouches for (a sweep drawn outside anbu, a draw long past, or a visit marked survey by hand)."""
 
 
 def survey_label_sources(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
     """For each household a survey visit saw in the round's label window, where its survey label
     came from (SURVEY_LABEL_SOURCES): the survey is the label set calibration and promotion trust,
-    so the evaluation says how much of it rests on draws recorded before the visits."""
+    so the evaluation says how much of it rests on draws recorded before the visits. The label is
+    what any of the window's survey visits found, so a draw vouches for it only if it came before
+    all of them."""
     horizon = (as_of + pd.Timedelta(days=LABEL_HORIZON_DAYS)).date()
-    query = """
+    query = f"""
     WITH surveyed AS (
-        SELECT household_id, max(visited_on) AS last_visit
+        SELECT household_id, min(visited_on) AS first_visit, max(visited_on) AS last_visit
         FROM outreach_visits
         WHERE trigger = 'survey' AND visited_on > $as_of AND visited_on <= $horizon
         GROUP BY household_id
-    ), drawn AS (
-        SELECT household_id, min(drawn_on) AS first_drawn FROM survey_samples GROUP BY household_id
     )
     SELECT s.household_id,
-           CASE WHEN d.first_drawn IS NULL THEN 'no_recorded_sample'
-                WHEN d.first_drawn <= s.last_visit THEN 'recorded_sample'
-                ELSE 'drawn_after_visit' END AS source
-    FROM surveyed s LEFT JOIN drawn d USING (household_id)
+           CASE WHEN EXISTS (
+                    SELECT 1 FROM survey_samples d
+                    WHERE d.household_id = s.household_id AND d.drawn_on <= s.first_visit
+                      AND s.last_visit <= d.drawn_on + INTERVAL {SURVEY_DRAW_VOUCHES_DAYS} DAY
+                ) THEN 'recorded_sample'
+                WHEN EXISTS (
+                    SELECT 1 FROM survey_samples d
+                    WHERE d.household_id = s.household_id AND d.drawn_on > s.first_visit
+                      AND d.drawn_on <= $horizon
+                ) THEN 'drawn_after_visit'
+                ELSE 'no_recorded_sample' END AS source
+    FROM surveyed s
     ORDER BY s.household_id
     """
     return con.execute(query, {"as_of": as_of.date(), "horizon": horizon}).df()

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features import catalogue
 from features.contract.delivery import ensure_validated
+from features.contract.schemas import FEATURE_INPUTS
 from features.delivery_views import connect
 from features.labels import (
     FRAMING,
@@ -179,7 +180,7 @@ def round_manifest(
     return RoundManifest(
         round_dates=[d.date().isoformat() for d in round_dates],
         catalogue_version=catalogue.CATALOGUE_VERSION,
-        inputs={s.file or s.name: s.sha256 for s in report.sources},
+        inputs={s.file or s.name: s.sha256 for s in report.sources if s.name in FEATURE_INPUTS},
         rows=sum(per_round.values()),
         households_per_round=per_round,
         build_seconds=round(time.perf_counter() - started, 3),

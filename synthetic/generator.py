@@ -113,7 +113,11 @@ def generate_city(
     period = Period(pd.Timestamp(last_month), months, reading_days)
     composition = compose_city(households, np.random.default_rng([seed, 0]))
     dongs = dong_codes(np.random.default_rng([seed, 1]))
-    writers = {name: SourceWriter(out / f"{name}.parquet", spec) for name, spec in SOURCES_BY_NAME.items()}
+    writers = {
+        name: SourceWriter(out / f"{name}.parquet", spec)
+        for name, spec in SOURCES_BY_NAME.items()
+        if not spec.evaluation_only  # anbu's own records of a city, not part of what it delivers
+    }
     truth_writer = pq.ParquetWriter(truth_dir / "monthly_state.parquet", _truth_schema(), compression="zstd")
     hidden_writer = None
     episode_writer = pq.ParquetWriter(

@@ -98,8 +98,10 @@ def _interval(metrics: dict[str, float], key: str) -> str:
 
 
 def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: float) -> list[str]:
+    provenance = provenance_sentence(metrics)
+    where = [f"{provenance}.", ""] if provenance is not None else []
     if "model_survey_precision_at_capacity" not in metrics:
-        return [f"From the survey: {tags.get('survey_evaluation', 'nothing estimated')}.", ""]
+        return [f"From the survey: {tags.get('survey_evaluation', 'nothing estimated')}.", "", *where]
     lines = [
         f"From the test round's {int(metrics['test_survey_households']):,} survey-visited households "
         f"({int(metrics['test_survey_positives']):,} found isolated or at risk), for the whole city's "
@@ -128,10 +130,7 @@ def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: floa
             f"{metrics.get('model_survey_gain_over_champion_share', float('nan')):.1%} capacity): "
             f"{_interval(metrics, 'model_survey_gain_over_champion')}"
         )
-    provenance = provenance_sentence(metrics)
-    if provenance is not None:
-        lines += ["", f"{provenance}."]
-    return [*lines, ""]
+    return [*lines, "", *where]
 
 
 def _discovery_section(metrics: dict[str, float], share: float) -> list[str]:

@@ -70,7 +70,7 @@ class SurveySample:
 
 def survey_provenance(round_table: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     """The round's survey labels by district and by where they came from (features.labels'
-    SURVEY_LABEL_SOURCES): households and positives per (gu, source), every source listed.
+    SURVEY_LABEL_SOURCES): households and positives per (gu, source) that occurs.
 
     A survey label counts for calibration and promotion as an unbiased look at the city; how many
     rest on a draw recorded before the visit is what tells a reviewer whether that trust is earned.

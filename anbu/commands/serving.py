@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from anbu.console import console, date_option, fail
-from features.families.history import KNOWN_WINDOW_DAYS
 
 
 def records_location(data: Path) -> str:
@@ -119,6 +118,16 @@ def score(
     )
 
 
+LIST_OPTIONS = {
+    "gu": "--gu",
+    "dong": "--dong",
+    "capacity": "--capacity",
+    "recheck_capacity": "--recheck",
+    "as_of": "--as-of",
+}
+"""The list request's fields as `anbu rank` spells them, to name the option a refusal blames."""
+
+
 def rank(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date, YYYY-MM-DD."),
@@ -128,52 +137,46 @@ def rank(
     recheck: int = typer.Option(
         0, "--recheck", min=0, help="Of the capacity, visits for households outreach already knows."
     ),
-    known_window_days: int = typer.Option(
-        KNOWN_WINDOW_DAYS, "--known-window-days", min=1, help="How long a finding keeps a household known."
-    ),
     output_format: str = typer.Option("table", "--format", help="table, csv or xlsx."),
     out: Path = typer.Option(None, "--out", help="File for csv/xlsx (default: next to the scores)."),
 ) -> None:
     """The lists a team can visit (discovery, and re-check of known households), with reasons and
-    what changed since the previous round."""
+    what changed since the previous round: the lists the service gives for the same request, built
+    by the same code from the same settings (ANBU_KNOWN_WINDOW_DAYS, ANBU_AS_OF, the records)."""
     from features.reference import district_names
-    from serving.scoring.rounds import (
-        RoundNotScored,
-        RoundUnreadable,
-        previous_round,
-        read_round,
-        scored_rounds,
-        shown_version,
-    )
+    from features.settings import Settings
+    from serving.lists.builder import ListBuilder, ListRefused, ListRequest
+    from serving.scoring.rounds import RoundNotScored, RoundUnreadable
+    from serving.scoring.served_rounds import ServedRounds, served_day
 
     if output_format not in ("table", "csv", "xlsx"):
         fail(f"--format {output_format!r}: choose table, csv or xlsx")
     if gu not in district_names():
         fail(f"--gu {gu!r} is not a Seoul district; one of: {', '.join(district_names())}")
-    if recheck > capacity:
-        fail(f"--recheck {recheck} is more than --capacity {capacity}")
     day = date_option(as_of)
     if not data.is_dir():
         fail(
             f"--data {data} is not a folder: give the data directory the round was scored in (e.g. data/demo)"
         )
-    latest = bool(scored_rounds(data)) and scored_rounds(data)[-1] == day
+    settings = Settings(data=data)
+    served = served_day(data, settings.as_of)
+    unscored = (
+        f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
+    )
+    if served is None:
+        fail(unscored)
     try:
-        scored = read_round(_shown_round(data, day, latest))
-        before_day = previous_round(data, day)
-        previous = read_round(shown_version(data, before_day)) if before_day is not None else None
+        rounds = ServedRounds(data, served, _served_preference(data, served))
+        builder = ListBuilder(rounds, open_records(data), settings.known_window_days)
+        listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
-        fail(
-            f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
-        )
+        fail(unscored)
     except RoundUnreadable as error:
         fail(str(error))
-    if dong and not (scored["dong_code"] == dong).any():
-        fail(f"--dong {dong!r} has no households in {gu} on {day.date()}")
-    records = open_records(data)
-    listed = _list(
-        scored, previous, gu, dong, capacity, recheck, known_window_days, records, day, before_day, latest
-    )
+    except ListRefused as refusal:
+        if refusal.code == "round_not_scored":
+            fail(unscored)
+        fail(LIST_OPTIONS.get(refusal.field, refusal.field) + refusal.message.removeprefix(refusal.field))
     title = (
         f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 "
         f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity})"
@@ -181,60 +184,28 @@ def rank(
     if output_format == "table":
         _print_table(listed, title)
         return
-    from features.data_folder import DataFolder
     from serving.lists.exports import to_csv, to_xlsx
 
-    target = out or DataFolder(data).list_file(day, gu, dong, output_format)
+    target = out or settings.folder.list_file(day, gu, dong, output_format)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(to_csv(listed) if output_format == "csv" else to_xlsx(listed, title))
     console.print(f"{len(listed.rows)} households → {target}")
 
 
-def _shown_round(data: Path, day, latest: bool):
-    """The scoring of a round planners see, as the service shows it (serving/scoring/rounds.py):
-    the latest round by the champion's file when it has one, an earlier round by its newest file.
-    The registry is asked which version is the champion only for the latest round and only when
-    several versions scored it: loading MLflow to choose among one file would cost `anbu rank`
-    most of its time."""
-    from serving.scoring.rounds import shown_version, versions_of
+def _served_preference(data: Path, served) -> str | None:
+    """Whose scoring of the served round `anbu rank` shows: the champion's, as the service does,
+    but the registry is asked only when several models scored that round (loading MLflow to choose
+    among one file would cost the command most of its time); an earlier round shows its newest."""
+    from serving.scoring.rounds import versions_of
 
-    if not latest or len(versions_of(data, day)) <= 1:
-        return shown_version(data, day)
+    if len(versions_of(data, served)) <= 1:
+        return None
     from serving.scoring.champion import NoChampion, champion_version
 
     try:
-        return shown_version(data, day, prefer=champion_version())
+        return champion_version()
     except NoChampion as error:
         fail(str(error))
-
-
-def _list(scored, previous, gu, dong, capacity, recheck, window, records, day, before_day, latest):
-    from serving.lists.ranking import outreach_list
-    from serving.records.known import known_for_lists
-
-    previous = previous if previous is not None and len(previous) else None
-    previous_area = previous[previous["gu"] == gu] if previous is not None else None
-    known, previous_known = known_for_lists(
-        records,
-        scored[scored["gu"] == gu],
-        day,
-        previous_area if previous_area is not None and len(previous_area) else None,
-        before_day,
-        window,
-        latest=latest,
-    )
-    return outreach_list(
-        scored,
-        previous,
-        gu,
-        dong,
-        capacity,
-        records.overrides_for(day.date()),
-        records.overrides_for(before_day.date()) if before_day is not None else {},
-        known=known,
-        previous_known=previous_known,
-        recheck_capacity=recheck,
-    )
 
 
 def _print_table(listed, title: str) -> None:
@@ -590,7 +561,7 @@ def outcomes(
     if samples is not None:
         drawn = records.export_survey_samples(samples)
         console.print(
-            f"{drawn:,} households drawn for screening sweeps → {samples} "
+            f"{drawn:,} sweep draws (a household per sweep that drew it) → {samples} "
             "(deliver it as survey_samples.parquet beside the visits)"
         )
 

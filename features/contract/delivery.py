@@ -250,7 +250,11 @@ class _FileValidation:
             raise ContractError(
                 f"{self.path}: required column(s) {', '.join(missing)} missing "
                 f"(the file has: {', '.join(delivered) or 'no columns'}). "
-                f"See features/reference/SOURCES.md, section {self.spec.name}."
+                + (
+                    f"See features/contract/schemas.py, {self.spec.model.__name__} (anbu's own file)."
+                    if self.spec.evaluation_only
+                    else f"See features/reference/SOURCES.md, section {self.spec.name}."
+                )
             )
         self.report.ignored_columns = [c for c in delivered if c not in self.spec.columns]
 
@@ -447,7 +451,9 @@ def ensure_validated(data_dir: Path, progress: Progress | None = None) -> Delive
         report = read_report(out_dir)
         report.out_dir = str(out_dir)  # the delivery may have moved since it was validated
         current = {spec.name: find_source_file(data_dir, spec) for spec in SOURCES}
-        unchanged = all(
+        # A report from before a source was declared has no line for it: validate again, or a file
+        # of that source delivered since would never be read.
+        unchanged = {source.name for source in report.sources} == set(current) and all(
             (path is None and not source.delivered)
             or (path is not None and source.file == path.name and source.fingerprint == _fingerprint(path))
             for source in report.sources

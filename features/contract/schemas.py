@@ -207,6 +207,9 @@ class SourceSpec:
     one wrong birth year must not take a household out of every round."""
     blank_for_check: tuple[tuple[str, str], ...] = ()
     """(row-check error, attribute it blames): an inconsistency blanks that attribute only."""
+    evaluation_only: bool = False
+    """anbu's own record delivered back, read by the evaluation alone: never a feature's input (so
+    not among a round's or a scoring's inputs), and not something the synthetic city simulates."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -262,7 +265,10 @@ SOURCES: tuple[SourceSpec, ...] = (
         SurveySamples,
         required=False,
         unique_key=("household_id", "sweep"),
+        evaluation_only=True,
     ),
 )
 
 SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in SOURCES}
+FEATURE_INPUTS: frozenset[str] = frozenset(spec.name for spec in SOURCES if not spec.evaluation_only)
+"""The sources a round's features (and so its scores) are built from."""

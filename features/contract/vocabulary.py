@@ -31,3 +31,8 @@ PROTECTED_ATTRIBUTES = ("head_sex", "disability")
 
 SENSOR_VALUE_MAXIMUM = {"power_w": 50_000.0, "light_lux": 200_000.0, "phone_events": 3_600.0}
 """Largest physically plausible hourly value per channel; anything above is a device fault."""
+
+SURVEY_DRAW_VOUCHES_DAYS = 180
+"""A screening sweep's draw vouches for the survey visits of its households in the 180 days after
+it, not for ever: a sweep visits its sample within a season, and a draw from a sweep long past says
+nothing about who chose today's visit (anbu's rule for survey labels, in the API and the evaluation)."""

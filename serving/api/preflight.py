@@ -17,9 +17,9 @@ from serving.scoring.rounds import (
     RoundNotScored,
     legacy_files,
     previous_round,
-    scored_rounds,
     shown_version,
 )
+from serving.scoring.served_rounds import served_day
 
 
 class StartRefused(RuntimeError):
@@ -54,8 +54,7 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
                 champion_version = registered_version()
             except NoChampion as error:
                 raise StartRefused(str(error)) from None
-    days = scored_rounds(data)
-    as_of = pd.Timestamp(settings.as_of) if settings.as_of else (days[-1] if days else None)
+    as_of = served_day(data, settings.as_of)
     if as_of is None:
         raise StartRefused(
             f"no scored round under {folder.scores()}: run `anbu score --data {data} --as-of D` first"

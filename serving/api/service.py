@@ -3,7 +3,7 @@
     ANBU_DATA=data/demo bentoml serve serving.api.service:Anbu      (or `anbu serve --data data/demo`)
 
 At start it loads the registry's `champion` once and the rounds it answers from, as `anbu score`
-stored them (serving/api/served_rounds.py): the service reads rounds, it never scores or rewrites one.
+stored them (serving/scoring/served_rounds.py): the service reads rounds, it never scores or rewrites one.
 Every response carrying household scores is written to the append-only, chained audit log with
 the caller, endpoint and households; the ordinary logs carry no household data (BentoML's access
 log is off; a failed request is logged with its request id, the exception's type and where it was
@@ -24,6 +24,7 @@ import pandas as pd
 import pydantic
 
 from features.catalogue import by_name
+from features.contract.vocabulary import SURVEY_DRAW_VOUCHES_DAYS
 from features.settings import Settings
 from serving.api import metrics_labels, request_timeout
 from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
@@ -56,14 +57,14 @@ from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.api.planner import planner_app
 from serving.api.preflight import StartRefused, preflight
 from serving.api.response_headers import ResponseHeadersMiddleware
-from serving.api.served_rounds import LoadedRound, ServedRounds
-from serving.lists.ranking import OutreachList, outreach_list
-from serving.records.known import known_for_lists
+from serving.lists.builder import ListBuilder, ListRefused, ListRequest, requested_round
+from serving.lists.ranking import OutreachList
 from serving.records.store import IdempotencyKeyReused, Records, RequestOnce, audit_row
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
-from serving.scoring.rounds import RoundNotScored, RoundUnreadable
+from serving.scoring.rounds import RoundUnreadable
+from serving.scoring.served_rounds import LoadedRound, ServedRounds
 from training.tracking import MODEL_NAME
 
 
@@ -136,6 +137,7 @@ class Anbu:
         self.explainer = champion.explainer  # built at start (path tables), not on a request
         self.as_of = as_of
         self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version)
+        self.lists = ListBuilder(self.rounds, self.records, self.settings.known_window_days)
         self.served = self.rounds.served.households
         self.dongs_by_district = {
             gu: sorted(codes.astype(str).unique())
@@ -145,20 +147,10 @@ class Anbu:
 
     def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
         """The stored round a request asks for (default the served one); later rounds refused."""
-        as_of = pd.Timestamp(requested) if requested else self.as_of
-        if as_of > self.as_of:
-            raise Refused(
-                422,
-                field,
-                f"{field}: {requested} is after the served round {self.as_of.date()}",
-                code="after_served_round",
-            )
         try:
-            return self.rounds.get(as_of)
-        except RoundNotScored as error:
-            raise Refused(
-                404, field, str(error).replace("as_of", field, 1), code="round_not_scored"
-            ) from None
+            return requested_round(self.rounds, field, requested)
+        except ListRefused as refusal:
+            raise _refused(refusal) from None
 
     # --- scores -------------------------------------------------------------------------------
 
@@ -249,11 +241,12 @@ class Anbu:
         gu: str,
         dong: str | None,
         capacity: int,
-        requested: dt.date | None,
+        as_of: dt.date | None,
         recheck_capacity: int = 0,
     ) -> OutreachList:
         """The list, shared by `rank`, the downloads and the planner page: inside the caller's
-        scope and capacity limit, from the round as stored and the round before it."""
+        scope and capacity limit (checked first), built as every door builds it
+        (serving/lists/builder.py)."""
         refusal = caller.refusal_for_area(gu, dong)
         if refusal is not None:
             raise Refused(403, *refusal, code="outside_scope")
@@ -266,52 +259,10 @@ class Anbu:
                 code="over_capacity_limit",
                 limit=limit,
             )
-        if recheck_capacity > capacity:
-            raise Refused(
-                422,
-                "recheck_capacity",
-                f"recheck_capacity: {recheck_capacity} is more than the capacity of {capacity}",
-                code="recheck_over_capacity",
-            )
-        loaded = self.requested_round("as_of", requested)
-        area = loaded.district(gu)
-        as_of = loaded.scored.as_of
-        if area.empty:
-            raise Refused(
-                404, "gu", f"gu: no households in {gu!r} in the round of {as_of.date()}", code="area_empty"
-            )
-        if dong and not (area["dong_code"] == dong).any():
-            raise Refused(
-                404,
-                "dong",
-                f"dong: no households in dong {dong!r} of {gu} in the round of {as_of.date()}",
-                code="area_empty",
-            )
-        before = self.rounds.before(as_of)
-        previous = before.district(gu) if before is not None else None
-        if previous is not None and previous.empty:
-            previous = None
-        known, previous_known = known_for_lists(
-            self.records,
-            area,
-            as_of,
-            previous,
-            before.scored.as_of if before is not None else None,
-            self.settings.known_window_days,
-            latest=loaded is self.rounds.served,
-        )
-        return outreach_list(
-            area,
-            previous,
-            gu,
-            dong,
-            capacity,
-            self.records.overrides_for(as_of.date()),
-            self.records.overrides_for(before.scored.as_of.date()) if before is not None else {},
-            known=known,
-            previous_known=previous_known,
-            recheck_capacity=recheck_capacity,
-        )
+        try:
+            return self.lists.build(ListRequest(gu, capacity, dong, recheck_capacity, as_of))
+        except ListRefused as refused:
+            raise _refused(refused) from None
 
     @bentoml.api
     @allow("planner", "admin")
@@ -335,9 +286,7 @@ class Anbu:
                 "round": listed.round_date,
             },
         )
-        return rank_response(
-            listed, request.gu, request.dong, request.capacity, self.settings.known_window_days
-        )
+        return rank_response(listed, request.gu, request.dong, request.capacity)
 
     # --- what comes back ----------------------------------------------------------------------
 
@@ -476,23 +425,36 @@ class Anbu:
 
     def check_survey_visits(self, request: OutcomesRequest) -> None:
         """A visit may carry the survey trigger only for a household a screening sweep drew, and
-        drew before the visit: survey visits are the labels promotion and calibration trust."""
+        drew before the visit but not long before (SURVEY_DRAW_VOUCHES_DAYS): survey visits are
+        the labels promotion and calibration trust."""
         surveyed = [(slot, v) for slot, v in enumerate(request.visits) if v.trigger == "survey"]
         if not surveyed:
             return
         drawn = self.records.drawn_for_survey([visit.household_id for _, visit in surveyed])
         for slot, visit in surveyed:
-            first = drawn.get(visit.household_id)
-            if first is None or first > visit.visited_on:
-                field = f"visits[{slot}].trigger"
-                when = "in no recorded sweep sample" if first is None else f"drawn only on {first}"
-                raise Refused(
-                    422,
-                    field,
-                    f"{field}: survey is the trigger of a screening sweep's visits, and {visit.household_id} "
-                    f"was {when} (record the sample before its visits: anbu records survey-sample)",
-                    code="not_in_survey_sample",
+            days = drawn.get(visit.household_id, [])
+            vouching = [
+                day for day in days if day <= visit.visited_on <= day + dt.timedelta(SURVEY_DRAW_VOUCHES_DAYS)
+            ]
+            if vouching:
+                continue
+            field = f"visits[{slot}].trigger"
+            earlier = [day for day in days if day <= visit.visited_on]
+            if not days:
+                when = "in no recorded sweep sample"
+            elif not earlier:
+                when = f"drawn only on {days[0]}, after the visit"
+            else:
+                when = (
+                    f"last drawn on {earlier[-1]}, more than {SURVEY_DRAW_VOUCHES_DAYS} days before the visit"
                 )
+            raise Refused(
+                422,
+                field,
+                f"{field}: survey is the trigger of a screening sweep's visits, and {visit.household_id} "
+                f"was {when} (record the sample before its visits: anbu records survey-sample)",
+                code="not_in_survey_sample",
+            )
 
     @bentoml.api
     @allow("planner", "service", "monitor", "admin")
@@ -612,6 +574,10 @@ def request_once(ctx: bentoml.Context, request: OutcomesRequest) -> RequestOnce 
     return RequestOnce(key, hashlib.sha256(body.encode()).hexdigest())
 
 
+def _refused(refusal: ListRefused) -> Refused:
+    return Refused(refusal.status, refusal.field, refusal.message, code=refusal.code)
+
+
 def revealed_by(listed: OutreachList) -> list[str]:
     """Every household a `rank` answer names: its lists, who left them since the previous round
     (with their risk then and now), and the area's excluded households: what its audit row holds."""
@@ -619,9 +585,7 @@ def revealed_by(listed: OutreachList) -> list[str]:
     return list(dict.fromkeys(named))
 
 
-def rank_response(
-    listed: OutreachList, gu: str, dong: str | None, capacity: int, known_window_days: int
-) -> RankResponse:
+def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int) -> RankResponse:
     def number(value) -> float | None:
         return None if value is None or pd.isna(value) else float(value)
 
@@ -637,7 +601,7 @@ def rank_response(
         recheck_capacity=listed.recheck_capacity,
         households_in_area=listed.households_in_area,
         known_in_area=listed.known_in_area,
-        known_window_days=known_window_days,
+        known_window_days=listed.known_window_days,
         households=[
             ListedHousehold(
                 on_list=row["list"],

@@ -76,6 +76,8 @@ class OutreachList:
     known_in_area: int = 0
     excluded: pd.DataFrame | None = None
     """The area's households a planner's standing exclusion keeps off the lists (EXCLUDED_COLUMNS)."""
+    known_window_days: int | None = None
+    """How long a finding kept a household known for these lists (set by serving/lists/builder.py)."""
 
     def of(self, kind: str) -> pd.DataFrame:
         return self.rows[self.rows["list"] == kind]

@@ -540,19 +540,22 @@ class Records:
         ]
         return self._insert("survey_samples", rows)
 
-    def drawn_for_survey(self, households: list[str]) -> dict[str, date]:
-        """Of these households, those some recorded screening sweep drew, with the (Seoul) day the
-        first such sample was recorded."""
+    def drawn_for_survey(self, households: list[str]) -> dict[str, list[date]]:
+        """Of these households, those some recorded screening sweep drew, with the (Seoul) days
+        their samples were recorded, earliest first."""
         if not households:
             return {}
         query = (
-            sa.select(survey_samples.c.household_id, sa.func.min(survey_samples.c.recorded_at))
+            sa.select(survey_samples.c.household_id, survey_samples.c.recorded_at)
             .where(survey_samples.c.household_id.in_(sorted(set(households))))
-            .group_by(survey_samples.c.household_id)
+            .order_by(survey_samples.c.id)
         )
         with self._reading() as connection:
             rows = connection.execute(query).all()
-        return {household: seoul_day(recorded_at) for household, recorded_at in rows}
+        drawn: dict[str, list[date]] = {}
+        for household, recorded_at in rows:
+            drawn.setdefault(household, []).append(seoul_day(recorded_at))
+        return {household: sorted(days) for household, days in drawn.items()}
 
     def record_outcomes(self, outcomes: list[dict], recorded_by: str) -> list[int]:
         """Visit outcomes (household_id, visited_on, outcome, checklist_score, trigger, note)."""

@@ -166,8 +166,15 @@ class ScoreManifest:
 
 
 def input_digests(report) -> dict[str, str]:
-    """Contract file -> SHA-256 of the delivered file, from a validation report."""
-    return {source.file or source.name: source.sha256 or "" for source in report.sources}
+    """Contract file -> SHA-256 of the delivered file, from a validation report (the files features
+    are built from: a new sweep sample does not make a round's scores stale)."""
+    from features.contract.schemas import FEATURE_INPUTS
+
+    return {
+        source.file or source.name: source.sha256 or ""
+        for source in report.sources
+        if source.name in FEATURE_INPUTS
+    }
 
 
 def read_manifest(path: Path) -> dict:

@@ -104,7 +104,7 @@ def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monke
         app, ["outcomes", "--data", str(tmp_path), "--out", str(out), "--samples", str(samples)]
     )
     assert both.exit_code == 0, both.output
-    assert "1 households drawn for screening sweeps" in both.output
+    assert "1 sweep draws" in both.output
     assert pd.read_parquet(samples)[["household_id", "sweep"]].values.tolist() == [
         ["H00000002", "2026-08 관악구"]
     ]

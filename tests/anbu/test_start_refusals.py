@@ -66,8 +66,8 @@ def test_rank_shows_an_earlier_round_by_its_newest_file_and_asks_no_registry(
 ) -> None:
     import pandas as pd
 
-    from anbu.commands.serving import _shown_round
-    from serving.scoring.rounds import scores_path
+    from anbu.commands.serving import _served_preference
+    from serving.scoring.rounds import scores_path, shown_version
 
     for day, versions in (("2026-06-30", ("1", "2")), ("2026-07-31", ("2",))):
         for version in versions:
@@ -76,6 +76,5 @@ def test_rank_shows_an_earlier_round_by_its_newest_file_and_asks_no_registry(
             path.touch()
     # No registry anywhere: asking it would fail, so these answers come from the files alone.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}")
-    june = _shown_round(tmp_path, pd.Timestamp("2026-06-30"), latest=False)
-    july = _shown_round(tmp_path, pd.Timestamp("2026-07-31"), latest=True)
-    assert (june.model_version, july.model_version) == ("2", "2")
+    assert _served_preference(tmp_path, pd.Timestamp("2026-07-31")) is None  # one file: no question
+    assert shown_version(tmp_path, pd.Timestamp("2026-06-30")).model_version == "2"  # the newest

@@ -118,28 +118,53 @@ def test_training_set_labels_visits_in_the_90_days_after_each_round(tmp_path: Pa
 
 def test_each_survey_label_names_whether_a_sample_recorded_before_the_visit_drew_it(tmp_path: Path) -> None:
     frames = valid_frames()
+    frames["households"] = pd.concat(
+        [
+            frames["households"],
+            frames["households"].iloc[[0, 1]].assign(household_id=["H4", "H5"]),
+        ],
+        ignore_index=True,
+    )
     frames["outreach_visits"] = pd.DataFrame(
         {
-            "household_id": ["H1", "H2", "H3", "H3"],
-            "visited_on": [D("2025-04-02"), D("2025-04-09"), D("2025-04-10"), D("2025-05-20")],
-            "trigger": ["survey", "survey", "survey", "referral"],
-            "outcome": ["isolated", "not_isolated", "at_risk", "isolated"],
-            "checklist_score": pd.array([10, 1, 6, 11], dtype="Int64"),
+            "household_id": ["H1", "H2", "H3", "H3", "H4", "H4", "H5"],
+            "visited_on": [D(d) for d in ("2025-04-02", "2025-04-09", "2025-04-10", "2025-05-20")]
+            + [D("2025-04-03"), D("2025-06-20"), D("2025-04-15")],
+            "trigger": ["survey", "survey", "survey", "referral", "survey", "survey", "survey"],
+            "outcome": [
+                "isolated",
+                "not_isolated",
+                "at_risk",
+                "isolated",
+                "isolated",
+                "not_isolated",
+                "at_risk",
+            ],
+            "checklist_score": pd.array([10, 1, 6, 11, 10, 2, 7], dtype="Int64"),
         }
     )
     frames["survey_samples"] = pd.DataFrame(
         {
-            "household_id": ["H1", "H2", "H2"],
-            "sweep": ["2025-04 강남구", "2025-04 중랑구", "2025-09 중랑구"],
-            "drawn_on": [D("2025-03-25"), D("2025-04-12"), D("2025-09-01")],
+            "household_id": ["H1", "H2", "H2", "H4", "H5"],
+            "sweep": [
+                "2025-04 강남구",
+                "2025-04 중랑구",
+                "2025-09 중랑구",
+                "2025-05 강남구",
+                "2024-06 중랑구",
+            ],
+            "drawn_on": [D("2025-03-25"), D("2025-04-12"), D("2025-09-01"), D("2025-05-01"), D("2024-06-01")],
         }
     )
     delivery = write_delivery(tmp_path / "delivery", frames)
     sources = survey_sources(delivery, D("2025-03-31")).set_index("household_id")["source"]
     assert sources.to_dict() == {
         "H1": "recorded_sample",  # drawn a week before its visit
-        "H2": "drawn_after_visit",  # the earliest draw came three days after the visit
+        "H2": "drawn_after_visit",  # the earliest draw in the window came three days after the visit
         "H3": "no_recorded_sample",  # no sample names it; its referral visit is no survey label
+        "H4": "drawn_after_visit",  # drawn between its two survey visits: the first one, which
+        # found it isolated, was chosen before any draw
+        "H5": "no_recorded_sample",  # drawn ten months before: a sweep long past vouches for nothing
     }
     assert survey_sources(delivery, D("2025-06-30")).empty  # no survey visit in that window
 

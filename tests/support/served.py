@@ -110,9 +110,10 @@ class Server:
 
 
 @contextmanager
-def running_server(served: Served, folder: Path) -> Iterator[Server]:
+def running_server(served: Served, folder: Path, **settings: str) -> Iterator[Server]:
     """A real `bentoml serve` on the served city with keys of every role and records of its own in
-    `folder` (a test that writes lasting records can have a server no other test reads)."""
+    `folder` (a test that writes lasting records can have a server no other test reads); `settings`
+    adds ANBU_* settings."""
     from serving.api.auth import add_key
 
     keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
@@ -130,6 +131,7 @@ def running_server(served: Served, folder: Path) -> Iterator[Server]:
         as_of=str(ROUND.date()),
         ANBU_KEYS=str(keys_file),
         ANBU_MODELS_DIR=str(served.store),
+        **settings,
     )
     environment.pop("MLFLOW_TRACKING_URI", None)
     with bentoml_server(

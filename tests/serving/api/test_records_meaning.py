@@ -173,3 +173,28 @@ def test_survey_labels_come_only_from_a_sample_recorded_beforehand(own_server, j
     assert other.status_code == 422 and other.json()["code"] == "not_in_survey_sample"
     listed = Records(own_server.records).table("survey_samples")
     assert listed["household_id"].tolist() == [drawn] and listed["recorded_by"].tolist() == ["조사팀"]
+    # A visit before the draw was not chosen by it.
+    yesterday = {**visit, "household_id": drawn, "visited_on": (today - dt.timedelta(days=1)).isoformat()}
+    before = own_server.post("/outcomes", {"request": {"visits": [yesterday]}}, role="planner")
+    assert before.status_code == 422 and f"drawn only on {today}, after the visit" in before.json()["error"]
+
+
+def test_a_sweep_long_past_vouches_for_no_survey_visit_today(own_server, june, monkeypatch) -> None:
+    household = june.sort_values("rank")["household_id"].iloc[70]
+    today = dt.datetime.now(SEOUL).date()
+    long_ago = today - dt.timedelta(days=200)
+    monkeypatch.setattr("serving.records.store._now", lambda: f"{long_ago}T03:00:00.000+00:00")
+    Records(own_server.records).record_survey_sample([household], "2025 관악구 전수조사", "조사팀")
+    visit = {
+        "household_id": household,
+        "visited_on": today.isoformat(),
+        "outcome": "isolated",
+        "trigger": "survey",
+    }
+    refused = own_server.post("/outcomes", {"request": {"visits": [visit]}}, role="planner")
+    assert refused.status_code == 422 and refused.json()["code"] == "not_in_survey_sample"
+    assert f"last drawn on {long_ago}, more than 180 days before the visit" in refused.json()["error"]
+    # The same draw vouches for a visit made within its sweep's season.
+    within = {**visit, "visited_on": (long_ago + dt.timedelta(days=30)).isoformat()}
+    taken = own_server.post("/outcomes", {"request": {"visits": [within]}}, role="planner")
+    assert taken.status_code == 200, taken.text

@@ -196,15 +196,17 @@ def test_exported_sweep_samples_tell_evaluation_where_each_survey_label_came_fro
         & pd.to_datetime(visits["visited_on"]).between(pd.Timestamp("2026-08-01"), pd.Timestamp("2026-10-29"))
     ].sort_values(["visited_on", "household_id"])
     early, late = window.drop_duplicates("household_id")["household_id"].head(2)
-    last_visit = pd.to_datetime(window.set_index("household_id")["visited_on"]).groupby(level=0).max()
+    first_visit = pd.to_datetime(window.set_index("household_id")["visited_on"]).groupby(level=0).min()
     records = Records(tmp_path / "records.sqlite")
-    # The sweep of `early` was recorded a day before its visit (15:30 UTC is the next day in Seoul:
-    # the day it counts for is Seoul's), that of `late` only after its visit.
-    before = (last_visit[early] - pd.Timedelta(days=2)).strftime("%Y-%m-%dT15:30:00.000+00:00")
+    # The sweep of `early` was recorded a day before its first visit (15:30 UTC is the next day in
+    # Seoul: the day it counts for is Seoul's), that of `late` the day after its first visit.
+    before = (first_visit[early] - pd.Timedelta(days=2)).strftime("%Y-%m-%dT15:30:00.000+00:00")
     monkeypatch.setattr("serving.records.store._now", lambda: before)
     records.record_survey_sample([early], "2026-08 관악구 전수조사", "관악구청")
-    monkeypatch.undo()
+    after = (first_visit[late] + pd.Timedelta(days=1)).strftime("%Y-%m-%dT03:00:00.000+00:00")
+    monkeypatch.setattr("serving.records.store._now", lambda: after)
     records.record_survey_sample([late, late], "2026-08 관악구 전수조사", "관악구청")
+    monkeypatch.undo()
     exported = tmp_path / "samples.parquet"
     assert records.export_survey_samples(exported) == 2  # one row per household and sweep
 
@@ -216,7 +218,7 @@ def test_exported_sweep_samples_tell_evaluation_where_each_survey_label_came_fro
     report = validate_delivery(delivery)
     assert report.source("survey_samples").rows_accepted == 2
     drawn = pd.read_parquet(exported).set_index("household_id")["drawn_on"]
-    assert pd.Timestamp(drawn[early]) == last_visit[early] - pd.Timedelta(days=1)
+    assert pd.Timestamp(drawn[early]) == first_visit[early] - pd.Timedelta(days=1)
     sources = survey_sources(delivery, pd.Timestamp("2026-07-31")).set_index("household_id")["source"]
     assert sources[early] == "recorded_sample"
     assert sources[late] == "drawn_after_visit"

@@ -7,6 +7,7 @@ a few, never scored: a request must not be able to make the service build or rew
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import threading
 from collections import OrderedDict
@@ -80,8 +81,19 @@ class LoadedRound:
         return self.districts[gu]
 
 
+def served_day(data_dir: Path, pinned: dt.date | None) -> pd.Timestamp | None:
+    """The round a city serves: the one the settings pin (ANBU_AS_OF), else the latest scored; the
+    service and `anbu rank` both ask here, so a list is built against the same round from either."""
+    if pinned is not None:
+        return pd.Timestamp(pinned).normalize()
+    days = scored_rounds(data_dir)
+    return days[-1] if days else None
+
+
 class ServedRounds:
-    def __init__(self, data_dir: Path, as_of: pd.Timestamp, champion_version: str) -> None:
+    def __init__(self, data_dir: Path, as_of: pd.Timestamp, champion_version: str | None) -> None:
+        """`champion_version`: whose scoring of the served round to show when several models
+        scored it (None: the newest)."""
         self.data_dir = Path(data_dir)
         self.as_of = pd.Timestamp(as_of).normalize()
         self._lock = threading.Lock()
