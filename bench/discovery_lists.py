@@ -24,8 +24,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.settings import KNOWN_WINDOW_DAYS  # noqa: E402
 from features.contract.vocabulary import POSITIVE_OUTCOMES  # noqa: E402
-from features.families.history import KNOWN_WINDOW_DAYS  # noqa: E402
 from serving.scoring.rounds import shown_version  # noqa: E402
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.data_folder import DataFolder  # noqa: E402
 from bench.cities import _anbu, city, promote, train  # noqa: E402
-from features.data_folder import DataFolder  # noqa: E402
 
 BASELINE = ROOT / "experiments" / "baseline.toml"
 FIGURES = (

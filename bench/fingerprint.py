@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/features.py is not the package
 
-from features.data_folder import DataFolder  # noqa: E402
+from anbu.data_folder import DataFolder  # noqa: E402
 
 CITIES = [(7, "default"), (3, "flat_meters"), (11, "slow_reporting")]
 AS_OF = "2026-07-31"

@@ -38,9 +38,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.data_folder import DataFolder  # noqa: E402
 from bench.cities import city  # noqa: E402
 from bench.legacy_sensor_features import legacy_sensor_query  # noqa: E402
-from features.data_folder import DataFolder  # noqa: E402
 from features.families.sensors import POWER_FEATURES  # noqa: E402
 
 WITHDRAWAL_DEVIATION = 1.0

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.data_folder import DataFolder  # noqa: E402
 from bench.measured import measured_anbu  # noqa: E402
-from features.data_folder import DataFolder  # noqa: E402
 
 RETRAIN_BUDGET_SECONDS = 300.0
 TARGETS = (

@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.data_folder import DataFolder  # noqa: E402
 from bench.cities import city  # noqa: E402
 from bench.measured import measured_anbu  # noqa: E402
-from features.data_folder import DataFolder  # noqa: E402
 
 SOURCES = (
     "households",

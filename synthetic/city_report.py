@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from features.data_folder import DataFolder
+from anbu.data_folder import DataFolder
 from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from anbu.data_folder import DataFolder
 from features.contract.files import SourceWriter
 from features.contract.schemas import SOURCES_BY_NAME
-from features.data_folder import DataFolder
 from synthetic.city import compose_city, dong_codes, households_frame
 from synthetic.events import crisis_events
 from synthetic.latent import simulate_hardship, simulate_isolation

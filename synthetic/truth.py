@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.data_folder import DataFolder
+from anbu.data_folder import DataFolder
 
 LABEL_WINDOW_MONTHS = 3
 

@@ -25,7 +25,7 @@ Framing = Literal["visited_only", "survey_weighted", "unvisited_negative"]
 Population = Literal["all", "not_yet_known"]
 """Which households of each training round the model learns from:
 - all: every household the framing keeps;
-- not_yet_known: only those no visit found isolated or at risk in the year before that round
+- not_yet_known: only those no visit found isolated or at risk in the known window (ANBU_KNOWN_WINDOW_DAYS, a year by default) before that round
   (training/framing.py: not_yet_known) — the population the discovery list is drawn from, so the
   model learns what marks a household nobody has found yet rather than what outreach already
   knows (experiments/discovery.md)."""

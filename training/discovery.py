@@ -36,14 +36,16 @@ def discovery_metrics(
     share: float,
     sample: SurveySample | None,
     true_positive: np.ndarray | None,
+    known_window_days: int,
 ) -> dict[str, float]:
     """Precision and recall at capacity of each ranking's discovery list (truth and survey), and
     the model's lift over today's rule on the same not-yet-known households."""
-    pool = not_yet_known(test)
+    pool = not_yet_known(test, known_window_days)
     lists = discovery_lists(ranked, pool, share, len(test))
     metrics = {
         "discovery_known_households": float((~pool).sum()),
         "discovery_known_share": float((~pool).mean()) if len(pool) else 0.0,
+        "discovery_known_window_days": float(known_window_days),
     }
     for name, member in lists.items():
         if true_positive is not None:

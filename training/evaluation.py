@@ -141,6 +141,7 @@ def evaluate_test_round(
     min_group_positives: int,
     truth: pd.DataFrame | None,
     seed: int,
+    known_window_days: int,
     allocation: Allocation = "need",
     champion: tuple[str, np.ndarray] | None = None,
 ) -> TestRoundEvaluation:
@@ -185,7 +186,9 @@ def evaluate_test_round(
         else None
     )
     surveyed = sample if sample.households >= MIN_EVALUATION_SURVEY_HOUSEHOLDS else None
-    result.metrics.update(discovery_metrics(test, ranked, capacity_share, surveyed, true_positive))
+    result.metrics.update(
+        discovery_metrics(test, ranked, capacity_share, surveyed, true_positive, known_window_days)
+    )
     return result
 
 

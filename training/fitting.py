@@ -61,13 +61,13 @@ def _dataset(rows: TrainingRows, categorical: list[str]) -> lgb.Dataset:
     return lgb.Dataset(rows.features, rows.label, weight=rows.weight, categorical_feature=categorical)
 
 
-def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds) -> Candidate:
+def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds, known_window_days: int) -> Candidate:
     """LightGBM with early stopping on the validation round, then calibration folded into it."""
     chosen = model_features(config)
     features = [f.name for f in chosen]
     categorical = categorical_features(chosen)
-    train = frame_rows(rounds.train, config.label, features)
-    valid = frame_rows(rounds.validation, config.label, features)
+    train = frame_rows(rounds.train, config.label, features, known_window_days)
+    valid = frame_rows(rounds.validation, config.label, features, known_window_days)
     params, most, patience = lightgbm_params(config)
     booster = lgb.train(
         params,
@@ -78,7 +78,9 @@ def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds) -> Candidate
     )
     if config.calibration.method == "sigmoid_visit_noise":
         return _visit_noise_candidate(booster, features, categorical, rounds.validation)
-    raw, found, weights, described = _survey_evidence(config, rounds, booster, features, categorical)
+    raw, found, weights, described = _survey_evidence(
+        config, rounds, booster, features, categorical, known_window_days
+    )
     calibration = config.calibration
     if len(found) < calibration.min_survey_households or found.sum() < calibration.min_survey_positives:
         raise NotEnoughSurvey(
@@ -123,6 +125,7 @@ def _survey_evidence(
     booster: lgb.Booster,
     features: list[str],
     categorical: list[str],
+    known_window_days: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Raw scores, survey findings and survey weights the calibration is fitted on."""
     validation = SurveySample.of(rounds.validation)
@@ -135,7 +138,9 @@ def _survey_evidence(
     found, weights = [validation.found], [validation.weight]
     described = f"the validation round's {validation.households}"
     if config.calibration.cross_fit_folds >= 2:
-        surveyed = out_of_fold_survey_scores(config, rounds.train, booster.best_iteration, categorical)
+        surveyed = out_of_fold_survey_scores(
+            config, rounds.train, booster.best_iteration, categorical, known_window_days
+        )
         if surveyed is not None:
             oof_raw, oof_found, oof_weight = surveyed
             raw.append(oof_raw)
@@ -146,7 +151,11 @@ def _survey_evidence(
 
 
 def out_of_fold_survey_scores(
-    config: ExperimentConfig, train: pd.DataFrame, iterations: int, categorical: list[str]
+    config: ExperimentConfig,
+    train: pd.DataFrame,
+    iterations: int,
+    categorical: list[str],
+    known_window_days: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Raw scores of the training rounds' survey-visited households, each from a model trained
     without that household (folds by household id, the final model's number of trees).
@@ -165,7 +174,7 @@ def out_of_fold_survey_scores(
     raw = np.full(len(train), np.nan)
     for fold in range(folds):
         held_out = household_fold == fold
-        rows = frame_rows(train[~held_out], config.label, features)
+        rows = frame_rows(train[~held_out], config.label, features, known_window_days)
         model = lgb.train(params, _dataset(rows, categorical), num_boost_round=max(iterations, 1))
         scored = held_out & surveyed
         raw[scored] = model.predict(train.loc[scored, features], raw_score=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import Feature, catalogue
-from features.families.history import KNOWN_WINDOW_DAYS, found_within
+from features.families.history import found_within
 from training.config import ExperimentConfig, Label
 
 
@@ -36,17 +36,20 @@ def categorical_features(features: list[Feature]) -> list[str]:
     return [f.name for f in features if f.categorical]
 
 
-def not_yet_known(table: pd.DataFrame, window_days: int = KNOWN_WINDOW_DAYS) -> np.ndarray:
-    """Per row of a round table: no visit in the window up to its round found isolation or risk."""
+def not_yet_known(table: pd.DataFrame, window_days: int) -> np.ndarray:
+    """Per row of a round table: no visit in the window up to its round found isolation or risk
+    (the window is the city's setting, ANBU_KNOWN_WINDOW_DAYS, the same the lists are built with)."""
     if "last_finding_on" not in table.columns:
         return np.ones(len(table), dtype=bool)
     return ~found_within(table["last_finding_on"], table["round_date"], window_days).to_numpy(dtype=bool)
 
 
-def frame_rows(table: pd.DataFrame, choice: Label, columns: list[str]) -> TrainingRows:
+def frame_rows(
+    table: pd.DataFrame, choice: Label, columns: list[str], known_window_days: int
+) -> TrainingRows:
     """Rows, labels and weights of a training table under one framing and population."""
     if choice.population == "not_yet_known":
-        table = table[not_yet_known(table)]
+        table = table[not_yet_known(table, known_window_days)]
     framing, survey_weight = choice.framing, choice.survey_weight
     if framing == "unvisited_negative":
         rows = table

@@ -142,7 +142,7 @@ def _discovery_section(metrics: dict[str, float], share: float) -> list[str]:
         "## Discovery list",
         "",
         f"The discovery list is drawn from the households not known at the test round (no visit "
-        f"found them isolated or at risk in the year before it); "
+        f"found them isolated or at risk in the {int(metrics['discovery_known_window_days'])} days before it); "
         f"{int(metrics['discovery_known_households']):,} households "
         f"({metrics.get('discovery_known_share', float('nan')):.1%}) were known and left out. Each "
         f"ranking's list at the whole round's capacity ({share:.0%}), judged among the rest:",

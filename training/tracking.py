@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-from features.settings import Settings
+from anbu.settings import Settings
 
 MODEL_NAME = "isolation-risk"
 """The registered model every experiment's candidate is registered under."""
@@ -23,6 +23,8 @@ EXPERIMENT_NAME = "anbu-isolation-risk"
 
 
 def default_store_dir() -> Path:
+    """ANBU_MODELS_DIR as the environment says now: the model store follows it at each call, as
+    MLflow's own MLFLOW_TRACKING_URI does (a test or a notebook may point it elsewhere mid-run)."""
     return Settings().models_dir
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from anbu.settings import Settings, process_settings
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
 from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
@@ -60,12 +61,12 @@ def load_rounds(data_dir: Path, config: ExperimentConfig) -> LabelledRounds:
 
 
 def score_test_round(
-    config: ExperimentConfig, rounds: LabelledRounds, candidate: Candidate
+    config: ExperimentConfig, rounds: LabelledRounds, candidate: Candidate, known_window_days: int
 ) -> dict[str, np.ndarray]:
     """Scores of the test round's households by the model and both baselines."""
     test = rounds.test
     numeric = [f for f in candidate.features if f not in candidate.categorical]
-    train = frame_rows(rounds.train, config.label, candidate.features)
+    train = frame_rows(rounds.train, config.label, candidate.features, known_window_days)
     logistic = logistic_pipeline(numeric, candidate.categorical, config.seed).fit(
         train.features, train.label, model__sample_weight=train.weight
     )
@@ -163,19 +164,24 @@ def _model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "lightgbm", "numpy", "pandas", "scipy")]
 
 
-def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path) -> TrainingResult:
-    """Run one experiment end to end and record it in MLflow."""
+def train_experiment(
+    data_dir: Path, config: ExperimentConfig, config_path: Path, settings: Settings | None = None
+) -> TrainingResult:
+    """Run one experiment end to end and record it in MLflow. The city's settings (default: this
+    process's) say how long a finding keeps a household known, for the not-yet-known population
+    and the discovery figures, as for the lists the model will serve."""
+    known_window_days = (settings or process_settings()).known_window_days
     configure()
     rounds = load_rounds(data_dir, config)
     test_date = pd.Timestamp(config.rounds.test)
     truth = round_truth(data_dir, test_date, survey_days(data_dir, test_date))
     try:
-        candidate = fit_candidate(config, rounds)
+        candidate = fit_candidate(config, rounds, known_window_days)
     except NotEnoughSurvey as error:
         raise _calibration_refusal(data_dir, config, error) from None
     with mlflow.start_run(run_name=config.name) as run:
         mlflow.set_tags({"experiment_config": config.name, "label_framing": config.label.framing})
-        mlflow.log_params(_flat_params(config))
+        mlflow.log_params({**_flat_params(config), "known_window_days": known_window_days})
         mlflow.log_artifact(str(config_path), artifact_path="config")
         for context, frame in (
             ("training", rounds.train),
@@ -204,7 +210,7 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
                     "visit_false_positive_rate_estimate": candidate.visit_noise.false_positive_rate,
                 }
             )
-        scores = score_test_round(config, rounds, candidate)
+        scores = score_test_round(config, rounds, candidate, known_window_days)
         evaluated = config.evaluation
         evaluation = evaluate_test_round(
             rounds.test,
@@ -215,6 +221,7 @@ def train_experiment(data_dir: Path, config: ExperimentConfig, config_path: Path
             min_group_positives=evaluated.min_group_positives,
             truth=truth,
             seed=config.seed,
+            known_window_days=known_window_days,
             allocation=evaluated.allocation,
             champion=champion_scores(rounds.test),
         )

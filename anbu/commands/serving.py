@@ -13,27 +13,23 @@ import typer
 from anbu.console import console, date_option, fail
 
 
-def records_location(data: Path) -> str:
-    """Where outcomes, overrides and the audit log live (ANBU_RECORDS_URL, else DIR/_records/)."""
-    from features.settings import Settings
-
-    return Settings(data=data).records_location
-
-
-def require_records(data: Path) -> None:
-    """Stop a command that reads records when none were ever written for `data` (a SQLite file
-    that does not exist; a server URL is left to answer for itself)."""
-    location = records_location(data)
-    if "://" not in location and not Path(location).is_file():
-        fail(f"no records at {location}: nothing has been recorded for {data}")
-
-
-def open_records(data: Path):
-    from features.settings import Settings
+def open_records(settings, *, recorded: bool = False):
+    """The records of the settings' data directory (ANBU_RECORDS_URL, else DIR/_records/). With
+    `recorded`, a command that only reads them stops in one sentence when nothing was ever written
+    there (a SQLite file that does not exist; a server URL is left to answer for itself)."""
     from serving.records.store import Records
 
-    settings = Settings(data=data)
-    return Records(settings.records_location, settings.records_secret_file)
+    location = settings.records_location
+    if recorded and "://" not in location and not Path(location).is_file():
+        fail(f"no records at {location}: nothing has been recorded for {settings.data}")
+    return Records(location, settings.records_secret_file)
+
+
+def _settings(data: Path):
+    """A command's settings: its --data over the environment, built once and passed down."""
+    from anbu.settings import Settings
+
+    return Settings(data=data)
 
 
 @contextmanager
@@ -144,7 +140,6 @@ def rank(
     what changed since the previous round: the lists the service gives for the same request, built
     by the same code from the same settings (ANBU_KNOWN_WINDOW_DAYS, ANBU_AS_OF, the records)."""
     from features.reference import district_names
-    from features.settings import Settings
     from serving.lists.builder import ListBuilder, ListRefused, ListRequest
     from serving.scoring.rounds import RoundNotScored, RoundUnreadable
     from serving.scoring.served_rounds import ServedRounds, served_day
@@ -158,7 +153,7 @@ def rank(
         fail(
             f"--data {data} is not a folder: give the data directory the round was scored in (e.g. data/demo)"
         )
-    settings = Settings(data=data)
+    settings = _settings(data)
     served = served_day(data, settings.as_of)
     unscored = (
         f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
@@ -167,7 +162,7 @@ def rank(
         fail(unscored)
     try:
         rounds = ServedRounds(data, served, _served_preference(data, served))
-        builder = ListBuilder(rounds, open_records(data), settings.known_window_days)
+        builder = ListBuilder(rounds, open_records(settings), settings.known_window_days)
         listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
         fail(unscored)
@@ -269,9 +264,7 @@ keys_app = typer.Typer(
 
 
 def _keys_file(data: Path) -> Path:
-    from features.settings import Settings
-
-    return Settings(data=data).keys_file
+    return _settings(data).keys_file
 
 
 def _known_scope(data: Path):
@@ -433,10 +426,11 @@ def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the 
 
     from serving.api.auth import KeyFile, NoDistricts, list_callers
 
+    keys_file = _keys_file(data)
     try:
-        callers = list_callers(_keys_file(data))
+        callers = list_callers(keys_file)
     except NoDistricts as error:  # a keys file edited by hand
-        entry = KeyFile.read(_keys_file(data)).callers[error.name]
+        entry = KeyFile.read(keys_file).callers[error.name]
         kept = {
             "dong": entry.get("dongs"),
             "max_capacity": entry.get("max_capacity"),
@@ -445,7 +439,7 @@ def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the 
         fail(_with_districts(error, data, "scope", name=error.name, gu=None, **kept))
     except ValueError as error:
         fail(str(error))
-    table = Table(title=str(_keys_file(data)))
+    table = Table(title=str(keys_file))
     for column in ("caller", "role", "scope"):
         table.add_column(column)
     for caller in callers:
@@ -466,7 +460,7 @@ def serve(
     the server (exec), so SIGTERM from systemd, `docker stop` or a test harness reaches it."""
     import sys
 
-    from features.settings import Settings
+    from anbu.settings import Settings
     from serving.api.auth import ROLES, add_key
     from serving.api.preflight import StartRefused, preflight
 
@@ -552,8 +546,7 @@ def outcomes(
 ) -> None:
     """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery, and
     with --samples the sweep samples they were drawn from (evaluation names where survey labels came from)."""
-    require_records(data)
-    records = open_records(data)
+    records = open_records(_settings(data), recorded=True)
     count = records.export_visits(out)
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
@@ -579,7 +572,7 @@ def records_verify(
 
     from serving.records.verify import verify
 
-    require_records(data)
+    records = open_records(_settings(data), recorded=True)
     kept = None
     if head is not None:
         try:
@@ -588,7 +581,6 @@ def records_verify(
             }
         except (OSError, ValueError, TypeError, IndexError) as error:
             fail(f"--head {head}: not heads written by `anbu records head` ({error})")
-    records = open_records(data)
     findings = verify(records, kept)
     counts = {name: last for name, (last, _) in records.heads().items()}
     if not findings:
@@ -643,7 +635,7 @@ def records_survey_sample(
     for option, text in (("--sweep", sweep), ("--by", by)):
         if not text.strip() or refused_in(text):
             fail(f"{option} {text!r}: write it in visible text")
-    recorded = open_records(data).record_survey_sample(ids.tolist(), sweep.strip(), by)
+    recorded = open_records(_settings(data)).record_survey_sample(ids.tolist(), sweep.strip(), by)
     console.print(f"{len(recorded):,} households recorded as drawn for the sweep {sweep.strip()!r}")
 
 
@@ -655,8 +647,7 @@ def records_corrections(
     which round, which households (planner keys cannot record for past rounds)."""
     import json
 
-    require_records(data)
-    audit = open_records(data).table("audit")
+    audit = open_records(_settings(data), recorded=True).table("audit")
     corrections = audit[audit["endpoint"] == "outcomes.correction"]
     if corrections.empty:
         console.print("No corrections: every record was taken for the round being served.")
@@ -680,7 +671,7 @@ def records_head(
     then catches a database rolled back to an earlier copy)."""
     import json
 
-    typer.echo(json.dumps(open_records(data).heads(), indent=2))
+    typer.echo(json.dumps(open_records(_settings(data)).heads(), indent=2))
 
 
 def bento() -> None:

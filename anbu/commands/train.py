@@ -23,12 +23,13 @@ def train(
     ),
 ) -> None:
     """Train, calibrate and evaluate one experiment; log it to MLflow and register the model."""
+    from anbu.settings import Settings
     from training.train import train_experiment
 
     try:
         experiment = load_experiment(config)
         with console.status(f"Training {experiment.name} …"):
-            result = train_experiment(data, experiment, config)
+            result = train_experiment(data, experiment, config, Settings(data=data))
     except (ConfigError, ContractError) as error:
         fail(str(error))
     m = result.metrics

@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from anbu.data_folder import DataFolder
 from features.contract.files import arrow_schema, find_source_file
 from features.contract.row_checks import BLANKED, REASON, ROW, check_batch
 from features.contract.schemas import SOURCES, SOURCES_BY_NAME, SourceSpec
-from features.data_folder import DataFolder
 from features.reference import UNKNOWN_INDICATOR_CATEGORY, indicator_categories
 
 BATCH_ROWS = 1_000_000

@@ -7,16 +7,11 @@ import pandas as pd
 from features.contract.vocabulary import POSITIVE_OUTCOMES, VISIT_OUTCOMES
 from features.declaration import Feature, FeatureFamily, level_code, levels_of
 
-KNOWN_WINDOW_DAYS = 365
-"""How long a visit that found isolation or risk keeps a household known to outreach: the
-line between the discovery and the re-check list (serving/records/known.py) and the population the
-discovery figures are measured on (training/discovery.py). About a year of regular contact."""
 
-
-def found_within(last_finding_on: pd.Series, day, window_days: int = KNOWN_WINDOW_DAYS) -> pd.Series:
+def found_within(last_finding_on: pd.Series, day, window_days: int) -> pd.Series:
     """Per household: its last isolated or at-risk finding falls in the window up to `day` (a date
     or a per-row series of round dates): the one definition of known-by-a-visit that the lists and
-    the training figures share."""
+    the training figures share; the window is the city's setting (anbu/settings.py)."""
     found = pd.to_datetime(last_finding_on)
     day = pd.to_datetime(day)
     return found.notna() & (found <= day) & (found >= day - pd.Timedelta(days=window_days))

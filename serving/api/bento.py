@@ -22,7 +22,7 @@ import bentoml
 import lightgbm as lgb
 from bentoml._internal.bento.build_config import BentoEnvSchema
 
-from features.settings import Settings
+from anbu.settings import Settings
 from serving.scoring.champion import Champion, load_champion
 
 BENTO_NAME = "anbu"

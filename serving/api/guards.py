@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from features.settings import Settings
 from serving.api.auth import json_response
 from serving.api.errors import error_body
 
@@ -48,11 +47,11 @@ def _shown(name: str) -> str:
 class JsonBodyMiddleware:
     """`fields` is called once, on the first request (the service's APIs are declared by then)."""
 
-    def __init__(self, app, fields: Callable[[], RouteFields], max_body_bytes: int | None = None) -> None:
+    def __init__(self, app, fields: Callable[[], RouteFields], max_body_bytes: int) -> None:
         self.app = app
         self._fields_factory = fields
         self._fields: RouteFields | None = None
-        self.max_body = max_body_bytes or Settings().max_body_bytes
+        self.max_body = max_body_bytes
 
     @property
     def fields(self) -> RouteFields:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.settings import Settings
+from anbu.settings import Settings
 from serving.scoring.rounds import (
     RoundNotScored,
     legacy_files,

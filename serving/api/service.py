@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pydantic
 
+from anbu.settings import process_settings
 from features.catalogue import by_name
 from features.contract.vocabulary import SURVEY_DRAW_VOUCHES_DAYS
-from features.settings import Settings
 from serving.api import metrics_labels, request_timeout
 from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
 from serving.api.bento import bento_model_tag, load_bento_champion
@@ -64,7 +64,7 @@ from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
 from serving.scoring.rounds import RoundUnreadable
-from serving.scoring.served_rounds import LoadedRound, ServedRounds
+from serving.scoring.served_rounds import LoadedRound, ServedRounds, settle
 from training.tracking import MODEL_NAME
 
 
@@ -105,7 +105,7 @@ web = planner_app()
 @bentoml.asgi_app(web, path="/planner")
 @bentoml.service(
     name="anbu",
-    workers=Settings().workers,
+    workers=process_settings().workers,
     logging={"access": {"enabled": False}},
     traffic={"timeout": 60},
 )
@@ -119,12 +119,12 @@ class Anbu:
         """Before the port opens (main process): one sentence and exit 1, not a crash loop."""
         if not bento_model_tag():
             try:
-                preflight(Settings())
+                preflight(process_settings())
             except StartRefused as refusal:
                 raise SystemExit(f"anbu: {refusal}") from None
 
     def __init__(self) -> None:
-        self.settings = Settings()
+        self.settings = process_settings()
         self.records = Records(self.settings.records_location, self.settings.records_secret_file)
         self._load()
 
@@ -137,6 +137,7 @@ class Anbu:
         self.explainer = champion.explainer  # built at start (path tables), not on a request
         self.as_of = as_of
         self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version)
+        settle()
         self.lists = ListBuilder(self.rounds, self.records, self.settings.known_window_days)
         self.served = self.rounds.served.households
         self.dongs_by_district = {
@@ -638,9 +639,10 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
 
 
 def _routes():
-    settings = Settings()
     return route_table(
-        {api.route: api.func for api in Anbu.apis.values()}, {"/planner": web}, settings.metrics_open
+        {api.route: api.func for api in Anbu.apis.values()},
+        {"/planner": web},
+        process_settings().metrics_open,
     )
 
 
@@ -656,7 +658,7 @@ def _document() -> dict:
 
 
 def _keys_file():
-    return Settings().keys_file
+    return process_settings().keys_file
 
 
 def _body_fields() -> dict[str, frozenset[str]]:
@@ -669,5 +671,7 @@ Anbu.add_asgi_middleware(ResponseHeadersMiddleware)
 Anbu.add_asgi_middleware(OpenApiDocMiddleware, document=_document)
 Anbu.add_asgi_middleware(ApiKeyMiddleware, table=_routes, keys_file=_keys_file)
 # Inside the key check: a body is read and parsed only for a caller with a key.
-Anbu.add_asgi_middleware(JsonBodyMiddleware, fields=_body_fields)
+Anbu.add_asgi_middleware(
+    JsonBodyMiddleware, fields=_body_fields, max_body_bytes=process_settings().max_body_bytes
+)
 Anbu.add_asgi_middleware(DocsPageMiddleware)

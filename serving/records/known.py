@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.families.history import KNOWN_WINDOW_DAYS, found_within
+from features.families.history import found_within
 
 __all__ = [
-    "KNOWN_WINDOW_DAYS",
     "CareEvent",
     "CareMark",
     "Knowledge",

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.data_folder import DataFolder
+from anbu.data_folder import DataFolder
 from features.output_schema import OutputSchema, OutputSchemaError
 from serving.scoring.reasons import (
     FLAT_REASON_COLUMNS,

@@ -30,7 +30,9 @@ EARLIER_ROUNDS_KEPT = 2
 
 
 def settle() -> None:
-    """Move what was just loaded out of the collector's sight. A scored city round leaves a large
+    """For a long-running service, after loading its rounds: move what was just loaded out of the
+    collector's sight (a command that exits soon must not: cycles among frozen objects are never
+    collected, and DuckDB's bindings then report them as leaked at exit). A scored city round leaves a large
     heap of long-lived objects that every full collection walked: at Seoul scale that pause was
     140 ms, landing on one `rank` call in ten. Frozen objects are still freed when dropped."""
     gc.collect()
@@ -101,7 +103,6 @@ class ServedRounds:
         before = previous_round(self.data_dir, self.as_of)
         self.previous = self._read(shown_version(self.data_dir, before)) if before is not None else None
         self._earlier: OrderedDict[pd.Timestamp, LoadedRound] = OrderedDict()
-        settle()
 
     @staticmethod
     def _read(scored: ScoredRound) -> LoadedRound:

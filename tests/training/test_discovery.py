@@ -23,7 +23,7 @@ def _round(found: list[str | None]) -> pd.DataFrame:
 
 def test_a_household_is_known_only_for_a_finding_inside_the_window_and_not_after_the_round() -> None:
     table = _round(["2026-05-01", "2025-05-01", None, "2026-08-15"])
-    assert not_yet_known(table).tolist() == [False, True, True, True]
+    assert not_yet_known(table, window_days=365).tolist() == [False, True, True, True]
     assert not_yet_known(table, window_days=30).tolist() == [True, True, True, True]
 
 
@@ -34,7 +34,7 @@ def test_the_discovery_list_skips_known_households_and_is_judged_among_the_rest(
     district = table["gu"].to_numpy()
     model = Ranking(np.linspace(0.9, 0.1, 10), district, "city", True)  # H0 > H1 > … > H9
     rule = Ranking(np.arange(10, dtype=float), district, "city", False)  # H9 > H8 > …
-    metrics = discovery_metrics(table, {"model": model, "rule": rule}, 0.2, None, truth)
+    metrics = discovery_metrics(table, {"model": model, "rule": rule}, 0.2, None, truth, 365)
     # capacity 2 of 10: the model lists H2, H3 (one positive); the rule H9, H8 (none)
     assert metrics["model_truth_discovery_precision_at_capacity"] == 0.5
     assert metrics["model_truth_discovery_recall_at_capacity"] == 0.5  # H2 of {H2, H4}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from anbu.settings import KNOWN_WINDOW_DAYS
 from training.config import Label
 from training.framing import frame_rows
 
@@ -25,14 +26,16 @@ def _training_round() -> pd.DataFrame:
 
 
 def test_every_labelled_household_trains_the_model_by_default() -> None:
-    rows = frame_rows(_training_round(), Label(), ["crisis_count"])
+    rows = frame_rows(_training_round(), Label(), ["crisis_count"], KNOWN_WINDOW_DAYS)
     assert rows.features["crisis_count"].tolist() == [3, 1, 2]
     assert rows.label.tolist() == [1, 0, 1]
     assert rows.weight.tolist() == [1.0, 5.0, 1.0]
 
 
 def test_the_discovery_population_leaves_out_households_outreach_already_found() -> None:
-    rows = frame_rows(_training_round(), Label(population="not_yet_known"), ["crisis_count"])
+    rows = frame_rows(
+        _training_round(), Label(population="not_yet_known"), ["crisis_count"], KNOWN_WINDOW_DAYS
+    )
     assert rows.features["crisis_count"].tolist() == [1, 2]
     assert rows.label.tolist() == [0, 1]
     assert rows.weight.tolist() == [5.0, 1.0]
@@ -40,5 +43,5 @@ def test_the_discovery_population_leaves_out_households_outreach_already_found()
 
 def test_the_population_applies_before_the_naive_framing_counts_the_unvisited_as_negative() -> None:
     label = Label(framing="unvisited_negative", population="not_yet_known")
-    rows = frame_rows(_training_round(), label, ["crisis_count"])
+    rows = frame_rows(_training_round(), label, ["crisis_count"], KNOWN_WINDOW_DAYS)
     assert rows.label.tolist() == [0, 1, 0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.settings import Settings
+from anbu.settings import Settings
 from serving.api.preflight import StartRefused, preflight
 
 

@@ -3,19 +3,25 @@
 `bentoml serve`, `anbu serve`, a Bento, the CLI's stages and the tests all read the environment
 through this object, so a wrong value is refused at start with the setting's name, not found on the
 first request, and the README's table of settings is the list of its fields
-(tests/features/test_settings.py keeps the two equal).
+(tests/anbu/test_settings.py keeps the two equal). It imports no stage: every stage may import it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.data_folder import DataFolder
-from features.families.history import KNOWN_WINDOW_DAYS
+from anbu.data_folder import DataFolder
+
+KNOWN_WINDOW_DAYS = 365
+"""How long a visit that found isolation or risk keeps a household known to outreach, unless the
+city sets ANBU_KNOWN_WINDOW_DAYS: the line between the discovery and the re-check list
+(serving/records/known.py) and the population the discovery figures are measured on
+(training/discovery.py). About a year of regular contact. A city's policy, so the application's."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +93,10 @@ class Settings(BaseSettings):
     @property
     def keys_file(self) -> Path:
         return Path(self.keys) if self.keys else self.folder.keys
+
+
+@functools.cache
+def process_settings() -> Settings:
+    """The settings of this process, read from its environment once: the service and everything
+    it calls share one object (a command builds its own from its options and passes it down)."""
+    return Settings()

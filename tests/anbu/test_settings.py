@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.data_folder import DataFolder
-from features.settings import Settings
+from anbu.data_folder import DataFolder
+from anbu.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("anbu", "features", "training", "serving", "synthetic", "bench")
@@ -54,13 +54,31 @@ def test_no_module_reads_an_anbu_variable_by_hand() -> None:
 
 def test_data_folder_names_are_joined_only_by_the_layout() -> None:
     joined = re.compile(r"""/\s*["']_(validated|scores|truth|records|lists)["']""")
-    layout = ROOT / "features" / "data_folder.py"
+    layout = ROOT / "anbu" / "data_folder.py"
     offenders = [
         str(path.relative_to(ROOT))
         for path in _sources()
         if path != layout and joined.search(path.read_text("utf-8"))
     ]
     assert offenders == []
+
+
+def test_settings_and_the_layout_belong_to_no_stage_and_no_stage_reads_another_for_a_default() -> None:
+    stage_import = re.compile(r"^\s*(from|import) (features|training|serving|synthetic)\b", re.M)
+    for module in ("settings.py", "data_folder.py"):
+        assert not stage_import.search((ROOT / "anbu" / module).read_text("utf-8")), module
+    # A stage builds no settings of its own: the service's are built once per process, a
+    # command's from its options, and both are passed down.
+    built = re.compile(r"\bSettings\(")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("features", "training", "serving")
+        for path in (ROOT / package).rglob("*.py")
+        if built.search(path.read_text("utf-8"))
+    ]
+    # Two read the environment at each call on purpose: the model store follows it as MLflow's own
+    # MLFLOW_TRACKING_URI does, and a Bento is told its packed model by it while being built.
+    assert sorted(offenders) == ["serving/api/bento.py", "training/tracking.py"]
 
 
 def test_the_layout_is_the_documented_one(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@
     DIR/_records/              anbu.sqlite, records.secret, api_keys.toml (outcomes, audit, keys)
     DIR/_lists/                lists written by `anbu rank`
 
-Every folder name is spelt here and nowhere else; the settings (features/settings.py) can move
+Every folder name is spelt here and nowhere else; the settings (anbu/settings.py) can move
 the records database, its key and the API keys elsewhere.
 """
 
