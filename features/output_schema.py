@@ -2,9 +2,10 @@
 
 Inputs have strict pandera models (features/contract/); outputs are checked too, where they are
 written and where they are read, so a file another engine, an older version or a hand edit wrote
-is refused with the file and the column named, not misread. Types are checked by kind, not by
-exact Arrow type: DuckDB writes `string` where pandas writes `large_string`, and Spark writes
-its timestamps with a time zone; all of those mean the same column. A nested column (a scored
+is refused with the file and the column named, not misread. Types are checked by kind (the
+contract's kinds, features/column_kinds.py), not by exact Arrow type: DuckDB writes `string`
+where pandas writes `large_string`, and Spark writes its timestamps with a time zone; all of those
+mean the same column. A nested column (a scored
 round's reasons) is declared by its Arrow type and checked by shape: a list of structs with
 these fields by name, each of its kind (Spark names a list's items `element`, pyarrow `item`).
 """
@@ -14,27 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-Kind = Literal["string", "timestamp", "float", "integer", "boolean"]
-
-
-def _is_string(t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):  # a categorical pandas column
-        return _is_string(t.value_type)
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-_IS_KIND = {
-    "string": _is_string,
-    "timestamp": pa.types.is_timestamp,
-    "float": pa.types.is_floating,
-    "integer": pa.types.is_integer,
-    "boolean": pa.types.is_boolean,
-}
+from features.column_kinds import KINDS, KindName
 
 
 def _of_shape(declared: pa.DataType, found: pa.DataType) -> bool:
@@ -52,17 +37,17 @@ def _of_shape(declared: pa.DataType, found: pa.DataType) -> bool:
             and [f.name for f in found] == [f.name for f in declared]
             and all(_of_shape(d.type, f.type) for d, f in zip(declared, found, strict=True))
         )
-    for is_kind in _IS_KIND.values():
-        if is_kind(declared):
-            return is_kind(found)
+    for kind in KINDS.values():
+        if kind.is_arrow(declared):
+            return kind.is_arrow(found)
     return found.equals(declared)
 
 
-def _is(kind: Kind | pa.DataType, found: pa.DataType) -> bool:
+def _is(kind: KindName | pa.DataType, found: pa.DataType) -> bool:
     if isinstance(kind, pa.DataType):
         return _of_shape(kind, found)
     # A column with no value at all (Arrow's null type) is of every kind.
-    return pa.types.is_null(found) or _IS_KIND[kind](found)
+    return pa.types.is_null(found) or KINDS[kind].is_arrow(found)
 
 
 class OutputSchemaError(ValueError):
@@ -73,7 +58,7 @@ class OutputSchemaError(ValueError):
 class OutputSchema:
     name: str
     """What the file is, for messages: "round table", "scored round"."""
-    columns: tuple[tuple[str, Kind | pa.DataType], ...]
+    columns: tuple[tuple[str, KindName | pa.DataType], ...]
 
     @property
     def names(self) -> list[str]:

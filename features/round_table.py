@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from features import catalogue
+from features.column_kinds import KindName
 from features.contract.delivery import ensure_validated
 from features.contract.schemas import FEATURE_INPUTS
 from features.delivery_views import connect
@@ -29,7 +30,7 @@ from features.labels import (
     survey_visit_days,
     survey_visits_by_month,
 )
-from features.output_schema import Kind, OutputSchema
+from features.output_schema import OutputSchema
 
 IDENTITY_COLUMNS = ("household_id", "round_date")
 AUDIT_COLUMNS = ("gu", "dong_code", "head_sex", "age_band", "housing_type_name")
@@ -38,7 +39,7 @@ KNOWN_COLUMNS = ("last_finding_on",)
 """What outreach already knows (the latest visit on or before the round that found the household
 isolated or at risk): it decides whether a household belongs on the discovery or the re-check
 list (serving/records/known.py), never a model input."""
-LABEL_KINDS: tuple[tuple[str, Kind], ...] = (
+LABEL_KINDS: tuple[tuple[str, KindName], ...] = (
     ("label", "float"),
     ("label_trigger", "string"),
     ("label_survey", "integer"),

@@ -468,16 +468,6 @@ def read_report(out_dir: Path) -> DeliveryReport:
     return DeliveryReport.from_json((Path(out_dir) / REPORT_FILE).read_text(encoding="utf-8"))
 
 
-_PANDAS_TYPES = {
-    "string": "str",
-    "date": "datetime64[us]",
-    "timestamp": "datetime64[us]",
-    "int": "Int64",
-    "float": "float64",
-    "bool": "boolean",
-}
-
-
 def read_accepted(out_dir: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """Accepted rows of one source as a typed frame (the dtypes the schema declares)."""
     spec = SOURCES_BY_NAME[name]
@@ -490,7 +480,7 @@ def read_accepted(out_dir: Path, name: str, columns: list[str] | None = None) ->
         table = pq.read_table(path, columns=columns)
     frame = table.to_pandas()
     for column in frame.columns:
-        frame[column] = frame[column].astype(_PANDAS_TYPES[spec.kind(column)])
+        frame[column] = frame[column].astype(spec.kind(column).pandas_dtype)
     return frame
 
 

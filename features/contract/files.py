@@ -2,7 +2,8 @@
 
 The contract promises Parquet (or CSV with the same name and columns). Writing through
 `SourceWriter` gives every producer — the synthetic generator, tests, the validator's accepted
-output — the same Arrow types: calendar dates as `date32`, naive KST timestamps, nullable ints.
+output — the same Arrow types, each column's kind's (features/column_kinds.py): calendar dates as
+`date32`, naive KST timestamps, nullable ints.
 """
 
 from __future__ import annotations
@@ -16,19 +17,10 @@ import pyarrow.parquet as pq
 
 from features.contract.schemas import SourceSpec
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-}
-
 
 def arrow_schema(spec: SourceSpec) -> pa.Schema:
-    """The Arrow schema a contract file of this source is written with."""
-    return pa.schema([pa.field(c, _ARROW_TYPES[spec.kind(c)]) for c in spec.columns])
+    """The Arrow schema a contract file of this source is written with (its columns' kinds')."""
+    return pa.schema([pa.field(c, spec.kind(c).arrow_type) for c in spec.columns])
 
 
 def find_source_file(data_dir: Path, spec: SourceSpec) -> Path | None:

@@ -2,20 +2,24 @@
 
 Every contract file has one pandera model here. The reader checks deliveries against these models,
 the synthetic generator writes frames that must pass them, and the tests build bad rows against
-them; nothing else restates a column name, type or allowed value. Each column's `kind` (metadata)
-says how a raw value is parsed before the model's checks run: CSV deliveries arrive as text and
-Parquet deliveries may carry the wrong physical type, so parsing is explicit, never a silent cast.
+them; nothing else restates a column name, type or allowed value. Each column's `kind` (metadata,
+features/column_kinds.py) says how a raw value is parsed before the model's checks run (CSV
+deliveries arrive as text and Parquet deliveries may carry the wrong physical type, so parsing is
+explicit, never a silent cast), the Arrow type the file is written with and the dtype it is read
+back as. pandera takes a column's dtype from its annotation, so the annotation states the kind a
+second time; a model whose annotation and kind disagree is refused when its class is created.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines import pandas_engine
 from pandera.typing import Series
 
+from features.column_kinds import KINDS, ColumnKind, KindName
 from features.contract.vocabulary import (  # the contract's allowed values, re-exported here
     CONTACT_CHANNELS,
     CONTACT_TOPICS,
@@ -30,10 +34,10 @@ from features.contract.vocabulary import (  # the contract's allowed values, re-
 )
 from features.reference import district_names
 
-ColumnKind = Literal["string", "date", "timestamp", "int", "float", "bool"]
 
-
-def _column(kind: ColumnKind, description: str, *, nullable: bool = False, **checks) -> object:
+def _column(kind: KindName, description: str, *, nullable: bool = False, **checks) -> object:
+    if kind not in KINDS:
+        raise ValueError(f"{kind!r} is not a column kind; the kinds are {list(KINDS)}")
     return pa.Field(nullable=nullable, description=description, metadata={"kind": kind}, **checks)
 
 
@@ -52,6 +56,19 @@ class _Contract(pa.DataFrameModel):
         coerce = False
         ordered = False
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Refuse a model whose column annotation (Series[...]) is not its kind's dtype."""
+        super().__init_subclass__(**kwargs)
+        for name, column in cls.to_schema().columns.items():
+            kind = (column.metadata or {}).get("kind")
+            if kind not in KINDS:
+                raise TypeError(f"{cls.__name__}.{name}: declare it with _column(kind, ...)")
+            if column.dtype != pandas_engine.Engine.dtype(KINDS[kind].pandas_dtype):
+                raise TypeError(
+                    f"{cls.__name__}.{name} is annotated {column.dtype} but its kind {kind} "
+                    f"is {KINDS[kind].pandas_dtype}"
+                )
+
 
 class Households(_Contract):
     """Administrative registry, effective-dated: one row per household per period."""
@@ -64,19 +81,21 @@ class Households(_Contract):
     gu: Series[str] = _column("string", "district, Korean name", isin=list(district_names()))
     dong_code: Series[str] = _column("string", "administrative dong code", str_length={"min_value": 1})
     head_birth_year: Series[pd.Int64Dtype] = _column(
-        "int", "birth year of the household head", ge=1890, le=2030
+        "integer", "birth year of the household head", ge=1890, le=2030
     )
     head_sex: Series[str] = _column("string", "M or F (protected)", isin=["M", "F"])
-    household_size: Series[pd.Int64Dtype] = _column("int", "members registered at the address", ge=1, le=30)
+    household_size: Series[pd.Int64Dtype] = _column(
+        "integer", "members registered at the address", ge=1, le=30
+    )
     housing_type: Series[str] = _column("string", "housing type", isin=list(HOUSING_TYPES))
     tenure: Series[str] = _column("string", "tenure", isin=list(TENURES))
     moved_in: Series[pa.DateTime] = _column("date", "when the household moved to this address")
     livelihood_status: Series[str] = _column(
         "string", "basic livelihood security status", isin=list(LIVELIHOOD_STATUSES)
     )
-    medical_aid: Series[pd.BooleanDtype] = _column("bool", "receives medical aid")
+    medical_aid: Series[pd.BooleanDtype] = _column("boolean", "receives medical aid")
     disability: Series[pd.BooleanDtype] = _column(
-        "bool", "registered disability in the household (protected)"
+        "boolean", "registered disability in the household (protected)"
     )
 
     @pa.dataframe_check(error="valid_to must be after valid_from")
@@ -104,7 +123,9 @@ class CrisisEvents(_Contract):
     reference_month: Series[pa.DateTime] = _column("date", "first day of the month the event refers to")
     reported_on: Series[pa.DateTime] = _column("date", "when the agency's report reached the city")
     amount_krw: Series[float] = _column("float", "amount in arrears or spent", nullable=True, ge=0)
-    months_overdue: Series[pd.Int64Dtype] = _column("int", "months in arrears", nullable=True, ge=0, le=600)
+    months_overdue: Series[pd.Int64Dtype] = _column(
+        "integer", "months in arrears", nullable=True, ge=0, le=600
+    )
 
     @pa.dataframe_check(error="reference_month is not the first day of a month")
     def reference_month_is_month_start(cls, df: pd.DataFrame) -> Series[bool]:
@@ -146,12 +167,12 @@ class AiCalls(_Contract):
 
     household_id: Series[str] = _identifier()
     called_at: Series[pa.DateTime] = _column("timestamp", "when the call was placed, KST")
-    answered: Series[pd.BooleanDtype] = _column("bool", "whether the call was answered")
+    answered: Series[pd.BooleanDtype] = _column("boolean", "whether the call was answered")
     duration_s: Series[float] = _column(
         "float", "length of the answered call", nullable=True, ge=0, le=86_400
     )
     risk_flag: Series[pd.BooleanDtype] = _column(
-        "bool", "speech analysis heard risky words (answered calls only)", nullable=True
+        "boolean", "speech analysis heard risky words (answered calls only)", nullable=True
     )
 
     @pa.dataframe_check(error="risk_flag is set on an unanswered call")
@@ -176,7 +197,7 @@ class OutreachVisits(_Contract):
     trigger: Series[str] = _column("string", "why the visit happened", isin=list(VISIT_TRIGGERS))
     outcome: Series[str] = _column("string", "what the visit found", isin=list(VISIT_OUTCOMES))
     checklist_score: Series[pd.Int64Dtype] = _column(
-        "int", "social-isolation checklist, 0-13", nullable=True, ge=0, le=13
+        "integer", "social-isolation checklist, 0-13", nullable=True, ge=0, le=13
     )
 
 
@@ -216,7 +237,7 @@ class SourceSpec:
         return tuple(self.model.to_schema().columns)
 
     def kind(self, column: str) -> ColumnKind:
-        return self.model.to_schema().columns[column].metadata["kind"]
+        return KINDS[self.model.to_schema().columns[column].metadata["kind"]]
 
 
 SOURCES: tuple[SourceSpec, ...] = (
