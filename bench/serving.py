@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop rank clients")
     arguments = parser.parse_args()
 
-    from serving.api.auth import add_key
+    from serving.keys.key_file import add_key
     from serving.scoring.rounds import scored_rounds, shown_version
     from tests.support.local_postgres import postgres_server
     from tests.support.local_server import bentoml_server, service_environment

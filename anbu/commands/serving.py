@@ -140,7 +140,8 @@ def rank(
     what changed since the previous round: the lists the service gives for the same request, built
     by the same code from the same settings (ANBU_KNOWN_WINDOW_DAYS, ANBU_AS_OF, the records)."""
     from features.reference import district_names
-    from serving.lists.builder import ListBuilder, ListRefused, ListRequest
+    from serving.lists.builder import ListBuilder, ListRequest
+    from serving.refusal import Refused
     from serving.scoring.rounds import RoundNotScored, RoundUnreadable
     from serving.scoring.served_rounds import ServedRounds, served_day
 
@@ -168,7 +169,7 @@ def rank(
         fail(unscored)
     except RoundUnreadable as error:
         fail(str(error))
-    except ListRefused as refusal:
+    except Refused as refusal:
         if refusal.code == "round_not_scored":
             fail(unscored)
         fail(LIST_OPTIONS.get(refusal.field, refusal.field) + refusal.message.removeprefix(refusal.field))
@@ -269,7 +270,7 @@ def _keys_file(data: Path) -> Path:
 
 def _known_scope(data: Path):
     """What a scope's dongs and routes may name; each is read only when a scope names one."""
-    from serving.api.auth import KnownScope
+    from serving.keys.key_file import KnownScope
 
     return KnownScope(dongs=lambda: _city_dongs(data), routes=_declared_routes)
 
@@ -359,7 +360,7 @@ def keys_add(
     route: Routes = None,
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
-    from serving.api.auth import NoDistricts, add_key
+    from serving.keys.key_file import NoDistricts, add_key
 
     try:
         key = add_key(
@@ -390,7 +391,7 @@ def keys_scope(
     route: Routes = None,
 ) -> None:
     """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
-    from serving.api.auth import NoDistricts, set_scope
+    from serving.keys.key_file import NoDistricts, set_scope
 
     try:
         caller = set_scope(
@@ -410,7 +411,7 @@ def keys_revoke(
     name: str = typer.Option(..., "--name", help="The caller whose key stops working."),
 ) -> None:
     """Remove a caller's key; the running service refuses it from the next request."""
-    from serving.api.auth import revoke
+    from serving.keys.key_file import revoke
 
     try:
         revoke(_keys_file(data), name)
@@ -424,18 +425,14 @@ def keys_list(data: Path = typer.Option(..., "--data", help="Data directory the 
     """Every caller with its role and scope (never the keys: only their hashes are stored)."""
     from rich.table import Table
 
-    from serving.api.auth import KeyFile, NoDistricts, list_callers
+    from serving.keys.key_file import KeyFile, NoDistricts, list_callers
 
     keys_file = _keys_file(data)
     try:
         callers = list_callers(keys_file)
     except NoDistricts as error:  # a keys file edited by hand
         entry = KeyFile.read(keys_file).callers[error.name]
-        kept = {
-            "dong": entry.get("dongs"),
-            "max_capacity": entry.get("max_capacity"),
-            "route": entry.get("routes"),
-        }
+        kept = {"dong": entry.dongs, "max_capacity": entry.max_capacity, "route": entry.routes}
         fail(_with_districts(error, data, "scope", name=error.name, gu=None, **kept))
     except ValueError as error:
         fail(str(error))
@@ -461,8 +458,9 @@ def serve(
     import sys
 
     from anbu.settings import Settings
-    from serving.api.auth import ROLES, add_key
     from serving.api.preflight import StartRefused, preflight
+    from serving.keys.callers import ROLES
+    from serving.keys.key_file import add_key
 
     if not Path(data).is_dir():
         fail(f"--data {data} is not a folder: give the data directory with scored rounds (e.g. data/demo)")

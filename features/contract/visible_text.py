@@ -119,3 +119,15 @@ def escaped(text: str) -> str:
 def refused_in(text: str) -> list[str]:
     """The distinct refused characters of `text`, described, in the order they first occur."""
     return [describe(char) for char in dict.fromkeys(INVISIBLE_RE.findall(text))]
+
+
+def unreadable(value: str) -> tuple[str, str] | None:
+    """(code, sentence) for text that matches the document's pattern yet a reader still cannot see
+    as typed: invisible characters above U+FFFF (tag characters), or only marks, variation selectors
+    and blank braille cells. The pattern cannot say these, so the route refuses them (422)."""
+    beyond = [describe(char) for char in dict.fromkeys(BEYOND_THE_BMP_RE.findall(value))]
+    if beyond:
+        return "invisible_characters", f"holds {', '.join(beyond[:3])}: text must read as it was written"
+    if not has_visible(value):
+        return "blank_text", "must have a visible character, not only spaces, marks or fillers"
+    return None

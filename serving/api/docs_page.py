@@ -27,8 +27,7 @@ from pathlib import Path
 
 from starlette.responses import Response
 
-from serving.api.auth import json_response
-from serving.api.errors import error_body
+from serving.api.errors import error_body, error_response
 
 PAGE = Path(__file__).with_name("docs_page.html")
 START = Path(__file__).with_name("docs_page.js")
@@ -87,6 +86,8 @@ class DocsPageMiddleware:
             response = Response(answer.body, media_type=answer.media_type, headers=answer.headers)
             await response(scope, receive, send)
         elif path.startswith(ASSETS):
-            await json_response(send, 404, error_body("no_route", "path", f"no route {path[:80]!r}"))
+            await error_response(404, error_body("no_route", "path", f"no route {path[:80]!r}"))(
+                scope, receive, send
+            )
         else:
             await self.app(scope, receive, send)

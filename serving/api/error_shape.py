@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Iterable
 
-from serving.api.errors import ERROR_CODES, code_for_status, error_body, log, where_raised
+from serving.api.errors import ERROR_CODES, code_for_status, error_body, error_response, log, where_raised
 
 LARGEST_HELD = 64_000
 """An error answer longer than this is passed on unshaped rather than held in memory (none is)."""
@@ -234,10 +234,4 @@ class ErrorShapeMiddleware:
                 "the service failed on this request; the log has what went wrong under its request id",
                 request_id=reference,
             )
-            payload = json.dumps(body).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ]
-            await send({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
+            await error_response(500, body)(scope, receive, send)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from starlette.responses import JSONResponse
 
 from serving.records.store import RecordsUnavailable
+from serving.refusal import Refused
 
 log = logging.getLogger("anbu.service")
 
@@ -108,19 +109,6 @@ def code_for_status(status: int) -> str:
     return STATUS_CODES.get(status, "server_error" if status >= 500 else "invalid_value")
 
 
-class Refused(Exception):
-    """A request the service will not answer as asked: status, the field to blame, one sentence,
-    and the code a client branches on (by default the status's)."""
-
-    def __init__(self, status: int, field: str, message: str, *, code: str | None = None, **facts) -> None:
-        super().__init__(message)
-        self.status, self.field, self.message, self.facts = status, field, message, facts
-        self.code = code or code_for_status(status)
-
-    def body(self) -> dict:
-        return error_body(self.code, self.field, self.message, **self.facts)
-
-
 def request_id(request) -> str:
     """BentoML's id of this request: an API route's request has it in its scope (and in the
     X-BentoML-Request-ID response header); a mounted app's (the planner's downloads) does not, and
@@ -144,11 +132,17 @@ def where_raised(error: BaseException) -> str:
     return f"{'/'.join(last.filename.split('/')[-2:])} line {last.lineno} in {last.name}"
 
 
+def error_response(status: int, body: dict, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one way an error answer is written: a route returns it, a layer before the routes
+    answers with it (`await error_response(...)(scope, receive, send)`)."""
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _respond(ctx, status: int, body: dict, headers: dict | None = None) -> JSONResponse:
     # BentoML copies ctx's status onto whatever a route returns, so it is set there as well.
     if ctx is not None:
         ctx.response.status_code = status
-    return JSONResponse(body, status_code=status, headers=headers)
+    return error_response(status, body, headers)
 
 
 def answers(route: Callable) -> Callable:
@@ -164,7 +158,9 @@ def answers(route: Callable) -> Callable:
         try:
             return route(*args, **kwargs)
         except Refused as refusal:
-            return _respond(ctx, refusal.status, refusal.body())
+            return _respond(
+                ctx, refusal.status, error_body(refusal.code, refusal.field, refusal.message, **refusal.facts)
+            )
         except RecordsUnavailable as error:
             rid = request_id(request)
             log.error("request %s to %s: records unavailable", rid, route.__name__)

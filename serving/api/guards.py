@@ -23,8 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from serving.api.auth import json_response
-from serving.api.errors import error_body
+from serving.api.errors import error_body, error_response
 
 RouteFields = Mapping[str, frozenset[str]]
 """Each API route's path and the top-level names its body may have."""
@@ -67,16 +66,19 @@ class JsonBodyMiddleware:
         kinds = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"content-type"]
         if len(kinds) > 1:
             await self._not_json(
-                send, f"content-type: sent {len(kinds)} times; send it once, as application/json"
+                scope,
+                receive,
+                send,
+                f"content-type: sent {len(kinds)} times; send it once, as application/json",
             )
             return
         kind = (kinds[0] if kinds else "application/json").split(";")[0].strip().lower()
         if kind != "application/json":
-            await self._not_json(send, f"content-type {kind[:60]!r}: send application/json")
+            await self._not_json(scope, receive, send, f"content-type {kind[:60]!r}: send application/json")
             return
         declared = [v for k, v in scope["headers"] if k.lower() == b"content-length"]
         if any(v.isdigit() and int(v) > self.max_body for v in declared):
-            await self._too_large(send)
+            await self._too_large(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -87,7 +89,7 @@ class JsonBodyMiddleware:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body:
-                await self._too_large(send)
+                await self._too_large(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -96,15 +98,14 @@ class JsonBodyMiddleware:
         if unknown:
             names = ", ".join(_shown(name) for name in unknown[:5])
             takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "no fields (send {})"
-            await json_response(
-                send,
+            await error_response(
                 400,
                 error_body(
                     "unknown_field",
                     _shown(unknown[0]),
                     f"{names}: not a field of {scope['path']}; its body has {'only ' if allowed else ''}{takes}",
                 ),
-            )
+            )(scope, receive, send)
             return
         delivered = False
 
@@ -117,12 +118,9 @@ class JsonBodyMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _not_json(self, send, message: str) -> None:
-        await json_response(send, 415, error_body("not_json", "content-type", message))
+    async def _not_json(self, scope, receive, send, message: str) -> None:
+        await error_response(415, error_body("not_json", "content-type", message))(scope, receive, send)
 
-    async def _too_large(self, send) -> None:
-        await json_response(
-            send,
-            413,
-            error_body("body_too_large", "body", f"the request body is over {self.max_body:,} bytes"),
-        )
+    async def _too_large(self, scope, receive, send) -> None:
+        body = error_body("body_too_large", "body", f"the request body is over {self.max_body:,} bytes")
+        await error_response(413, body)(scope, receive, send)

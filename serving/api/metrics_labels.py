@@ -10,21 +10,33 @@ unknown paths and check the page stays small, so an upgrade that breaks it fails
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from bentoml._internal.server.http import instruments
 
-API_ROUTES = ("/score", "/score_features", "/rank", "/outcomes", "/key_scope", "/model", "/reload")
-"""The API routes labelled by name: the service module imports this one, so it cannot ask the
-service for them (a route missing here is counted under /_other, not lost)."""
-LABELLED = {*API_ROUTES, "/", "/metrics", "/healthz", "/livez", "/readyz", "/docs.json"}
-GROUPS = ("/planner/", "/static_content/")
+from serving.api.auth import RouteTable
+
 OTHER = "/_other"
 _RAW = "anbu.raw_path"
+_routes: Callable[[], RouteTable] | None = None
+
+
+@functools.cache
+def _labelled() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The routes labelled by name and the path groups, from the service's own declarations
+    (serving/api/auth.py: RouteTable), read on the first request."""
+    if _routes is None:
+        return frozenset(), ()
+    table = _routes()
+    return frozenset(table.exact), table.prefixes
 
 
 def label(path: str) -> str:
-    if path in LABELLED:
+    names, groups = _labelled()
+    if path in names:
         return path
-    for prefix in GROUPS:
+    for prefix in groups:
         if path.startswith(prefix):
             return prefix + "*"
     return OTHER
@@ -56,5 +68,8 @@ class BoundedTrafficMetrics(_Original):  # type: ignore[misc, valid-type]
         await super().__call__(scope, receive, send)
 
 
-def install() -> None:
+def install(routes: Callable[[], RouteTable]) -> None:
+    """Before the app is built; `routes` is asked on the first request (the routes are declared by then)."""
+    global _routes
+    _routes = routes
     instruments.RunnerTrafficMetricsMiddleware = BoundedTrafficMetrics

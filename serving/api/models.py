@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from features.contract.visible_text import BEYOND_THE_BMP_RE, INVISIBLE_IN_PROSE, describe, has_visible
+from features.contract.visible_text import INVISIBLE_IN_PROSE, describe
 from features.contract.vocabulary import VISIT_OUTCOMES, VISIT_TRIGGERS
 
 EARLIEST = dt.date(2000, 1, 1)
@@ -45,18 +45,6 @@ def _in_range(value: dt.date) -> dt.date:
             "invalid_date", "{value} is before {earliest}", {"value": str(value), "earliest": str(EARLIEST)}
         )
     return value
-
-
-def unreadable(value: str) -> tuple[str, str] | None:
-    """(code, sentence) for text that matches the document's pattern yet a reader still cannot see
-    as typed: invisible characters above U+FFFF (tag characters), or only marks, variation selectors
-    and blank braille cells. The pattern cannot say these, so the route refuses them (422)."""
-    beyond = [describe(char) for char in dict.fromkeys(BEYOND_THE_BMP_RE.findall(value))]
-    if beyond:
-        return "invisible_characters", f"holds {', '.join(beyond[:3])}: text must read as it was written"
-    if not has_visible(value):
-        return "blank_text", "must have a visible character, not only spaces, marks or fillers"
-    return None
 
 
 def _plain_text(value: str) -> str:

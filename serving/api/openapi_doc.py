@@ -15,6 +15,7 @@ import json
 
 from starlette.responses import JSONResponse
 
+from serving.api.auth import DOCUMENT_PATH
 from serving.api.errors import ERROR_CODES
 
 _CODE = {
@@ -95,10 +96,15 @@ def service_info() -> dict:
 
 
 def build_spec(
-    generated: dict, secured_paths: set[str], public_paths: set[str], keyed_only: set[str] = frozenset()
+    generated: dict,
+    secured_paths: set[str],
+    public_paths: set[str],
+    keyed_only: set[str] = frozenset(),
+    stores: frozenset[str] = frozenset(),
 ) -> dict:
     """`secured_paths`: API routes (every refusal documented); `keyed_only`: other routes that
-    need a key (only 401/403); `public_paths`: declared open (`security: [{}]`)."""
+    need a key (only 401/403); `public_paths`: declared open (`security: [{}]`); `stores`: routes
+    that store what they are sent, and so take an idempotency key."""
     spec = json.loads(json.dumps(generated))  # integer response keys become strings
     spec["info"] = service_info()
     # BentoML's tags describe themselves as "BentoML Service API endpoints"; the names are enough
@@ -122,7 +128,7 @@ def build_spec(
             operation["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
             _require_body_with_fields(operation)
             _closed_body(operation)
-            if path in ONCE_ROUTES:
+            if path in stores:
                 operation.setdefault("parameters", []).append(json.loads(json.dumps(IDEMPOTENCY_KEY)))
             responses = operation["responses"]
             _refer_to_components(responses, schemas)
@@ -145,8 +151,6 @@ IDEMPOTENCY_KEY = {
     "gets the same answer and stores nothing again (header Idempotent-Replayed: true); the same key with "
     "another body is refused (422, idempotency_key_reused). Keys are kept per API key.",
 }
-ONCE_ROUTES = ("/outcomes",)
-"""Routes that store what they are sent, and so take an idempotency key."""
 
 
 def _require_body_with_fields(operation: dict) -> None:
@@ -187,7 +191,7 @@ class OpenApiDocMiddleware:
         self._spec: dict | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/docs.json" and scope["method"] in ("GET", "HEAD"):
+        if scope["type"] == "http" and scope["path"] == DOCUMENT_PATH and scope["method"] in ("GET", "HEAD"):
             if self._spec is None:
                 self._spec = self._document()
             await JSONResponse(self._spec)(scope, receive, send)

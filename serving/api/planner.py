@@ -22,6 +22,8 @@ from serving.api.error_shape import folded
 from serving.api.errors import answers
 from serving.api.models import Day
 
+PLANNER_PATH = "/planner"
+"""Where the page and its downloads are mounted on the service."""
 PAGE = Path(__file__).with_name("planner.html")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

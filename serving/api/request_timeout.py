@@ -18,9 +18,8 @@ from __future__ import annotations
 import asyncio
 
 from bentoml._internal.server.http import traffic
-from starlette.responses import JSONResponse
 
-from serving.api.errors import error_body
+from serving.api.errors import error_body, error_response
 
 
 class CancelledTimerTimeout:
@@ -51,7 +50,7 @@ class CancelledTimerTimeout:
         if started.done() and started.exception() is not None and not answering.done():
             answering.cancel()
             body = error_body("timeout", None, f"no answer within {self.timeout} seconds; try again")
-            await JSONResponse(body, status_code=504)(scope, receive, send)
+            await error_response(504, body)(scope, receive, send)
             return
         await answering
 

@@ -13,6 +13,7 @@ raised, not its message or body).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -25,13 +26,12 @@ import pydantic
 
 from anbu.settings import process_settings
 from features.catalogue import by_name
-from features.contract.vocabulary import SURVEY_DRAW_VOUCHES_DAYS
 from serving.api import metrics_labels, request_timeout
-from serving.api.auth import PUBLIC, ApiKeyMiddleware, Caller, allow, route_table
+from serving.api.auth import PUBLIC, ApiKeyMiddleware, RouteTable, allow, route_table
 from serving.api.bento import bento_model_tag, load_bento_champion
 from serving.api.docs_page import DocsPageMiddleware
 from serving.api.error_shape import ErrorShapeMiddleware
-from serving.api.errors import Refused, answers
+from serving.api.errors import answers
 from serving.api.guards import JsonBodyMiddleware
 from serving.api.models import (
     LARGEST_LIST,
@@ -51,15 +51,17 @@ from serving.api.models import (
     ScoreFeaturesResponse,
     ScoreRequest,
     ScoreResponse,
-    unreadable,
 )
 from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
-from serving.api.planner import planner_app
+from serving.api.planner import PLANNER_PATH, planner_app
 from serving.api.preflight import StartRefused, preflight
 from serving.api.response_headers import ResponseHeadersMiddleware
-from serving.lists.builder import ListBuilder, ListRefused, ListRequest, requested_round
+from serving.keys.callers import Caller
+from serving.lists.builder import ListBuilder, ListRequest, requested_round
 from serving.lists.ranking import OutreachList
-from serving.records.store import IdempotencyKeyReused, Records, RequestOnce, audit_row
+from serving.records.feedback import checked_feedback
+from serving.records.store import IdempotencyKeyReused, Records, RequestOnce
+from serving.refusal import Refused
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
@@ -76,12 +78,9 @@ class _NoRequestBodies(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestBodies())
-metrics_labels.install()
+metrics_labels.install(lambda: _routes())
 request_timeout.install()
 
-
-CARE_ACTIONS = ("in_care", "end_care")
-"""Override actions that are not tied to a round (serving/records/store.py: care_marks)."""
 
 SCORE_FIELDS = ["household_id", "risk", "band", "percentile", "rank", "reasons"]
 """What a `score` answer reads of a stored round's row (serving/scoring/households.py: SCORE_COLUMNS)."""
@@ -102,7 +101,7 @@ def _caller(ctx: bentoml.Context) -> Caller:
 web = planner_app()
 
 
-@bentoml.asgi_app(web, path="/planner")
+@bentoml.asgi_app(web, path=PLANNER_PATH)
 @bentoml.service(
     name="anbu",
     workers=process_settings().workers,
@@ -148,10 +147,7 @@ class Anbu:
 
     def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
         """The stored round a request asks for (default the served one); later rounds refused."""
-        try:
-            return requested_round(self.rounds, field, requested)
-        except ListRefused as refusal:
-            raise _refused(refusal) from None
+        return requested_round(self.rounds, field, requested)
 
     # --- scores -------------------------------------------------------------------------------
 
@@ -260,10 +256,7 @@ class Anbu:
                 code="over_capacity_limit",
                 limit=limit,
             )
-        try:
-            return self.lists.build(ListRequest(gu, capacity, dong, recheck_capacity, as_of))
-        except ListRefused as refused:
-            raise _refused(refused) from None
+        return self.lists.build(ListRequest(gu, capacity, dong, recheck_capacity, as_of))
 
     @bentoml.api
     @allow("planner", "admin")
@@ -292,7 +285,7 @@ class Anbu:
     # --- what comes back ----------------------------------------------------------------------
 
     @bentoml.api
-    @allow("planner", "admin")
+    @allow("planner", "admin", stores=True)
     @answers
     def outcomes(self, request: OutcomesRequest, ctx: bentoml.Context) -> OutcomesResponse:
         """Visit outcomes and planner overrides, stored append-only for the next training run.
@@ -318,105 +311,24 @@ class Anbu:
                 return answer
         served = self.rounds.served.scored.as_of  # read once: a reload mid-request changes nothing here
         loaded = self.requested_round("round_date", request.round_date)
-        round_date = loaded.scored.as_of.date()
-        correction = loaded.scored.as_of != served
-        if correction and caller.role != "admin":
-            raise Refused(
-                422,
-                "round_date",
-                f"round_date: {round_date} is not the served round ({served.date()}); its lists stay as "
-                "planners saw them, so records are taken for the served round (an admin key records a correction)",
-                code="round_closed",
-            )
-        latest = dt.date.today() + dt.timedelta(days=1)  # a day's grace for the city's time zone
-        for slot, visit in enumerate(request.visits):
-            if visit.visited_on > latest:
-                field = f"visits[{slot}].visited_on"
-                raise Refused(
-                    422, field, f"{field}: {visit.visited_on} is in the future", code="future_visit"
-                )
-        registry = loaded.households
-        mentioned = sorted(
-            {v.household_id for v in request.visits} | {o.household_id for o in request.overrides}
-        )
-        if caller.city_wide:
-            unknown = [h for h in mentioned if h not in registry.index]
-            if unknown:
-                raise Refused(
-                    422,
-                    "household_id",
-                    f"household_id: not in the registry of the round {round_date}: {unknown[:10]}",
-                    code="unknown_household",
-                    unknown_household_ids=unknown,
-                )
-        else:
-            # Outside the scope and not registered get the same answer: a planner key must not
-            # be a way to learn whether an id is registered elsewhere in the city.
-            inside = registry.reindex(mentioned)
-            outside = [
-                h
-                for h, gu, dong in zip(mentioned, inside["gu"], inside["dong_code"], strict=True)
-                if not isinstance(gu, str) or not caller.sees(gu, dong)
-            ]
-            if outside:
-                raise Refused(
-                    403,
-                    "household_id",
-                    f"household_id: {len(outside)} of these households are not among the households of "
-                    f"this key's scope ({caller.scope_text()}) in the round {round_date}: {outside[:10]}",
-                    code="outside_scope",
-                    outside_scope_household_ids=outside,
-                )
-        check_readable(request)
-        self.check_survey_visits(request)  # after the scope: a key learns nothing of other areas' samples
-        care = [
-            (slot, o.model_dump()) for slot, o in enumerate(request.overrides) if o.action in CARE_ACTIONS
-        ]
-        if any(mark["action"] == "end_care" for _, mark in care):
-            in_care = set(self.records.knowledge(dt.date.max).in_care_on(None))
-            for slot, mark in care:
-                field = f"overrides[{slot}].action"
-                if mark["action"] == "in_care":
-                    in_care.add(mark["household_id"])
-                elif mark["household_id"] in in_care:
-                    in_care.discard(mark["household_id"])
-                else:
-                    raise Refused(
-                        422,
-                        field,
-                        f"{field}: end_care for {mark['household_id']}, which is not marked in care",
-                        code="not_in_care",
-                    )
-        decisions = [o.model_dump() for o in request.overrides if o.action not in CARE_ACTIONS]
-        if correction:  # shown with the decision wherever it is read: the list, the page, the files
-            decisions = [
-                {**d, "reason": f"{CORRECTION_MARK} {caller.name}] {d['reason']}"} for d in decisions
-            ]
-        else:
-            for slot, override in enumerate(request.overrides):
-                if override.reason.lstrip().startswith(CORRECTION_MARK):
-                    field = f"overrides[{slot}].reason"
-                    raise Refused(
-                        422,
-                        field,
-                        f"{field}: '{CORRECTION_MARK}' marks an admin's correction of a past round; write the reason without it",
-                        code="refused_value",
-                    )
-        # A correction is audited in the same transaction as what it records, and only if recorded.
-        audited = (
-            audit_row(caller.name, caller.role, "outcomes.correction", mentioned, {"round": str(round_date)})
-            if correction
-            else None
+        feedback = checked_feedback(
+            caller,
+            [v.model_dump() for v in request.visits],
+            [o.model_dump() for o in request.overrides],
+            loaded.households,
+            loaded.scored.as_of.date(),
+            served.date(),
+            self.records,
         )
         try:
             recorded = self.records.record_feedback(
-                [v.model_dump() for v in request.visits],
-                decisions,
-                [mark for _, mark in care],
-                round_date,
+                feedback.visits,
+                feedback.decisions,
+                feedback.care,
+                feedback.round_date,
                 caller.name,
                 once,
-                audited,
+                feedback.correction_audit,
             )
         except IdempotencyKeyReused as error:
             raise _key_reused(error.key) from None
@@ -424,41 +336,8 @@ class Anbu:
             ctx.response.headers["Idempotent-Replayed"] = "true"
         return answer
 
-    def check_survey_visits(self, request: OutcomesRequest) -> None:
-        """A visit may carry the survey trigger only for a household a screening sweep drew, and
-        drew before the visit but not long before (SURVEY_DRAW_VOUCHES_DAYS): survey visits are
-        the labels promotion and calibration trust."""
-        surveyed = [(slot, v) for slot, v in enumerate(request.visits) if v.trigger == "survey"]
-        if not surveyed:
-            return
-        drawn = self.records.drawn_for_survey([visit.household_id for _, visit in surveyed])
-        for slot, visit in surveyed:
-            days = drawn.get(visit.household_id, [])
-            vouching = [
-                day for day in days if day <= visit.visited_on <= day + dt.timedelta(SURVEY_DRAW_VOUCHES_DAYS)
-            ]
-            if vouching:
-                continue
-            field = f"visits[{slot}].trigger"
-            earlier = [day for day in days if day <= visit.visited_on]
-            if not days:
-                when = "in no recorded sweep sample"
-            elif not earlier:
-                when = f"drawn only on {days[0]}, after the visit"
-            else:
-                when = (
-                    f"last drawn on {earlier[-1]}, more than {SURVEY_DRAW_VOUCHES_DAYS} days before the visit"
-                )
-            raise Refused(
-                422,
-                field,
-                f"{field}: survey is the trigger of a screening sweep's visits, and {visit.household_id} "
-                f"was {when} (record the sample before its visits: anbu records survey-sample)",
-                code="not_in_survey_sample",
-            )
-
     @bentoml.api
-    @allow("planner", "service", "monitor", "admin")
+    @allow("planner", "service", "monitor", "admin", any_key=True)
     @answers
     def key_scope(self, ctx: bentoml.Context) -> KeyScopeResponse:
         """What the calling key may ask for: its districts and dongs in the served round, its
@@ -530,21 +409,6 @@ class Anbu:
         }
 
 
-CORRECTION_MARK = "[정정"
-"""How a decision an admin key recorded for a past round begins its reason; no other may begin so."""
-
-
-def check_readable(request: OutcomesRequest) -> None:
-    """Reasons and notes a reader can see as typed, beyond what the document's pattern can say."""
-    texts = [(f"overrides[{slot}].reason", o.reason) for slot, o in enumerate(request.overrides)]
-    texts += [(f"visits[{slot}].note", v.note) for slot, v in enumerate(request.visits) if v.note]
-    for field, text in texts:
-        problem = unreadable(text)
-        if problem is not None:
-            code, sentence = problem
-            raise Refused(422, field, f"{field}: {sentence}", code=code)
-
-
 def _key_reused(key: str) -> Refused:
     return Refused(
         422,
@@ -573,10 +437,6 @@ def request_once(ctx: bentoml.Context, request: OutcomesRequest) -> RequestOnce 
         )
     body = json.dumps(request.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return RequestOnce(key, hashlib.sha256(body.encode()).hexdigest())
-
-
-def _refused(refusal: ListRefused) -> Refused:
-    return Refused(refusal.status, refusal.field, refusal.message, code=refusal.code)
 
 
 def revealed_by(listed: OutreachList) -> list[str]:
@@ -638,10 +498,12 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
     )
 
 
-def _routes():
+@functools.cache
+def _routes() -> RouteTable:
+    """Every route's declaration, read from the routes themselves once they are all defined."""
     return route_table(
         {api.route: api.func for api in Anbu.apis.values()},
-        {"/planner": web},
+        {PLANNER_PATH: web},
         process_settings().metrics_open,
     )
 
@@ -650,11 +512,11 @@ def _document() -> dict:
     """BentoML's document with our refusals and key schemes (serving/api/openapi_doc.py)."""
     table = _routes()
     generated = Anbu.openapi_spec.asdict()
-    roles = {path: table.roles(path.replace("{kind}", "csv")) for path in generated.get("paths", {})}
-    apis = {api.route for api in Anbu.apis.values()} | {"/planner/export.{kind}"}
+    roles = {path: table.templates.get(path) or table.roles(path) for path in generated.get("paths", {})}
+    apis = {api.route for api in Anbu.apis.values()} | set(table.templates)
     public = {path for path, r in roles.items() if r == PUBLIC}
     keyed = {path for path, r in roles.items() if r and r != PUBLIC}
-    return build_spec(generated, keyed & apis, public, keyed - apis)
+    return build_spec(generated, keyed & apis, public, keyed - apis, stores=table.stores)
 
 
 def _keys_file():

@@ -5,7 +5,8 @@ Each door used to gather the round, the round before it, who is known and the pl
 itself, and the two drifted: `anbu rank` kept a 365-day known window while the service read the
 setting. Here a frozen request goes in and the lists come out, with every setting read from the one
 `Settings` the caller built; what a door adds is only its own: a key's scope and capacity limit for
-the API, the option names and output formats for the command.
+the API, the option names and output formats for the command. What cannot be built is a
+`serving.refusal.Refused` naming the request field.
 """
 
 from __future__ import annotations
@@ -17,17 +18,9 @@ import pandas as pd
 
 from serving.lists.ranking import OutreachList, outreach_list
 from serving.records.known import known_for_lists
+from serving.refusal import Refused
 from serving.scoring.rounds import RoundNotScored
 from serving.scoring.served_rounds import LoadedRound, ServedRounds
-
-
-class ListRefused(Exception):
-    """A list the builder will not build as asked: the request field to blame, one sentence (that
-    begins with the field), the HTTP status and the error code the API answers with."""
-
-    def __init__(self, status: int, field: str, message: str, code: str) -> None:
-        super().__init__(message)
-        self.status, self.field, self.message, self.code = status, field, message, code
 
 
 @dataclass(frozen=True)
@@ -43,15 +36,15 @@ class ListRequest:
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
-            raise ListRefused(
-                422, "capacity", f"capacity: {self.capacity} is fewer than one visit", "out_of_range"
+            raise Refused(
+                422, "capacity", f"capacity: {self.capacity} is fewer than one visit", code="out_of_range"
             )
         if not 0 <= self.recheck_capacity <= self.capacity:
-            raise ListRefused(
+            raise Refused(
                 422,
                 "recheck_capacity",
                 f"recheck_capacity: {self.recheck_capacity} is more than the capacity of {self.capacity}",
-                "recheck_over_capacity",
+                code="recheck_over_capacity",
             )
 
 
@@ -59,16 +52,16 @@ def requested_round(rounds: ServedRounds, field: str, requested: dt.date | None)
     """The stored round a request asks for (default the served one); a later one is refused."""
     as_of = pd.Timestamp(requested) if requested else rounds.as_of
     if as_of > rounds.as_of:
-        raise ListRefused(
+        raise Refused(
             422,
             field,
             f"{field}: {requested} is after the served round {rounds.as_of.date()}",
-            "after_served_round",
+            code="after_served_round",
         )
     try:
         return rounds.get(as_of)
     except RoundNotScored as error:
-        raise ListRefused(404, field, str(error).replace("as_of", field, 1), "round_not_scored") from None
+        raise Refused(404, field, str(error).replace("as_of", field, 1), code="round_not_scored") from None
 
 
 @dataclass(frozen=True)
@@ -80,20 +73,23 @@ class ListBuilder:
 
     def build(self, request: ListRequest) -> OutreachList:
         """The discovery and re-check lists of the request's area and round, with what changed since
-        the round before it and the planners' decisions; ListRefused names what cannot be built."""
+        the round before it and the planners' decisions; Refused names what cannot be built."""
         loaded = requested_round(self.rounds, "as_of", request.as_of)
         area = loaded.district(request.gu)
         as_of = loaded.scored.as_of
         if area.empty:
-            raise ListRefused(
-                404, "gu", f"gu: no households in {request.gu!r} in the round of {as_of.date()}", "area_empty"
+            raise Refused(
+                404,
+                "gu",
+                f"gu: no households in {request.gu!r} in the round of {as_of.date()}",
+                code="area_empty",
             )
         if request.dong and not (area["dong_code"] == request.dong).any():
-            raise ListRefused(
+            raise Refused(
                 404,
                 "dong",
                 f"dong: no households in dong {request.dong!r} of {request.gu} in the round of {as_of.date()}",
-                "area_empty",
+                code="area_empty",
             )
         before = self.rounds.before(as_of)
         previous = before.district(request.gu) if before is not None else None

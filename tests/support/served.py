@@ -114,7 +114,7 @@ def running_server(served: Served, folder: Path, **settings: str) -> Iterator[Se
     """A real `bentoml serve` on the served city with keys of every role and records of its own in
     `folder` (a test that writes lasting records can have a server no other test reads); `settings`
     adds ANBU_* settings."""
-    from serving.api.auth import add_key
+    from serving.keys.key_file import add_key
 
     keys_file, records = folder / "api_keys.toml", folder / "records.sqlite"
     keys = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import bentoml
 import httpx
 
-from serving.api.auth import add_key
+from serving.keys.key_file import add_key
 from tests.support.local_server import bentoml_server
 from tests.support.served import ROUND
 

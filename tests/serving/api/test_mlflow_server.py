@@ -46,7 +46,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
 def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_serves(
     served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serving.api.auth import add_key
+    from serving.keys.key_file import add_key
     from serving.scoring.champion import load_champion
     from serving.scoring.rounds import score_round, scores_path
     from training.config import load_experiment

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
-from serving.api.auth import add_key
+from serving.keys.key_file import add_key
 from serving.scoring.rounds import scores_path
 from tests.support.local_server import ServerFailed, bentoml_server, free_port, service_environment
 from tests.support.served import PREVIOUS, ROOT, ROUND
