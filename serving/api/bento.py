@@ -40,8 +40,8 @@ INCLUDE = [
     "training/*.py",
     "serving/**/*.py",
     "serving/api/planner.html",
-    "serving/api/docs_page.html",
-    "serving/api/docs_page.js",
+    "serving/http/docs_page.html",
+    "serving/http/docs_page.js",
     "serving/api/bento_model.txt",
     "experiments/*.toml",
 ]

@@ -48,7 +48,7 @@ def _in_range(value: dt.date) -> dt.date:
 
 
 def _plain_text(value: str) -> str:
-    """The error types are the service's codes (serving/api/errors.py: ERROR_CODES)."""
+    """The error types are the service's codes (serving/http/errors.py: ERROR_CODES)."""
     found = [describe(char) for char in dict.fromkeys(_INVISIBLE.findall(value))]
     if found:
         raise PydanticCustomError(

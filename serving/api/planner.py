@@ -17,10 +17,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from serving.api.auth import allow
-from serving.api.error_shape import folded
-from serving.api.errors import answers
 from serving.api.models import Day
+from serving.http.access import allow
+from serving.http.error_shape import folded
+from serving.http.errors import answers
 
 PLANNER_PATH = "/planner"
 """Where the page and its downloads are mounted on the service."""

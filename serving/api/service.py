@@ -26,13 +26,7 @@ import pydantic
 
 from anbu.settings import process_settings
 from features.catalogue import by_name
-from serving.api import metrics_labels, request_timeout
-from serving.api.auth import PUBLIC, ApiKeyMiddleware, RouteTable, allow, route_table
 from serving.api.bento import bento_model_tag, load_bento_champion
-from serving.api.docs_page import DocsPageMiddleware
-from serving.api.error_shape import ErrorShapeMiddleware
-from serving.api.errors import answers
-from serving.api.guards import JsonBodyMiddleware
 from serving.api.models import (
     LARGEST_LIST,
     ExcludedHousehold,
@@ -52,10 +46,16 @@ from serving.api.models import (
     ScoreRequest,
     ScoreResponse,
 )
-from serving.api.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.api.planner import PLANNER_PATH, planner_app
 from serving.api.preflight import StartRefused, preflight
-from serving.api.response_headers import ResponseHeadersMiddleware
+from serving.http import metrics_labels, request_timeout
+from serving.http.access import PUBLIC, ApiKeyMiddleware, RouteTable, allow, route_table
+from serving.http.body_guard import JsonBodyMiddleware
+from serving.http.docs_page import DocsPageMiddleware
+from serving.http.error_shape import ErrorShapeMiddleware
+from serving.http.errors import answers
+from serving.http.openapi_doc import OpenApiDocMiddleware, build_spec
+from serving.http.response_headers import ResponseHeadersMiddleware
 from serving.keys.callers import Caller
 from serving.lists.builder import ListBuilder, ListRequest, requested_round
 from serving.lists.ranking import OutreachList
@@ -509,7 +509,7 @@ def _routes() -> RouteTable:
 
 
 def _document() -> dict:
-    """BentoML's document with our refusals and key schemes (serving/api/openapi_doc.py)."""
+    """BentoML's document with our refusals and key schemes (serving/http/openapi_doc.py)."""
     table = _routes()
     generated = Anbu.openapi_spec.asdict()
     roles = {path: table.templates.get(path) or table.roles(path) for path in generated.get("paths", {})}

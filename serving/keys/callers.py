@@ -3,7 +3,7 @@
 Roles: planner (lists, downloads, outcomes, inside its scope), service (score, score_features),
 monitor (metrics), admin (everything, and reload). A planner's scope is its districts (or the whole
 city), optionally some of their dongs, a capacity limit and a subset of its role's routes; the
-keys file (serving/keys/key_file.py) stores it, the key check (serving/api/auth.py) hands the
+keys file (serving/keys/key_file.py) stores it, the key check (serving/http/access.py) hands the
 caller to the route, and the route asks the caller what it may see.
 """
 

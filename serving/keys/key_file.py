@@ -10,7 +10,7 @@
 
 Each entry is read through one pydantic model (KeyEntry), so a file edited by hand is refused
 naming the caller and the field, not obeyed in part. `anbu keys add|list|scope|revoke` write it
-(whole, 0600); the key check (serving/api/auth.py) re-reads it when it changes, so a revoked key
+(whole, 0600); the key check (serving/http/access.py) re-reads it when it changes, so a revoked key
 stops working without a restart. A scope names only what exists (check_scope): Seoul's districts,
 dongs of the city's households inside the key's districts, routes its role may call; area and
 capacity limits only for a planner.
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from serving.keys.callers import CITY_WIDE, ROLES, Caller
 
 if TYPE_CHECKING:
-    from serving.api.auth import RouteTable
+    from serving.http.access import RouteTable
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from anbu.cli import app
-from serving.api.auth import FRAMEWORK_ROUTES, PUBLIC
+from serving.http.access import FRAMEWORK_ROUTES, PUBLIC
 from serving.keys.key_file import revoke
 from serving.scoring.rounds import scores_path
 from tests.support.served import DISTRICT, ROUND

@@ -9,7 +9,7 @@ import weakref
 
 import pytest
 
-from serving.api.request_timeout import CancelledTimerTimeout
+from serving.http.request_timeout import CancelledTimerTimeout
 
 REQUEST_STATE: contextvars.ContextVar[object] = contextvars.ContextVar("request_state")
 

@@ -9,7 +9,7 @@ answers in `bench/serving.py`'s soak.
 
 This one answers the same (504 when no response has started within the timeout) and cancels its
 timer as soon as the response starts. It replaces BentoML's class before the app is built, like
-`serving/api/metrics_labels.py`; tests/serving/api/test_request_timeout.py checks both behaviours and
+`serving/http/metrics_labels.py`; tests/serving/http/test_request_timeout.py checks both behaviours and
 that the service's app uses it.
 """
 
@@ -19,7 +19,7 @@ import asyncio
 
 from bentoml._internal.server.http import traffic
 
-from serving.api.errors import error_body, error_response
+from serving.http.errors import error_body, error_response
 
 
 class CancelledTimerTimeout:

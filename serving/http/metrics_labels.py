@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from bentoml._internal.server.http import instruments
 
-from serving.api.auth import RouteTable
+from serving.http.access import RouteTable
 
 OTHER = "/_other"
 _RAW = "anbu.raw_path"
@@ -25,7 +25,7 @@ _routes: Callable[[], RouteTable] | None = None
 @functools.cache
 def _labelled() -> tuple[frozenset[str], tuple[str, ...]]:
     """The routes labelled by name and the path groups, from the service's own declarations
-    (serving/api/auth.py: RouteTable), read on the first request."""
+    (serving/http/access.py: RouteTable), read on the first request."""
     if _routes is None:
         return frozenset(), ()
     table = _routes()

@@ -1,4 +1,4 @@
-"""Every error answer in the one body of serving/api/errors.py, whoever wrote it.
+"""Every error answer in the one body of serving/http/errors.py, whoever wrote it.
 
 The service's own refusals are built with `error_body`; three kinds of answer are not: BentoML's
 400 for a body pydantic refused (`{"error": "1 validation error for Input", "detail": [...]}`,
@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Iterable
 
-from serving.api.errors import ERROR_CODES, code_for_status, error_body, error_response, log, where_raised
+from serving.http.errors import ERROR_CODES, code_for_status, error_body, error_response, log, where_raised
 
 LARGEST_HELD = 64_000
 """An error answer longer than this is passed on unshaped rather than held in memory (none is)."""

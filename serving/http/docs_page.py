@@ -15,7 +15,7 @@ wrapper. The page and its start script are the files beside this module (packed 
 serving/api/bento.py's INCLUDE).
 
 The page and its files answer at the paths BentoML's page used, `/` and `/static_content/…`, so the
-route declarations (serving/api/auth.py: public) and the metrics' path groups hold as they are; any
+route declarations (serving/http/access.py: public) and the metrics' path groups hold as they are; any
 other name under `/static_content/` is 404, so nothing of BentoML's page is served.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from starlette.responses import Response
 
-from serving.api.errors import error_body, error_response
+from serving.http.errors import error_body, error_response
 
 PAGE = Path(__file__).with_name("docs_page.html")
 START = Path(__file__).with_name("docs_page.js")

@@ -2,7 +2,7 @@
 
 Every answer that is not a success has one body, whoever gives it (a route, the key check, the
 body guard, the planner's downloads, or pydantic through BentoML, folded in by
-serving/api/error_shape.py): `{"error": one sentence, "field": what to blame or null, "code": one
+serving/http/error_shape.py): `{"error": one sentence, "field": what to blame or null, "code": one
 of ERROR_CODES}`, plus named facts where a client needs them (`allowed`, `limit`, `request_id`, id
 lists). The code is what a program or the planner page branches on and translates; the sentence is
 for a person reading a log or a terminal, and never carries a library's URL.

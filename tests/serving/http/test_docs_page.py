@@ -72,7 +72,7 @@ def test_bentomls_own_page_files_are_no_longer_served(server) -> None:
 
 def test_a_bento_packs_the_docs_page() -> None:
     from serving.api.bento import INCLUDE, ROOT
-    from serving.api.docs_page import PAGE, START
+    from serving.http.docs_page import PAGE, START
 
     packed = {path for pattern in INCLUDE for path in ROOT.glob(pattern)}
     assert {PAGE.resolve(), START.resolve()} <= packed

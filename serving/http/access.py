@@ -17,14 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serving.api.errors import error_body, error_response
+from serving.http.errors import error_body, error_response
 from serving.keys.callers import ROLES, Caller
 from serving.keys.key_file import digest, load_keys
 
 PUBLIC = ("public",)
 """Declared open: health checks, the OpenAPI document, the pages that ask for a key themselves."""
 DOCUMENT_PATH = "/docs.json"
-"""BentoML's path of the OpenAPI document (completed and answered by serving/api/openapi_doc.py)."""
+"""BentoML's path of the OpenAPI document (completed and answered by serving/http/openapi_doc.py)."""
 
 FRAMEWORK_ROUTES: dict[str, tuple[str, ...]] = {
     "/": PUBLIC,

@@ -1,4 +1,4 @@
-// Starts Swagger UI on the service's completed OpenAPI document (serving/api/openapi_doc.py).
+// Starts Swagger UI on the service's completed OpenAPI document (serving/http/openapi_doc.py).
 // A file rather than an inline script, so the page's Content-Security-Policy can allow scripts
 // from this service only. Paths are relative, as BentoML's were, so the page works under a prefix.
 window.ui = SwaggerUIBundle({

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.api.error_shape import folded, reshaped
-from serving.api.errors import ERROR_CODES, error_body
-from serving.api.openapi_doc import ERROR_BODY
+from serving.http.error_shape import folded, reshaped
+from serving.http.errors import ERROR_CODES, error_body
+from serving.http.openapi_doc import ERROR_BODY
 
 ALLOWED_KEYS = set(ERROR_BODY["properties"])
 
@@ -167,7 +167,7 @@ def _through_the_middleware(app, method: str = "GET") -> tuple[dict, bytes]:
     """Run one request through ErrorShapeMiddleware around `app`; the answer's start and body."""
     import asyncio
 
-    from serving.api.error_shape import ErrorShapeMiddleware
+    from serving.http.error_shape import ErrorShapeMiddleware
 
     sent: list[dict] = []
 
@@ -207,7 +207,7 @@ def test_a_head_request_gets_the_same_headers_as_its_get() -> None:
 
 
 def test_an_error_answer_too_large_to_hold_passes_as_it_came() -> None:
-    from serving.api.error_shape import LARGEST_HELD
+    from serving.http.error_shape import LARGEST_HELD
 
     big = [b"x" * 40_000, b"y" * 40_000, b"z"]
     start, body = _through_the_middleware(_answering(502, big, b"text/plain"))

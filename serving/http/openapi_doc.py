@@ -4,7 +4,7 @@ to present a key.
 BentoML documents each API route with 200, 400, 404 and 500 only, without security schemes, and
 has no hook for either; so /docs.json is served from BentoML's own document with our responses
 and schemes added (built once per worker). Every error answer, BentoML's validation 400 included
-(serving/api/error_shape.py), has the one body of serving/api/errors.py, described here as
+(serving/http/error_shape.py), has the one body of serving/http/errors.py, described here as
 `ErrorBody` with its codes listed.
 """
 
@@ -15,8 +15,8 @@ import json
 
 from starlette.responses import JSONResponse
 
-from serving.api.auth import DOCUMENT_PATH
-from serving.api.errors import ERROR_CODES
+from serving.http.access import DOCUMENT_PATH
+from serving.http.errors import ERROR_CODES
 
 _CODE = {
     "type": "string",
@@ -164,7 +164,7 @@ def _require_body_with_fields(operation: dict) -> None:
 
 def _closed_body(operation: dict) -> None:
     """A body's top level takes the route's parameters and nothing else: the body guard refuses
-    any other name (serving/api/guards.py); BentoML's schema leaves it open."""
+    any other name (serving/http/body_guard.py); BentoML's schema leaves it open."""
     body = operation.get("requestBody")
     schema = (body or {}).get("content", {}).get("application/json", {}).get("schema", {})
     if schema.get("type") == "object":

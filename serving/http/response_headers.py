@@ -18,7 +18,7 @@ NO_STORE = (b"cache-control", b"no-store")
 
 
 def opened_by_a_key(scope) -> bool:
-    """The key check (serving/api/auth.py) records the caller in the request's state."""
+    """The key check (serving/http/access.py) records the caller in the request's state."""
     state = scope.get("state")
     return isinstance(state, dict) and state.get("caller") is not None
 

@@ -15,7 +15,7 @@ nor a field silently ignored, so a POST to an API route is answered here when:
   `Anbu.apis[...].input_spec`), so no table here repeats them.
 
 Otherwise BentoML is handed the body read here. A body that is not a JSON object is left to
-BentoML's parser, whose 400 is folded into the one error body (serving/api/error_shape.py).
+BentoML's parser, whose 400 is folded into the one error body (serving/http/error_shape.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from serving.api.errors import error_body, error_response
+from serving.http.errors import error_body, error_response
 
 RouteFields = Mapping[str, frozenset[str]]
 """Each API route's path and the top-level names its body may have."""
