@@ -85,6 +85,11 @@ COMMANDS: dict[str, Stage] = {
         "outcomes",
         "Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery.",
     ),
+    "migrate": Stage(
+        "anbu.commands.migrate",
+        "migrate",
+        "Bring a data folder's scored rounds and records up to the layout this anbu reads, once (no value changes).",
+    ),
     "bento": Stage(
         "anbu.commands.serving",
         "bento",

@@ -36,9 +36,13 @@ class Settings(BaseSettings):
     records_url: str | None = Field(
         default=None,
         description="Where records live: a SQLAlchemy URL (postgresql+psycopg://…) or a SQLite path; "
-        "default DIR/_records/anbu.sqlite. ANBU_RECORDS is the older name of the same setting.",
+        "default DIR/_records/anbu.sqlite.",
     )
-    records: str | None = Field(default=None, description="Older name of ANBU_RECORDS_URL.")
+    records: str | None = Field(
+        default=None,
+        description="Refused: the older name of ANBU_RECORDS_URL. Ignoring it would open another records "
+        "database without a word, so a set-up that still sets it is stopped, naming the new name.",
+    )
     records_secret_file: Path | None = Field(
         default=None, description="The records' chain key; default records.secret beside a SQLite file."
     )
@@ -75,6 +79,13 @@ class Settings(BaseSettings):
         description="The embedded model store (MLflow in SQLite) when MLFLOW_TRACKING_URI is not set.",
     )
 
+    @field_validator("records")
+    @classmethod
+    def _renamed(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("ANBU_RECORDS is now ANBU_RECORDS_URL: set that one instead (the same value)")
+        return None
+
     @field_validator("data")
     @classmethod
     def _resolved(cls, value: Path | None) -> Path | None:
@@ -88,7 +99,7 @@ class Settings(BaseSettings):
 
     @property
     def records_location(self) -> str:
-        return self.records_url or self.records or str(self.folder.records_database)
+        return self.records_url or str(self.folder.records_database)
 
     @property
     def keys_file(self) -> Path:

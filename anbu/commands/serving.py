@@ -17,12 +17,15 @@ def open_records(settings, *, recorded: bool = False):
     """The records of the settings' data directory (ANBU_RECORDS_URL, else DIR/_records/). With
     `recorded`, a command that only reads them stops in one sentence when nothing was ever written
     there (a SQLite file that does not exist; a server URL is left to answer for itself)."""
-    from serving.records.store import Records
+    from serving.records.store import Records, RecordsOutdated
 
     location = settings.records_location
     if recorded and "://" not in location and not Path(location).is_file():
         fail(f"no records at {location}: nothing has been recorded for {settings.data}")
-    return Records(location, settings.records_secret_file)
+    try:
+        return Records(location, settings.records_secret_file)
+    except RecordsOutdated as error:
+        fail(str(error).replace("--data DIR", f"--data {settings.data}"))
 
 
 def _settings(data: Path):

@@ -41,9 +41,15 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
     legacy = legacy_files(data)
     if legacy:
         raise StartRefused(
-            f"{legacy[0]} is in the layout before rounds were kept per model version: move it to "
-            f"{folder.scores()}/<as_of>/v<model version>.parquet, or score the round again"
+            f"{legacy[0]} is in the layout before rounds were kept per model version: run "
+            f"`anbu migrate --data {data}` once"
         )
+    from serving.records.store import Records, RecordsOutdated
+
+    try:  # a worker would fail on it at every start; here it is one sentence
+        Records(settings.records_location, settings.records_secret_file).close()
+    except RecordsOutdated as error:
+        raise StartRefused(str(error).replace("--data DIR", f"--data {data}")) from None
     if champion_version is None:
         from serving.api.bento import bento_model_tag
         from serving.scoring.champion import NoChampion

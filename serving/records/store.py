@@ -80,7 +80,7 @@ visit_outcomes = _chained(
 )
 FINDINGS_INDEX = sa.Index("visit_outcomes_findings", visit_outcomes.c.outcome, visit_outcomes.c.visited_on)
 """Every list reads the positive findings of the last window (Records.knowledge): without it, a
-scan of all outcomes ever recorded per request. Created on open, so older databases gain it."""
+scan of all outcomes ever recorded per request."""
 overrides = _chained(
     "overrides",
     sa.Column("household_id", _text, nullable=False),
@@ -93,8 +93,7 @@ overrides = _chained(
     sa.CheckConstraint("length(trim(reason)) > 0", name="overrides_reason"),
 )
 DECISIONS_INDEX = sa.Index("overrides_by_round", overrides.c.round_date)
-"""Every list reads the decisions up to its round (Records.overrides_for: standing exclusions).
-Created on open, so older databases gain it."""
+"""Every list reads the decisions up to its round (Records.overrides_for: standing exclusions)."""
 care_marks = _chained(
     "care_marks",
     sa.Column("household_id", _text, nullable=False),
@@ -106,8 +105,7 @@ care_marks = _chained(
     sa.CheckConstraint("length(trim(reason)) > 0", name="care_marks_reason"),
 )
 """A planner's `in_care` override: unlike include/exclude it is not tied to a round, it holds
-until an `end_care` (serving/records/known.py). Its own table, so a database made before it gains the
-table (and its chain) on open instead of needing its overrides constraint rewritten."""
+until an `end_care` (serving/records/known.py)."""
 survey_samples = _chained(
     "survey_samples",
     sa.Column("household_id", _text, nullable=False),
@@ -120,7 +118,7 @@ survey_samples = _chained(
 the one unbiased label set promotion and calibration trust, so a visit may carry the `survey`
 trigger only for a household drawn beforehand (Records.drawn_for_survey)."""
 SURVEY_INDEX = sa.Index("survey_samples_household", survey_samples.c.household_id)
-"""Created with its table by `create_all` (the table is new, so no older database lacks only it)."""
+
 audit_log = _chained(
     "audit",
     sa.Column("at", _text, nullable=False),
@@ -149,6 +147,17 @@ idempotent_requests = sa.Table(
 """The `Idempotency-Key` of each `outcomes` request recorded with one, per caller: a retry of the
 same request finds its key and records nothing again. Not chained: it holds no decision, only
 which requests were already taken (the records they added are chained)."""
+records_format = sa.Table(
+    "records_format",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("since", _text, nullable=False),
+)
+"""Which layout of the records this database holds (one row). A database is opened only in the
+layout this code writes; an older one is brought up to it once, by `anbu migrate`."""
+RECORDS_FORMAT = 2
+"""1: the tables before the layout carried its version (some without care marks, survey samples,
+idempotency keys or the read indexes); 2: all of them, and this table."""
 TABLES_BY_NAME = {
     "visit_outcomes": visit_outcomes,
     "overrides": overrides,
@@ -167,6 +176,11 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 class RecordsUnavailable(RuntimeError):
     """The records database cannot be written now (locked by another process, or unreachable)."""
+
+
+class RecordsOutdated(RuntimeError):
+    """The records database is in another layout than this code's: `anbu migrate` brings an older
+    one up to date once; a newer one needs the anbu that wrote it."""
 
 
 def _now() -> str:
@@ -381,7 +395,12 @@ def _care_row(mark: dict, recorded_by: str, at: str) -> dict:
 class Records:
     """One record database; safe to share between threads, and between processes (workers)."""
 
-    def __init__(self, location: str | Path, secret_file: Path | None = None) -> None:
+    def __init__(
+        self, location: str | Path, secret_file: Path | None = None, *, migrate: bool = False
+    ) -> None:
+        """Opens a database in this code's layout, or an empty one (which it lays out). An older
+        layout is refused (RecordsOutdated) unless `migrate`, which lays out what it lacks and
+        stamps the format, changing no record."""
         self.url = records_url(location)
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -394,7 +413,29 @@ class Records:
         # SQLite has one writer at a time: threads of one process queue here rather than spin on
         # the file lock; PostgreSQL's row lock on the chain head orders writers itself.
         self._local = threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        found = self._format()
+        self.found_format = found
+        """The layout the database held when opened (None: it held no records yet)."""
+        if found == RECORDS_FORMAT:
+            return
+        if found is not None and (found > RECORDS_FORMAT or not migrate):
+            raise RecordsOutdated(
+                f"the records at {self.url} are in format {found}, this anbu reads format {RECORDS_FORMAT}: "
+                + (
+                    "open them with the anbu that wrote them"
+                    if found > RECORDS_FORMAT
+                    else "run `anbu migrate --data DIR` once (it adds what this version keeps and changes no record)"
+                )
+            )
         self._create()
+
+    def _format(self) -> int | None:
+        """The layout the database holds: None when it holds no records tables yet."""
+        names = set(sa.inspect(self.engine).get_table_names())
+        if "records_format" in names:
+            with self.engine.connect() as connection:
+                return connection.execute(sa.select(sa.func.max(records_format.c.version))).scalar() or 1
+        return 1 if names & {*TABLES_BY_NAME, "chain_heads"} else None
 
     def _create(self) -> None:
         with self._transaction() as connection:
@@ -416,6 +457,8 @@ class Records:
                             head_mac=head_mac(self._secret, chain, 0, GENESIS),
                         )
                     )
+            connection.execute(records_format.delete())
+            connection.execute(records_format.insert().values(version=RECORDS_FORMAT, since=_now()))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -585,11 +628,6 @@ class Records:
         with self._reading() as connection:
             rows = connection.execute(query).all()
         return standing_decisions([Override(*row) for row in rows], round_date.isoformat())
-
-    def record_care(self, marks: list[dict], recorded_by: str) -> list[int]:
-        """`in_care` / `end_care` marks (household_id, action, reason)."""
-        at = _now()
-        return self._insert("care_marks", [_care_row(m, recorded_by, at) for m in marks])
 
     def knowledge(self, since: date) -> Knowledge:
         """The positive findings recorded from `since` and every care mark, in one read (a list

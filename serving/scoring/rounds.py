@@ -116,7 +116,7 @@ def previous_round(data_dir: Path, as_of: pd.Timestamp) -> pd.Timestamp | None:
 def read_round(scored: ScoredRound) -> pd.DataFrame:
     """A stored round as it was written, indexed by household id (unique: checked here, and the
     same index then finds a household for every request); a damaged file is named, not a
-    traceback. A round scored before reasons were stored whole reads as if scored now."""
+    traceback. A round in an earlier layout is refused, naming `anbu migrate` (migrate_rounds)."""
     from serving.scoring.households import OPTIONAL_SCORE_COLUMNS, SCORE_COLUMNS, SCORE_SCHEMA, scored_frame
 
     try:
@@ -126,9 +126,13 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
             f"{scored.path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}); "
             f"score the round again with `anbu score` after moving the damaged file away"
         ) from None
+    if "reasons" not in table.column_names and "reason_codes" in table.column_names:
+        raise RoundUnreadable(
+            f"{scored.path} was written by an earlier anbu, with reasons as flat columns: run "
+            f"`anbu migrate --data {_data_dir_of(scored.path)}` once (it rewrites such rounds with their "
+            "reasons whole, every value kept)"
+        )
     try:
-        if "reasons" not in table.column_names and "reason_codes" in table.column_names:
-            table = _with_whole_reasons(table, scored.path)
         SCORE_SCHEMA.check(
             table.schema, scored.path, need=[c for c in SCORE_COLUMNS if c not in OPTIONAL_SCORE_COLUMNS]
         )
@@ -159,6 +163,12 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
     return frame
 
 
+def _data_dir_of(path: Path) -> Path:
+    """DIR of DIR/_scores/<as_of>/v<version>.parquet (or of a legacy DIR/_scores/<as_of>.parquet)."""
+    scores = next(parent for parent in Path(path).parents if parent.name == DataFolder(".").scores().name)
+    return scores.parent
+
+
 def _with_whole_reasons(table: pa.Table, path: Path) -> pa.Table:
     """An older round's nine flat reason columns replaced by the `reasons` column they say."""
     FLAT_REASONS.check(table.schema, path, need=FLAT_REASON_COLUMNS)
@@ -172,6 +182,50 @@ def _with_whole_reasons(table: pa.Table, path: Path) -> pa.Table:
 FLAT_REASONS = OutputSchema(
     "scored round (reasons as flat columns)", tuple((name, "string") for name in FLAT_REASON_COLUMNS)
 )
+
+
+def migrate_rounds(data_dir: Path) -> list[str]:
+    """Bring every stored round of `data_dir` to the layout this code reads, once: a round file of
+    the layout before rounds were kept per model version moves to `_scores/<as_of>/v<version>.parquet`,
+    and a round with reasons as flat columns is rewritten with them whole (every other column and
+    the file's metadata as they were). The one rewrite a stored round ever gets: its values do not
+    change. Returns what was done, a line each; RoundUnreadable names a file it cannot bring over."""
+    done = []
+    for legacy in legacy_files(data_dir):
+        versions = pq.read_table(legacy, columns=["model_version"])["model_version"].unique().to_pylist()
+        if len(versions) != 1:
+            raise RoundUnreadable(
+                f"{legacy}: scored by {len(versions)} model versions; score the round again"
+            )
+        target = scores_path(data_dir, pd.Timestamp(legacy.stem), str(versions[0]))
+        if target.exists():
+            raise RoundUnreadable(f"{legacy}: {target} exists already; move one of them away")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        legacy.replace(target)
+        done.append(f"{legacy} → {target}")
+    for day in scored_rounds(data_dir):
+        for scored in versions_of(data_dir, day):
+            if scored.path.is_dir():
+                continue  # Spark's folders were written after reasons were whole
+            schema = pq.read_schema(scored.path)
+            if "reasons" in schema.names or "reason_codes" not in schema.names:
+                continue
+            try:
+                table = _with_whole_reasons(pq.read_table(scored.path), scored.path)
+                checked_reasons(table["reasons"])  # what a reader would refuse is not written
+            except OutputSchemaError as error:
+                raise RoundUnreadable(str(error)) from None
+            except ReasonsUnreadable as error:
+                household = pq.read_table(scored.path, columns=["household_id"])["household_id"][error.row]
+                raise RoundUnreadable(
+                    f"{scored.path}: household {household.as_py()} has {error} ({error.rows} households like "
+                    "it); it is not a round `anbu score` wrote"
+                ) from None
+            written = scored.path.with_name(scored.path.name + ".migrating")
+            pq.write_table(table.replace_schema_metadata(schema.metadata), written)
+            written.replace(scored.path)
+            done.append(f"{scored.path}: reasons stored whole")
+    return done
 
 
 def check_writable(data_dir: Path, as_of: pd.Timestamp, version: str) -> Path:

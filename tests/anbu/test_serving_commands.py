@@ -41,7 +41,7 @@ def test_score_writes_every_household_with_rank_band_version_and_reasons(models_
 def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monkeypatch) -> None:
     scored = pd.read_parquet(scores_path(models_env.data, ROUND, models_env.version))
     gu = scored["gu"].iloc[0]
-    monkeypatch.setenv("ANBU_RECORDS", str(tmp_path / "records.sqlite"))
+    monkeypatch.setenv("ANBU_RECORDS_URL", str(tmp_path / "records.sqlite"))
     args = ["rank", "--data", str(models_env.data), "--as-of", "2026-07-31", "--gu", gu, "--capacity", "6"]
     printed = runner.invoke(app, args)
     assert printed.exit_code == 0, printed.output
@@ -88,7 +88,7 @@ def test_serve_refuses_to_start_without_a_scored_round(models_env, tmp_path) -> 
 
 
 def test_outcomes_exports_recorded_visits_or_says_there_are_none(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ANBU_RECORDS", str(tmp_path / "records.sqlite"))
+    monkeypatch.setenv("ANBU_RECORDS_URL", str(tmp_path / "records.sqlite"))
     out = tmp_path / "visits.parquet"
     nothing = runner.invoke(app, ["outcomes", "--data", str(tmp_path), "--out", str(out)])
     assert nothing.exit_code == 2 and "nothing has been recorded" in nothing.output

@@ -93,3 +93,9 @@ def test_the_layout_is_the_documented_one(tmp_path: Path) -> None:
         folder.list_file(pd.Timestamp("2026-05-31"), "중랑구", None, "csv")
         == tmp_path / "_lists" / "2026-05-31-중랑구.csv"
     )
+
+
+def test_the_older_name_of_the_records_setting_stops_a_set_up_naming_the_new_one(monkeypatch) -> None:
+    monkeypatch.setenv("ANBU_RECORDS", "/srv/anbu/records.sqlite")
+    with pytest.raises(ValidationError, match="ANBU_RECORDS is now ANBU_RECORDS_URL"):
+        Settings()

@@ -40,7 +40,7 @@ def service_environment(
         **os.environ,
         "ANBU_DATA": str(data),
         "ANBU_KEYS": str(folder / "keys.toml"),
-        "ANBU_RECORDS": str(folder / "records.sqlite"),
+        "ANBU_RECORDS_URL": str(folder / "records.sqlite"),
         "BENTOML_HOME": str(folder / "bentoml"),
         **settings,
     }

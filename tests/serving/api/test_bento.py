@@ -33,7 +33,7 @@ def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, t
         "ANBU_DATA": str(served.data),
         "ANBU_AS_OF": str(ROUND.date()),
         "ANBU_KEYS": str(tmp_path / "keys.toml"),
-        "ANBU_RECORDS": str(tmp_path / "records.sqlite"),
+        "ANBU_RECORDS_URL": str(tmp_path / "records.sqlite"),
         "ANBU_MODELS_DIR": str(tmp_path / "no-store-here"),  # the registry is out of reach
     }
     with bentoml_server(tag, environment, tmp_path / "server.log", cwd=tmp_path) as url:

@@ -68,7 +68,7 @@ def test_a_back_dated_exclusion_by_a_planner_is_refused_and_an_admin_correction_
     listed = CliRunner().invoke(
         app,
         ["records", "corrections", "--data", str(own_server.served.data)],
-        env={"ANBU_RECORDS": str(own_server.records)},
+        env={"ANBU_RECORDS_URL": str(own_server.records)},
     )
     assert listed.exit_code == 0, listed.output
     assert "test-admin corrected the round 2026-06-30" in listed.output and household in listed.output
@@ -159,7 +159,7 @@ def test_survey_labels_come_only_from_a_sample_recorded_beforehand(own_server, j
             "--by",
             "조사팀",
         ],
-        env={"ANBU_RECORDS": str(own_server.records)},
+        env={"ANBU_RECORDS_URL": str(own_server.records)},
     )
     assert recorded.exit_code == 0 and "1 households recorded" in recorded.output, recorded.output
     taken = own_server.post(

@@ -39,7 +39,7 @@ def city(served, tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     shutil.copytree(served.store, store)
     monkeypatch.setenv("ANBU_MODELS_DIR", str(store))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    for name in ("ANBU_RECORDS", "ANBU_RECORDS_URL", "ANBU_KEYS", "ANBU_AS_OF"):
+    for name in ("ANBU_RECORDS_URL", "ANBU_RECORDS_URL", "ANBU_KEYS", "ANBU_AS_OF"):
         monkeypatch.delenv(name, raising=False)
     return data, store
 

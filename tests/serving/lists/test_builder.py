@@ -26,7 +26,7 @@ def short_window(served, tmp_path_factory):
 def _command_list(server, monkeypatch, window: str, tmp_path) -> list[tuple[str, str]]:
     out = tmp_path / f"list-{window}.csv"
     monkeypatch.setenv("ANBU_KNOWN_WINDOW_DAYS", window)
-    monkeypatch.setenv("ANBU_RECORDS", str(server.records))
+    monkeypatch.setenv("ANBU_RECORDS_URL", str(server.records))
     result = runner.invoke(
         app,
         ["rank", "--data", str(server.served.data), "--as-of", str(ROUND.date()), "--gu", DISTRICT]

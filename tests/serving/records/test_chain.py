@@ -136,7 +136,7 @@ def test_a_rollback_to_an_earlier_copy_is_caught_with_kept_heads(tmp_path: Path)
 
 
 def test_records_verify_command_says_intact_or_names_the_rows(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("ANBU_RECORDS", raising=False)
+    monkeypatch.delenv("ANBU_RECORDS_URL", raising=False)
     monkeypatch.delenv("ANBU_RECORDS_URL", raising=False)
     records = Records(tmp_path / "_records" / "anbu.sqlite")
     _fill(records)

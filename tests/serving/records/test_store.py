@@ -15,7 +15,7 @@ import sqlalchemy
 from features.contract.delivery import validate_delivery
 from features.round_table import build_training_set, survey_sources
 from serving.records.known import SEOUL
-from serving.records.store import Records
+from serving.records.store import Records, RecordsOutdated
 
 
 def test_records_are_append_only(tmp_path) -> None:
@@ -97,11 +97,14 @@ def test_an_outcomes_request_is_recorded_whole_or_not_at_all(tmp_path) -> None:
     assert set(knowledge.in_care_on(None)) == {"H1"}
 
 
-def test_a_database_made_before_the_findings_index_gains_it_on_open(tmp_path) -> None:
+def test_a_database_made_before_the_findings_index_gains_it_when_migrated(tmp_path) -> None:
     Records(tmp_path / "r.sqlite").close()
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
         db.execute("DROP INDEX visit_outcomes_findings")
-    Records(tmp_path / "r.sqlite").close()
+        db.execute("DROP TABLE records_format")  # the layout before it carried its version
+    with pytest.raises(RecordsOutdated):
+        Records(tmp_path / "r.sqlite")
+    Records(tmp_path / "r.sqlite", migrate=True).close()
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "visit_outcomes_findings" in names

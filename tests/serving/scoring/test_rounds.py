@@ -1,4 +1,5 @@
-"""A stored round reads back as written; one scored before reasons were stored whole reads the same."""
+"""A stored round reads back as written; one scored before reasons were stored whole is refused
+naming `anbu migrate`, and after it reads the same."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from serving.scoring.reasons import MAX_REASONS
-from serving.scoring.rounds import RoundUnreadable, ScoredRound, read_round, shown_version
+from serving.scoring.rounds import (
+    RoundUnreadable,
+    ScoredRound,
+    migrate_rounds,
+    read_round,
+    scores_path,
+    shown_version,
+)
 from tests.support.served import ROUND
 
 
@@ -37,7 +45,9 @@ def stored(served) -> ScoredRound:
 
 
 def _older_copy(stored: ScoredRound, folder: Path, change=lambda table: table) -> ScoredRound:
-    path = folder / stored.path.name
+    """The stored round in the older layout, in a data folder of its own (DIR/_scores/<as_of>/)."""
+    path = scores_path(folder, stored.as_of, stored.model_version)
+    path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(change(_as_scored_before_reasons_were_whole(pq.read_table(stored.path))), path)
     return ScoredRound(stored.as_of, stored.model_version, path)
 
@@ -51,8 +61,19 @@ def test_a_round_is_indexed_by_household_with_each_household_s_reasons_whole(sto
     assert set(reasons[0]) == {"code", "feature", "text_ko", "text_en"} and reasons[0]["feature"]
 
 
-def test_a_round_scored_before_reasons_were_whole_reads_as_if_scored_now(stored, tmp_path) -> None:
-    now, older = read_round(stored), read_round(_older_copy(stored, tmp_path))
+def test_a_round_scored_before_reasons_were_whole_is_refused_until_migrated_then_reads_as_if_scored_now(
+    stored, tmp_path
+) -> None:
+    copy = _older_copy(stored, tmp_path)
+    with pytest.raises(
+        RoundUnreadable, match=rf"reasons as flat columns: run `anbu migrate --data {tmp_path}` once"
+    ):
+        read_round(copy)
+    metadata = pq.read_schema(copy.path).metadata
+    assert migrate_rounds(tmp_path) == [f"{copy.path}: reasons stored whole"]
+    assert migrate_rounds(tmp_path) == []  # once
+    assert pq.read_schema(copy.path).metadata == metadata  # the manifest kept
+    now, older = read_round(stored), read_round(copy)
     assert older.columns.tolist() == now.columns.tolist()
     for column in now.columns.drop("reasons"):
         assert older[column].equals(now[column]), column
@@ -77,7 +98,7 @@ def test_an_older_round_whose_codes_and_sentences_disagree_is_refused_naming_the
     with pytest.raises(
         RoundUnreadable, match=rf"v\d+\.parquet: household {household} has \d reason sentences but"
     ):
-        read_round(_older_copy(stored, tmp_path, lose_codes))
+        migrate_rounds(_older_copy(stored, tmp_path, lose_codes).path.parents[2])
 
 
 def _copy(stored: ScoredRound, folder: Path, change) -> ScoredRound:
@@ -129,4 +150,13 @@ def test_an_older_round_with_a_sentence_but_no_code_or_one_language_only_is_refu
 
     household = pq.read_table(stored.path)["household_id"][first].as_py()
     with pytest.raises(RoundUnreadable, match=rf"household {household} has a reason without its code or one"):
-        read_round(_older_copy(stored, tmp_path, blank))
+        migrate_rounds(_older_copy(stored, tmp_path, blank).path.parents[2])
+
+
+def test_a_round_in_the_layout_before_versions_moves_to_its_version_s_file(stored, tmp_path) -> None:
+    legacy = tmp_path / "_scores" / f"{stored.as_of.date()}.parquet"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(stored.path.read_bytes())
+    target = scores_path(tmp_path, stored.as_of, stored.model_version)
+    assert migrate_rounds(tmp_path) == [f"{legacy} → {target}"]
+    assert not legacy.exists() and target.read_bytes() == stored.path.read_bytes()
