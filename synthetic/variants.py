@@ -105,6 +105,12 @@ OTHER_HAZARD = _hazard(
 hardship weighing most on working-age households and those living with others."""
 
 
+NOISY_VISIT_OUTCOMES = (
+    (0.01, 0.06, 0.68, 0.16, 0.03, 0.06),
+    (0.06, 0.38, 0.28, 0.15, 0.02, 0.11),
+    (0.42, 0.14, 0.12, 0.17, 0.01, 0.14),
+)
+"""What a visit records by the household's state, when visits see less and mislabel more."""
 VARIANTS: dict[str, CityVariant] = {
     variant.name: variant
     for variant in (
@@ -113,11 +119,7 @@ VARIANTS: dict[str, CityVariant] = {
             "noisy_visits",
             "Visits see less and mislabel more: 7 % of fine households are recorded at risk, and "
             "troubled households are more often not at home or refuse.",
-            outcome_given_state=(
-                (0.01, 0.06, 0.68, 0.16, 0.03, 0.06),
-                (0.06, 0.38, 0.28, 0.15, 0.02, 0.11),
-                (0.42, 0.14, 0.12, 0.17, 0.01, 0.14),
-            ),
+            outcome_given_state=NOISY_VISIT_OUTCOMES,
         ),
         CityVariant(
             "list_driven",
@@ -149,11 +151,7 @@ VARIANTS: dict[str, CityVariant] = {
             "unfamiliar",
             "Everything at once: noisy visits, list-driven outreach, small surveys, the other hazard "
             "and slow reporting.",
-            outcome_given_state=(
-                (0.01, 0.06, 0.68, 0.16, 0.03, 0.06),
-                (0.06, 0.38, 0.28, 0.15, 0.02, 0.11),
-                (0.42, 0.14, 0.12, 0.17, 0.01, 0.14),
-            ),
+            outcome_given_state=NOISY_VISIT_OUTCOMES,
             list_visit_share=0.60,
             list_min_indicators=1,
             list_unreachable_extra=0.22,

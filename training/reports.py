@@ -36,11 +36,19 @@ def precision_at_capacity_curve(
             found_share.append((weight * found * on_list).sum() / total if total else np.nan)
         axis.plot(shares * 100, found_share, label=name, marker=".")
     axis.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-    axis.set(
+    return _saved(
+        figure,
+        axis,
+        out,
         xlabel="households visited (% of the round)",
         ylabel="share a visit finds isolated or at risk",
         title="Precision at capacity, test round (survey households on each list)",
     )
+
+
+def _saved(figure, axis, out: Path, **labels: str) -> Path:
+    """A chart's axes named, its legend drawn, written to `out` and closed."""
+    axis.set(**labels)
     axis.legend()
     figure.tight_layout()
     figure.savefig(out, dpi=120)
@@ -69,16 +77,14 @@ def calibration_plot(curve: pd.DataFrame, out: Path) -> Path:
         axis.plot(
             curve["mean_risk"], curve["census_found_rate"], marker="x", linestyle="--", label="census (truth)"
         )
-    axis.set(
+    return _saved(
+        figure,
+        axis,
+        out,
         xlabel="mean served risk (decile of the city)",
         ylabel="share a visit found isolated or at risk",
         title="Calibration, test round",
     )
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    return out
 
 
 def _group_panels(table: pd.DataFrame) -> tuple[list[str], list[float]]:

@@ -352,6 +352,21 @@ Routes = Annotated[
 """The scope a key carries, the same options for `keys add` and `keys scope`."""
 
 
+def _with_scope(verb: str, data: Path, scope: dict, who: dict, write: Callable):
+    """`keys add` and `keys scope`: the scope written with the names checked against the city, a
+    refusal in one sentence, and a planner key without districts answered with the command that
+    gives it some."""
+    from serving.keys.key_file import NoDistricts
+
+    limits = (scope["gu"] or [], scope["dong"] or [], scope["max_capacity"], scope["route"] or [])
+    try:
+        return write(*limits, known=_known_scope(data))
+    except NoDistricts as error:
+        fail(_with_districts(error, data, verb, **who, **scope))
+    except ValueError as error:
+        fail(str(error))
+
+
 @keys_app.command("add")
 def keys_add(
     data: KeysData,
@@ -363,24 +378,16 @@ def keys_add(
     route: Routes = None,
 ) -> None:
     """Create an API key for a caller; only its hash is stored, the key is printed once."""
-    from serving.keys.key_file import NoDistricts, add_key
+    from serving.keys.key_file import add_key
 
-    try:
-        key = add_key(
-            _keys_file(data),
-            name,
-            role,
-            gu or [],
-            dong or [],
-            max_capacity,
-            route or [],
-            known=_known_scope(data),
-        )
-    except NoDistricts as error:
-        scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
-        fail(_with_districts(error, data, "add", name=name, role=role, **scope))
-    except ValueError as error:
-        fail(str(error))
+    scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
+    key = _with_scope(
+        "add",
+        data,
+        scope,
+        {"name": name, "role": role},
+        lambda *limits, **known: add_key(_keys_file(data), name, role, *limits, **known),
+    )
     console.print(f"{role} key for {name} (shown once, store it safely):\n{key}")
 
 
@@ -394,17 +401,16 @@ def keys_scope(
     route: Routes = None,
 ) -> None:
     """Replace a caller's scope (the key stays the same); the service honours it on the next request."""
-    from serving.keys.key_file import NoDistricts, set_scope
+    from serving.keys.key_file import set_scope
 
-    try:
-        caller = set_scope(
-            _keys_file(data), name, gu or [], dong or [], max_capacity, route or [], known=_known_scope(data)
-        )
-    except NoDistricts as error:
-        scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
-        fail(_with_districts(error, data, "scope", name=name, **scope))
-    except ValueError as error:
-        fail(str(error))
+    scope = {"gu": gu, "dong": dong, "max_capacity": max_capacity, "route": route}
+    caller = _with_scope(
+        "scope",
+        data,
+        scope,
+        {"name": name},
+        lambda *limits, **known: set_scope(_keys_file(data), name, *limits, **known),
+    )
     console.print(f"{name} ({caller.role}): {_scope_text(caller) or 'no limits beyond its role'}")
 
 
