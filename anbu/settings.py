@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from anbu.data_folder import DataFolder
@@ -79,12 +79,15 @@ class Settings(BaseSettings):
         description="The embedded model store (MLflow in SQLite) when MLFLOW_TRACKING_URI is not set.",
     )
 
-    @field_validator("records")
-    @classmethod
-    def _renamed(cls, value: str | None) -> None:
-        if value is not None:
-            raise ValueError("ANBU_RECORDS is now ANBU_RECORDS_URL: set that one instead (the same value)")
-        return None
+    @model_validator(mode="after")
+    def _renamed(self) -> Settings:
+        """ANBU_RECORDS was renamed: left set to another database it would be ignored without a
+        word, so it stops the set-up; empty, or the same as ANBU_RECORDS_URL, it says nothing new."""
+        if self.records and self.records != self.records_url:
+            raise ValueError(
+                "ANBU_RECORDS is now ANBU_RECORDS_URL: set that one instead (the same value), and unset ANBU_RECORDS"
+            )
+        return self
 
     @field_validator("data")
     @classmethod
@@ -104,6 +107,16 @@ class Settings(BaseSettings):
     @property
     def keys_file(self) -> Path:
         return Path(self.keys) if self.keys else self.folder.keys
+
+
+def refusal(error: ValidationError) -> str:
+    """A refused setting in one sentence that names it (pydantic's own text ends in a link)."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        where = f"ANBU_{str(problem['loc'][0]).upper()}: " if problem["loc"] else ""
+        problems.append(where + message)
+    return "; ".join(problems)
 
 
 @functools.cache

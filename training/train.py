@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from anbu.settings import Settings, process_settings
+from anbu.settings import Settings
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
 from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
@@ -165,12 +165,12 @@ def _model_requirements() -> list[str]:
 
 
 def train_experiment(
-    data_dir: Path, config: ExperimentConfig, config_path: Path, settings: Settings | None = None
+    data_dir: Path, config: ExperimentConfig, config_path: Path, settings: Settings
 ) -> TrainingResult:
-    """Run one experiment end to end and record it in MLflow. The city's settings (default: this
-    process's) say how long a finding keeps a household known, for the not-yet-known population
+    """Run one experiment end to end and record it in MLflow. The city's settings say how long a
+    finding keeps a household known, for the not-yet-known population
     and the discovery figures, as for the lists the model will serve."""
-    known_window_days = (settings or process_settings()).known_window_days
+    known_window_days = settings.known_window_days
     configure()
     rounds = load_rounds(data_dir, config)
     test_date = pd.Timestamp(config.rounds.test)

@@ -29,10 +29,16 @@ def open_records(settings, *, recorded: bool = False):
 
 
 def _settings(data: Path):
-    """A command's settings: its --data over the environment, built once and passed down."""
-    from anbu.settings import Settings
+    """A command's settings: its --data over the environment, built once and passed down; a
+    refused setting stops the command in one sentence."""
+    from pydantic import ValidationError
 
-    return Settings(data=data)
+    from anbu.settings import Settings, refusal
+
+    try:
+        return Settings(data=data)
+    except ValidationError as error:
+        fail(refusal(error))
 
 
 @contextmanager
@@ -166,6 +172,15 @@ def rank(
         fail(unscored)
     try:
         rounds = ServedRounds(data, served, _served_preference(data, served))
+    except RoundNotScored:
+        pinned = f" (ANBU_AS_OF={served.date()})" if settings.as_of else ""
+        fail(
+            f"the served round {served.date()}{pinned} is not scored yet: run "
+            f"`anbu score --data {data} --as-of {served.date()}` first"
+        )
+    except RoundUnreadable as error:
+        fail(str(error))
+    try:
         builder = ListBuilder(rounds, open_records(settings), settings.known_window_days)
         listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
@@ -466,7 +481,10 @@ def serve(
     the server (exec), so SIGTERM from systemd, `docker stop` or a test harness reaches it."""
     import sys
 
+    from pydantic import ValidationError
+
     from anbu.settings import Settings
+    from anbu.settings import refusal as setting_refusal
     from serving.api.preflight import StartRefused, preflight
     from serving.keys.callers import ROLES
     from serving.keys.key_file import add_key
@@ -489,8 +507,10 @@ def serve(
         preflight(settings)
     except StartRefused as error:
         fail(str(error))
-    except ValueError as error:  # a setting that does not parse
-        fail(str(error).splitlines()[0] + ": " + str(error).splitlines()[-1].strip())
+    except ValidationError as error:  # a setting that does not parse
+        fail(setting_refusal(error))
+    except ValueError as error:
+        fail(str(error))
     if workers > 1 and not settings.records_location.startswith("postgresql"):
         fail("--workers above 1 needs the records in PostgreSQL: set ANBU_RECORDS_URL=postgresql+psycopg://…")
     if not settings.keys_file.is_file():

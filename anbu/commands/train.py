@@ -23,13 +23,13 @@ def train(
     ),
 ) -> None:
     """Train, calibrate and evaluate one experiment; log it to MLflow and register the model."""
-    from anbu.settings import Settings
+    from anbu.commands.serving import _settings
     from training.train import train_experiment
 
     try:
         experiment = load_experiment(config)
         with console.status(f"Training {experiment.name} …"):
-            result = train_experiment(data, experiment, config, Settings(data=data))
+            result = train_experiment(data, experiment, config, _settings(data))
     except (ConfigError, ContractError) as error:
         fail(str(error))
     m = result.metrics

@@ -44,12 +44,7 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
             f"{legacy[0]} is in the layout before rounds were kept per model version: run "
             f"`anbu migrate --data {data}` once"
         )
-    from serving.records.store import Records, RecordsOutdated
-
-    try:  # a worker would fail on it at every start; here it is one sentence
-        Records(settings.records_location, settings.records_secret_file).close()
-    except RecordsOutdated as error:
-        raise StartRefused(str(error).replace("--data DIR", f"--data {data}")) from None
+    checking_records = champion_version is None  # before the port opens, not on each worker's load
     if champion_version is None:
         from serving.api.bento import bento_model_tag
         from serving.scoring.champion import NoChampion
@@ -80,4 +75,23 @@ def preflight(settings: Settings, champion_version: str | None = None) -> pd.Tim
                 f"the scored round {scored.path} cannot be read ({type(error).__name__}); move it away "
                 f"and score the round again with `anbu score --data {data} --as-of {scored.as_of.date()}`"
             ) from None
+    if checking_records:
+        _check_records_layout(settings, data)
     return as_of.normalize()
+
+
+def _check_records_layout(settings: Settings, data) -> None:
+    """The records' layout, read without laying anything out: a worker would fail on an older one
+    at every start (and a supervisor restart it), so here it is one sentence. A database that is
+    not there yet is laid out by the service when it first opens it."""
+    from serving.records.store import RecordsOutdated, records_layout
+
+    try:
+        records_layout(settings.records_location)
+    except RecordsOutdated as error:
+        raise StartRefused(str(error).replace("--data DIR", f"--data {data}")) from None
+    except Exception as error:  # unreachable server, bad URL: named, not a traceback
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise StartRefused(
+            f"the records at {settings.records_location} cannot be opened ({type(error).__name__}: {first[:200]})"
+        ) from None

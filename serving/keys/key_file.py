@@ -51,6 +51,12 @@ class KeyEntry(BaseModel):
     max_capacity: int | None = Field(default=None, ge=1, strict=True)
     routes: tuple[str, ...] = ()
 
+    @field_validator("key_sha256", mode="before")
+    @classmethod
+    def _hash_in_lowercase(cls, value):
+        """A hash written by a tool that prints hexadecimal in capitals is the same hash."""
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("dongs", mode="before")
     @classmethod
     def _codes_as_text(cls, value):

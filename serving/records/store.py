@@ -392,6 +392,39 @@ def _care_row(mark: dict, recorded_by: str, at: str) -> dict:
     }
 
 
+def _layout_of(engine: sa.Engine) -> int | None:
+    """The layout a database holds: None when it holds no records tables yet."""
+    names = set(sa.inspect(engine).get_table_names())
+    if "records_format" in names:
+        with engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.max(records_format.c.version))).scalar() or 1
+    return 1 if names & {*TABLES_BY_NAME, "chain_heads"} else None
+
+
+def records_layout(location: str | Path) -> int | None:
+    """The layout of the records at `location`, read without creating, laying out or keying
+    anything (a SQLite file that is not there: None). RecordsOutdated if it is not this code's."""
+    url = records_url(location)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None
+    engine = sa.create_engine(url)
+    try:
+        found = _layout_of(engine)
+    finally:
+        engine.dispose()
+    if found is not None and found != RECORDS_FORMAT:
+        raise RecordsOutdated(_outdated(url, found))
+    return found
+
+
+def _outdated(url: str, found: int) -> str:
+    return f"the records at {url} are in format {found}, this anbu reads format {RECORDS_FORMAT}: " + (
+        "open them with the anbu that wrote them"
+        if found > RECORDS_FORMAT
+        else "run `anbu migrate --data DIR` once (it adds what this version keeps and changes no record)"
+    )
+
+
 class Records:
     """One record database; safe to share between threads, and between processes (workers)."""
 
@@ -419,23 +452,11 @@ class Records:
         if found == RECORDS_FORMAT:
             return
         if found is not None and (found > RECORDS_FORMAT or not migrate):
-            raise RecordsOutdated(
-                f"the records at {self.url} are in format {found}, this anbu reads format {RECORDS_FORMAT}: "
-                + (
-                    "open them with the anbu that wrote them"
-                    if found > RECORDS_FORMAT
-                    else "run `anbu migrate --data DIR` once (it adds what this version keeps and changes no record)"
-                )
-            )
+            raise RecordsOutdated(_outdated(self.url, found))
         self._create()
 
     def _format(self) -> int | None:
-        """The layout the database holds: None when it holds no records tables yet."""
-        names = set(sa.inspect(self.engine).get_table_names())
-        if "records_format" in names:
-            with self.engine.connect() as connection:
-                return connection.execute(sa.select(sa.func.max(records_format.c.version))).scalar() or 1
-        return 1 if names & {*TABLES_BY_NAME, "chain_heads"} else None
+        return _layout_of(self.engine)
 
     def _create(self) -> None:
         with self._transaction() as connection:

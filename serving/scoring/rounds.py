@@ -14,7 +14,9 @@ planners saw while that round was current.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,10 +165,31 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
     return frame
 
 
-def _data_dir_of(path: Path) -> Path:
+def _data_dir_of(path: Path) -> Path | str:
     """DIR of DIR/_scores/<as_of>/v<version>.parquet (or of a legacy DIR/_scores/<as_of>.parquet)."""
-    scores = next(parent for parent in Path(path).parents if parent.name == DataFolder(".").scores().name)
-    return scores.parent
+    folder = DataFolder(".").scores().name
+    return next((parent.parent for parent in Path(path).parents if parent.name == folder), "DIR")
+
+
+def _replace_durably(written: Path, target: Path) -> None:
+    """`written` (a file, or Spark's folder of parts) put in `target`'s place, on disk first: a
+    round is rewritten once in its life, and a power cut must not leave half of it."""
+    for part in [written] if written.is_file() else sorted(written.rglob("*")):
+        if part.is_file():
+            with open(part, "rb") as handle:
+                os.fsync(handle.fileno())
+    if written.is_dir() and target.is_dir():
+        kept = target.with_name(target.name + ".before-migration")
+        target.replace(kept)
+        written.replace(target)
+        shutil.rmtree(kept)
+    else:
+        written.replace(target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _with_whole_reasons(table: pa.Table, path: Path) -> pa.Table:
@@ -202,12 +225,17 @@ def migrate_rounds(data_dir: Path) -> list[str]:
             raise RoundUnreadable(f"{legacy}: {target} exists already; move one of them away")
         target.parent.mkdir(parents=True, exist_ok=True)
         legacy.replace(target)
+        manifest = legacy.with_suffix(".manifest.json")  # beside a Spark folder of parts
+        if manifest.is_file():
+            manifest.replace(target.with_suffix(".manifest.json"))
         done.append(f"{legacy} → {target}")
     for day in scored_rounds(data_dir):
         for scored in versions_of(data_dir, day):
-            if scored.path.is_dir():
-                continue  # Spark's folders were written after reasons were whole
-            schema = pq.read_schema(scored.path)
+            schema = (
+                pq.read_schema(next(scored.path.glob("*.parquet")))
+                if scored.path.is_dir()
+                else (pq.read_schema(scored.path))
+            )
             if "reasons" in schema.names or "reason_codes" not in schema.names:
                 continue
             try:
@@ -222,8 +250,13 @@ def migrate_rounds(data_dir: Path) -> list[str]:
                     "it); it is not a round `anbu score` wrote"
                 ) from None
             written = scored.path.with_name(scored.path.name + ".migrating")
-            pq.write_table(table.replace_schema_metadata(schema.metadata), written)
-            written.replace(scored.path)
+            table = table.replace_schema_metadata(schema.metadata)
+            if scored.path.is_dir():  # Spark's folder of parts (its manifest is the JSON beside it)
+                written.mkdir()
+                pq.write_table(table, written / "part-00000.parquet")
+            else:
+                pq.write_table(table, written)
+            _replace_durably(written, scored.path)
             done.append(f"{scored.path}: reasons stored whole")
     return done
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from anbu.data_folder import DataFolder
-from anbu.settings import Settings
+from anbu.settings import Settings, refusal
 
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("anbu", "features", "training", "serving", "synthetic", "bench")
@@ -96,6 +96,14 @@ def test_the_layout_is_the_documented_one(tmp_path: Path) -> None:
 
 
 def test_the_older_name_of_the_records_setting_stops_a_set_up_naming_the_new_one(monkeypatch) -> None:
+    monkeypatch.delenv("ANBU_RECORDS_URL", raising=False)
     monkeypatch.setenv("ANBU_RECORDS", "/srv/anbu/records.sqlite")
-    with pytest.raises(ValidationError, match="ANBU_RECORDS is now ANBU_RECORDS_URL"):
+    with pytest.raises(ValidationError) as refused:
         Settings()
+    assert refusal(refused.value).startswith("ANBU_RECORDS is now ANBU_RECORDS_URL: set that one instead")
+    # Left empty by a compose file, or set to the same database during the switch, it says nothing new.
+    monkeypatch.setenv("ANBU_RECORDS", "")
+    Settings()
+    monkeypatch.setenv("ANBU_RECORDS", "/srv/anbu/records.sqlite")
+    monkeypatch.setenv("ANBU_RECORDS_URL", "/srv/anbu/records.sqlite")
+    assert Settings().records_location == "/srv/anbu/records.sqlite"

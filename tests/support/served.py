@@ -17,6 +17,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from anbu.settings import Settings
 from synthetic.generator import generate_city
 from tests.support.local_server import bentoml_server, service_environment
 from training.config import load_experiment
@@ -67,7 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANBU_MODELS_DIR", str(store))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        train_experiment(data, load_experiment(BASELINE), BASELINE)
+        train_experiment(data, load_experiment(BASELINE), BASELINE, Settings())
         decision = promote(None, load_gates(ROOT / "experiments" / "promotion.toml"), SERVE_ANYWAY)
         assert decision.promote, decision.reasons
         champion = load_champion()

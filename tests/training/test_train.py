@@ -14,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from anbu.settings import Settings
 from features.contract.files import write_source
 from features.contract.schemas import SOURCES_BY_NAME
 from synthetic.generator import generate_city
@@ -61,7 +62,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         patch.chdir(root)
-        result = train_experiment(city, load_experiment(BASELINE), BASELINE)
+        result = train_experiment(city, load_experiment(BASELINE), BASELINE, Settings())
         client = MlflowClient()
         run = client.get_run(result.run_id)
         booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{result.model_version}")
@@ -211,7 +212,7 @@ def test_training_refuses_when_the_survey_cannot_calibrate_and_says_where_sweeps
     client = MlflowClient()
     runs_before = len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
     with pytest.raises(ConfigError) as refused:
-        train_experiment(trained.city, load_experiment(config), config)
+        train_experiment(trained.city, load_experiment(config), config, Settings())
     message = str(refused.value)
     assert message.startswith("validation round 2026-05-31: calibration needs at least 200 survey-visited")
     assert "the validation round's 0 give 0 with 0" in message
@@ -239,7 +240,7 @@ def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_hous
     decisions = Path(card).read_text(encoding="utf-8").partition("## Promotion decisions")[2]
     assert decisions.count("\n1. ") == 1 and "\n2. " not in decisions
     assert f"**{first.verdict.value}**" in decisions and "## Known limits" not in decisions
-    second = train_experiment(trained.city, load_experiment(BASELINE), BASELINE)
+    second = train_experiment(trained.city, load_experiment(BASELINE), BASELINE, Settings())
     run = MlflowClient().get_run(second.run_id)
     assert run.data.tags["compared_with_champion"] == "1"
     m = second.metrics

@@ -18,6 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from anbu.settings import Settings
 from tests.support.local_server import bentoml_server, free_port, server_process, service_environment
 from tests.support.served import BASELINE, ROOT, ROUND, SERVE_ANYWAY, Served
 
@@ -64,7 +65,7 @@ def test_a_model_trained_and_promoted_on_an_mlflow_server_is_what_the_service_se
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         monkeypatch.setenv("ANBU_MODELS_DIR", str(embedded))
 
-        train_experiment(city, load_experiment(BASELINE), BASELINE)
+        train_experiment(city, load_experiment(BASELINE), BASELINE, Settings())
         decision = promote(None, load_gates(ROOT / "experiments" / "promotion.toml"), SERVE_ANYWAY)
         assert decision.promote, decision.reasons
         champion = load_champion()

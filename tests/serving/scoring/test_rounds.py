@@ -160,3 +160,19 @@ def test_a_round_in_the_layout_before_versions_moves_to_its_version_s_file(store
     target = scores_path(tmp_path, stored.as_of, stored.model_version)
     assert migrate_rounds(tmp_path) == [f"{legacy} → {target}"]
     assert not legacy.exists() and target.read_bytes() == stored.path.read_bytes()
+
+
+def test_a_spark_folder_of_the_older_layout_is_migrated_too(stored, tmp_path) -> None:
+    folder = scores_path(tmp_path, stored.as_of, stored.model_version)
+    folder.mkdir(parents=True)
+    older = _as_scored_before_reasons_were_whole(pq.read_table(stored.path))
+    pq.write_table(older.slice(0, 500), folder / "part-00000.parquet")
+    pq.write_table(older.slice(500), folder / "part-00001.parquet")
+    (folder / "_SUCCESS").touch()
+    spark_round = ScoredRound(stored.as_of, stored.model_version, folder)
+    with pytest.raises(RoundUnreadable, match="run `anbu migrate"):
+        read_round(spark_round)
+    assert migrate_rounds(tmp_path) == [f"{folder}: reasons stored whole"]
+    migrated, now = read_round(spark_round), read_round(stored)
+    assert migrated["household_id"].tolist() == now["household_id"].tolist()
+    assert migrated["risk"].equals(now["risk"]) and not folder.with_name(folder.name + ".migrating").exists()
