@@ -170,20 +170,17 @@ def rank(
     )
     if served is None:
         fail(unscored)
-    try:
-        rounds = ServedRounds(data, served, _served_preference(data, served))
-    except RoundNotScored:
-        pinned = f" (ANBU_AS_OF={served.date()})" if settings.as_of else ""
-        fail(
-            f"the served round {served.date()}{pinned} is not scored yet: run "
-            f"`anbu score --data {data} --as-of {served.date()}` first"
-        )
-    except RoundUnreadable as error:
-        fail(str(error))
+    # The served round is read only if the list needs it (it is, or follows, the asked round).
+    rounds = ServedRounds(data, served, lambda: _served_preference(data, served))
     try:
         builder = ListBuilder(rounds, open_records(settings), settings.known_window_days)
         listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
+        if day.normalize() == served and settings.as_of:
+            fail(
+                f"the served round {served.date()} (ANBU_AS_OF={served.date()}) is not scored yet: run "
+                f"`anbu score --data {data} --as-of {served.date()}` first"
+            )
         fail(unscored)
     except RoundUnreadable as error:
         fail(str(error))

@@ -135,7 +135,7 @@ class Anbu:
         self.plan = champion.plan
         self.explainer = champion.explainer  # built at start (path tables), not on a request
         self.as_of = as_of
-        self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version)
+        self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version).load()
         settle()
         self.lists = ListBuilder(self.rounds, self.records, self.settings.known_window_days)
         self.served = self.rounds.served.households

@@ -103,7 +103,7 @@ class ListBuilder:
             previous,
             before_day,
             self.known_window_days,
-            latest=loaded is self.rounds.served,
+            latest=loaded.scored.as_of == self.rounds.as_of,
         )
         listed = outreach_list(
             area,

@@ -8,9 +8,11 @@ a few, never scored: a request must not be able to make the service build or rew
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,16 +95,48 @@ def served_day(data_dir: Path, pinned: dt.date | None) -> pd.Timestamp | None:
 
 
 class ServedRounds:
-    def __init__(self, data_dir: Path, as_of: pd.Timestamp, champion_version: str | None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        as_of: pd.Timestamp,
+        champion_version: str | None | Callable[[], str | None],
+    ) -> None:
         """`champion_version`: whose scoring of the served round to show when several models
-        scored it (None: the newest)."""
+        scored it (None: the newest); a callable is asked only when the served round is read.
+        Rounds are read when first asked for: the service reads the served round and the one
+        before it at start (`load`), a command only what its list needs."""
         self.data_dir = Path(data_dir)
         self.as_of = pd.Timestamp(as_of).normalize()
         self._lock = threading.Lock()
-        self.served = self._read(shown_version(self.data_dir, self.as_of, prefer=champion_version))
-        before = previous_round(self.data_dir, self.as_of)
-        self.previous = self._read(shown_version(self.data_dir, before)) if before is not None else None
+        self._champion_version = champion_version
+        self._served: LoadedRound | None = None
+        self._previous: tuple[LoadedRound | None] | None = None
         self._earlier: OrderedDict[pd.Timestamp, LoadedRound] = OrderedDict()
+
+    def load(self) -> ServedRounds:
+        """Read the served round and the one before it now (a service, so no request waits)."""
+        _ = self.served, self.previous
+        return self
+
+    @property
+    def served(self) -> LoadedRound:
+        if self._served is None:
+            prefer = self._champion_version() if callable(self._champion_version) else self._champion_version
+            self._served = self._read(shown_version(self.data_dir, self.as_of, prefer=prefer))
+        return self._served
+
+    @functools.cached_property
+    def previous_day(self) -> pd.Timestamp | None:
+        return previous_round(self.data_dir, self.as_of)
+
+    @property
+    def previous(self) -> LoadedRound | None:
+        if self._previous is None:
+            before = self.previous_day
+            self._previous = (
+                self._read(shown_version(self.data_dir, before)) if before is not None else None,
+            )
+        return self._previous[0]
 
     @staticmethod
     def _read(scored: ScoredRound) -> LoadedRound:
@@ -116,7 +150,7 @@ class ServedRounds:
         as_of = pd.Timestamp(as_of).normalize()
         if as_of == self.as_of:
             return self.served
-        if self.previous is not None and as_of == self.previous.scored.as_of:
+        if as_of == self.previous_day:
             return self.previous
         with self._lock:
             if as_of in self._earlier:

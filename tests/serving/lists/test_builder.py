@@ -50,3 +50,31 @@ def test_the_command_and_the_service_list_the_same_households_under_a_90_day_win
     # The window decides who is on which list here, so agreeing is not an accident of the city.
     a_year = _command_list(short_window, monkeypatch, "365", tmp_path)
     assert [household for _, household in a_year] != [household for _, household in command]
+
+
+def test_an_earlier_round_is_listed_without_reading_the_served_one(served, monkeypatch, tmp_path) -> None:
+    # The city pins a round nobody scored yet: lists of a scored earlier round still come, and
+    # asking for the pinned round names it as the served round.
+    monkeypatch.setenv("ANBU_AS_OF", "2026-08-31")
+    monkeypatch.setenv("ANBU_RECORDS_URL", str(tmp_path / "records.sqlite"))
+    earlier = runner.invoke(
+        app,
+        [
+            "rank",
+            "--data",
+            str(served.data),
+            "--as-of",
+            str(ROUND.date()),
+            "--gu",
+            DISTRICT,
+            "--capacity",
+            "5",
+        ],
+    )
+    assert earlier.exit_code == 0, earlier.output
+    assert f"{DISTRICT} · {ROUND.date()} · 5가구" in earlier.output
+    pinned = runner.invoke(
+        app,
+        ["rank", "--data", str(served.data), "--as-of", "2026-08-31", "--gu", DISTRICT, "--capacity", "5"],
+    )
+    assert pinned.exit_code == 2 and "the round 2026-08-31 is not scored yet" in pinned.output
