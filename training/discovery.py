@@ -13,6 +13,12 @@ import numpy as np
 import pandas as pd
 
 from training.estimates import share_estimate
+from training.figures import (
+    DISCOVERY_KNOWN_HOUSEHOLDS,
+    DISCOVERY_KNOWN_SHARE,
+    DISCOVERY_KNOWN_WINDOW_DAYS,
+    key,
+)
 from training.framing import not_yet_known
 from training.metrics import capacity_count
 from training.survey import SurveySample
@@ -43,9 +49,9 @@ def discovery_metrics(
     pool = not_yet_known(test, known_window_days)
     lists = discovery_lists(ranked, pool, share, len(test))
     metrics = {
-        "discovery_known_households": float((~pool).sum()),
-        "discovery_known_share": float((~pool).mean()) if len(pool) else 0.0,
-        "discovery_known_window_days": float(known_window_days),
+        DISCOVERY_KNOWN_HOUSEHOLDS: float((~pool).sum()),
+        DISCOVERY_KNOWN_SHARE: float((~pool).mean()) if len(pool) else 0.0,
+        DISCOVERY_KNOWN_WINDOW_DAYS: float(known_window_days),
     }
     for name, member in lists.items():
         if true_positive is not None:
@@ -53,10 +59,10 @@ def discovery_metrics(
             y = np.nan_to_num(true_positive)
             listed = member & judged
             positives = (y * (pool & judged)).sum()
-            metrics[f"{name}_truth_discovery_precision_at_capacity"] = (
+            metrics[key(name, "truth", "discovery_precision_at_capacity")] = (
                 float(y[listed].mean()) if listed.any() else float("nan")
             )
-            metrics[f"{name}_truth_discovery_recall_at_capacity"] = (
+            metrics[key(name, "truth", "discovery_recall_at_capacity")] = (
                 float(y[listed].sum() / positives) if positives else float("nan")
             )
         if sample is not None and sample.households:
@@ -65,18 +71,18 @@ def discovery_metrics(
             on_list = member[sample.positions][inside]
             metrics.update(
                 share_estimate(found, weight, on_list).metrics(
-                    f"{name}_survey_discovery_precision_at_capacity"
+                    key(name, "survey", "discovery_precision_at_capacity")
                 )
             )
             metrics.update(
                 share_estimate(on_list.astype(float), weight * found, found > 0).metrics(
-                    f"{name}_survey_discovery_recall_at_capacity"
+                    key(name, "survey", "discovery_recall_at_capacity")
                 )
             )
     for source in ("truth", "survey"):
-        model = metrics.get(f"model_{source}_discovery_precision_at_capacity")
-        rule = metrics.get(f"rule_{source}_discovery_precision_at_capacity")
+        model = metrics.get(key("model", source, "discovery_precision_at_capacity"))
+        rule = metrics.get(key("rule", source, "discovery_precision_at_capacity"))
         # No lift where the rule's list found nobody (a survey list of a handful of households).
         if model is not None and rule is not None and np.isfinite(model) and rule > 0:
-            metrics[f"model_{source}_discovery_lift_over_rule"] = model / rule
+            metrics[key("model", source, "discovery_lift_over_rule")] = model / rule
     return metrics

@@ -36,6 +36,7 @@ from training.estimates import (
     mean_risk_ratio,
     share_estimate,
 )
+from training.figures import TEST_SURVEY_HOUSEHOLDS, TEST_SURVEY_POSITIVES, key, part
 from training.metrics import capacity_count, group_metrics, ranking_metrics
 from training.survey import SurveySample
 
@@ -152,8 +153,8 @@ def evaluate_test_round(
     census = census_found_for(truth, test["household_id"])
     groups = group_labels(test)
     sample = SurveySample.of(test)
-    result.metrics["test_survey_households"] = float(sample.households)
-    result.metrics["test_survey_positives"] = float(sample.positives)
+    result.metrics[TEST_SURVEY_HOUSEHOLDS] = float(sample.households)
+    result.metrics[TEST_SURVEY_POSITIVES] = float(sample.positives)
     if sample.households < MIN_EVALUATION_SURVEY_HOUSEHOLDS:
         result.tags["survey_evaluation"] = (
             f"not estimated: the test round's 90-day window has {sample.households} survey-visited "
@@ -216,24 +217,26 @@ def _survey_and_census(
         precision = share_estimate(survey.found, survey.weight, member)
         # Recall: the share of the survey's positives that are on the list.
         recall = share_estimate(member.astype(float), survey.weight * survey.found, survey.found > 0)
-        metrics.update(precision.metrics(f"{name}_survey_precision_at_capacity"))
-        metrics.update(recall.metrics(f"{name}_survey_recall_at_capacity"))
+        metrics.update(precision.metrics(key(name, "survey", "precision_at_capacity")))
+        metrics.update(recall.metrics(key(name, "survey", "recall_at_capacity")))
         if whole is not None:
-            metrics[f"{name}_census_precision_at_capacity"] = exact(
+            metrics[key(name, "census", "precision_at_capacity")] = exact(
                 list_found_share, whole, (f"{name}_list",)
             )
-            metrics[f"{name}_census_recall_at_capacity"] = exact(list_recall, whole, (f"{name}_list",))
+            metrics[key(name, "census", "recall_at_capacity")] = exact(list_recall, whole, (f"{name}_list",))
     if "rule" in result.lists:
         compared = compare_lists(ranked["model"], ranked["rule"], sample.positions, share, min_list)
         _gain(metrics, "rule", compared, sample, census, seed)
-    metrics.update(estimate(mean_risk_ratio, survey, ("risk",), seed).metrics("model_survey_mean_risk_ratio"))
+    metrics.update(
+        estimate(mean_risk_ratio, survey, ("risk",), seed).metrics(key("model", "survey", "mean_risk_ratio"))
+    )
     calibration = calibration_error(bins, survey, seed)
-    metrics.update(calibration.error.metrics("model_survey_ece"))
-    metrics["model_survey_ece_noise"] = calibration.noise
+    metrics.update(calibration.error.metrics(key("model", "survey", "ece")))
+    metrics[key("model", "survey", "ece_noise")] = calibration.noise
     curve = calibration.curve
     if whole is not None:
-        metrics["model_census_mean_risk_ratio"] = exact(mean_risk_ratio, whole, ("risk",))
-        metrics["model_census_ece"] = census_calibration_error(bins, whole)
+        metrics[key("model", "census", "mean_risk_ratio")] = exact(mean_risk_ratio, whole, ("risk",))
+        metrics[key("model", "census", "ece")] = census_calibration_error(bins, whole)
         curve["census_found_rate"] = bins.found_rate(whole.found, whole.weight, whole.columns["bin"])
     result.calibration_curve = curve
 
@@ -251,12 +254,12 @@ def _gain(
     survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
     pair = ("member", "other")
     for figure, statistic in (("gain", list_gain), ("lift", list_lift)):
-        name = f"model_survey_{figure}_over_{rival}"
+        name = key("model", "survey", f"{figure}_over_{rival}")
         metrics.update(estimate(statistic, survey, pair, seed).metrics(name))
-        metrics[f"{name}_share"] = compared.share
-        metrics[f"{name}_rival_households"] = float(compared.other[sample.positions].sum())
+        metrics[part(name, "share")] = compared.share
+        metrics[part(name, "rival_households")] = float(compared.other[sample.positions].sum())
         if census is not None:
-            metrics[f"model_census_{figure}_over_{rival}"] = exact(
+            metrics[key("model", "census", f"{figure}_over_{rival}")] = exact(
                 statistic, Sample.census(census, columns), pair
             )
 
@@ -313,16 +316,18 @@ def _survey_groups(
     table = pd.concat(tables, ignore_index=True)
     judged = table[table["judged"] & table["recall_ratio"].notna()]
     metrics = result.metrics
-    metrics["model_survey_groups_judged"] = float(len(judged))
-    metrics["model_survey_groups_not_judged"] = float(
+    metrics[key("model", "survey", "groups_judged")] = float(len(judged))
+    metrics[key("model", "survey", "groups_not_judged")] = float(
         (table["grouping"].isin(GATED_GROUPINGS) & ~table["judged"]).sum()
     )
     if not judged.empty:
         lowest = judged.sort_values("recall_ratio").iloc[0]
-        metrics["model_survey_min_group_recall_ratio"] = float(lowest["recall_ratio"])
-        metrics["model_survey_min_group_recall_ratio_low"] = float(lowest["recall_ratio_low"])
-        metrics["model_survey_min_group_recall_ratio_high"] = float(lowest["recall_ratio_high"])
-        metrics["model_survey_group_recall_ratio_high_min"] = float(judged["recall_ratio_high"].min())
+        metrics[key("model", "survey", "min_group_recall_ratio")] = float(lowest["recall_ratio"])
+        metrics[key("model", "survey", "min_group_recall_ratio_low")] = float(lowest["recall_ratio_low"])
+        metrics[key("model", "survey", "min_group_recall_ratio_high")] = float(lowest["recall_ratio_high"])
+        metrics[key("model", "survey", "group_recall_ratio_high_min")] = float(
+            judged["recall_ratio_high"].min()
+        )
         result.tags["lowest_group_recall_survey"] = f"{lowest['grouping']}={lowest['group']}"
     return table
 
@@ -348,23 +353,23 @@ def _truth(
     }
     for name, ranking in every.items():
         selected = result.lists[name] if name in result.lists else ranking.lists(share)
-        measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict(f"{name}_truth_")
+        measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict(key(name, "truth", ""))
         if not ranking.probabilities:
             measured = {k: v for k, v in measured.items() if not k.endswith(("_ece", "_brier"))}
         metrics.update(measured)
     best_precision = metrics["best_possible_truth_precision_at_capacity"]
-    metrics["model_truth_share_of_best_possible"] = (
-        metrics["model_truth_precision_at_capacity"] / best_precision
+    metrics[key("model", "truth", "share_of_best_possible")] = (
+        metrics[key("model", "truth", "precision_at_capacity")] / best_precision
     )
-    metrics["model_truth_lift_over_rule"] = metrics["model_truth_precision_at_capacity"] / max(
-        metrics["rule_truth_precision_at_capacity"], 1e-9
-    )
+    metrics[key("model", "truth", "lift_over_rule")] = metrics[
+        key("model", "truth", "precision_at_capacity")
+    ] / max(metrics[key("rule", "truth", "precision_at_capacity")], 1e-9)
     known_groups = groups[known].reset_index(drop=True)
     table = group_metrics(y, result.lists["model"][known], known_groups, expected=best[known])
     worst = _lowest_judged(table, min_group_positives)
     if worst is not None:
-        metrics["model_truth_min_group_recall_ratio"] = float(worst["expected_recall_ratio"])
-        metrics["model_truth_min_group_realised_recall_ratio"] = float(worst["lowest_realised"])
+        metrics[key("model", "truth", "min_group_recall_ratio")] = float(worst["expected_recall_ratio"])
+        metrics[key("model", "truth", "min_group_realised_recall_ratio")] = float(worst["lowest_realised"])
         result.tags["lowest_group_recall"] = f"{worst['grouping']}={worst['group']}"
     # What the best possible ranking leaves, for the same groups: how much of a low ratio the
     # city's own make-up explains, and how much the model.
@@ -375,7 +380,9 @@ def _truth(
         result.tags["lowest_group_recall_best_possible"] = f"{best_worst['grouping']}={best_worst['group']}"
     others = table[(table["grouping"] == "lives_alone") & (table["group"] == "with others")]
     if not others.empty:
-        metrics["model_truth_with_others_recall_ratio"] = float(others["expected_recall_ratio"].iloc[0])
+        metrics[key("model", "truth", "with_others_recall_ratio")] = float(
+            others["expected_recall_ratio"].iloc[0]
+        )
     return table
 
 

@@ -13,10 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from training.config import ExperimentConfig
+from training.figures import (
+    DISCOVERY_KNOWN_HOUSEHOLDS,
+    DISCOVERY_KNOWN_SHARE,
+    DISCOVERY_KNOWN_WINDOW_DAYS,
+    TEST_SURVEY_HOUSEHOLDS,
+    TEST_SURVEY_POSITIVES,
+    Basis,
+    Estimated,
+    Figures,
+    key,
+)
 from training.survey import provenance_sentence
 
 if TYPE_CHECKING:
@@ -65,19 +75,23 @@ def round_sizes(frame: pd.DataFrame) -> tuple[int, int, int]:
     return len(frame), int(labelled.sum()), int(frame.loc[labelled, "label"].sum())
 
 
-def _value(metrics: dict[str, float], key: str) -> str:
-    value = metrics.get(key)
-    if value is None or not np.isfinite(value):
+def _value(figures: Figures, basis: Basis, measure: str, scorer: str = "model") -> str:
+    value = figures.exact(basis, measure, scorer)
+    if value is None:
         return "–"
-    return f"{value:.4f}" if key.endswith(("ece", "brier")) else f"{value:.3f}"
+    return f"{value:.4f}" if measure.endswith(("ece", "brier")) else f"{value:.3f}"
 
 
-def _table(metrics: dict[str, float], basis: str) -> list[str]:
-    present = [(key, name) for key, name in _SCORERS if f"{key}_{basis}_precision_at_capacity" in metrics]
+def _table(figures: Figures, basis: Basis) -> list[str]:
+    present = [
+        (scorer, name)
+        for scorer, name in _SCORERS
+        if figures.exact(basis, "precision_at_capacity", scorer) is not None
+    ]
     lines = ["| measure | " + " | ".join(name for _, name in present) + " |"]
     lines.append("|---|" + "---:|" * len(present))
     for measure, label in _MEASURES:
-        cells = [_value(metrics, f"{key}_{basis}_{measure}") for key, _ in present]
+        cells = [_value(figures, basis, measure, scorer) for scorer, _ in present]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -88,79 +102,82 @@ _SURVEY_MEASURES = (
 )
 
 
-def _interval(metrics: dict[str, float], key: str) -> str:
-    if key not in metrics or not np.isfinite(metrics[key]):
-        return "–"
-    low, high = metrics.get(f"{key}_low", float("nan")), metrics.get(f"{key}_high", float("nan"))
-    behind = metrics.get(f"{key}_households")
-    count = f", {int(behind):,} survey households" if behind is not None and np.isfinite(behind) else ""
-    return f"{metrics[key]:.3f} [{low:.3f}, {high:.3f}{count}]"
+def _interval(estimate: Estimated | None) -> str:
+    return "–" if estimate is None else estimate.text()
 
 
-def _survey_section(metrics: dict[str, float], tags: dict[str, str], share: float) -> list[str]:
-    provenance = provenance_sentence(metrics)
+def _at(estimate: Estimated | None) -> str:
+    """The capacity a comparison of two lists was made at."""
+    return "–" if estimate is None or estimate.share is None else f"{estimate.share:.1%}"
+
+
+def _survey_section(figures: Figures, tags: dict[str, str], share: float) -> list[str]:
+    provenance = provenance_sentence(figures.metrics)
     where = [f"{provenance}.", ""] if provenance is not None else []
-    if "model_survey_precision_at_capacity" not in metrics:
+    if not figures.estimated_from_survey:
         return [f"From the survey: {tags.get('survey_evaluation', 'nothing estimated')}.", "", *where]
     lines = [
-        f"From the test round's {int(metrics['test_survey_households']):,} survey-visited households "
-        f"({int(metrics['test_survey_positives']):,} found isolated or at risk), for the whole city's "
+        f"From the test round's {figures.count(TEST_SURVEY_HOUSEHOLDS):,} survey-visited households "
+        f"({figures.count(TEST_SURVEY_POSITIVES):,} found isolated or at risk), for the whole city's "
         f"lists at {share:.0%} capacity; 90 % intervals and the survey households behind each:",
         "",
         "| figure | model | today's rule | logistic |",
         "|---|---|---|---|",
     ]
-    for key, label in _SURVEY_MEASURES:
-        cells = [_interval(metrics, f"{who}_survey_{key}") for who in ("model", "rule", "logistic")]
+    for measure, label in _SURVEY_MEASURES:
+        cells = [_interval(figures.survey(measure, who)) for who in ("model", "rule", "logistic")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    gain = figures.survey("gain_over_rule")
+    noise = figures.exact("survey", "ece_noise")
     lines += [
         "",
-        f"- against today's rule on the same survey households, at "
-        f"{metrics.get('model_survey_gain_over_rule_share', float('nan')):.1%} capacity (the smallest "
+        f"- against today's rule on the same survey households, at {_at(gain)} capacity (the smallest "
         f"at which both lists hold enough survey households): found more often by "
-        f"{_interval(metrics, 'model_survey_gain_over_rule')}, lift {_interval(metrics, 'model_survey_lift_over_rule')}",
-        f"- calibration error against survey findings: {_interval(metrics, 'model_survey_ece')} "
-        f"(a perfectly calibrated model would show about {metrics.get('model_survey_ece_noise', float('nan')):.3f} "
+        f"{_interval(gain)}, lift {_interval(figures.survey('lift_over_rule'))}",
+        f"- calibration error against survey findings: {_interval(figures.survey('ece'))} "
+        f"(a perfectly calibrated model would show about {'–' if noise is None else f'{noise:.3f}'} "
         "on this survey)",
-        f"- mean served risk ÷ share found: {_interval(metrics, 'model_survey_mean_risk_ratio')}",
+        f"- mean served risk ÷ share found: {_interval(figures.survey('mean_risk_ratio'))}",
     ]
     if "compared_with_champion" in tags:
+        against = figures.survey("gain_over_champion")
         lines.append(
             f"- against the champion (version {tags['compared_with_champion']}, paired, at "
-            f"{metrics.get('model_survey_gain_over_champion_share', float('nan')):.1%} capacity): "
-            f"{_interval(metrics, 'model_survey_gain_over_champion')}"
+            f"{_at(against)} capacity): {_interval(against)}"
         )
     return [*lines, "", *where]
 
 
-def _discovery_section(metrics: dict[str, float], share: float) -> list[str]:
+def _discovery_section(figures: Figures, share: float) -> list[str]:
     """The lists drawn from the households nobody has found yet (training/discovery.py)."""
-    if "discovery_known_households" not in metrics:
+    known = figures.count(DISCOVERY_KNOWN_HOUSEHOLDS)
+    if known is None:
         return []
     scorers = (("model", "model"), ("rule", "today's rule"), ("logistic", "logistic"))
+    known_share = figures.exact_named(DISCOVERY_KNOWN_SHARE)
     lines = [
         "## Discovery list",
         "",
         f"The discovery list is drawn from the households not known at the test round (no visit "
-        f"found them isolated or at risk in the {int(metrics['discovery_known_window_days'])} days before it); "
-        f"{int(metrics['discovery_known_households']):,} households "
-        f"({metrics.get('discovery_known_share', float('nan')):.1%}) were known and left out. Each "
+        f"found them isolated or at risk in the {figures.count(DISCOVERY_KNOWN_WINDOW_DAYS)} days before it); "
+        f"{known:,} households "
+        f"({'–' if known_share is None else f'{known_share:.1%}'}) were known and left out. Each "
         f"ranking's list at the whole round's capacity ({share:.0%}), judged among the rest:",
         "",
         "| figure | " + " | ".join(name for _, name in scorers) + " |",
         "|---|---|---|---|",
     ]
-    for key, label in _SURVEY_MEASURES:
-        cells = [_interval(metrics, f"{who}_survey_discovery_{key}") for who, _ in scorers]
+    for measure, label in _SURVEY_MEASURES:
+        cells = [_interval(figures.survey(f"discovery_{measure}", who)) for who, _ in scorers]
         lines.append(f"| from the survey: {label} | " + " | ".join(cells) + " |")
-    if "model_truth_discovery_precision_at_capacity" in metrics:
-        for key, label in _SURVEY_MEASURES:
-            cells = [_value(metrics, f"{who}_truth_discovery_{key}") for who, _ in scorers]
+    if figures.exact("truth", "discovery_precision_at_capacity") is not None:
+        for measure, label in _SURVEY_MEASURES:
+            cells = [_value(figures, "truth", f"discovery_{measure}", who) for who, _ in scorers]
             lines.append(f"| against the truth: {label} | " + " | ".join(cells) + " |")
         lines += [
             "",
             f"Lift over today's rule on the same households (truth): "
-            f"{_value(metrics, 'model_truth_discovery_lift_over_rule')}×.",
+            f"{_value(figures, 'truth', 'discovery_lift_over_rule')}×.",
         ]
     return [*lines, ""]
 
@@ -168,7 +185,8 @@ def _discovery_section(metrics: dict[str, float], share: float) -> list[str]:
 def render(facts: CardFacts, metrics: dict[str, float]) -> str:
     """The card as markdown."""
     config = facts.config
-    has_truth = "model_truth_precision_at_capacity" in metrics
+    figures = Figures(metrics)
+    has_truth = figures.exact("truth", "precision_at_capacity") is not None
     share = config.evaluation.capacity_share
     trained_on = "those not yet known at each round" if config.label.population == "not_yet_known" else "all"
     lines = [
@@ -224,8 +242,8 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             f"of households that are fine and for {facts.visit_sensitivity:.1%} of those that are "
             "isolated or at risk. Scores are probabilities of the true state, not of what a visit records.",
         ]
-    lines += ["", "## Test round", "", *_survey_section(metrics, facts.tags, share)]
-    if "model_census_precision_at_capacity" in metrics:
+    lines += ["", "## Test round", "", *_survey_section(figures, facts.tags, share)]
+    if figures.exact("census", "precision_at_capacity") is not None:
         lines += [
             "What a visit to every household would find (synthetic city; the quantities the survey "
             "estimates):",
@@ -234,42 +252,42 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             "|---|---:|---:|---:|",
             *(
                 f"| {label} | "
-                + " | ".join(_value(metrics, f"{who}_census_{key}") for who in ("model", "rule", "logistic"))
+                + " | ".join(_value(figures, "census", measure, who) for who in ("model", "rule", "logistic"))
                 + " |"
-                for key, label in _SURVEY_MEASURES
+                for measure, label in _SURVEY_MEASURES
             ),
             "",
-            f"Calibration error {_value(metrics, 'model_census_ece')}, mean served risk ÷ mean finding "
-            f"{_value(metrics, 'model_census_mean_risk_ratio')}.",
+            f"Calibration error {_value(figures, 'census', 'ece')}, mean served risk ÷ mean finding "
+            f"{_value(figures, 'census', 'mean_risk_ratio')}.",
             "",
         ]
     if has_truth:
         lines += [
             "Against the true state of every household (synthetic city):",
             "",
-            *_table(metrics, "truth"),
+            *_table(figures, "truth"),
             "",
-            f"Share of the best possible ranking: {_value(metrics, 'model_truth_share_of_best_possible')}; "
-            f"lift over today's rule: {_value(metrics, 'model_truth_lift_over_rule')}×.",
+            f"Share of the best possible ranking: {_value(figures, 'truth', 'share_of_best_possible')}; "
+            f"lift over today's rule: {_value(figures, 'truth', 'lift_over_rule')}×.",
             "",
         ]
-    lines += _discovery_section(metrics, share)
+    lines += _discovery_section(figures, share)
     lines += [
         "## Fairness",
         "",
         "Recall at capacity per district, age band, sex and housing type, divided by the whole city's. "
-        f"From the survey: {_count(int(metrics.get('model_survey_groups_judged', 0)), 'group')} judged (enough "
-        f"survey positives), {int(metrics.get('model_survey_groups_not_judged', 0))} not judged; lowest "
-        f"judged {_interval(metrics, 'model_survey_min_group_recall_ratio')} "
+        f"From the survey: {_count(figures.count(key('model', 'survey', 'groups_judged')) or 0, 'group')} judged "
+        f"(enough survey positives), {figures.count(key('model', 'survey', 'groups_not_judged')) or 0} not "
+        f"judged; lowest judged {_interval(figures.survey('min_group_recall_ratio'))} "
         f"({facts.tags.get('lowest_group_recall_survey', 'none judged')}); every group with its count: "
         "`evaluation/fairness_survey.csv`.",
     ]
     if has_truth:
         lines += [
             "",
-            f"Against the truth: lowest {_value(metrics, 'model_truth_min_group_recall_ratio')} "
+            f"Against the truth: lowest {_value(figures, 'truth', 'min_group_recall_ratio')} "
             f"({facts.tags.get('lowest_group_recall', 'none judged')}); households living with others "
-            f"{_value(metrics, 'model_truth_with_others_recall_ratio')} (reported, not gated: living alone "
+            f"{_value(figures, 'truth', 'with_others_recall_ratio')} (reported, not gated: living alone "
             "is the risk the programme targets). `evaluation/fairness_by_group.csv`.",
         ]
     lines += [

@@ -20,6 +20,7 @@ to the version's record and never rewritten (training/promotion_history.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from training.config import ConfigError
+from training.figures import Estimated, Figures, key
 from training.promotion_gates import Override, PromotionGates
 from training.promotion_history import (
     DecisionRecord,
@@ -55,17 +57,17 @@ class Decision:
     promote --data DIR` compares them and the version can be judged again."""
 
 
-def _value(metrics: dict[str, float], key: str) -> float:
-    value = metrics.get(key)
-    return float("nan") if value is None else float(value)
+def _low(estimate: Estimated | None) -> float:
+    return math.nan if estimate is None or estimate.low is None else estimate.low
 
 
-def _shown(metrics: dict[str, float], key: str, digits: int = 3) -> str:
-    """`value [low, high]` with the survey households behind it, as the reasons quote figures."""
-    value, low, high = (_value(metrics, f"{key}{part}") for part in ("", "_low", "_high"))
-    behind = metrics.get(f"{key}_households")
-    count = f", {int(behind):,} survey households" if behind is not None else ""
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}{count}]"
+def _high(estimate: Estimated | None) -> float:
+    return math.nan if estimate is None or estimate.high is None else estimate.high
+
+
+def _shown(estimate: Estimated | None, digits: int = 3) -> str:
+    """`value [low, high, N survey households]`, as the reasons quote figures."""
+    return "–" if estimate is None else estimate.text(digits)
 
 
 def decide(
@@ -76,38 +78,36 @@ def decide(
     version: str,
 ) -> Decision:
     """Apply the gates to a candidate's survey estimates; pure, so every branch is testable."""
-    if "model_survey_precision_at_capacity" not in candidate:
+    figures = Figures(candidate)
+    if not figures.estimated_from_survey:
         why = tags.get("survey_evaluation", "the run has no survey estimates")
         return Decision(version, False, [f"nothing to judge on: {why}"], "survey")
     failures: list[str] = []
     passes: list[str] = []
-    compared = _against_current(candidate, tags, champion_version, gates, failures, passes)
-    ece_low = _value(candidate, "model_survey_ece_low")
-    if ece_low > gates.max_ece:
+    compared = _against_current(figures, tags, champion_version, gates, failures, passes)
+    ece = figures.survey("ece")
+    if _low(ece) > gates.max_ece:
         failures.append(
-            f"calibration error {_shown(candidate, 'model_survey_ece', 4)} is above the bound {gates.max_ece} "
+            f"calibration error {_shown(ece, 4)} is above the bound {gates.max_ece} "
             "even at the low end of its interval"
         )
     else:
-        passes.append(f"calibration error {_shown(candidate, 'model_survey_ece', 4)} (bound {gates.max_ece})")
+        passes.append(f"calibration error {_shown(ece, 4)} (bound {gates.max_ece})")
     low_band, high_band = gates.mean_risk_ratio_band
-    ratio_low, ratio_high = (
-        _value(candidate, "model_survey_mean_risk_ratio_low"),
-        _value(candidate, "model_survey_mean_risk_ratio_high"),
-    )
-    if ratio_low > high_band or ratio_high < low_band:
+    ratio = figures.survey("mean_risk_ratio")
+    if _low(ratio) > high_band or _high(ratio) < low_band:
         failures.append(
-            f"mean served risk ÷ share found {_shown(candidate, 'model_survey_mean_risk_ratio')} lies "
+            f"mean served risk ÷ share found {_shown(ratio)} lies "
             f"outside {low_band}–{high_band}: the scores do not mean what visits find"
         )
     else:
-        passes.append(f"mean served risk ÷ share found {_shown(candidate, 'model_survey_mean_risk_ratio')}")
-    _groups(candidate, tags, gates, failures, passes)
+        passes.append(f"mean served risk ÷ share found {_shown(ratio)}")
+    _groups(figures, tags, gates, failures, passes)
     return Decision(version, not failures, failures or passes, "survey", compare_first=not compared)
 
 
 def _against_current(
-    candidate: dict[str, float],
+    figures: Figures,
     tags: dict[str, str],
     champion_version: str | None,
     gates: PromotionGates,
@@ -117,15 +117,15 @@ def _against_current(
     """Better than today's rule (first model), or not worse than the champion (later ones). False
     when the run was compared with another champion than the one serving, so cannot be judged."""
     if champion_version is None:
-        key = "model_survey_gain_over_rule"
-        gain, share = _shown(candidate, key), _value(candidate, f"{key}_share")
-        if not _value(candidate, f"{key}_low") > 0:
+        gain = figures.survey("gain_over_rule")
+        shown, share = _shown(gain), gain.share if gain and gain.share is not None else math.nan
+        if not _low(gain) > 0:
             failures.append(
-                f"not shown to beat today's rule: found more often by {gain} at {share:.1%} capacity "
+                f"not shown to beat today's rule: found more often by {shown} at {share:.1%} capacity "
                 "(the interval reaches zero)"
             )
         else:
-            passes.append(f"no champion yet; beats today's rule by {gain} at {share:.1%} capacity")
+            passes.append(f"no champion yet; beats today's rule by {shown} at {share:.1%} capacity")
         return True
     compared = tags.get("compared_with_champion")
     if compared != champion_version:
@@ -135,43 +135,45 @@ def _against_current(
             "survey households first (`--data`)"
         )
         return False
-    key = "model_survey_gain_over_champion"
-    gain, share = _shown(candidate, key), _value(candidate, f"{key}_share")
-    if not _value(candidate, f"{key}_low") >= -gates.capacity_tolerance:
+    gain = figures.survey("gain_over_champion")
+    shown, share = _shown(gain), gain.share if gain and gain.share is not None else math.nan
+    if not _low(gain) >= -gates.capacity_tolerance:
         failures.append(
             f"not shown within {gates.capacity_tolerance} of champion version {champion_version}: found "
-            f"more often by {gain} at {share:.1%} capacity (paired)"
+            f"more often by {shown} at {share:.1%} capacity (paired)"
         )
     else:
-        passes.append(f"against champion version {champion_version}: {gain} at {share:.1%} capacity (paired)")
+        passes.append(
+            f"against champion version {champion_version}: {shown} at {share:.1%} capacity (paired)"
+        )
     return True
 
 
 def _groups(
-    candidate: dict[str, float],
+    figures: Figures,
     tags: dict[str, str],
     gates: PromotionGates,
     failures: list[str],
     passes: list[str],
 ) -> None:
-    judged = int(_value(candidate, "model_survey_groups_judged") or 0)
-    not_judged = int(_value(candidate, "model_survey_groups_not_judged") or 0)
+    judged = figures.count(key("model", "survey", "groups_judged")) or 0
+    not_judged = figures.count(key("model", "survey", "groups_not_judged")) or 0
     counts = f"{judged} group{'' if judged == 1 else 's'} judged, {not_judged} not judged (too few survey positives)"
     if judged == 0:
         passes.append(f"fairness: no group has enough survey positives to judge; {counts}")
         return
-    highest_of_lowest = _value(candidate, "model_survey_group_recall_ratio_high_min")
+    highest_of_lowest = figures.exact("survey", "group_recall_ratio_high_min")
+    highest_of_lowest = math.nan if highest_of_lowest is None else highest_of_lowest
     lowest = tags.get("lowest_group_recall_survey", "?")
+    ratio = figures.survey("min_group_recall_ratio")
     if highest_of_lowest < gates.min_group_recall_ratio:
         failures.append(
             f"a group's recall is below {gates.min_group_recall_ratio} of the city's even at the top of "
             f"its interval ({highest_of_lowest:.2f}); lowest {lowest} "
-            f"{_shown(candidate, 'model_survey_min_group_recall_ratio', 2)}; {counts}"
+            f"{_shown(ratio, 2)}; {counts}"
         )
     else:
-        passes.append(
-            f"fairness: lowest {lowest} {_shown(candidate, 'model_survey_min_group_recall_ratio', 2)}; {counts}"
-        )
+        passes.append(f"fairness: lowest {lowest} {_shown(ratio, 2)}; {counts}")
 
 
 def promote(version: str | None, gates: PromotionGates, override: Override | None = None) -> DecisionRecord:

@@ -54,6 +54,7 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from training.config import ConfigError
+from training.figures import key as figure_key
 from training.model_card import CARD, with_decisions
 from training.promotion_gates import Override
 from training.tracking import MODEL_NAME, StoreUnavailable, configure, require_store
@@ -76,19 +77,22 @@ _LEGACY_TAG = "promotion."
 _ALREADY_CHAMPION = re.compile(r"version \S+ is already the champion")
 
 _GATE_FIGURES = {
-    "model_survey_gain_over_rule": "gain over today's rule",
-    "model_survey_gain_over_champion": "gain over the champion",
-    "model_survey_ece": "calibration error",
-    "model_survey_mean_risk_ratio": "mean risk ÷ share found",
-    "model_survey_min_group_recall_ratio": "lowest judged group's recall ratio",
+    figure_key("model", "survey", measure): label
+    for measure, label in (
+        ("gain_over_rule", "gain over today's rule"),
+        ("gain_over_champion", "gain over the champion"),
+        ("ece", "calibration error"),
+        ("mean_risk_ratio", "mean risk ÷ share found"),
+        ("min_group_recall_ratio", "lowest judged group's recall ratio"),
+    )
 }
 """The survey figures the gates read, each with the parts below."""
 _PARTS = ("", "_low", "_high", "_households", "_share")
-_GROUP_COUNTS = (
-    "model_survey_group_recall_ratio_high_min",
-    "model_survey_groups_judged",
-    "model_survey_groups_not_judged",
+_JUDGED, _NOT_JUDGED = (
+    figure_key("model", "survey", "groups_judged"),
+    figure_key("model", "survey", "groups_not_judged"),
 )
+_GROUP_COUNTS = (figure_key("model", "survey", "group_recall_ratio_high_min"), _JUDGED, _NOT_JUDGED)
 
 
 def gate_figures(metrics: dict[str, float]) -> dict[str, float]:
@@ -205,10 +209,9 @@ class DecisionRecord(BaseModel):
             if figure["_share"] is not None:
                 text += f", at {figure['_share']:.1%} capacity"
             shown.append(text)
-        if "model_survey_groups_judged" in self.figures:
+        if _JUDGED in self.figures:
             shown.append(
-                f"{int(self.figures['model_survey_groups_judged'])} groups judged, "
-                f"{int(self.figures.get('model_survey_groups_not_judged', 0))} not judged"
+                f"{int(self.figures[_JUDGED])} groups judged, {int(self.figures.get(_NOT_JUDGED, 0))} not judged"
             )
         return shown
 

@@ -95,17 +95,20 @@ def survey_provenance(round_table: pd.DataFrame, sources: pd.DataFrame) -> pd.Da
     ).reset_index(drop=True)
 
 
+def provenance_key(source: str) -> str:
+    """The MLflow metric of the test round's survey labels from one source."""
+    return f"test_survey_labels_{source}"
+
+
 def provenance_metrics(provenance: pd.DataFrame) -> dict[str, float]:
     """Survey labels of the test round per source, summed over districts (MLflow metrics)."""
     per_source = provenance.groupby("source")["households"].sum()
-    return {
-        f"test_survey_labels_{source}": float(per_source.get(source, 0)) for source in SURVEY_LABEL_SOURCES
-    }
+    return {provenance_key(source): float(per_source.get(source, 0)) for source in SURVEY_LABEL_SOURCES}
 
 
 def provenance_sentence(metrics: dict[str, float]) -> str | None:
     """Where the test round's survey labels came from, in one sentence (the card and `anbu train`)."""
-    counts = [metrics.get(f"test_survey_labels_{source}") for source in SURVEY_LABEL_SOURCES]
+    counts = [metrics.get(provenance_key(source)) for source in SURVEY_LABEL_SOURCES]
     if any(count is None for count in counts) or sum(counts) == 0:
         return None
     recorded, after, unrecorded = (int(count) for count in counts)

@@ -40,47 +40,48 @@ def train(
         console.print(line)
 
 
-def _figure(m: dict[str, float], key: str, digits: int = 3) -> str:
-    value = m.get(key)
-    if value is None:
-        return "–"
-    low, high = m.get(f"{key}_low"), m.get(f"{key}_high")
-    if low is None or high is None:
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 def summary_lines(m: dict[str, float]) -> list[str]:
     """What `anbu train` says about the test round: the survey estimates first (all a city has),
     then, for a synthetic city, the same figures for a visit to every household and the truth."""
+    from training.figures import TEST_SURVEY_HOUSEHOLDS, Figures
     from training.survey import provenance_sentence
 
+    figures = Figures(m)
+
+    def shown(estimate, digits: int = 3) -> str:
+        return "–" if estimate is None else estimate.text(digits, households=False)
+
+    def exact(basis, measure, scorer="model", digits: int = 3) -> str:
+        value = figures.exact(basis, measure, scorer)
+        return "nan" if value is None else f"{value:.{digits}f}"
+
     lines = []
-    if "model_survey_precision_at_capacity" in m:
+    precision = figures.survey("precision_at_capacity")
+    if precision is not None:
         lines.append(
-            f"Test round, from {int(m['test_survey_households']):,} survey households (90 % intervals): "
-            f"precision at capacity {_figure(m, 'model_survey_precision_at_capacity')} on "
-            f"{int(m['model_survey_precision_at_capacity_households'])} surveyed list households, "
-            f"today's rule {_figure(m, 'rule_survey_precision_at_capacity')}; "
-            f"ECE {_figure(m, 'model_survey_ece', 4)}; mean risk ÷ found {_figure(m, 'model_survey_mean_risk_ratio')}"
+            f"Test round, from {figures.count(TEST_SURVEY_HOUSEHOLDS):,} survey households (90 % intervals): "
+            f"precision at capacity {shown(precision)} on "
+            f"{precision.households} surveyed list households, "
+            f"today's rule {shown(figures.survey('precision_at_capacity', 'rule'))}; "
+            f"ECE {shown(figures.survey('ece'), 4)}; mean risk ÷ found {shown(figures.survey('mean_risk_ratio'))}"
         )
     else:
         lines.append("Test round: no survey visits in its window, so nothing is estimated from visits")
     provenance = provenance_sentence(m)
     if provenance is not None:
         lines.append(provenance)
-    if "model_census_precision_at_capacity" in m:
+    if figures.exact("census", "precision_at_capacity") is not None:
         lines.append(
             f"Test round, a visit to every household (synthetic truth): precision at capacity "
-            f"{m['model_census_precision_at_capacity']:.3f}, today's rule {m['rule_census_precision_at_capacity']:.3f}; "
-            f"ECE {m['model_census_ece']:.4f}; mean risk ÷ found {m['model_census_mean_risk_ratio']:.3f}"
+            f"{exact('census', 'precision_at_capacity')}, today's rule {exact('census', 'precision_at_capacity', 'rule')}; "
+            f"ECE {exact('census', 'ece', digits=4)}; mean risk ÷ found {exact('census', 'mean_risk_ratio')}"
         )
-    if "model_truth_precision_at_capacity" in m:
+    if figures.exact("truth", "precision_at_capacity") is not None:
         lines.append(
-            f"Test round, against the true state: precision at capacity {m['model_truth_precision_at_capacity']:.3f} "
-            f"(best possible {m['best_possible_truth_precision_at_capacity']:.3f}, today's rule "
-            f"{m['rule_truth_precision_at_capacity']:.3f}, logistic {m['logistic_truth_precision_at_capacity']:.3f}); "
-            f"lowest group recall ratio {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f}"
+            f"Test round, against the true state: precision at capacity {exact('truth', 'precision_at_capacity')} "
+            f"(best possible {exact('truth', 'precision_at_capacity', 'best_possible')}, today's rule "
+            f"{exact('truth', 'precision_at_capacity', 'rule')}, logistic {exact('truth', 'precision_at_capacity', 'logistic')}); "
+            f"lowest group recall ratio {exact('truth', 'min_group_recall_ratio', digits=2)}"
         )
     return lines
 

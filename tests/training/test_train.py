@@ -95,6 +95,50 @@ def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilit
     assert np.abs(probabilities - 1 / (1 + np.exp(-log_odds))).max() < 1e-12
 
 
+class _Asked(dict):
+    """A run's metrics that remember every key a reader asked for and the run does not have."""
+
+    def __init__(self, metrics: dict[str, float]) -> None:
+        super().__init__(metrics)
+        self.missing: set[str] = set()
+
+    def get(self, name, default=None):
+        if name not in self:
+            self.missing.add(name)
+        return super().get(name, default)
+
+
+def test_every_figure_the_card_the_gates_and_the_summary_read_is_one_the_evaluation_wrote(trained) -> None:
+    from anbu.commands.train import summary_lines
+    from training.figures import Figures
+    from training.promotion import decide
+
+    result, run, _, _ = trained
+    asked = _Asked(result.metrics)
+    figures = Figures(asked)
+    for measure in (
+        "precision_at_capacity",
+        "recall_at_capacity",
+        "ece",
+        "mean_risk_ratio",
+        "gain_over_rule",
+    ):
+        assert figures.survey(measure) is not None, measure
+    summary_lines(asked)
+    decide(asked, run.data.tags, None, load_gates(BASELINE.with_name("promotion.toml")), result.model_version)
+    # Only a comparison's capacity (on plain estimates), the champion (none yet) and, in a city this
+    # small, the lowest judged group (no group has enough survey positives) may be absent.
+    none_judged = result.metrics["model_survey_groups_judged"] == 0
+    absent = {
+        name
+        for name in asked.missing
+        if not name.endswith("_share")
+        and "champion" not in name
+        and not (none_judged and "group_recall" in name)
+    }
+    assert absent == set()
+
+
 def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
     result, run, _, _ = trained
     client = MlflowClient()
