@@ -55,3 +55,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     # One line however long (hints stay copy-pasteable); the message is text, never rich markup.
     errors.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def command_settings(data):
+    """A command's settings: its --data over the environment, built once and passed down; a
+    refused setting stops the command in one sentence."""
+    from pydantic import ValidationError
+
+    from anbu.settings import Settings, refusal
+
+    try:
+        return Settings(data=data)
+    except ValidationError as error:
+        fail(refusal(error))

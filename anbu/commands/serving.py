@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from anbu.console import console, date_option, fail
+from anbu.console import command_settings, console, date_option, fail
 
 
 def open_records(settings, *, recorded: bool = False):
@@ -26,19 +26,6 @@ def open_records(settings, *, recorded: bool = False):
         return Records(location, settings.records_secret_file)
     except RecordsOutdated as error:
         fail(str(error).replace("--data DIR", f"--data {settings.data}"))
-
-
-def _settings(data: Path):
-    """A command's settings: its --data over the environment, built once and passed down; a
-    refused setting stops the command in one sentence."""
-    from pydantic import ValidationError
-
-    from anbu.settings import Settings, refusal
-
-    try:
-        return Settings(data=data)
-    except ValidationError as error:
-        fail(refusal(error))
 
 
 @contextmanager
@@ -163,7 +150,7 @@ def rank(
         fail(
             f"--data {data} is not a folder: give the data directory the round was scored in (e.g. data/demo)"
         )
-    settings = _settings(data)
+    settings = command_settings(data)
     served = served_day(data, settings.as_of)
     unscored = (
         f"the round {day.date()} is not scored yet: run `anbu score --data {data} --as-of {day.date()}` first"
@@ -176,11 +163,6 @@ def rank(
         builder = ListBuilder(rounds, open_records(settings), settings.known_window_days)
         listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
-        if day.normalize() == served and settings.as_of:
-            fail(
-                f"the served round {served.date()} (ANBU_AS_OF={served.date()}) is not scored yet: run "
-                f"`anbu score --data {data} --as-of {served.date()}` first"
-            )
         fail(unscored)
     except RoundUnreadable as error:
         fail(str(error))
@@ -280,7 +262,7 @@ keys_app = typer.Typer(
 
 
 def _keys_file(data: Path) -> Path:
-    return _settings(data).keys_file
+    return command_settings(data).keys_file
 
 
 def _known_scope(data: Path):
@@ -570,7 +552,7 @@ def outcomes(
 ) -> None:
     """Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery, and
     with --samples the sweep samples they were drawn from (evaluation names where survey labels came from)."""
-    records = open_records(_settings(data), recorded=True)
+    records = open_records(command_settings(data), recorded=True)
     count = records.export_visits(out)
     console.print(
         f"{count:,} recorded visit outcomes → {out} (outreach_visits layout; include it in the next delivery)"
@@ -596,7 +578,7 @@ def records_verify(
 
     from serving.records.verify import verify
 
-    records = open_records(_settings(data), recorded=True)
+    records = open_records(command_settings(data), recorded=True)
     kept = None
     if head is not None:
         try:
@@ -659,7 +641,7 @@ def records_survey_sample(
     for option, text in (("--sweep", sweep), ("--by", by)):
         if not text.strip() or refused_in(text):
             fail(f"{option} {text!r}: write it in visible text")
-    recorded = open_records(_settings(data)).record_survey_sample(ids.tolist(), sweep.strip(), by)
+    recorded = open_records(command_settings(data)).record_survey_sample(ids.tolist(), sweep.strip(), by)
     console.print(f"{len(recorded):,} households recorded as drawn for the sweep {sweep.strip()!r}")
 
 
@@ -671,7 +653,7 @@ def records_corrections(
     which round, which households (planner keys cannot record for past rounds)."""
     import json
 
-    audit = open_records(_settings(data), recorded=True).table("audit")
+    audit = open_records(command_settings(data), recorded=True).table("audit")
     corrections = audit[audit["endpoint"] == "outcomes.correction"]
     if corrections.empty:
         console.print("No corrections: every record was taken for the round being served.")
@@ -695,7 +677,7 @@ def records_head(
     then catches a database rolled back to an earlier copy)."""
     import json
 
-    typer.echo(json.dumps(open_records(_settings(data)).heads(), indent=2))
+    typer.echo(json.dumps(open_records(command_settings(data)).heads(), indent=2))
 
 
 def bento() -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from anbu.console import console, fail
+from anbu.console import command_settings, console, fail
 from features.contract.delivery import ContractError
 from training.config import ConfigError, load_experiment
 from training.tracking import tracking_uri
@@ -23,13 +23,12 @@ def train(
     ),
 ) -> None:
     """Train, calibrate and evaluate one experiment; log it to MLflow and register the model."""
-    from anbu.commands.serving import _settings
     from training.train import train_experiment
 
     try:
         experiment = load_experiment(config)
         with console.status(f"Training {experiment.name} …"):
-            result = train_experiment(data, experiment, config, _settings(data))
+            result = train_experiment(data, experiment, config, command_settings(data))
     except (ConfigError, ContractError) as error:
         fail(str(error))
     m = result.metrics

@@ -66,7 +66,7 @@ from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
 from serving.scoring.rounds import RoundUnreadable
-from serving.scoring.served_rounds import LoadedRound, ServedRounds, settle
+from serving.scoring.served_rounds import ServedRounds, settle
 from training.tracking import MODEL_NAME
 
 
@@ -145,10 +145,6 @@ class Anbu:
         }
         web.state.service = self
 
-    def requested_round(self, field: str, requested: dt.date | None) -> LoadedRound:
-        """The stored round a request asks for (default the served one); later rounds refused."""
-        return requested_round(self.rounds, field, requested)
-
     # --- scores -------------------------------------------------------------------------------
 
     @bentoml.api
@@ -156,7 +152,7 @@ class Anbu:
     @answers
     def score(self, request: ScoreRequest, ctx: bentoml.Context) -> ScoreResponse:
         """Scores of registered households in a round, with reasons; unknown ids listed, not fatal."""
-        loaded = self.requested_round("as_of", request.as_of)
+        loaded = requested_round(self.rounds, "as_of", request.as_of)
         scored = loaded.households
         asked = list(dict.fromkeys(request.household_ids))
         known = [h for h in asked if h in scored.index]
@@ -309,15 +305,15 @@ class Anbu:
                     raise _key_reused(once.key)
                 ctx.response.headers["Idempotent-Replayed"] = "true"
                 return answer
-        served = self.rounds.served.scored.as_of  # read once: a reload mid-request changes nothing here
-        loaded = self.requested_round("round_date", request.round_date)
+        rounds = self.rounds  # read once: a reload mid-request changes nothing here
+        loaded = requested_round(rounds, "round_date", request.round_date)
         feedback = checked_feedback(
             caller,
             [v.model_dump() for v in request.visits],
             [o.model_dump() for o in request.overrides],
             loaded.households,
             loaded.scored.as_of.date(),
-            served.date(),
+            rounds.as_of.date(),
             self.records,
         )
         try:

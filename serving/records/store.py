@@ -446,7 +446,7 @@ class Records:
         # SQLite has one writer at a time: threads of one process queue here rather than spin on
         # the file lock; PostgreSQL's row lock on the chain head orders writers itself.
         self._local = threading.Lock() if self.dialect == "sqlite" else nullcontext()
-        found = self._format()
+        found = _layout_of(self.engine)
         self.found_format = found
         """The layout the database held when opened (None: it held no records yet)."""
         if found == RECORDS_FORMAT:
@@ -454,9 +454,6 @@ class Records:
         if found is not None and (found > RECORDS_FORMAT or not migrate):
             raise RecordsOutdated(_outdated(self.url, found))
         self._create()
-
-    def _format(self) -> int | None:
-        return _layout_of(self.engine)
 
     def _create(self) -> None:
         with self._transaction() as connection:

@@ -144,11 +144,7 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
     except OutputSchemaError as error:
         raise RoundUnreadable(str(error)) from None
     except ReasonsUnreadable as error:
-        household = table["household_id"][error.row].as_py()
-        raise RoundUnreadable(
-            f"{scored.path}: household {household} has {error} ({error.rows} households like it); "
-            "it is not a round `anbu score` wrote"
-        ) from None
+        raise _reasons_refused(scored.path, table, error) from None
     # One contiguous Arrow buffer per column: picking a row out of a many-chunk string column
     # costs a pass over the chunks (200 ms per household at city scale, 1.4 ms combined).
     frame = scored_frame(table.combine_chunks())
@@ -163,6 +159,14 @@ def read_round(scored: ScoredRound) -> pd.DataFrame:
             "it is not a round `anbu score` wrote"
         )
     return frame
+
+
+def _reasons_refused(path: Path, table: pa.Table, error: ReasonsUnreadable) -> RoundUnreadable:
+    household = table["household_id"][error.row].as_py()
+    return RoundUnreadable(
+        f"{path}: household {household} has {error} ({error.rows} households like it); "
+        "it is not a round `anbu score` wrote"
+    )
 
 
 def _data_dir_of(path: Path) -> Path | str:
@@ -231,24 +235,18 @@ def migrate_rounds(data_dir: Path) -> list[str]:
         done.append(f"{legacy} → {target}")
     for day in scored_rounds(data_dir):
         for scored in versions_of(data_dir, day):
-            schema = (
-                pq.read_schema(next(scored.path.glob("*.parquet")))
-                if scored.path.is_dir()
-                else (pq.read_schema(scored.path))
-            )
+            first = next(scored.path.glob("*.parquet")) if scored.path.is_dir() else scored.path
+            schema = pq.read_schema(first)
             if "reasons" in schema.names or "reason_codes" not in schema.names:
                 continue
+            older = pq.read_table(scored.path)
             try:
-                table = _with_whole_reasons(pq.read_table(scored.path), scored.path)
+                table = _with_whole_reasons(older, scored.path)
                 checked_reasons(table["reasons"])  # what a reader would refuse is not written
             except OutputSchemaError as error:
                 raise RoundUnreadable(str(error)) from None
-            except ReasonsUnreadable as error:
-                household = pq.read_table(scored.path, columns=["household_id"])["household_id"][error.row]
-                raise RoundUnreadable(
-                    f"{scored.path}: household {household.as_py()} has {error} ({error.rows} households like "
-                    "it); it is not a round `anbu score` wrote"
-                ) from None
+            except ReasonsUnreadable as error:  # rows keep their order: the older table names the household
+                raise _reasons_refused(scored.path, older, error) from None
             written = scored.path.with_name(scored.path.name + ".migrating")
             table = table.replace_schema_metadata(schema.metadata)
             if scored.path.is_dir():  # Spark's folder of parts (its manifest is the JSON beside it)
