@@ -7,6 +7,7 @@ benchmark reads exactly the run it made.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -21,6 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 from anbu.data_folder import DataFolder  # noqa: E402
 from bench.measured import measured_anbu  # noqa: E402
+from training.figures import Basis, Figures  # noqa: E402
+
+
+def number(
+    figures: Figures, basis: Basis, measure: str, scorer: str = "model", missing: float = math.nan
+) -> float:
+    """An exact figure for a benchmark's table and medians: `missing` where the run has none."""
+    value = figures.exact(basis, measure, scorer)
+    return missing if value is None else value
 
 
 def _anbu(*args: str) -> None:
@@ -57,6 +67,10 @@ class TrainedRun:
     run_id: str
     metrics: dict[str, float]
     tags: dict[str, str]
+
+    @property
+    def figures(self) -> Figures:
+        return Figures(self.metrics)
 
     def artifact(self, path: str) -> pd.DataFrame | None:
         """A CSV artifact of the run (None when the run did not write it)."""

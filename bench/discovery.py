@@ -23,15 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.cities import city, train  # noqa: E402
+from training.figures import DISCOVERY_KNOWN_SHARE, Figures, quoted  # noqa: E402
 
 CONFIGS = ["baseline", "features_no_history", "framing_discovery"]
 VARIANTS = ["default", "noisy_visits", "list_driven", "other_hazard"]
 TARGET_LIFT = 2.0
-
-
-def _f(m: dict[str, float], key: str, digits: int = 3) -> str:
-    value = m.get(key)
-    return "–" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def main() -> None:
@@ -44,27 +40,27 @@ def main() -> None:
     arguments = parser.parse_args()
     arguments.work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[str]] = {name: [] for name in arguments.configs}
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in arguments.configs}
+    runs: dict[str, list[Figures]] = {name: [] for name in arguments.configs}
     for variant in arguments.variants:
         for seed in arguments.seeds:
             data = city(arguments.work, variant, seed, arguments.households)
             for name in arguments.configs:
                 store = arguments.work / f"store-{variant}-{seed}-{name}"
                 run = train(data, ROOT / "experiments" / f"{name}.toml", store)
-                m = run.metrics
-                runs[name].append(m)
-                lift = m.get("model_truth_discovery_lift_over_rule", float("nan"))
+                figures = run.figures
+                runs[name].append(figures)
+                lift = figures.exact("truth", "discovery_lift_over_rule")
+                known = figures.exact_named(DISCOVERY_KNOWN_SHARE)
                 rows[name].append(
-                    f"| {variant} | {seed} | {m.get('discovery_known_share', float('nan')):.1%} "
-                    f"| {_f(m, 'model_truth_discovery_precision_at_capacity')} "
-                    f"| {_f(m, 'rule_truth_discovery_precision_at_capacity')} "
-                    f"| {_f(m, 'logistic_truth_discovery_precision_at_capacity')} "
-                    f"| {_f(m, 'model_truth_discovery_lift_over_rule', 2)}× {'✓' if lift >= TARGET_LIFT else '✗'} "
-                    f"| {_f(m, 'model_truth_discovery_recall_at_capacity')} "
-                    f"| {_f(m, 'model_survey_discovery_precision_at_capacity')} "
-                    f"[{_f(m, 'model_survey_discovery_precision_at_capacity_low', 2)}, "
-                    f"{_f(m, 'model_survey_discovery_precision_at_capacity_high', 2)}] "
-                    f"| {_f(m, 'model_truth_precision_at_capacity')} | {run.seconds:.0f} |"
+                    f"| {variant} | {seed} | {'–' if known is None else f'{known:.1%}'} "
+                    f"| {figures.shown('truth', 'discovery_precision_at_capacity')} "
+                    f"| {figures.shown('truth', 'discovery_precision_at_capacity', 'rule')} "
+                    f"| {figures.shown('truth', 'discovery_precision_at_capacity', 'logistic')} "
+                    f"| {figures.shown('truth', 'discovery_lift_over_rule', digits=2)}× "
+                    f"{'✓' if lift is not None and lift >= TARGET_LIFT else '✗'} "
+                    f"| {figures.shown('truth', 'discovery_recall_at_capacity')} "
+                    f"| {quoted(figures.survey('discovery_precision_at_capacity'), households=False)} "
+                    f"| {figures.shown('truth', 'precision_at_capacity')} | {run.seconds:.0f} |"
                 )
                 print(f"{variant} seed {seed} {name}: {run.seconds:.0f} s", flush=True)
     for name in arguments.configs:
@@ -82,16 +78,16 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, measured in runs.items():
 
-        def median(key: str, measured=measured) -> float:
-            values = [m[key] for m in measured if key in m and m[key] == m[key]]
+        def median(measure: str, scorer: str = "model", measured: list[Figures] = measured) -> float:
+            values = [v for f in measured if (v := f.exact("truth", measure, scorer)) is not None]
             return statistics.median(values) if values else float("nan")
 
-        passing = sum(m.get("model_truth_discovery_lift_over_rule", 0.0) >= TARGET_LIFT for m in measured)
+        passing = sum((f.exact("truth", "discovery_lift_over_rule") or 0.0) >= TARGET_LIFT for f in measured)
         print(
-            f"| {name} | {median('model_truth_discovery_precision_at_capacity'):.3f} "
-            f"| {median('model_truth_discovery_lift_over_rule'):.2f}× "
-            f"| {median('logistic_truth_discovery_precision_at_capacity'):.3f} "
-            f"| {median('model_truth_precision_at_capacity'):.3f} | {passing} of {len(measured)} |"
+            f"| {name} | {median('discovery_precision_at_capacity'):.3f} "
+            f"| {median('discovery_lift_over_rule'):.2f}× "
+            f"| {median('discovery_precision_at_capacity', 'logistic'):.3f} "
+            f"| {median('precision_at_capacity'):.3f} | {passing} of {len(measured)} |"
         )
 
 

@@ -32,30 +32,20 @@ sys.path.insert(0, str(ROOT))
 
 from anbu.data_folder import DataFolder  # noqa: E402
 from bench.cities import _anbu, city, promote, train  # noqa: E402
+from training.figures import TEST_SURVEY_HOUSEHOLDS  # noqa: E402
 
 BASELINE = ROOT / "experiments" / "baseline.toml"
 FIGURES = (
-    (
-        "precision at capacity, model",
-        "model_survey_precision_at_capacity",
-        "model_census_precision_at_capacity",
-    ),
-    (
-        "precision at capacity, today's rule",
-        "rule_survey_precision_at_capacity",
-        "rule_census_precision_at_capacity",
-    ),
-    (
-        "precision at capacity, logistic",
-        "logistic_survey_precision_at_capacity",
-        "logistic_census_precision_at_capacity",
-    ),
-    ("recall at capacity, model", "model_survey_recall_at_capacity", "model_census_recall_at_capacity"),
-    ("gain over today's rule (paired)", "model_survey_gain_over_rule", "model_census_gain_over_rule"),
-    ("lift over today's rule", "model_survey_lift_over_rule", "model_census_lift_over_rule"),
-    ("calibration error (ECE)", "model_survey_ece", "model_census_ece"),
-    ("mean served risk ÷ share found", "model_survey_mean_risk_ratio", "model_census_mean_risk_ratio"),
+    ("precision at capacity, model", "model", "precision_at_capacity"),
+    ("precision at capacity, today's rule", "rule", "precision_at_capacity"),
+    ("precision at capacity, logistic", "logistic", "precision_at_capacity"),
+    ("recall at capacity, model", "model", "recall_at_capacity"),
+    ("gain over today's rule (paired)", "model", "gain_over_rule"),
+    ("lift over today's rule", "model", "lift_over_rule"),
+    ("calibration error (ECE)", "model", "ece"),
+    ("mean served risk ÷ share found", "model", "mean_risk_ratio"),
 )
+"""(label, scorer, measure): each survey estimate set against the census value of the same figure."""
 GROUPS = "group recall ratio (each judged group)"
 COVERAGE_TARGET = 0.85
 
@@ -66,23 +56,23 @@ def _finite(*values: float | None) -> bool:
 
 def coverage_cases(variant: str, seed: int, run) -> list[tuple[str, str, int, bool | None, str]]:
     """(figure, case, survey households, covered or None when not estimated, shown) per figure."""
-    m = run.metrics
+    figures = run.figures
     cases = []
-    for label, survey, census in FIGURES:
-        value, low, high = m.get(survey), m.get(f"{survey}_low"), m.get(f"{survey}_high")
-        behind = int(m.get(f"{survey}_households", 0))
-        truth = m.get(census)
-        if not _finite(value, low, high, truth) or behind == 0:
+    for label, scorer, measure in FIGURES:
+        estimated = figures.survey(measure, scorer)
+        truth = figures.exact("census", measure, scorer)
+        behind = 0 if estimated is None or estimated.households is None else estimated.households
+        if estimated is None or not _finite(estimated.low, estimated.high, truth) or behind == 0:
             cases.append((label, f"{variant}/{seed}", behind, None, "not estimated"))
             continue
-        covered = low - 1e-12 <= truth <= high + 1e-12
+        covered = estimated.low - 1e-12 <= truth <= estimated.high + 1e-12
         cases.append(
             (
                 label,
                 f"{variant}/{seed}",
                 behind,
                 covered,
-                f"{value:.3f} [{low:.3f}, {high:.3f}] vs {truth:.3f}",
+                f"{estimated.text(households=False)} vs {truth:.3f}",
             )
         )
     groups = run.artifact("evaluation/fairness_survey.csv")
@@ -105,25 +95,34 @@ def coverage_cases(variant: str, seed: int, run) -> list[tuple[str, str, int, bo
 
 
 def _targets_row(variant: str, seed: int, run) -> str:
-    m = run.metrics
-    ratio = m.get("model_survey_mean_risk_ratio", float("nan"))
+    figures = run.figures
+
+    def shown(value: float | None) -> float:
+        return float("nan") if value is None else value
+
+    survey_ece, survey_ratio = figures.survey("ece"), figures.survey("mean_risk_ratio")
+    ece = shown(survey_ece and survey_ece.value)
+    ratio = shown(survey_ratio and survey_ratio.value)
+    best = shown(figures.exact("truth", "share_of_best_possible"))
+    lift = shown(figures.exact("truth", "lift_over_rule"))
+    fair = shown(figures.exact("truth", "min_group_recall_ratio"))
     checks = {
-        "ece": m.get("model_survey_ece", float("nan")) <= 0.02,
+        "ece": ece <= 0.02,
         "mean": abs(ratio - 1) <= 0.15,
-        "best": m.get("model_truth_share_of_best_possible", 0) >= 0.70,
-        "lift": m.get("model_truth_lift_over_rule", 0) >= 1.5,
-        "fair": m.get("model_truth_min_group_recall_ratio", 0) >= 0.8,
+        "best": best >= 0.70,
+        "lift": lift >= 1.5,
+        "fair": fair >= 0.8,
     }
     mark = {k: "✓" if v else "✗" for k, v in checks.items()}
     return (
-        f"| {variant} | {seed} | {int(m.get('test_survey_households', 0)):,} "
-        f"| {m.get('model_survey_ece', float('nan')):.4f} {mark['ece']} | {m.get('model_census_ece', float('nan')):.4f} "
-        f"| {ratio:.3f} {mark['mean']} | {m.get('model_census_mean_risk_ratio', float('nan')):.3f} "
-        f"| {m.get('model_truth_share_of_best_possible', float('nan')):.3f} {mark['best']} "
-        f"| {m.get('model_truth_lift_over_rule', float('nan')):.2f}× {mark['lift']} "
-        f"| {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} {mark['fair']} "
+        f"| {variant} | {seed} | {figures.count(TEST_SURVEY_HOUSEHOLDS) or 0:,} "
+        f"| {ece:.4f} {mark['ece']} | {shown(figures.exact('census', 'ece')):.4f} "
+        f"| {ratio:.3f} {mark['mean']} | {shown(figures.exact('census', 'mean_risk_ratio')):.3f} "
+        f"| {best:.3f} {mark['best']} "
+        f"| {lift:.2f}× {mark['lift']} "
+        f"| {fair:.2f} {mark['fair']} "
         f"({run.tags.get('lowest_group_recall', '–')}) "
-        f"| {m.get('best_possible_truth_min_group_recall_ratio', float('nan')):.2f} | {run.seconds:.0f} |"
+        f"| {shown(figures.exact('truth', 'min_group_recall_ratio', 'best_possible')):.2f} | {run.seconds:.0f} |"
     ), all(checks.values())
 
 

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anbu.data_folder import DataFolder  # noqa: E402
+from bench.cities import number  # noqa: E402
 from bench.measured import measured_anbu  # noqa: E402
+from training.figures import Figures  # noqa: E402
 
 RETRAIN_BUDGET_SECONDS = 300.0
 TARGETS = (
@@ -71,8 +73,7 @@ def main() -> None:
             store = work / f"store-{seed}-{name}"
             subprocess.run(["rm", "-rf", str(store)], check=True)
             seconds, peak = _timed_train(city, ROOT / "experiments" / f"{name}.toml", store)
-            m = _latest_metrics(store)
-            rows.append((seed, name, seconds, peak, m))
+            rows.append((seed, name, seconds, peak, Figures(_latest_metrics(store))))
             print(f"seed {seed} {name}: {seconds:.1f} s", flush=True)
     print()
     print(
@@ -80,27 +81,30 @@ def main() -> None:
         "| share of best | today's rule | lift | logistic | ECE (census) | lowest group ratio |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for seed, name, seconds, peak, m in rows:
+    for seed, name, seconds, peak, figures in rows:
         print(
             f"| {seed} | {name} | {seconds:.1f} | {seconds / RETRAIN_BUDGET_SECONDS:.2f} | {peak:.2f} "
-            f"| {m['model_truth_precision_at_capacity']:.3f} | {m['best_possible_truth_precision_at_capacity']:.3f} "
-            f"| {m['model_truth_share_of_best_possible']:.3f} | {m['rule_truth_precision_at_capacity']:.3f} "
-            f"| {m['model_truth_lift_over_rule']:.2f}× | {m['logistic_truth_precision_at_capacity']:.3f} "
-            f"| {m.get('model_census_ece', float('nan')):.4f} "
-            f"| {m.get('model_truth_min_group_recall_ratio', float('nan')):.2f} |"
+            f"| {number(figures, 'truth', 'precision_at_capacity'):.3f} "
+            f"| {number(figures, 'truth', 'precision_at_capacity', 'best_possible'):.3f} "
+            f"| {number(figures, 'truth', 'share_of_best_possible'):.3f} "
+            f"| {number(figures, 'truth', 'precision_at_capacity', 'rule'):.3f} "
+            f"| {number(figures, 'truth', 'lift_over_rule'):.2f}× "
+            f"| {number(figures, 'truth', 'precision_at_capacity', 'logistic'):.3f} "
+            f"| {number(figures, 'census', 'ece'):.4f} "
+            f"| {number(figures, 'truth', 'min_group_recall_ratio'):.2f} |"
         )
     print()
     print(TARGETS)
     for name in arguments.configs:
         mine = [r for r in rows if r[1] == name]
         met = sum(
-            r[4]["model_truth_share_of_best_possible"] >= 0.7
-            and r[4]["model_truth_lift_over_rule"] >= 1.5
-            and r[4].get("model_census_ece", 1.0) <= 0.02
+            number(r[4], "truth", "share_of_best_possible") >= 0.7
+            and number(r[4], "truth", "lift_over_rule") >= 1.5
+            and number(r[4], "census", "ece", missing=1.0) <= 0.02
             and r[2] < RETRAIN_BUDGET_SECONDS
             for r in mine
         )
-        eces = sorted(r[4].get("model_census_ece", float("nan")) for r in mine)
+        eces = sorted(number(r[4], "census", "ece") for r in mine)
         print(f"{name}: all targets met on {met} of {len(mine)} seeds; ECE median {eces[len(eces) // 2]:.4f}")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cities import city, promote, train  # noqa: E402
+from bench.cities import city, number, promote, train  # noqa: E402
 from synthetic.variants import VARIANTS  # noqa: E402
 
 CONFIGS = [
@@ -30,11 +30,6 @@ CONFIGS = [
     "framing_visited_only",
     "framing_unvisited_negative",
 ]
-
-
-def _f(m: dict[str, float], key: str, digits: int = 3) -> str:
-    value = m.get(key)
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:
@@ -56,20 +51,22 @@ def main() -> None:
                 store = work / f"store-{variant}-{seed}-{name}"
                 run = train(data, ROOT / "experiments" / f"{name}.toml", store)
                 code, said = promote(store)
-                m = run.metrics
+                figures = run.figures
                 summary[name].append(
                     (
-                        m.get("model_truth_share_of_best_possible", float("nan")),
-                        m.get("model_census_ece", float("nan")),
-                        m.get("model_truth_min_group_recall_ratio", float("nan")),
+                        number(figures, "truth", "share_of_best_possible"),
+                        number(figures, "census", "ece"),
+                        number(figures, "truth", "min_group_recall_ratio"),
                     )
                 )
                 rows[name].append(
-                    f"| {variant} | {seed} | {_f(m, 'model_truth_precision_at_capacity')} "
-                    f"| {_f(m, 'model_truth_share_of_best_possible')} | {_f(m, 'model_truth_lift_over_rule', 2)}× "
-                    f"| {_f(m, 'model_census_ece', 4)} | {_f(m, 'model_survey_ece', 4)} "
-                    f"| {_f(m, 'model_census_mean_risk_ratio')} | {_f(m, 'model_survey_mean_risk_ratio')} "
-                    f"| {_f(m, 'model_truth_min_group_recall_ratio', 2)} ({run.tags.get('lowest_group_recall', '–')}) "
+                    f"| {variant} | {seed} | {figures.shown('truth', 'precision_at_capacity')} "
+                    f"| {figures.shown('truth', 'share_of_best_possible')} "
+                    f"| {figures.shown('truth', 'lift_over_rule', digits=2)}× "
+                    f"| {figures.shown('census', 'ece')} | {figures.shown('survey', 'ece')} "
+                    f"| {figures.shown('census', 'mean_risk_ratio')} | {figures.shown('survey', 'mean_risk_ratio')} "
+                    f"| {figures.shown('truth', 'min_group_recall_ratio', digits=2)} "
+                    f"({run.tags.get('lowest_group_recall', '–')}) "
                     f"| {'promoted' if code == 0 else 'refused'} | {run.seconds:.0f} |"
                 )
                 print(f"{variant} seed {seed} {name}: {run.seconds:.0f} s", flush=True)

@@ -42,8 +42,8 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version}")
     model = booster.predict(test[list(booster.feature_name())])
     truth = round_truth(Path(data_dir), test_date, survey_days(Path(data_dir), test_date))
-    metrics, tags = champion_comparison(test, model, champion, share, minimum, truth, seed, allocation)
+    figures, tags = champion_comparison(test, model, champion, share, minimum, truth, seed, allocation)
     with mlflow.start_run(run_id=candidate.run_id):
-        mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
+        mlflow.log_metrics({k: v for k, v in figures.metrics().items() if pd.notna(v)})
         mlflow.set_tags(tags)
     return champion[0]

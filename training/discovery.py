@@ -17,7 +17,8 @@ from training.figures import (
     DISCOVERY_KNOWN_HOUSEHOLDS,
     DISCOVERY_KNOWN_SHARE,
     DISCOVERY_KNOWN_WINDOW_DAYS,
-    key,
+    Figure,
+    TestRoundFigures,
 )
 from training.framing import not_yet_known
 from training.metrics import capacity_count
@@ -36,53 +37,52 @@ def discovery_lists(ranked: dict, pool: np.ndarray, share: float, households: in
     return lists
 
 
-def discovery_metrics(
+def discovery_figures(
     test: pd.DataFrame,
     ranked: dict,
     share: float,
     sample: SurveySample | None,
     true_positive: np.ndarray | None,
     known_window_days: int,
-) -> dict[str, float]:
+) -> TestRoundFigures:
     """Precision and recall at capacity of each ranking's discovery list (truth and survey), and
     the model's lift over today's rule on the same not-yet-known households."""
     pool = not_yet_known(test, known_window_days)
     lists = discovery_lists(ranked, pool, share, len(test))
-    metrics = {
-        DISCOVERY_KNOWN_HOUSEHOLDS: float((~pool).sum()),
-        DISCOVERY_KNOWN_SHARE: float((~pool).mean()) if len(pool) else 0.0,
-        DISCOVERY_KNOWN_WINDOW_DAYS: float(known_window_days),
-    }
+    figures = TestRoundFigures()
+    figures.counted(DISCOVERY_KNOWN_HOUSEHOLDS, (~pool).sum())
+    figures.counted(DISCOVERY_KNOWN_SHARE, (~pool).mean() if len(pool) else 0.0)
+    figures.counted(DISCOVERY_KNOWN_WINDOW_DAYS, known_window_days)
     for name, member in lists.items():
         if true_positive is not None:
             judged = ~np.isnan(true_positive)
             y = np.nan_to_num(true_positive)
             listed = member & judged
             positives = (y * (pool & judged)).sum()
-            metrics[key(name, "truth", "discovery_precision_at_capacity")] = (
-                float(y[listed].mean()) if listed.any() else float("nan")
+            figures.measured(
+                Figure(name, "truth", "discovery_precision_at_capacity"),
+                y[listed].mean() if listed.any() else float("nan"),
             )
-            metrics[key(name, "truth", "discovery_recall_at_capacity")] = (
-                float(y[listed].sum() / positives) if positives else float("nan")
+            figures.measured(
+                Figure(name, "truth", "discovery_recall_at_capacity"),
+                y[listed].sum() / positives if positives else float("nan"),
             )
         if sample is not None and sample.households:
             inside = pool[sample.positions]
             found, weight = sample.found[inside], sample.weight[inside]
             on_list = member[sample.positions][inside]
-            metrics.update(
-                share_estimate(found, weight, on_list).metrics(
-                    key(name, "survey", "discovery_precision_at_capacity")
-                )
+            figures.estimated(
+                Figure(name, "survey", "discovery_precision_at_capacity"),
+                share_estimate(found, weight, on_list).quoted(),
             )
-            metrics.update(
-                share_estimate(on_list.astype(float), weight * found, found > 0).metrics(
-                    key(name, "survey", "discovery_recall_at_capacity")
-                )
+            figures.estimated(
+                Figure(name, "survey", "discovery_recall_at_capacity"),
+                share_estimate(on_list.astype(float), weight * found, found > 0).quoted(),
             )
     for source in ("truth", "survey"):
-        model = metrics.get(key("model", source, "discovery_precision_at_capacity"))
-        rule = metrics.get(key("rule", source, "discovery_precision_at_capacity"))
+        model = figures.value(Figure("model", source, "discovery_precision_at_capacity"))
+        rule = figures.value(Figure("rule", source, "discovery_precision_at_capacity"))
         # No lift where the rule's list found nobody (a survey list of a handful of households).
         if model is not None and rule is not None and np.isfinite(model) and rule > 0:
-            metrics[key("model", source, "discovery_lift_over_rule")] = model / rule
-    return metrics
+            figures.measured(Figure("model", source, "discovery_lift_over_rule"), model / rule)
+    return figures

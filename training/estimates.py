@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from training.figures import Estimated
+
 CONFIDENCE = 0.90
 RESAMPLES = 2_000
 CALIBRATION_BINS = 10
@@ -38,13 +40,9 @@ class Estimate:
     households: int
     """Survey households the estimate rests on (for a census figure: every household)."""
 
-    def metrics(self, name: str) -> dict[str, float]:
-        return {
-            name: self.value,
-            f"{name}_low": self.low,
-            f"{name}_high": self.high,
-            f"{name}_households": float(self.households),
-        }
+    def quoted(self, *, share: float | None = None, rival_households: int | None = None) -> Estimated:
+        """As the evaluation records it (training/figures.py), with a comparison's capacity."""
+        return Estimated(self.value, self.low, self.high, self.households, share, rival_households)
 
     def covers(self, value: float) -> bool:
         return bool(self.low - 1e-12 <= value <= self.high + 1e-12)

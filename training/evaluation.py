@@ -19,7 +19,7 @@ import pandas as pd
 
 from synthetic.truth import census_found_for
 from training.allocation import Allocation, capacity_list
-from training.discovery import discovery_metrics
+from training.discovery import discovery_figures
 from training.estimates import (
     CalibrationBins,
     Sample,
@@ -36,7 +36,13 @@ from training.estimates import (
     mean_risk_ratio,
     share_estimate,
 )
-from training.figures import TEST_SURVEY_HOUSEHOLDS, TEST_SURVEY_POSITIVES, key, part
+from training.figures import (
+    TEST_SURVEY_HOUSEHOLDS,
+    TEST_SURVEY_POSITIVES,
+    Estimated,
+    Figure,
+    TestRoundFigures,
+)
 from training.metrics import capacity_count, group_metrics, ranking_metrics
 from training.survey import SurveySample
 
@@ -69,7 +75,7 @@ class Comparison:
 
 @dataclass
 class TestRoundEvaluation:
-    metrics: dict[str, float] = field(default_factory=dict)
+    figures: TestRoundFigures = field(default_factory=TestRoundFigures)
     tags: dict[str, str] = field(default_factory=dict)
     calibration_curve: pd.DataFrame | None = None
     survey_groups: pd.DataFrame | None = None
@@ -153,8 +159,8 @@ def evaluate_test_round(
     census = census_found_for(truth, test["household_id"])
     groups = group_labels(test)
     sample = SurveySample.of(test)
-    result.metrics[TEST_SURVEY_HOUSEHOLDS] = float(sample.households)
-    result.metrics[TEST_SURVEY_POSITIVES] = float(sample.positives)
+    result.figures.counted(TEST_SURVEY_HOUSEHOLDS, sample.households)
+    result.figures.counted(TEST_SURVEY_POSITIVES, sample.positives)
     if sample.households < MIN_EVALUATION_SURVEY_HOUSEHOLDS:
         result.tags["survey_evaluation"] = (
             f"not estimated: the test round's 90-day window has {sample.households} survey-visited "
@@ -167,7 +173,7 @@ def evaluate_test_round(
         )
         result.survey_groups = _survey_groups(result, groups, sample, census, min_group_survey_positives)
         if champion is not None:
-            metrics, tags = champion_comparison(
+            compared, tags = champion_comparison(
                 test,
                 scores["model"],
                 champion,
@@ -177,7 +183,7 @@ def evaluate_test_round(
                 seed,
                 allocation,
             )
-            result.metrics.update(metrics)
+            result.figures.include(compared)
             result.tags.update(tags)
     if truth is not None:
         result.truth_groups = _truth(result, test, ranked, truth, groups, capacity_share, min_group_positives)
@@ -187,8 +193,8 @@ def evaluate_test_round(
         else None
     )
     surveyed = sample if sample.households >= MIN_EVALUATION_SURVEY_HOUSEHOLDS else None
-    result.metrics.update(
-        discovery_metrics(test, ranked, capacity_share, surveyed, true_positive, known_window_days)
+    result.figures.include(
+        discovery_figures(test, ranked, capacity_share, surveyed, true_positive, known_window_days)
     )
     return result
 
@@ -207,7 +213,7 @@ def _survey_and_census(
     min_list: int,
     seed: int,
 ) -> None:
-    metrics = result.metrics
+    figures = result.figures
     bins = CalibrationBins.of(scores["model"])
     columns = _columns(result.lists, scores["model"], bins)
     survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
@@ -217,32 +223,38 @@ def _survey_and_census(
         precision = share_estimate(survey.found, survey.weight, member)
         # Recall: the share of the survey's positives that are on the list.
         recall = share_estimate(member.astype(float), survey.weight * survey.found, survey.found > 0)
-        metrics.update(precision.metrics(key(name, "survey", "precision_at_capacity")))
-        metrics.update(recall.metrics(key(name, "survey", "recall_at_capacity")))
+        figures.estimated(Figure(name, "survey", "precision_at_capacity"), precision.quoted())
+        figures.estimated(Figure(name, "survey", "recall_at_capacity"), recall.quoted())
         if whole is not None:
-            metrics[key(name, "census", "precision_at_capacity")] = exact(
-                list_found_share, whole, (f"{name}_list",)
+            figures.measured(
+                Figure(name, "census", "precision_at_capacity"),
+                exact(list_found_share, whole, (f"{name}_list",)),
             )
-            metrics[key(name, "census", "recall_at_capacity")] = exact(list_recall, whole, (f"{name}_list",))
+            figures.measured(
+                Figure(name, "census", "recall_at_capacity"), exact(list_recall, whole, (f"{name}_list",))
+            )
     if "rule" in result.lists:
         compared = compare_lists(ranked["model"], ranked["rule"], sample.positions, share, min_list)
-        _gain(metrics, "rule", compared, sample, census, seed)
-    metrics.update(
-        estimate(mean_risk_ratio, survey, ("risk",), seed).metrics(key("model", "survey", "mean_risk_ratio"))
+        _gain(figures, "rule", compared, sample, census, seed)
+    figures.estimated(
+        Figure("model", "survey", "mean_risk_ratio"),
+        estimate(mean_risk_ratio, survey, ("risk",), seed).quoted(),
     )
     calibration = calibration_error(bins, survey, seed)
-    metrics.update(calibration.error.metrics(key("model", "survey", "ece")))
-    metrics[key("model", "survey", "ece_noise")] = calibration.noise
+    figures.estimated(Figure("model", "survey", "ece"), calibration.error.quoted())
+    figures.measured(Figure("model", "survey", "ece_noise"), calibration.noise)
     curve = calibration.curve
     if whole is not None:
-        metrics[key("model", "census", "mean_risk_ratio")] = exact(mean_risk_ratio, whole, ("risk",))
-        metrics[key("model", "census", "ece")] = census_calibration_error(bins, whole)
+        figures.measured(
+            Figure("model", "census", "mean_risk_ratio"), exact(mean_risk_ratio, whole, ("risk",))
+        )
+        figures.measured(Figure("model", "census", "ece"), census_calibration_error(bins, whole))
         curve["census_found_rate"] = bins.found_rate(whole.found, whole.weight, whole.columns["bin"])
     result.calibration_curve = curve
 
 
 def _gain(
-    metrics: dict[str, float],
+    figures: TestRoundFigures,
     rival: str,
     compared: Comparison,
     sample: SurveySample,
@@ -254,13 +266,16 @@ def _gain(
     survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
     pair = ("member", "other")
     for figure, statistic in (("gain", list_gain), ("lift", list_lift)):
-        name = key("model", "survey", f"{figure}_over_{rival}")
-        metrics.update(estimate(statistic, survey, pair, seed).metrics(name))
-        metrics[part(name, "share")] = compared.share
-        metrics[part(name, "rival_households")] = float(compared.other[sample.positions].sum())
+        figures.estimated(
+            Figure("model", "survey", f"{figure}_over_{rival}"),
+            estimate(statistic, survey, pair, seed).quoted(
+                share=compared.share, rival_households=int(compared.other[sample.positions].sum())
+            ),
+        )
         if census is not None:
-            metrics[key("model", "census", f"{figure}_over_{rival}")] = exact(
-                statistic, Sample.census(census, columns), pair
+            figures.measured(
+                Figure("model", "census", f"{figure}_over_{rival}"),
+                exact(statistic, Sample.census(census, columns), pair),
             )
 
 
@@ -273,9 +288,9 @@ def champion_comparison(
     truth: pd.DataFrame | None,
     seed: int,
     allocation: Allocation = "need",
-) -> tuple[dict[str, float], dict[str, str]]:
+) -> tuple[TestRoundFigures, dict[str, str]]:
     """The candidate's list against the champion's on the test round's survey households (paired):
-    the metrics and the tag naming the champion version compared with."""
+    the figures and the tag naming the champion version compared with."""
     version, champion_scores = champion
     sample = SurveySample.of(test)
     ranked = rankings(test, {"model": model, "champion": champion_scores}, allocation)
@@ -286,9 +301,9 @@ def champion_comparison(
         capacity_share,
         min_list_survey_households,
     )
-    metrics: dict[str, float] = {}
-    _gain(metrics, "champion", compared, sample, census_found_for(truth, test["household_id"]), seed)
-    return metrics, {"compared_with_champion": version}
+    figures = TestRoundFigures()
+    _gain(figures, "champion", compared, sample, census_found_for(truth, test["household_id"]), seed)
+    return figures, {"compared_with_champion": version}
 
 
 def _survey_groups(
@@ -315,18 +330,25 @@ def _survey_groups(
         tables.append(table)
     table = pd.concat(tables, ignore_index=True)
     judged = table[table["judged"] & table["recall_ratio"].notna()]
-    metrics = result.metrics
-    metrics[key("model", "survey", "groups_judged")] = float(len(judged))
-    metrics[key("model", "survey", "groups_not_judged")] = float(
-        (table["grouping"].isin(GATED_GROUPINGS) & ~table["judged"]).sum()
+    figures = result.figures
+    figures.measured(Figure("model", "survey", "groups_judged"), len(judged))
+    figures.measured(
+        Figure("model", "survey", "groups_not_judged"),
+        (table["grouping"].isin(GATED_GROUPINGS) & ~table["judged"]).sum(),
     )
     if not judged.empty:
         lowest = judged.sort_values("recall_ratio").iloc[0]
-        metrics[key("model", "survey", "min_group_recall_ratio")] = float(lowest["recall_ratio"])
-        metrics[key("model", "survey", "min_group_recall_ratio_low")] = float(lowest["recall_ratio_low"])
-        metrics[key("model", "survey", "min_group_recall_ratio_high")] = float(lowest["recall_ratio_high"])
-        metrics[key("model", "survey", "group_recall_ratio_high_min")] = float(
-            judged["recall_ratio_high"].min()
+        figures.estimated(
+            Figure("model", "survey", "min_group_recall_ratio"),
+            Estimated(
+                float(lowest["recall_ratio"]),
+                float(lowest["recall_ratio_low"]),
+                float(lowest["recall_ratio_high"]),
+                None,
+            ),
+        )
+        figures.measured(
+            Figure("model", "survey", "group_recall_ratio_high_min"), judged["recall_ratio_high"].min()
         )
         result.tags["lowest_group_recall_survey"] = f"{lowest['grouping']}={lowest['group']}"
     return table
@@ -345,7 +367,7 @@ def _truth(
     joined = test[["household_id"]].join(truth, on="household_id")
     known = joined["true_positive"].notna().to_numpy()
     y = joined["true_positive"].to_numpy()[known].astype(int)
-    metrics = result.metrics
+    figures = result.figures
     best = joined["best_possible"].fillna(0).to_numpy()
     every = {
         **ranked,
@@ -353,35 +375,43 @@ def _truth(
     }
     for name, ranking in every.items():
         selected = result.lists[name] if name in result.lists else ranking.lists(share)
-        measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict(key(name, "truth", ""))
-        if not ranking.probabilities:
-            measured = {k: v for k, v in measured.items() if not k.endswith(("_ece", "_brier"))}
-        metrics.update(measured)
-    best_precision = metrics["best_possible_truth_precision_at_capacity"]
-    metrics[key("model", "truth", "share_of_best_possible")] = (
-        metrics[key("model", "truth", "precision_at_capacity")] / best_precision
+        measured = ranking_metrics(y, ranking.score[known], selected[known]).as_dict()
+        for measure, value in measured.items():
+            # A rule's score is not a probability: no calibration figure for it.
+            if ranking.probabilities or measure not in ("ece", "brier"):
+                figures.measured(Figure(name, "truth", measure), value)
+
+    def precision(scorer: str) -> float:
+        return figures.value(Figure(scorer, "truth", "precision_at_capacity")) or 0.0
+
+    figures.measured(
+        Figure("model", "truth", "share_of_best_possible"), precision("model") / precision("best_possible")
     )
-    metrics[key("model", "truth", "lift_over_rule")] = metrics[
-        key("model", "truth", "precision_at_capacity")
-    ] / max(metrics[key("rule", "truth", "precision_at_capacity")], 1e-9)
+    figures.measured(
+        Figure("model", "truth", "lift_over_rule"), precision("model") / max(precision("rule"), 1e-9)
+    )
     known_groups = groups[known].reset_index(drop=True)
     table = group_metrics(y, result.lists["model"][known], known_groups, expected=best[known])
     worst = _lowest_judged(table, min_group_positives)
     if worst is not None:
-        metrics[key("model", "truth", "min_group_recall_ratio")] = float(worst["expected_recall_ratio"])
-        metrics[key("model", "truth", "min_group_realised_recall_ratio")] = float(worst["lowest_realised"])
+        figures.measured(Figure("model", "truth", "min_group_recall_ratio"), worst["expected_recall_ratio"])
+        figures.measured(
+            Figure("model", "truth", "min_group_realised_recall_ratio"), worst["lowest_realised"]
+        )
         result.tags["lowest_group_recall"] = f"{worst['grouping']}={worst['group']}"
     # What the best possible ranking leaves, for the same groups: how much of a low ratio the
     # city's own make-up explains, and how much the model.
     ceiling = group_metrics(y, every["best_possible"].lists(share)[known], known_groups, expected=best[known])
     best_worst = _lowest_judged(ceiling, min_group_positives)
     if best_worst is not None:
-        metrics["best_possible_truth_min_group_recall_ratio"] = float(best_worst["expected_recall_ratio"])
+        figures.measured(
+            Figure("best_possible", "truth", "min_group_recall_ratio"), best_worst["expected_recall_ratio"]
+        )
         result.tags["lowest_group_recall_best_possible"] = f"{best_worst['grouping']}={best_worst['group']}"
     others = table[(table["grouping"] == "lives_alone") & (table["group"] == "with others")]
     if not others.empty:
-        metrics[key("model", "truth", "with_others_recall_ratio")] = float(
-            others["expected_recall_ratio"].iloc[0]
+        figures.measured(
+            Figure("model", "truth", "with_others_recall_ratio"), others["expected_recall_ratio"].iloc[0]
         )
     return table
 

@@ -78,8 +78,8 @@ class RankingMetrics:
     brier: float
     ece: float
 
-    def as_dict(self, prefix: str = "") -> dict[str, float]:
-        return {f"{prefix}{k}": float(v) for k, v in self.__dict__.items()}
+    def as_dict(self) -> dict[str, float]:
+        return {measure: float(value) for measure, value in self.__dict__.items()}
 
 
 def ranking_metrics(y_true: np.ndarray, prob: np.ndarray, selected: np.ndarray) -> RankingMetrics:

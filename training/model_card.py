@@ -24,8 +24,8 @@ from training.figures import (
     TEST_SURVEY_POSITIVES,
     Basis,
     Estimated,
+    Figure,
     Figures,
-    key,
 )
 from training.survey import provenance_sentence
 
@@ -75,13 +75,6 @@ def round_sizes(frame: pd.DataFrame) -> tuple[int, int, int]:
     return len(frame), int(labelled.sum()), int(frame.loc[labelled, "label"].sum())
 
 
-def _value(figures: Figures, basis: Basis, measure: str, scorer: str = "model") -> str:
-    value = figures.exact(basis, measure, scorer)
-    if value is None:
-        return "–"
-    return f"{value:.4f}" if measure.endswith(("ece", "brier")) else f"{value:.3f}"
-
-
 def _table(figures: Figures, basis: Basis) -> list[str]:
     present = [
         (scorer, name)
@@ -91,7 +84,7 @@ def _table(figures: Figures, basis: Basis) -> list[str]:
     lines = ["| measure | " + " | ".join(name for _, name in present) + " |"]
     lines.append("|---|" + "---:|" * len(present))
     for measure, label in _MEASURES:
-        cells = [_value(figures, basis, measure, scorer) for scorer, _ in present]
+        cells = [figures.shown(basis, measure, scorer) for scorer, _ in present]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -172,20 +165,19 @@ def _discovery_section(figures: Figures, share: float) -> list[str]:
         lines.append(f"| from the survey: {label} | " + " | ".join(cells) + " |")
     if figures.exact("truth", "discovery_precision_at_capacity") is not None:
         for measure, label in _SURVEY_MEASURES:
-            cells = [_value(figures, "truth", f"discovery_{measure}", who) for who, _ in scorers]
+            cells = [figures.shown("truth", f"discovery_{measure}", who) for who, _ in scorers]
             lines.append(f"| against the truth: {label} | " + " | ".join(cells) + " |")
         lines += [
             "",
             f"Lift over today's rule on the same households (truth): "
-            f"{_value(figures, 'truth', 'discovery_lift_over_rule')}×.",
+            f"{figures.shown('truth', 'discovery_lift_over_rule')}×.",
         ]
     return [*lines, ""]
 
 
-def render(facts: CardFacts, metrics: dict[str, float]) -> str:
+def render(facts: CardFacts, figures: Figures) -> str:
     """The card as markdown."""
     config = facts.config
-    figures = Figures(metrics)
     has_truth = figures.exact("truth", "precision_at_capacity") is not None
     share = config.evaluation.capacity_share
     trained_on = "those not yet known at each round" if config.label.population == "not_yet_known" else "all"
@@ -252,13 +244,13 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             "|---|---:|---:|---:|",
             *(
                 f"| {label} | "
-                + " | ".join(_value(figures, "census", measure, who) for who in ("model", "rule", "logistic"))
+                + " | ".join(figures.shown("census", measure, who) for who in ("model", "rule", "logistic"))
                 + " |"
                 for measure, label in _SURVEY_MEASURES
             ),
             "",
-            f"Calibration error {_value(figures, 'census', 'ece')}, mean served risk ÷ mean finding "
-            f"{_value(figures, 'census', 'mean_risk_ratio')}.",
+            f"Calibration error {figures.shown('census', 'ece')}, mean served risk ÷ mean finding "
+            f"{figures.shown('census', 'mean_risk_ratio')}.",
             "",
         ]
     if has_truth:
@@ -267,8 +259,8 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
             "",
             *_table(figures, "truth"),
             "",
-            f"Share of the best possible ranking: {_value(figures, 'truth', 'share_of_best_possible')}; "
-            f"lift over today's rule: {_value(figures, 'truth', 'lift_over_rule')}×.",
+            f"Share of the best possible ranking: {figures.shown('truth', 'share_of_best_possible')}; "
+            f"lift over today's rule: {figures.shown('truth', 'lift_over_rule')}×.",
             "",
         ]
     lines += _discovery_section(figures, share)
@@ -276,8 +268,8 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
         "## Fairness",
         "",
         "Recall at capacity per district, age band, sex and housing type, divided by the whole city's. "
-        f"From the survey: {_count(figures.count(key('model', 'survey', 'groups_judged')) or 0, 'group')} judged "
-        f"(enough survey positives), {figures.count(key('model', 'survey', 'groups_not_judged')) or 0} not "
+        f"From the survey: {_count(figures.count(Figure('model', 'survey', 'groups_judged')) or 0, 'group')} judged "
+        f"(enough survey positives), {figures.count(Figure('model', 'survey', 'groups_not_judged')) or 0} not "
         f"judged; lowest judged {_interval(figures.survey('min_group_recall_ratio'))} "
         f"({facts.tags.get('lowest_group_recall_survey', 'none judged')}); every group with its count: "
         "`evaluation/fairness_survey.csv`.",
@@ -285,9 +277,9 @@ def render(facts: CardFacts, metrics: dict[str, float]) -> str:
     if has_truth:
         lines += [
             "",
-            f"Against the truth: lowest {_value(figures, 'truth', 'min_group_recall_ratio')} "
+            f"Against the truth: lowest {figures.shown('truth', 'min_group_recall_ratio')} "
             f"({facts.tags.get('lowest_group_recall', 'none judged')}); households living with others "
-            f"{_value(figures, 'truth', 'with_others_recall_ratio')} (reported, not gated: living alone "
+            f"{figures.shown('truth', 'with_others_recall_ratio')} (reported, not gated: living alone "
             "is the risk the programme targets). `evaluation/fairness_by_group.csv`.",
         ]
     lines += [

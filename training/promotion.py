@@ -28,7 +28,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from training.config import ConfigError
-from training.figures import Estimated, Figures, key
+from training.figures import Estimated, Figure, Figures, quoted
 from training.promotion_gates import Override, PromotionGates
 from training.promotion_history import (
     DecisionRecord,
@@ -65,11 +65,6 @@ def _high(estimate: Estimated | None) -> float:
     return math.nan if estimate is None or estimate.high is None else estimate.high
 
 
-def _shown(estimate: Estimated | None, digits: int = 3) -> str:
-    """`value [low, high, N survey households]`, as the reasons quote figures."""
-    return "–" if estimate is None else estimate.text(digits)
-
-
 def decide(
     candidate: dict[str, float],
     tags: dict[str, str],
@@ -88,20 +83,20 @@ def decide(
     ece = figures.survey("ece")
     if _low(ece) > gates.max_ece:
         failures.append(
-            f"calibration error {_shown(ece, 4)} is above the bound {gates.max_ece} "
+            f"calibration error {quoted(ece, 4)} is above the bound {gates.max_ece} "
             "even at the low end of its interval"
         )
     else:
-        passes.append(f"calibration error {_shown(ece, 4)} (bound {gates.max_ece})")
+        passes.append(f"calibration error {quoted(ece, 4)} (bound {gates.max_ece})")
     low_band, high_band = gates.mean_risk_ratio_band
     ratio = figures.survey("mean_risk_ratio")
     if _low(ratio) > high_band or _high(ratio) < low_band:
         failures.append(
-            f"mean served risk ÷ share found {_shown(ratio)} lies "
+            f"mean served risk ÷ share found {quoted(ratio)} lies "
             f"outside {low_band}–{high_band}: the scores do not mean what visits find"
         )
     else:
-        passes.append(f"mean served risk ÷ share found {_shown(ratio)}")
+        passes.append(f"mean served risk ÷ share found {quoted(ratio)}")
     _groups(figures, tags, gates, failures, passes)
     return Decision(version, not failures, failures or passes, "survey", compare_first=not compared)
 
@@ -118,7 +113,7 @@ def _against_current(
     when the run was compared with another champion than the one serving, so cannot be judged."""
     if champion_version is None:
         gain = figures.survey("gain_over_rule")
-        shown, share = _shown(gain), gain.share if gain and gain.share is not None else math.nan
+        shown, share = quoted(gain), gain.share if gain and gain.share is not None else math.nan
         if not _low(gain) > 0:
             failures.append(
                 f"not shown to beat today's rule: found more often by {shown} at {share:.1%} capacity "
@@ -136,7 +131,7 @@ def _against_current(
         )
         return False
     gain = figures.survey("gain_over_champion")
-    shown, share = _shown(gain), gain.share if gain and gain.share is not None else math.nan
+    shown, share = quoted(gain), gain.share if gain and gain.share is not None else math.nan
     if not _low(gain) >= -gates.capacity_tolerance:
         failures.append(
             f"not shown within {gates.capacity_tolerance} of champion version {champion_version}: found "
@@ -156,8 +151,8 @@ def _groups(
     failures: list[str],
     passes: list[str],
 ) -> None:
-    judged = figures.count(key("model", "survey", "groups_judged")) or 0
-    not_judged = figures.count(key("model", "survey", "groups_not_judged")) or 0
+    judged = figures.count(Figure("model", "survey", "groups_judged")) or 0
+    not_judged = figures.count(Figure("model", "survey", "groups_not_judged")) or 0
     counts = f"{judged} group{'' if judged == 1 else 's'} judged, {not_judged} not judged (too few survey positives)"
     if judged == 0:
         passes.append(f"fairness: no group has enough survey positives to judge; {counts}")
@@ -170,10 +165,10 @@ def _groups(
         failures.append(
             f"a group's recall is below {gates.min_group_recall_ratio} of the city's even at the top of "
             f"its interval ({highest_of_lowest:.2f}); lowest {lowest} "
-            f"{_shown(ratio, 2)}; {counts}"
+            f"{quoted(ratio, 2)}; {counts}"
         )
     else:
-        passes.append(f"fairness: lowest {lowest} {_shown(ratio, 2)}; {counts}")
+        passes.append(f"fairness: lowest {lowest} {quoted(ratio, 2)}; {counts}")
 
 
 def promote(version: str | None, gates: PromotionGates, override: Override | None = None) -> DecisionRecord:

@@ -14,12 +14,14 @@ differ, and a district surveyed twice as densely must not count twice as much.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from features.labels import SURVEY_LABEL_SOURCES
+from training.figures import TestRoundFigures, provenance_key
 
 
 class NotEnoughSurvey(Exception):
@@ -95,18 +97,14 @@ def survey_provenance(round_table: pd.DataFrame, sources: pd.DataFrame) -> pd.Da
     ).reset_index(drop=True)
 
 
-def provenance_key(source: str) -> str:
-    """The MLflow metric of the test round's survey labels from one source."""
-    return f"test_survey_labels_{source}"
-
-
-def provenance_metrics(provenance: pd.DataFrame) -> dict[str, float]:
-    """Survey labels of the test round per source, summed over districts (MLflow metrics)."""
+def count_provenance(provenance: pd.DataFrame, figures: TestRoundFigures) -> None:
+    """Survey labels of the test round per source, summed over districts, among its figures."""
     per_source = provenance.groupby("source")["households"].sum()
-    return {provenance_key(source): float(per_source.get(source, 0)) for source in SURVEY_LABEL_SOURCES}
+    for source in SURVEY_LABEL_SOURCES:
+        figures.counted(provenance_key(source), per_source.get(source, 0))
 
 
-def provenance_sentence(metrics: dict[str, float]) -> str | None:
+def provenance_sentence(metrics: Mapping[str, float]) -> str | None:
     """Where the test round's survey labels came from, in one sentence (the card and `anbu train`)."""
     counts = [metrics.get(provenance_key(source)) for source in SURVEY_LABEL_SOURCES]
     if any(count is None for count in counts) or sum(counts) == 0:

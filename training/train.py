@@ -25,6 +25,7 @@ from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
 from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings
+from training.figures import Figures
 from training.fitting import Candidate, LabelledRounds, fit_candidate
 from training.framing import frame_rows
 from training.model_card import CardFacts, render, round_sizes
@@ -36,7 +37,7 @@ from training.reports import (
     shap_summary,
     survey_fairness_chart,
 )
-from training.survey import NotEnoughSurvey, SurveySample, provenance_metrics, survey_provenance
+from training.survey import NotEnoughSurvey, SurveySample, count_provenance, survey_provenance
 from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, configure
 
 
@@ -44,7 +45,8 @@ from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, configure
 class TrainingResult:
     run_id: str
     model_version: str
-    metrics: dict[str, float]
+    figures: Figures
+    """The test round's figures as logged to the run (read by what they are)."""
 
 
 def load_rounds(data_dir: Path, config: ExperimentConfig) -> LabelledRounds:
@@ -226,7 +228,9 @@ def train_experiment(
             champion=champion_scores(rounds.test),
         )
         provenance = survey_provenance(rounds.test, survey_sources(data_dir, test_date))
-        metrics = {**evaluation.metrics, **provenance_metrics(provenance)}
+        count_provenance(provenance, evaluation.figures)
+        metrics = evaluation.figures.metrics()
+        figures = Figures(metrics)
         mlflow.set_tags(evaluation.tags)
         with tempfile.TemporaryDirectory() as folder:
             top_features = _log_reports(evaluation, rounds, scores, candidate, config, Path(folder))
@@ -255,7 +259,7 @@ def train_experiment(
                         tags=evaluation.tags,
                         top_features=top_features,
                     ),
-                    metrics,
+                    figures,
                 ),
                 encoding="utf-8",
             )
@@ -274,4 +278,4 @@ def train_experiment(
         )
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    return TrainingResult(run.info.run_id, version, metrics)
+    return TrainingResult(run.info.run_id, version, figures)

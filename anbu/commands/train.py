@@ -13,6 +13,7 @@ from training.config import ConfigError, load_experiment
 from training.tracking import tracking_uri
 
 if TYPE_CHECKING:
+    from training.figures import Figures
     from training.promotion_history import DecisionRecord
 
 
@@ -31,56 +32,46 @@ def train(
             result = train_experiment(data, experiment, config, command_settings(data))
     except (ConfigError, ContractError) as error:
         fail(str(error))
-    m = result.metrics
     console.print(
         f"Run {result.run_id} in {tracking_uri()}: registered isolation-risk version {result.model_version}"
     )
-    for line in summary_lines(m):
+    for line in summary_lines(result.figures):
         console.print(line)
 
 
-def summary_lines(m: dict[str, float]) -> list[str]:
+def summary_lines(figures: Figures) -> list[str]:
     """What `anbu train` says about the test round: the survey estimates first (all a city has),
     then, for a synthetic city, the same figures for a visit to every household and the truth."""
-    from training.figures import TEST_SURVEY_HOUSEHOLDS, Figures
+    from training.figures import TEST_SURVEY_HOUSEHOLDS, quoted
     from training.survey import provenance_sentence
-
-    figures = Figures(m)
-
-    def shown(estimate, digits: int = 3) -> str:
-        return "–" if estimate is None else estimate.text(digits, households=False)
-
-    def exact(basis, measure, scorer="model", digits: int = 3) -> str:
-        value = figures.exact(basis, measure, scorer)
-        return "nan" if value is None else f"{value:.{digits}f}"
 
     lines = []
     precision = figures.survey("precision_at_capacity")
     if precision is not None:
         lines.append(
             f"Test round, from {figures.count(TEST_SURVEY_HOUSEHOLDS):,} survey households (90 % intervals): "
-            f"precision at capacity {shown(precision)} on "
+            f"precision at capacity {quoted(precision, households=False)} on "
             f"{precision.households} surveyed list households, "
-            f"today's rule {shown(figures.survey('precision_at_capacity', 'rule'))}; "
-            f"ECE {shown(figures.survey('ece'), 4)}; mean risk ÷ found {shown(figures.survey('mean_risk_ratio'))}"
+            f"today's rule {quoted(figures.survey('precision_at_capacity', 'rule'), households=False)}; "
+            f"ECE {quoted(figures.survey('ece'), 4, households=False)}; mean risk ÷ found {quoted(figures.survey('mean_risk_ratio'), households=False)}"
         )
     else:
         lines.append("Test round: no survey visits in its window, so nothing is estimated from visits")
-    provenance = provenance_sentence(m)
+    provenance = provenance_sentence(figures.metrics)
     if provenance is not None:
         lines.append(provenance)
     if figures.exact("census", "precision_at_capacity") is not None:
         lines.append(
             f"Test round, a visit to every household (synthetic truth): precision at capacity "
-            f"{exact('census', 'precision_at_capacity')}, today's rule {exact('census', 'precision_at_capacity', 'rule')}; "
-            f"ECE {exact('census', 'ece', digits=4)}; mean risk ÷ found {exact('census', 'mean_risk_ratio')}"
+            f"{figures.shown('census', 'precision_at_capacity')}, today's rule {figures.shown('census', 'precision_at_capacity', 'rule')}; "
+            f"ECE {figures.shown('census', 'ece', digits=4)}; mean risk ÷ found {figures.shown('census', 'mean_risk_ratio')}"
         )
     if figures.exact("truth", "precision_at_capacity") is not None:
         lines.append(
-            f"Test round, against the true state: precision at capacity {exact('truth', 'precision_at_capacity')} "
-            f"(best possible {exact('truth', 'precision_at_capacity', 'best_possible')}, today's rule "
-            f"{exact('truth', 'precision_at_capacity', 'rule')}, logistic {exact('truth', 'precision_at_capacity', 'logistic')}); "
-            f"lowest group recall ratio {exact('truth', 'min_group_recall_ratio', digits=2)}"
+            f"Test round, against the true state: precision at capacity {figures.shown('truth', 'precision_at_capacity')} "
+            f"(best possible {figures.shown('truth', 'precision_at_capacity', 'best_possible')}, today's rule "
+            f"{figures.shown('truth', 'precision_at_capacity', 'rule')}, logistic {figures.shown('truth', 'precision_at_capacity', 'logistic')}); "
+            f"lowest group recall ratio {figures.shown('truth', 'min_group_recall_ratio', digits=2)}"
         )
     return lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.discovery import discovery_metrics
+from training.discovery import discovery_figures
 from training.evaluation import Ranking
 from training.framing import not_yet_known
 
@@ -34,7 +34,7 @@ def test_the_discovery_list_skips_known_households_and_is_judged_among_the_rest(
     district = table["gu"].to_numpy()
     model = Ranking(np.linspace(0.9, 0.1, 10), district, "city", True)  # H0 > H1 > … > H9
     rule = Ranking(np.arange(10, dtype=float), district, "city", False)  # H9 > H8 > …
-    metrics = discovery_metrics(table, {"model": model, "rule": rule}, 0.2, None, truth, 365)
+    metrics = discovery_figures(table, {"model": model, "rule": rule}, 0.2, None, truth, 365).metrics()
     # capacity 2 of 10: the model lists H2, H3 (one positive); the rule H9, H8 (none)
     assert metrics["model_truth_discovery_precision_at_capacity"] == 0.5
     assert metrics["model_truth_discovery_recall_at_capacity"] == 0.5  # H2 of {H2, H4}

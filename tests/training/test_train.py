@@ -79,7 +79,7 @@ def test_run_records_config_params_and_metrics_of_model_and_baselines(trained) -
         str(MlflowClient().get_model_version_by_alias(MODEL_NAME, "challenger").version)
         == result.model_version
     )
-    assert 0 < result.metrics["model_truth_share_of_best_possible"] <= 1.0 + 1e-9
+    assert 0 < result.figures.metrics["model_truth_share_of_best_possible"] <= 1.0 + 1e-9
 
 
 def test_registered_model_loads_with_the_lightgbm_flavour_and_returns_probabilities(trained) -> None:
@@ -114,7 +114,7 @@ def test_every_figure_the_card_the_gates_and_the_summary_read_is_one_the_evaluat
     from training.promotion import decide
 
     result, run, _, _ = trained
-    asked = _Asked(result.metrics)
+    asked = _Asked(result.figures.metrics)
     figures = Figures(asked)
     for measure in (
         "precision_at_capacity",
@@ -124,15 +124,15 @@ def test_every_figure_the_card_the_gates_and_the_summary_read_is_one_the_evaluat
         "gain_over_rule",
     ):
         assert figures.survey(measure) is not None, measure
-    summary_lines(asked)
+    summary_lines(figures)
     decide(asked, run.data.tags, None, load_gates(BASELINE.with_name("promotion.toml")), result.model_version)
-    # Only a comparison's capacity (on plain estimates), the champion (none yet) and, in a city this
+    # Only a comparison's capacity and rival list (on plain estimates), the champion (none yet) and, in a city this
     # small, the lowest judged group (no group has enough survey positives) may be absent.
-    none_judged = result.metrics["model_survey_groups_judged"] == 0
+    none_judged = result.figures.metrics["model_survey_groups_judged"] == 0
     absent = {
         name
         for name in asked.missing
-        if not name.endswith("_share")
+        if not name.endswith(("_share", "_rival_households"))
         and "champion" not in name
         and not (none_judged and "group_recall" in name)
     }
@@ -160,7 +160,7 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
         "explanation/feature_importance.png",
         "explanation/shap_summary.png",
     }
-    assert 0 <= result.metrics["model_truth_min_group_recall_ratio"] <= 1.0 + 1e-9
+    assert 0 <= result.figures.metrics["model_truth_min_group_recall_ratio"] <= 1.0 + 1e-9
     assert "lowest_group_recall" in run.data.tags
     card = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model_card.md"))
     text = card.read_text(encoding="utf-8")
@@ -174,22 +174,24 @@ def test_run_logs_curves_fairness_importance_shap_and_the_card(trained) -> None:
         "## Promotion decisions",
     ):
         assert heading in text
-    discovery = result.metrics["model_truth_discovery_precision_at_capacity"]
+    discovery = result.figures.metrics["model_truth_discovery_precision_at_capacity"]
     assert (
         f"| against the truth: found isolated or at risk on the list (precision at capacity) | {discovery:.3f}"
         in text
     )
     assert (
-        f"From the test round's {int(result.metrics['test_survey_households']):,} survey-visited households"
+        f"From the test round's {int(result.figures.metrics['test_survey_households']):,} survey-visited households"
         in text
     )
     assert "| training | 2025-03-31, 2025-05-31" in text
-    assert f"| precision at capacity | {result.metrics['model_truth_precision_at_capacity']:.3f}" in text
+    assert (
+        f"| precision at capacity | {result.figures.metrics['model_truth_precision_at_capacity']:.3f}" in text
+    )
 
 
 def test_the_evaluation_says_where_each_survey_label_came_from(trained) -> None:
     result, run, _, _ = trained
-    m = result.metrics
+    m = result.figures.metrics
     recorded, after, unrecorded = (
         m[f"test_survey_labels_{source}"]
         for source in ("recorded_sample", "drawn_after_visit", "no_recorded_sample")
@@ -224,7 +226,7 @@ def test_calibration_rests_on_survey_visits_alone(trained) -> None:
 
 def test_every_survey_figure_has_an_interval_and_the_households_behind_it(trained) -> None:
     result, _, _, _ = trained
-    m = result.metrics
+    m = result.figures.metrics
     for figure in (
         "model_survey_precision_at_capacity",
         "rule_survey_precision_at_capacity",
@@ -287,7 +289,7 @@ def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_hous
     second = train_experiment(trained.city, load_experiment(BASELINE), BASELINE, Settings())
     run = MlflowClient().get_run(second.run_id)
     assert run.data.tags["compared_with_champion"] == "1"
-    m = second.metrics
+    m = second.figures.metrics
     # the same config on the same data: the lists agree, so the paired difference is about zero
     assert m["model_survey_gain_over_champion_low"] <= 0 <= m["model_survey_gain_over_champion_high"]
     assert m["model_survey_gain_over_champion_share"] >= 0.01
