@@ -85,6 +85,11 @@ COMMANDS: dict[str, Stage] = {
         "outcomes",
         "Export recorded visit outcomes as contract `outreach_visits` rows for the next delivery.",
     ),
+    "simulate": Stage(
+        "anbu.commands.simulate",
+        "simulate",
+        "Run a synthetic city as a loop: each round a policy chooses the visits, anbu retrains and is promoted by its gates; report what it found.",
+    ),
     "migrate": Stage(
         "anbu.commands.migrate",
         "migrate",

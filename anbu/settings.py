@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         return Path(self.keys) if self.keys else self.folder.keys
 
 
+def variable(setting: str) -> str:
+    """The environment variable of a setting (`models_dir` → ANBU_MODELS_DIR), for a caller that
+    must point a setting elsewhere for what it calls (a loop's own model store)."""
+    if setting not in Settings.model_fields:
+        raise KeyError(f"{setting!r} is not a setting")
+    return f"{Settings.model_config['env_prefix']}{setting.upper()}"
+
+
 def refusal(error: ValidationError) -> str:
     """A refused setting in one sentence that names it (pydantic's own text ends in a link)."""
     problems = []

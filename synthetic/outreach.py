@@ -22,6 +22,28 @@ OUTCOMES = np.array(["isolated", "at_risk", "not_isolated", "unreachable", "move
 """Visit outcomes in the order of a variant's outcome table (variants.CityVariant)."""
 
 
+CHECKLIST_SCORES = {"isolated": (9, 14), "at_risk": (4, 9), "not_isolated": (0, 4)}
+"""The checklist score a finding comes with ([low, high) points); no score for a visit that saw nobody."""
+
+
+def outcome_probabilities(state: np.ndarray, listed: np.ndarray, variant: CityVariant) -> np.ndarray:
+    """Each visit's chance of each outcome (OUTCOMES order), given the household's true state."""
+    probabilities = variant.outcome_table()[state].copy()
+    # A household on a list is often not at the address at all (DOMAIN: 822,292 closed so).
+    probabilities[listed, 3] += variant.list_unreachable_extra
+    return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def draw_outcomes(probabilities: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """One outcome per visit from its probabilities and one uniform draw in [0, 1)."""
+    return OUTCOMES[(uniform[:, None] > probabilities.cumsum(axis=1)).sum(axis=1).clip(max=5)]
+
+
+def checklist_scores(outcome: np.ndarray, *scores: np.ndarray) -> np.ndarray:
+    """The drawn score of each finding (one array per CHECKLIST_SCORES entry, in order); -1 for none."""
+    return np.select([outcome == finding for finding in CHECKLIST_SCORES], list(scores), -1)
+
+
 def _month_index(period: Period, days: pd.Series) -> np.ndarray:
     return np.clip(
         np.searchsorted(period.months.to_numpy(), days.to_numpy(), side="right") - 1, 0, period.n_months - 1
@@ -160,16 +182,10 @@ def visits(
     present = registered[found["_row"].to_numpy(), month]
     found, month = found[present].reset_index(drop=True), month[present]
     state = lives.state[found["_row"].to_numpy(), month]
-    outcome_probs = variant.outcome_table()[state].copy()
-    # A household on the national list is often not at the address at all (DOMAIN: 822,292 closed so).
     listed = (found["trigger"] == "system_list").to_numpy()
-    outcome_probs[listed, 3] += variant.list_unreachable_extra
-    outcome_probs /= outcome_probs.sum(axis=1, keepdims=True)
-    outcome = OUTCOMES[(rng.random((len(found), 1)) > outcome_probs.cumsum(axis=1)).sum(axis=1).clip(max=5)]
-    score = np.select(
-        [outcome == "isolated", outcome == "at_risk", outcome == "not_isolated"],
-        [rng.integers(9, 14, len(found)), rng.integers(4, 9, len(found)), rng.integers(0, 4, len(found))],
-        -1,
+    outcome = draw_outcomes(outcome_probabilities(state, listed, variant), rng.random(len(found)))
+    score = checklist_scores(
+        outcome, *(rng.integers(low, high, len(found)) for low, high in CHECKLIST_SCORES.values())
     )
     return (
         pd.DataFrame(

@@ -61,6 +61,15 @@ def round_truth(
         filters=[("month", "in", [m.date() for m in months])],
     ).to_pandas(date_as_object=False)
     truth["month"] = pd.to_datetime(truth["month"]).astype("datetime64[us]")
+    return window_truth(truth, months, survey_visit_days)
+
+
+def window_truth(
+    truth: pd.DataFrame, months: pd.DatetimeIndex, survey_visit_days: pd.Series | None = None
+) -> pd.DataFrame:
+    """The round's truth from the window's monthly rows (household_id, month, state,
+    p_positive_90d and, for a census, p_visit_positive) of every registered household."""
+    census = "p_visit_positive" in truth
     grouped = truth.groupby("household_id")
     first = truth[truth["month"] == months[0]].set_index("household_id")["p_positive_90d"]
     result = pd.DataFrame(

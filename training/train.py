@@ -10,7 +10,9 @@ also against what a visit to every household would find and against the true sta
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import mlflow
@@ -166,17 +168,28 @@ def _model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "lightgbm", "numpy", "pandas", "scipy")]
 
 
+TruthOfRound = Callable[[pd.Timestamp, pd.Series], pd.DataFrame | None]
+"""A synthetic city's truth of a round given its survey visit days (synthetic/truth.py:
+round_truth's answer), or None for a real city."""
+
+
 def train_experiment(
-    data_dir: Path, config: ExperimentConfig, config_path: Path, settings: Settings
+    data_dir: Path,
+    config: ExperimentConfig,
+    config_path: Path,
+    settings: Settings,
+    truth_of_round: TruthOfRound | None = None,
 ) -> TrainingResult:
     """Run one experiment end to end and record it in MLflow. The city's settings say how long a
     finding keeps a household known, for the not-yet-known population
-    and the discovery figures, as for the lists the model will serve."""
+    and the discovery figures, as for the lists the model will serve. The truth figures come from
+    the delivery's `_truth/` unless a loop's judge gives them (`truth_of_round`)."""
     known_window_days = settings.known_window_days
     configure()
     rounds = load_rounds(data_dir, config)
     test_date = pd.Timestamp(config.rounds.test)
-    truth = round_truth(data_dir, test_date, survey_days(data_dir, test_date))
+    judge = truth_of_round or partial(round_truth, data_dir)
+    truth = judge(test_date, survey_days(data_dir, test_date))
     try:
         candidate = fit_candidate(config, rounds, known_window_days)
     except NotEnoughSurvey as error:

@@ -231,6 +231,12 @@ class SourceSpec:
     evaluation_only: bool = False
     """anbu's own record delivered back, read by the evaluation alone: never a feature's input (so
     not among a round's or a scoring's inputs), and not something the synthetic city simulates."""
+    known_on: str = ""
+    """The column that says when the city's systems knew a row (a report's arrival, a reading's
+    hour, a visit's day): a delivery made on day D holds the rows known by D (delivered_by)."""
+    open_until: tuple[str, ...] = ()
+    """End dates that a delivery on day D cannot know yet when they fall after D (null = still
+    true): a registry row's valid_to, an enrolment's ended_on."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -245,6 +251,8 @@ SOURCES: tuple[SourceSpec, ...] = (
         "households",
         Households,
         in_registry=False,
+        known_on="valid_from",
+        open_until=("valid_to",),
         blankable=(
             "dong_code",
             "head_birth_year",
@@ -266,27 +274,37 @@ SOURCES: tuple[SourceSpec, ...] = (
         "crisis_events",
         CrisisEvents,
         unique_key=("household_id", "indicator", "reference_month", "reported_on"),
+        known_on="reported_on",
     ),
     SourceSpec(
         "sensor_enrollments",
         SensorEnrollments,
         unique_key=("household_id", "service", "enrolled_on"),
+        known_on="enrolled_on",
+        open_until=("ended_on",),
     ),
-    SourceSpec("sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel")),
-    SourceSpec("ai_calls", AiCalls, unique_key=("household_id", "called_at")),
+    SourceSpec("sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel"), known_on="ts"),
+    SourceSpec("ai_calls", AiCalls, unique_key=("household_id", "called_at"), known_on="called_at"),
     SourceSpec(
         "call_center_contacts",
         CallCenterContacts,
         required=False,
         unique_key=("household_id", "contacted_at", "channel"),
+        known_on="contacted_at",
     ),
-    SourceSpec("outreach_visits", OutreachVisits, unique_key=("household_id", "visited_on", "trigger")),
+    SourceSpec(
+        "outreach_visits",
+        OutreachVisits,
+        unique_key=("household_id", "visited_on", "trigger"),
+        known_on="visited_on",
+    ),
     SourceSpec(
         "survey_samples",
         SurveySamples,
         required=False,
         unique_key=("household_id", "sweep"),
         evaluation_only=True,
+        known_on="drawn_on",
     ),
 )
 

@@ -1,0 +1,143 @@
+"""What a run of the loop found, judged against the city's truth (the judge, nothing else).
+
+A household is *found* when a visit records it isolated or at risk while it truly is (the
+contract's positive, SOURCES.md: Target); *found for the first time* when no visit had found it
+so before, in the city's whole delivered history; *missed* when it is truly in need and no visit
+has found it yet. Per round and cumulative:
+
+- the list's visits, and the share of them that reached a household truly in need (precision at
+  capacity, against the truth);
+- households found for the first time, and the median days from the start of their spell of need
+  to that visit (spells that began before the city's history are left out of the median);
+- households in need after the round's visits that nobody has found;
+- a retraining's own survey estimate of its precision (90 % interval) beside the truth on the
+  same test round, and its calibration against the truth;
+- at the end, each group's share of the households found against its share of those in need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from anbu.loop.city import Judge
+from anbu.loop.policies import VISIT_DAYS
+
+POSITIVE_OUTCOMES = ("isolated", "at_risk")
+GROUPINGS = {"gu": "district", "age_band": "age band", "head_sex": "sex", "housing_type_name": "housing type"}
+
+
+def true_finds(visits: pd.DataFrame, judge: Judge) -> pd.DataFrame:
+    """The visits that found a household truly in need, each with its first-time flag and onset."""
+    days = pd.to_datetime(visits["visited_on"]).to_numpy().astype("datetime64[D]")
+    ids = visits["household_id"].astype(str).to_numpy()
+    state = judge.states(ids, days)
+    found = visits.assign(visited_on=pd.to_datetime(visits["visited_on"]), _state=state)
+    found = found[(found["_state"] >= 1) & found["outcome"].isin(POSITIVE_OUTCOMES)].sort_values("visited_on")
+    found = found.assign(first_time=~found["household_id"].duplicated())
+    onset = judge.onsets(
+        found["household_id"].astype(str).to_numpy(), found["visited_on"].to_numpy().astype("datetime64[D]")
+    )
+    return found.assign(onset=pd.to_datetime(onset)).drop(columns="_state")
+
+
+def round_rows(
+    records: list, loop_visits: pd.DataFrame, delivered_visits: pd.DataFrame, judge: Judge
+) -> pd.DataFrame:
+    """One row per round: what the loop's visits of that round found, and the running totals.
+
+    `delivered_visits`: every visit the city delivered by the end (its own and the loop's), so a
+    household the city's own sweeps or alerts had found already is not counted as new."""
+    finds = true_finds(delivered_visits, judge)
+    first = finds[finds["first_time"]]
+    rows = []
+    found_so_far: set[str] = set()
+    for record in records:
+        start = pd.Timestamp(record.round)
+        end = start + pd.Timedelta(days=VISIT_DAYS[1])
+        window = pd.to_datetime(loop_visits["visited_on"]).between(start, end, inclusive="left")
+        mine = loop_visits[window.to_numpy()]
+        listed = mine[mine["trigger"] == "system_list"]
+        days = pd.to_datetime(listed["visited_on"]).to_numpy().astype("datetime64[D]")
+        in_need = judge.states(listed["household_id"].astype(str).to_numpy(), days) >= 1
+        new = first[
+            first["visited_on"].between(start, end, inclusive="left")
+            & first.set_index(["household_id", "visited_on", "trigger"]).index.isin(
+                mine.assign(visited_on=pd.to_datetime(mine["visited_on"]))
+                .set_index(["household_id", "visited_on", "trigger"])
+                .index
+            )
+        ]
+        found_so_far |= set(first.loc[first["visited_on"] < end, "household_id"].astype(str))
+        after = (end + pd.offsets.MonthBegin(0)).date()
+        need = judge.in_need(after)
+        delay = (new["visited_on"] - new["onset"]).dt.days.dropna()
+        rows.append(
+            {
+                "round": record.round,
+                "list_source": record.list_source,
+                "list_visits": len(listed),
+                "explore_visits": int((mine["trigger"] == "survey").sum()),
+                "precision_at_capacity": float(in_need.mean()) if len(listed) else float("nan"),
+                "recorded_positive_share": float(listed["outcome"].isin(POSITIVE_OUTCOMES).mean())
+                if len(listed)
+                else float("nan"),
+                "found_first_time": len(new),
+                "median_days_onset_to_visit": float(delay.median()) if len(delay) else float("nan"),
+                "in_need_after": len(need),
+                "missed_after": int((~need.isin(list(found_so_far))).sum()),
+                "retrained": record.retrained,
+                "verdict": record.verdict,
+                "champion": record.champion,
+                **record.figures,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["found_first_time_cumulative"] = table["found_first_time"].cumsum()
+    return table
+
+
+def group_shares(
+    loop_visits: pd.DataFrame,
+    delivered_visits: pd.DataFrame,
+    judge: Judge,
+    households: pd.DataFrame,
+    months: list[dt.date],
+) -> pd.DataFrame:
+    """Per group: its share of the households the loop found for the first time, against its share
+    of the households in need during the loop (`households`: one row per household with the
+    grouping columns, as of the last round)."""
+    finds = true_finds(delivered_visits, judge)
+    loop_keys = loop_visits.assign(visited_on=pd.to_datetime(loop_visits["visited_on"])).set_index(
+        ["household_id", "visited_on", "trigger"]
+    )
+    by_loop = finds[
+        finds["first_time"]
+        & finds.set_index(["household_id", "visited_on", "trigger"]).index.isin(loop_keys.index)
+    ]
+    in_need = pd.Index([]).append([judge.in_need(month) for month in months]).unique()
+    known = households.set_index("household_id")
+    rows = []
+    for grouping, label in GROUPINGS.items():
+        need_groups = known[grouping].reindex(in_need).astype("string").fillna("unknown")
+        found_groups = (
+            known[grouping].reindex(by_loop["household_id"].unique()).astype("string").fillna("unknown")
+        )
+        need_share = need_groups.value_counts(normalize=True)
+        found_share = found_groups.value_counts(normalize=True)
+        for group, share in need_share.items():
+            found = float(found_share.get(group, 0.0))
+            rows.append(
+                {
+                    "grouping": label,
+                    "group": group,
+                    "in_need": int((need_groups == group).sum()),
+                    "found": int((found_groups == group).sum()),
+                    "share_of_in_need": float(share),
+                    "share_of_found": found,
+                    "ratio": found / share if share else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)

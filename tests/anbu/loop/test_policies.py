@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import io
+import shutil
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from anbu.cli import app
+from anbu.loop.policies import capacities, explored, rule_lists, served_lists, visit_days
+from features.round_table import build_round
+from tests.support.served import DISTRICT, ROUND
+
+runner = CliRunner()
+
+
+def test_the_loops_anbu_list_is_the_list_anbu_serves(models_env, monkeypatch, tmp_path) -> None:
+    """The loop builds its lists through the one list builder: for the same round, district and
+    capacity, its households are `anbu rank`'s, in the same order."""
+    copy = tmp_path / "city"
+    shutil.copytree(models_env.data, copy, ignore=shutil.ignore_patterns("_scores", "_records", "_lists"))
+    monkeypatch.delenv("ANBU_RECORDS_URL", raising=False)
+    listed = served_lists(copy, ROUND.date(), {DISTRICT: 30}, 365)
+    out = tmp_path / "rank.csv"
+    monkeypatch.setenv("ANBU_RECORDS_URL", str(tmp_path / "records.sqlite"))
+    result = runner.invoke(
+        app,
+        ["rank", "--data", str(models_env.data), "--as-of", str(ROUND.date()), "--gu", DISTRICT]
+        + ["--capacity", "30", "--format", "csv", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    ranked = pd.read_csv(io.BytesIO(out.read_bytes()), encoding="utf-8-sig", dtype=str)
+    assert listed["household_id"].tolist() == ranked["가구번호"].tolist()
+    assert (listed["gu"] == DISTRICT).all()
+
+
+def test_every_policy_visits_each_districts_capacity_on_days_that_do_not_depend_on_the_policy(
+    models_env,
+) -> None:
+    table, _ = build_round(models_env.data, ROUND)
+    capacity = capacities(table, 0.01)
+    assert sum(capacity.values()) == sum(
+        max(1, round(0.01 * n)) for n in table.groupby("gu")["household_id"].size()
+    )
+    listed = rule_lists(table, capacity, 7, ROUND.date())
+    assert listed.groupby("gu").size().to_dict() == {gu: n for gu, n in capacity.items() if n}
+    kept, drawn = explored(table, listed, capacity, 0.5, 7, ROUND.date())
+    assert len(kept) + len(drawn) == len(listed)
+    assert not set(drawn["household_id"]) & set(kept["household_id"])
+    assert set(drawn["household_id"]).isdisjoint(listed["household_id"])  # drawn among the rest
+    days = visit_days(listed["household_id"], 7, ROUND.date())
+    again = visit_days(listed["household_id"].iloc[::-1], 7, ROUND.date())
+    assert (days == again.reindex(days.index)).all()
+    offsets = (days - pd.Timestamp(ROUND)).dt.days
+    assert offsets.between(3, 49).all() and offsets.nunique() > 10
+    assert np.isclose(len(drawn) / len(listed), 0.5, atol=0.1)
