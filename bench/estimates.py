@@ -42,6 +42,7 @@ FIGURES = (
     ("recall at capacity, model", "model", "recall_at_capacity"),
     ("gain over today's rule (paired)", "model", "gain_over_rule"),
     ("lift over today's rule", "model", "lift_over_rule"),
+    ("gain over today's rule across capacities (paired)", "model", "curve_gain_over_rule"),
     ("calibration error (ECE)", "model", "ece"),
     ("mean served risk ÷ share found", "model", "mean_risk_ratio"),
 )

@@ -16,7 +16,7 @@ import pandas as pd
 from features.round_table import build_training_set, survey_days
 from synthetic.truth import round_truth
 from training.config import ConfigError
-from training.evaluation import champion_comparison
+from training.evaluation import CURVE_CAPACITIES, champion_comparison
 from training.tracking import MODEL_NAME, configure
 from training.train import champion_scores
 
@@ -33,6 +33,8 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
         minimum = int(params["evaluation.min_list_survey_households"])
         seed = int(params.get("seed", 7))
         allocation = params.get("evaluation.allocation", "need")
+        multiples = params.get("evaluation.comparison_capacities")
+        capacities = tuple(float(m) for m in multiples.split(",")) if multiples else CURVE_CAPACITIES
     except KeyError as missing:
         raise ConfigError(f"run {candidate.run_id} of version {version} has no parameter {missing}") from None
     test, _ = build_training_set(Path(data_dir), [test_date])
@@ -42,7 +44,9 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version}")
     model = booster.predict(test[list(booster.feature_name())])
     truth = round_truth(Path(data_dir), test_date, survey_days(Path(data_dir), test_date))
-    figures, tags = champion_comparison(test, model, champion, share, minimum, truth, seed, allocation)
+    figures, tags = champion_comparison(
+        test, model, champion, share, minimum, truth, seed, allocation, capacities
+    )
     with mlflow.start_run(run_id=candidate.run_id):
         mlflow.log_metrics({k: v for k, v in figures.metrics().items() if pd.notna(v)})
         mlflow.set_tags(tags)

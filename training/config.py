@@ -11,7 +11,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from features.catalogue import family_names, names
 from features.labels import LABEL_HORIZON_DAYS
@@ -94,6 +102,10 @@ class Label(_Strict):
     framing: Framing = "survey_weighted"
     survey_weight: float = Field(default=5.0, gt=0)
     population: Population = "all"
+    shuffled_seed: int | None = None
+    """A negative control, never a city's model: the training rounds' labels are permuted among
+    their labelled households within each round (the validation and test rounds untouched), so a
+    benchmark can show the gates refuse a model that learnt nothing (bench/promotion.py)."""
 
 
 class Calibration(_Strict):
@@ -132,6 +144,18 @@ class Evaluation(_Strict):
     """Comparisons of two lists (against today's rule, against the champion) are made at the
     smallest capacity at which both lists hold this many survey households (at least the team's
     capacity); below that the survey says nothing about the difference."""
+    comparison_capacities: list[float] = Field(default=[1, 2, 3, 5, 7.5, 10], min_length=1)
+    """Multiples of the team's capacity over which two lists are also compared as a whole (the
+    gain averaged over the lists at each of them, capped at half the city): at a 1 % capacity of a
+    city surveyed thinly, one list holds a handful of survey households, the lists up to ten times
+    that hold ten times as many, and the promotion gates decide on this comparison."""
+
+    @field_validator("comparison_capacities")
+    @classmethod
+    def _multiples(cls, value: list[float]) -> list[float]:
+        if any(multiple <= 0 for multiple in value):
+            raise ValueError("comparison_capacities are multiples of the capacity, each above 0")
+        return sorted(set(value))
 
 
 class LightGBMParams(_Strict):

@@ -101,6 +101,18 @@ def list_gain(found, weight, member, other, axis=-1):
     return list_found_share(found, weight, member, axis) - list_found_share(found, weight, other, axis)
 
 
+def curve_gain(found, weight, *lists, axis=-1):
+    """The gain of one ranking's lists over another's, averaged over several capacities: `lists`
+    holds (member, other) for each capacity in turn. A capacity whose lists hold no survey
+    household adds nothing (its gain is unknown, not zero)."""
+    gains = np.stack(
+        [list_gain(found, weight, lists[i], lists[i + 1], axis) for i in range(0, len(lists), 2)]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every capacity unknown: NaN, said below
+        return np.nanmean(gains, axis=0)
+
+
 def list_lift(found, weight, member, other, axis=-1):
     return _safe_ratio(
         list_found_share(found, weight, member, axis), list_found_share(found, weight, other, axis)

@@ -25,6 +25,7 @@ from training.estimates import (
     Sample,
     calibration_error,
     census_calibration_error,
+    curve_gain,
     estimate,
     exact,
     group_ratio_estimates,
@@ -62,6 +63,9 @@ the programme targets (one-person households), so a lower recall for households 
 others is expected and shown rather than gated."""
 COMPARISON_SHARES = (1, 1.5, 2, 3, 5, 7.5, 10, 15, 20)
 """Multiples of the team's capacity tried, in order, for a comparison of two lists."""
+CURVE_CAPACITIES = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
+"""Multiples of the team's capacity over which two rankings are compared as a whole
+(training/config.py: Evaluation.comparison_capacities)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def evaluate_test_round(
     known_window_days: int,
     allocation: Allocation = "need",
     champion: tuple[str, np.ndarray] | None = None,
+    comparison_capacities: tuple[float, ...] = CURVE_CAPACITIES,
 ) -> TestRoundEvaluation:
     """Every figure a promotion decision and a reviewer need, for the test round's whole city."""
     ranked = rankings(test, scores, allocation)
@@ -169,7 +174,15 @@ def evaluate_test_round(
         )
     else:
         _survey_and_census(
-            result, ranked, scores, sample, census, capacity_share, min_list_survey_households, seed
+            result,
+            ranked,
+            scores,
+            sample,
+            census,
+            capacity_share,
+            min_list_survey_households,
+            seed,
+            comparison_capacities,
         )
         result.survey_groups = _survey_groups(result, groups, sample, census, min_group_survey_positives)
         if champion is not None:
@@ -182,6 +195,7 @@ def evaluate_test_round(
                 truth,
                 seed,
                 allocation,
+                comparison_capacities,
             )
             result.figures.include(compared)
             result.tags.update(tags)
@@ -212,6 +226,7 @@ def _survey_and_census(
     share: float,
     min_list: int,
     seed: int,
+    comparison_capacities: tuple[float, ...],
 ) -> None:
     figures = result.figures
     bins = CalibrationBins.of(scores["model"])
@@ -236,6 +251,17 @@ def _survey_and_census(
     if "rule" in result.lists:
         compared = compare_lists(ranked["model"], ranked["rule"], sample.positions, share, min_list)
         _gain(figures, "rule", compared, sample, census, seed)
+        _curve(
+            figures,
+            "rule",
+            ranked["model"],
+            ranked["rule"],
+            sample,
+            census,
+            seed,
+            share,
+            comparison_capacities,
+        )
     figures.estimated(
         Figure("model", "survey", "mean_risk_ratio"),
         estimate(mean_risk_ratio, survey, ("risk",), seed).quoted(),
@@ -279,6 +305,39 @@ def _gain(
             )
 
 
+def _curve(
+    figures: TestRoundFigures,
+    rival: str,
+    ranking: Ranking,
+    other: Ranking,
+    sample: SurveySample,
+    census: np.ndarray | None,
+    seed: int,
+    share: float,
+    multiples: tuple[float, ...],
+) -> None:
+    """The model's lists against a rival's at every capacity of `multiples` (paired, averaged):
+    the comparison the gates decide on, resting on the survey households of the largest lists."""
+    shares = sorted({min(share * multiple, 0.5) for multiple in multiples}, reverse=True)
+    columns: dict[str, np.ndarray] = {}
+    for index, tried in enumerate(shares):
+        columns[f"member{index}"] = ranking.lists(tried)
+        columns[f"other{index}"] = other.lists(tried)
+    pairs = tuple(columns)
+    survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
+    figures.estimated(
+        Figure("model", "survey", f"curve_gain_over_{rival}"),
+        estimate(curve_gain, survey, pairs, seed).quoted(
+            share=shares[0], rival_households=int(columns["other0"][sample.positions].sum())
+        ),
+    )
+    if census is not None:
+        figures.measured(
+            Figure("model", "census", f"curve_gain_over_{rival}"),
+            exact(curve_gain, Sample.census(census, columns), pairs),
+        )
+
+
 def champion_comparison(
     test: pd.DataFrame,
     model: np.ndarray,
@@ -288,6 +347,7 @@ def champion_comparison(
     truth: pd.DataFrame | None,
     seed: int,
     allocation: Allocation = "need",
+    comparison_capacities: tuple[float, ...] = CURVE_CAPACITIES,
 ) -> tuple[TestRoundFigures, dict[str, str]]:
     """The candidate's list against the champion's on the test round's survey households (paired):
     the figures and the tag naming the champion version compared with."""
@@ -302,7 +362,19 @@ def champion_comparison(
         min_list_survey_households,
     )
     figures = TestRoundFigures()
-    _gain(figures, "champion", compared, sample, census_found_for(truth, test["household_id"]), seed)
+    census = census_found_for(truth, test["household_id"])
+    _gain(figures, "champion", compared, sample, census, seed)
+    _curve(
+        figures,
+        "champion",
+        ranked["model"],
+        ranked["champion"],
+        sample,
+        census,
+        seed,
+        capacity_share,
+        comparison_capacities,
+    )
     return figures, {"compared_with_champion": version}
 
 

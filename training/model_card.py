@@ -127,6 +127,9 @@ def _survey_section(figures: Figures, tags: dict[str, str], share: float) -> lis
         f"- against today's rule on the same survey households, at {_at(gain)} capacity (the smallest "
         f"at which both lists hold enough survey households): found more often by "
         f"{_interval(gain)}, lift {_interval(figures.survey('lift_over_rule'))}",
+        f"- against today's rule across the lists up to {_at(figures.survey('curve_gain_over_rule'))} "
+        f"capacity (paired, the gain averaged over the lists at each capacity; the gates decide on "
+        f"this): {_interval(figures.survey('curve_gain_over_rule'))}",
         f"- calibration error against survey findings: {_interval(figures.survey('ece'))} "
         f"(a perfectly calibrated model would show about {'–' if noise is None else f'{noise:.3f}'} "
         "on this survey)",
@@ -136,7 +139,9 @@ def _survey_section(figures: Figures, tags: dict[str, str], share: float) -> lis
         against = figures.survey("gain_over_champion")
         lines.append(
             f"- against the champion (version {tags['compared_with_champion']}, paired, at "
-            f"{_at(against)} capacity): {_interval(against)}"
+            f"{_at(against)} capacity): {_interval(against)}; across the lists up to "
+            f"{_at(figures.survey('curve_gain_over_champion'))} capacity: "
+            f"{_interval(figures.survey('curve_gain_over_champion'))}"
         )
     return [*lines, "", *where]
 

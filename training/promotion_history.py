@@ -81,6 +81,8 @@ _GATE_FIGURES = {
     for measure, label in (
         ("gain_over_rule", "gain over today's rule"),
         ("gain_over_champion", "gain over the champion"),
+        ("curve_gain_over_rule", "gain over today's rule across capacities"),
+        ("curve_gain_over_champion", "gain over the champion across capacities"),
         ("ece", "calibration error"),
         ("mean_risk_ratio", "mean risk ÷ share found"),
         ("min_group_recall_ratio", "lowest judged group's recall ratio"),

@@ -51,12 +51,27 @@ class TrainingResult:
     """The test round's figures as logged to the run (read by what they are)."""
 
 
+def shuffled_labels(train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The negative control of Label.shuffled_seed: each round's labels (with whether a survey
+    visit gave them) permuted among that round's labelled households."""
+    rng = np.random.default_rng(seed)
+    shuffled = train.copy()
+    for _, rows in train[train["label"].notna()].groupby("round_date"):
+        order = rng.permutation(len(rows))
+        for column in ("label", "label_survey"):
+            shuffled.loc[rows.index, column] = rows[column].to_numpy()[order]
+    return shuffled
+
+
 def load_rounds(data_dir: Path, config: ExperimentConfig) -> LabelledRounds:
     dates = [pd.Timestamp(d) for d in (*config.rounds.train, config.rounds.validation, config.rounds.test)]
     table, _ = build_training_set(data_dir, dates)
     train_dates = [pd.Timestamp(d) for d in config.rounds.train]
+    train = table[table["round_date"].isin(train_dates)].reset_index(drop=True)
+    if config.label.shuffled_seed is not None:
+        train = shuffled_labels(train, config.label.shuffled_seed)
     return LabelledRounds(
-        train=table[table["round_date"].isin(train_dates)].reset_index(drop=True),
+        train=train,
         validation=table[table["round_date"] == pd.Timestamp(config.rounds.validation)].reset_index(
             drop=True
         ),
@@ -239,6 +254,7 @@ def train_experiment(
             known_window_days=known_window_days,
             allocation=evaluated.allocation,
             champion=champion_scores(rounds.test),
+            comparison_capacities=tuple(evaluated.comparison_capacities),
         )
         provenance = survey_provenance(rounds.test, survey_sources(data_dir, test_date))
         count_provenance(provenance, evaluation.figures)

@@ -36,7 +36,11 @@ def simulate(
     seed: int = typer.Option(7, "--seed", help="The city's seed (and the loop's draws)."),
     city_variant: str = typer.Option("default", "--variant", help="The synthetic city's variant."),
     rounds: int = typer.Option(12, "--rounds", min=1, help="Bimonthly rounds the loop runs (12: two years)."),
-    policy: str = typer.Option("anbu", "--policy", help="rule, anbu, anbu_frozen or random."),
+    policy: str = typer.Option(
+        "anbu",
+        "--policy",
+        help="rule, anbu, anbu_frozen, random, or best_possible (a reference that knows the truth).",
+    ),
     explore: float = typer.Option(
         0.0, "--explore", help="Share of each list visited at random (unbiased labels)."
     ),
@@ -53,6 +57,11 @@ def simulate(
         "--train-rounds",
         min=1,
         help="Keep only the latest N training rounds per retraining (default: all).",
+    ),
+    city: Path | None = typer.Option(
+        None,
+        "--city",
+        help="Where the synthetic city is generated, or reused when it is the same city (default: OUT/source).",
     ),
     experiment: Path = typer.Option(
         Path("experiments/baseline.toml"), "--config", help="The experiment retrained."
@@ -89,7 +98,7 @@ def simulate(
     except ValueError as error:
         fail(str(error))
     size = households if households is not None else SCALES[scale]
-    source = _city(out / "source", size, months, seed, city_variant)
+    source = _city(city or out / "source", size, months, seed, city_variant)
     try:
         _run(
             plan,

@@ -7,7 +7,11 @@ households for every policy), on the same days. What differs is whom it chooses:
 - `anbu`, `anbu_frozen`: the lists anbu serves (serving/lists/builder.py, discovery only), scored
   by the champion of the loop's own model store; until a model has been promoted the city goes on
   with today's rule, as a city adopting anbu would;
-- `random`: households drawn at random in each district.
+- `random`: households drawn at random in each district;
+- `best_possible`: a reference, not a policy a city can run: the judge's own probability that each
+  household is in need in the round's window (what no model of the delivered data can beat), so
+  a report can say how much of a fall in precision is the shrinking pool of households nobody has
+  found yet rather than the model.
 
 `explore` gives a share of each district's visits to households drawn at random among the rest,
 recorded as a sweep sample (survey_samples) and visited as `survey`: the loop's unbiased labels.
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-POLICIES = ("rule", "anbu", "anbu_frozen", "random")
+POLICIES = ("rule", "anbu", "anbu_frozen", "random", "best_possible")
 VISIT_DAYS = (3, 50)
 """A round's visits fall on days [3, 50) after its date, before the next round's delivery."""
 
@@ -66,6 +70,16 @@ def random_lists(
 ) -> pd.DataFrame:
     draw = keyed_order(round_table["household_id"], seed, as_of, "random")
     return top_of_each_district(round_table, -draw, capacity, np.zeros(len(draw)))
+
+
+def best_possible_lists(
+    round_table: pd.DataFrame, capacity: dict[str, int], seed: int, as_of: dt.date, judge
+) -> pd.DataFrame:
+    """The reference ranking: the judge's probability of need in the round's window."""
+    truth = judge.round_truth(as_of)
+    score = round_table["household_id"].map(truth["best_possible"]).fillna(0.0).to_numpy(dtype=float)
+    tie = keyed_order(round_table["household_id"], seed, as_of, "best_possible")
+    return top_of_each_district(round_table, score, capacity, tie)
 
 
 def served_lists(

@@ -26,6 +26,7 @@ from anbu.loop.calendar import retraining_rounds
 from anbu.loop.city import LoopCity, UnknownHousehold
 from anbu.loop.policies import (
     POLICIES,
+    best_possible_lists,
     capacities,
     explored,
     random_lists,
@@ -222,6 +223,8 @@ def run_loop(city: LoopCity, plan: LoopPlan, out: Path, progress: Callable[[str]
             capacity = capacities(table, plan.capacity_share)
             if plan.policy == "random":
                 listed = random_lists(table, capacity, plan.seed, as_of)
+            elif plan.policy == "best_possible":
+                listed = best_possible_lists(table, capacity, plan.seed, as_of, city.judge)
             elif plan.policy == "rule" or champion is None:
                 listed = rule_lists(table, capacity, plan.seed, as_of)
                 record.list_source = "rule" if plan.policy == "rule" else "rule (no champion yet)"

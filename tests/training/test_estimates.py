@@ -188,3 +188,23 @@ def test_a_share_of_all_or_none_lies_inside_its_own_wilson_interval(households: 
     for p in (0.1, 0.5, 0.97):
         low, high = wilson(p, households)
         assert low <= p <= high
+
+
+def test_a_comparison_across_capacities_averages_the_gain_at_each_and_skips_one_it_cannot_see() -> None:
+    from training.estimates import curve_gain, list_gain
+
+    found = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    weight = np.ones(6)
+    small_member = np.array([True, False, False, False, False, False])
+    small_other = np.array([False, True, False, False, False, False])
+    large_member = np.array([True, False, True, True, False, False])
+    large_other = np.array([False, True, False, True, True, False])
+    expected = (
+        list_gain(found, weight, small_member, small_other)
+        + list_gain(found, weight, large_member, large_other)
+    ) / 2
+    assert curve_gain(found, weight, small_member, small_other, large_member, large_other) == expected
+    nobody = np.zeros(6, dtype=bool)  # a capacity whose lists hold no survey household
+    assert curve_gain(found, weight, nobody, nobody, large_member, large_other) == list_gain(
+        found, weight, large_member, large_other
+    )

@@ -66,6 +66,26 @@ def test_a_first_model_whose_gain_over_the_rule_may_be_zero_is_refused() -> None
     ]
 
 
+def test_a_run_compared_across_capacities_is_judged_on_that_comparison() -> None:
+    # At 1 % the survey holds a handful of list households and says nothing; across the lists up to
+    # ten times that capacity it says the model finds more, and that is what the gate decides on.
+    thin = {**GOOD, **_figure("model_survey_gain_over_rule", 0.07, -0.11, 0.26, 21)}
+    across = {
+        **thin,
+        **_figure("model_survey_curve_gain_over_rule", 0.09, 0.03, 0.15, 180),
+        "model_survey_curve_gain_over_rule_share": 0.10,
+    }
+    assert not decide(thin, TAGS, None, GATES, "1").promote
+    decision = decide(across, TAGS, None, GATES, "1")
+    assert decision.promote
+    assert decision.reasons[0] == (
+        "no champion yet; beats today's rule by 0.090 [0.030, 0.150, 180 survey households] "
+        "across the lists up to 10.0% capacity"
+    )
+    worse = {**across, **_figure("model_survey_curve_gain_over_rule", -0.02, -0.06, 0.01, 180)}
+    assert not decide(worse, TAGS, None, GATES, "1").promote
+
+
 def test_a_later_model_must_be_shown_within_the_tolerance_of_the_champion_on_the_same_households() -> None:
     tags = {**TAGS, "compared_with_champion": "1"}
     close = {

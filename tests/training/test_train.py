@@ -122,6 +122,7 @@ def test_every_figure_the_card_the_gates_and_the_summary_read_is_one_the_evaluat
         "ece",
         "mean_risk_ratio",
         "gain_over_rule",
+        "curve_gain_over_rule",
     ):
         assert figures.survey(measure) is not None, measure
     summary_lines(figures)
@@ -233,6 +234,7 @@ def test_every_survey_figure_has_an_interval_and_the_households_behind_it(traine
         "model_survey_recall_at_capacity",
         "model_survey_gain_over_rule",
         "model_survey_lift_over_rule",
+        "model_survey_curve_gain_over_rule",
         "model_survey_ece",
         "model_survey_mean_risk_ratio",
     ):

@@ -79,7 +79,10 @@ def test_the_run_is_an_mlflow_run_in_the_loops_own_store(loop_runs) -> None:
 @pytest.mark.parametrize(
     ("options", "said"),
     [
-        (["--policy", "oracle"], "--policy 'oracle': choose one of rule, anbu, anbu_frozen, random"),
+        (
+            ["--policy", "oracle"],
+            "--policy 'oracle': choose one of rule, anbu, anbu_frozen, random, best_possible",
+        ),
         (["--explore", "1.5"], "--explore 1.5: a share of each list, between 0 and 1"),
         (["--rounds", "60"], "--rounds 60: a synthetic city's history holds at most 49 rounds"),
         (["--visit-effect", "-0.1"], "--visit-effect: a visit's effect must be a chance in [0, 1]"),

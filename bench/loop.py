@@ -1,0 +1,151 @@
+"""Benchmark: what anbu finds when a city runs it round after round (issue 33), truth only as the judge.
+
+    uv run python bench/loop.py                                   # 3 seeds x 2 variants, 50,000 households
+    uv run python bench/loop.py --seeds 1 --variants default --rounds 3 --households 10000
+
+Each (variant, seed) city is generated once and run under each policy with `anbu simulate` in its
+own process (the same visits per round for every policy). A finished run is kept (its
+`rounds.csv`) and not run again, so the benchmark can be resumed across sessions; `--budget` bounds
+each run. Printed per city and policy: households found for the first time over the loop, the ratio
+to today's rule, median days from onset to the finding, precision at capacity in the first three
+and last three rounds, how often a retraining's survey interval held its truth, the lowest group
+ratio of found to in need, promotions refused, and the run's time against the 20-minute target.
+
+Targets: anbu finds >= 2x today's rule's households with the same visits, at a median <= half the
+rule's days from onset; anbu's cumulative finds >= anbu_frozen's on every city; the survey
+interval holds the truth in >= 85 % of retrainings; no group's share of the found below 0.8 x its
+share of those in need; one 50,000-household run of 12 rounds <= 20 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+POLICIES = ["rule", "anbu", "anbu_frozen"]
+VARIANTS = ["default", "noisy_visits"]
+TARGET_SECONDS = 20 * 60
+
+
+def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> tuple[Path, float | None]:
+    """One `anbu simulate` run (skipped when an earlier one finished); its folder and seconds."""
+    out = work / f"{variant}-{seed}" / policy
+    if (out / "rounds.csv").is_file():
+        return out, None
+    command = [
+        str(ROOT / ".venv" / "bin" / "anbu"),
+        "simulate",
+        "--households",
+        str(arguments.households),
+        "--seed",
+        str(seed),
+        "--variant",
+        variant,
+        "--rounds",
+        str(arguments.rounds),
+        "--policy",
+        policy,
+        "--explore",
+        str(arguments.explore),
+        "--city",
+        str(work / f"{variant}-{seed}" / "city"),
+        "--out",
+        str(out),
+    ]
+    started = time.perf_counter()
+    log = out.with_suffix(".log")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as written:
+        try:
+            subprocess.run(
+                command, stdout=written, stderr=subprocess.STDOUT, timeout=arguments.budget, check=True
+            )
+        except subprocess.TimeoutExpired:
+            print(f"{variant}/{seed}/{policy}: over the {arguments.budget} s budget (log: {log})", flush=True)
+            return out, None
+        except subprocess.CalledProcessError:
+            print(f"{variant}/{seed}/{policy}: failed (log: {log})", flush=True)
+            return out, None
+    seconds = time.perf_counter() - started
+    (out / "seconds.txt").write_text(f"{seconds:.1f}\n", encoding="utf-8")
+    print(f"{variant}/{seed}/{policy}: {seconds:.0f} s", flush=True)
+    return out, seconds
+
+
+def summary(out: Path) -> dict[str, float | str]:
+    rounds = pd.read_csv(out / "rounds.csv")
+    groups = pd.read_csv(out / "groups.csv")
+    seconds = (out / "seconds.txt").read_text().strip() if (out / "seconds.txt").is_file() else "nan"
+    judged = (
+        rounds.dropna(subset=["model_survey_precision_low", "model_truth_precision"])
+        if "model_truth_precision" in rounds
+        else rounds.iloc[0:0]
+    )
+    covered = (judged["model_survey_precision_low"] <= judged["model_truth_precision"]) & (
+        judged["model_truth_precision"] <= judged["model_survey_precision_high"]
+    )
+    lowest = groups[groups["in_need"] >= 30].sort_values("ratio").head(1)
+    return {
+        "found": int(rounds["found_first_time_cumulative"].iloc[-1]),
+        "days": float(rounds["median_days_onset_to_visit"].median()),
+        "first3": float(rounds["precision_at_capacity"].head(3).mean()),
+        "last3": float(rounds["precision_at_capacity"].tail(3).mean()),
+        "covered": f"{int(covered.sum())}/{len(judged)}",
+        "lowest_group": (
+            f"{lowest['grouping'].iloc[0]}={lowest['group'].iloc[0]} {lowest['ratio'].iloc[0]:.2f}"
+            if len(lowest)
+            else "–"
+        ),
+        "refused": int((rounds["verdict"] == "refused").sum()) if "verdict" in rounds else 0,
+        "seconds": float(seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--variants", nargs="+", default=VARIANTS)
+    parser.add_argument("--policies", nargs="+", default=POLICIES)
+    parser.add_argument("--households", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--explore", type=float, default=0.0)
+    parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
+    arguments = parser.parse_args()
+    rows = []
+    for variant in arguments.variants:
+        for seed in arguments.seeds:
+            for policy in arguments.policies:
+                out, _ = run_policy(arguments.work, variant, seed, policy, arguments)
+                if (out / "rounds.csv").is_file():
+                    rows.append({"variant": variant, "seed": seed, "policy": policy, **summary(out)})
+    if not rows:
+        return
+    table = pd.DataFrame(rows)
+    print(
+        f"\n| city | policy | found first time | ÷ rule | median days onset→visit | ÷ rule | precision first 3 → last 3 "
+        f"| survey interval held the truth | lowest group found÷need | refused | run s ÷ {TARGET_SECONDS} s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|")
+    for (variant, seed), city in table.groupby(["variant", "seed"], sort=False):
+        rule = city[city["policy"] == "rule"]
+        base_found = float(rule["found"].iloc[0]) if len(rule) else float("nan")
+        base_days = float(rule["days"].iloc[0]) if len(rule) else float("nan")
+        for row in city.itertuples():
+            print(
+                f"| {variant}/{seed} | {row.policy} | {row.found:,} | {row.found / base_found:.2f}× "
+                f"| {row.days:.0f} | {row.days / base_days:.2f} | {row.first3:.3f} → {row.last3:.3f} "
+                f"| {row.covered} | {row.lowest_group} | {row.refused} | {row.seconds:.0f} ({row.seconds / TARGET_SECONDS:.2f}) |"
+            )
+
+
+if __name__ == "__main__":
+    main()
