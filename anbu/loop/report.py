@@ -8,10 +8,12 @@ has found it yet. Per round and cumulative:
 - the list's visits, and the share of them that reached a household truly in need (precision at
   capacity, against the truth);
 - households found for the first time, and the median days from the start of their spell of need
-  to that visit (spells that began before the city's history are left out of the median);
+  to that visit (spells that began before the city's history are left out of the median), also for
+  spells that began during the loop alone (how soon a new case is reached, apart from the backlog);
 - households in need after the round's visits that nobody has found;
-- a retraining's own survey estimate of its precision (90 % interval) beside the truth on the
-  same test round, and its calibration against the truth;
+- a retraining's own survey estimate of its precision (90 % interval) beside what a visit to every
+  household would find on the same test round (the quantity it estimates) and the true state, and
+  its calibration against the truth;
 - at the end, each group's share of the households found against its share of those in need.
 """
 
@@ -74,6 +76,10 @@ def round_rows(
         after = (end + pd.offsets.MonthBegin(0)).date()
         need = judge.in_need(after)
         delay = (new["visited_on"] - new["onset"]).dt.days.dropna()
+        # Spells that began since the loop started: how soon a new case is reached, apart from the
+        # backlog of long spells nobody had found before the loop.
+        fresh = new[new["onset"] >= pd.Timestamp(records[0].round)]
+        fresh_delay = (fresh["visited_on"] - fresh["onset"]).dt.days.dropna()
         rows.append(
             {
                 "round": record.round,
@@ -86,6 +92,10 @@ def round_rows(
                 else float("nan"),
                 "found_first_time": len(new),
                 "median_days_onset_to_visit": float(delay.median()) if len(delay) else float("nan"),
+                "found_first_time_new_spells": len(fresh),
+                "median_days_onset_to_visit_new_spells": float(fresh_delay.median())
+                if len(fresh_delay)
+                else float("nan"),
                 "in_need_after": len(need),
                 "missed_after": int((~need.isin(list(found_so_far))).sum()),
                 "retrained": record.retrained,

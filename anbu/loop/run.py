@@ -180,6 +180,9 @@ def _retrain(
             }
         )
     for name, figure in (
+        # What the survey estimates is what a visit finds (visits miss some isolation): its interval
+        # is judged against a visit to every household (census), the true state stands beside it.
+        ("model_census_precision", Figure("model", "census", "precision_at_capacity")),
         ("model_truth_precision", Figure("model", "truth", "precision_at_capacity")),
         ("model_truth_ece", Figure("model", "truth", "ece")),
         ("model_census_ece", Figure("model", "census", "ece")),
@@ -252,7 +255,7 @@ def run_loop(city: LoopCity, plan: LoopPlan, out: Path, progress: Callable[[str]
                 )
                 samples = pd.concat([samples, drawn_samples], ignore_index=True)
             records.append(record)
-            households = _groups(table)
+            households = pd.concat([households, _groups(table)]).drop_duplicates("household_id", keep="last")
             progress(
                 f"round {as_of}: {len(kept):,} list visits ({record.list_source}), {len(drawn):,} explored"
                 + (f"; retrained: {record.retrained}" if record.retrained else "")
@@ -300,4 +303,5 @@ class LoopRun:
     samples: pd.DataFrame
     records: list[RoundRecord]
     households: pd.DataFrame
-    """The last round's households with their fairness groupings (district, age band, sex, housing)."""
+    """Every household any round held, with its fairness groupings as last delivered (district,
+    age band, sex, housing), so one who left before the end is still counted in its group."""
