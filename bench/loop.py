@@ -20,6 +20,7 @@ share of those in need; one 50,000-household run of 12 rounds <= 20 minutes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> t
     out = work / f"{variant}-{seed}" / policy
     if (out / "rounds.csv").is_file():
         return out, None
+    shutil.rmtree(out, ignore_errors=True)  # a run cut short starts again: a loop never resumes
     command = [
         str(ROOT / ".venv" / "bin" / "anbu"),
         "simulate",
@@ -85,13 +87,12 @@ def summary(out: Path) -> dict[str, float | str]:
     groups = pd.read_csv(out / "groups.csv")
     seconds = (out / "seconds.txt").read_text().strip() if (out / "seconds.txt").is_file() else "nan"
     # The survey estimates what a visit finds: its interval is judged against a visit to everyone.
-    judged = (
-        rounds.dropna(subset=["model_survey_precision_low", "model_census_precision"])
-        if "model_census_precision" in rounds
-        else rounds.iloc[0:0]
-    )
-    covered = (judged["model_survey_precision_low"] <= judged["model_census_precision"]) & (
-        judged["model_census_precision"] <= judged["model_survey_precision_high"]
+    needed = ["model_survey_precision_low", "model_survey_precision_high", "model_census_precision"]
+    judged = rounds.dropna(subset=needed) if set(needed) <= set(rounds) else None
+    covered = (
+        f"{int(((judged[needed[0]] <= judged[needed[2]]) & (judged[needed[2]] <= judged[needed[1]])).sum())}/{len(judged)}"
+        if judged is not None
+        else "–"
     )
     lowest = groups[groups["in_need"] >= 30].sort_values("ratio").head(1)
     return {
@@ -100,7 +101,7 @@ def summary(out: Path) -> dict[str, float | str]:
         "new_days": float(rounds["median_days_onset_to_visit_new_spells"].median()),
         "first3": float(rounds["precision_at_capacity"].head(3).mean()),
         "last3": float(rounds["precision_at_capacity"].tail(3).mean()),
-        "covered": f"{int(covered.sum())}/{len(judged)}",
+        "covered": covered,
         "lowest_group": (
             f"{lowest['grouping'].iloc[0]}={lowest['group'].iloc[0]} {lowest['ratio'].iloc[0]:.2f}"
             if len(lowest)

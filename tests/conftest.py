@@ -12,7 +12,18 @@ from tests.support.browser import browser  # noqa: F401  (fixtures, found by nam
 from tests.support.served import models_env, served, server  # noqa: F401
 
 SLOW_FIXTURES = frozenset(
-    {"served", "server", "models_env", "city", "cities", "trained", "uninterrupted", "spark", "store", "loop_runs"}
+    {
+        "served",
+        "server",
+        "models_env",
+        "city",
+        "cities",
+        "trained",
+        "uninterrupted",
+        "spark",
+        "store",
+        "loop_runs",
+    }
 )
 """Fixtures that generate a synthetic city of thousands of households, train on it, start a real
 server or a Spark session, or register models in an MLflow store (`store`): a test that uses one is

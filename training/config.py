@@ -146,7 +146,7 @@ class Evaluation(_Strict):
     capacity); below that the survey says nothing about the difference."""
     comparison_capacities: list[float] = Field(default=[1, 2, 3, 5, 7.5, 10], min_length=1)
     """Multiples of the team's capacity over which two lists are also compared as a whole (the
-    gain averaged over the lists at each of them, capped at half the city): at a 1 % capacity of a
+    gain over the lists at all of them pooled, capped at half the city): at a 1 % capacity of a
     city surveyed thinly, one list holds a handful of survey households, the lists up to ten times
     that hold ten times as many, and the promotion gates decide on this comparison."""
 

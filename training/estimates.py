@@ -102,15 +102,18 @@ def list_gain(found, weight, member, other, axis=-1):
 
 
 def curve_gain(found, weight, *lists, axis=-1):
-    """The gain of one ranking's lists over another's, averaged over several capacities: `lists`
-    holds (member, other) for each capacity in turn. A capacity whose lists hold no survey
-    household adds nothing (its gain is unknown, not zero)."""
-    gains = np.stack(
-        [list_gain(found, weight, lists[i], lists[i + 1], axis) for i in range(0, len(lists), 2)]
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # every capacity unknown: NaN, said below
-        return np.nanmean(gains, axis=0)
+    """How much more often a visit finds trouble on one ranking's lists than on another's, over
+    the lists at several capacities pooled: `lists` holds (member, other) for each capacity. A
+    household on the lists at several capacities counts at each, so the top of a ranking weighs
+    most; a capacity whose lists hold no survey household adds nothing, in the sample and in
+    every resample alike (no capacity is dropped from one and kept in another)."""
+
+    def pooled(lists_of_one):
+        reached = sum((weight * found * member).sum(axis) for member in lists_of_one)
+        listed = sum((weight * member).sum(axis) for member in lists_of_one)
+        return _safe_ratio(reached, listed)
+
+    return pooled(lists[0::2]) - pooled(lists[1::2])
 
 
 def list_lift(found, weight, member, other, axis=-1):

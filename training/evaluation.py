@@ -316,8 +316,9 @@ def _curve(
     share: float,
     multiples: tuple[float, ...],
 ) -> None:
-    """The model's lists against a rival's at every capacity of `multiples` (paired, averaged):
-    the comparison the gates decide on, resting on the survey households of the largest lists."""
+    """The model's lists against a rival's at every capacity of `multiples`, pooled and paired
+    (estimates.curve_gain): the comparison the gates decide on, resting on the survey households
+    of the largest lists."""
     shares = sorted({min(share * multiple, 0.5) for multiple in multiples}, reverse=True)
     columns: dict[str, np.ndarray] = {}
     for index, tried in enumerate(shares):

@@ -128,7 +128,7 @@ def _survey_section(figures: Figures, tags: dict[str, str], share: float) -> lis
         f"at which both lists hold enough survey households): found more often by "
         f"{_interval(gain)}, lift {_interval(figures.survey('lift_over_rule'))}",
         f"- against today's rule across the lists up to {_at(figures.survey('curve_gain_over_rule'))} "
-        f"capacity (paired, the gain averaged over the lists at each capacity; the gates decide on "
+        f"capacity (paired, the lists at each capacity pooled; the gates decide on "
         f"this): {_interval(figures.survey('curve_gain_over_rule'))}",
         f"- calibration error against survey findings: {_interval(figures.survey('ece'))} "
         f"(a perfectly calibrated model would show about {'–' if noise is None else f'{noise:.3f}'} "

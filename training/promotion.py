@@ -143,9 +143,9 @@ def _against_current(
 
 
 def _comparison(figures: Figures, rival: str) -> tuple[Estimated | None, str]:
-    """What the gate compares on: the lists at every capacity up to ten times the team's (a run
-    that has that comparison), else the one capacity where both lists held enough survey
-    households (a run from before it)."""
+    """What the gate compares on: the lists at every capacity up to ten times the team's, else
+    (a run from before that comparison, or one whose survey gave it no interval) the one capacity
+    where both lists held enough survey households."""
     across = figures.survey(f"curve_gain_over_{rival}")
     if across is not None and across.low is not None and across.share is not None:
         return across, f"across the lists up to {across.share:.1%} capacity"

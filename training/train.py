@@ -53,12 +53,13 @@ class TrainingResult:
 
 def shuffled_labels(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The negative control of Label.shuffled_seed: each round's labels (with whether a survey
-    visit gave them) permuted among that round's labelled households."""
+    visit gave them, and the survey's own label the calibration reads) permuted together among
+    that round's labelled households."""
     rng = np.random.default_rng(seed)
     shuffled = train.copy()
     for _, rows in train[train["label"].notna()].groupby("round_date"):
         order = rng.permutation(len(rows))
-        for column in ("label", "label_survey"):
+        for column in ("label", "label_survey", "survey_label"):
             shuffled.loc[rows.index, column] = rows[column].to_numpy()[order]
     return shuffled
 

@@ -17,6 +17,9 @@ WARM_UP_MONTHS = 20
 TAIL_MONTHS = 2
 """After the last round: its visits happen, and the city delivers them once more."""
 MAX_MONTHS = 120
+MIN_HOUSEHOLDS = 5_000
+"""Below this a city's screening sweeps hold too few households to calibrate a model (training
+refuses fewer than 200 survey households with 15 found in need)."""
 
 
 def city_months(rounds: int) -> int:
@@ -87,9 +90,16 @@ def simulate(
         effect = VisitEffect(visit_effect)
     except ValueError as error:
         fail(f"--{'variant' if 'variant' in str(error) else 'visit-effect'}: {error}")
-    for option, path in (("--config", experiment), ("--gates", gates)):
-        if not path.is_file():
-            fail(f"{option} {path}: no such file")
+    size = households if households is not None else SCALES[scale]
+    if size < MIN_HOUSEHOLDS:
+        fail(
+            f"--households {size:,}: a city needs at least {MIN_HOUSEHOLDS:,} households for its survey to calibrate a model"
+        )
+    _check_config(experiment, gates)
+    if out.exists() and any(out.iterdir()):
+        fail(
+            f"--out {out}: the folder holds an earlier run; give an empty or new folder (a loop never resumes another's)"
+        )
     first_month = (pd.Timestamp(DEFAULT_LAST_MONTH) - pd.DateOffset(months=months - 1)).date()
     start = (pd.Timestamp(first_month) + pd.DateOffset(months=WARM_UP_MONTHS) - pd.Timedelta(days=1)).date()
     dates = round_dates(start, dt.date(2100, 1, 1))[:rounds] if rounds else []
@@ -97,7 +107,6 @@ def simulate(
         plan = LoopPlan(policy, tuple(dates), capacity, explore, experiment, gates, train_rounds, seed)
     except ValueError as error:
         fail(str(error))
-    size = households if households is not None else SCALES[scale]
     source = _city(city or out / "source", size, months, seed, city_variant)
     try:
         _run(
@@ -108,7 +117,23 @@ def simulate(
             {"households": str(size), "variant": city_variant, "visit_effect": str(visit_effect)},
         )
     except UnknownHousehold as error:
-        fail(f"the city answered for a household it never delivered: {error}")
+        fail(f"the city's answer: {error}")
+    except ValueError as error:
+        fail(str(error))
+
+
+def _check_config(experiment: Path, gates: Path) -> None:
+    """The experiment and the gates read before anything runs, so a typo stops the run at once."""
+    from training.config import ConfigError, load_experiment
+    from training.promotion_gates import load_gates
+
+    for option, path, load in (("--config", experiment, load_experiment), ("--gates", gates, load_gates)):
+        if not path.is_file():
+            fail(f"{option} {path}: no such file")
+        try:
+            load(path)
+        except ConfigError as error:
+            fail(f"{option}: {error}")
 
 
 def _city(folder: Path, households: int, months: int, seed: int, city_variant: str) -> Path:

@@ -63,11 +63,16 @@ def record_run(run: LoopRun, city: LoopCity, out: Path, description: dict[str, s
     city.deliver(end, final, run.visits, run.samples)
     delivered = pd.read_parquet(final / "outreach_visits.parquet")
     rounds = round_rows(run.records, run.visits, delivered, city.judge)
-    months = sorted({(pd.Timestamp(r) + pd.offsets.MonthBegin(1)).date() for r in run.plan.rounds})
-    groups = group_shares(run.visits, delivered, city.judge, run.households, months)
-    _write_csv(rounds, out / "rounds.csv")
+    months = [
+        m.date()
+        for m in pd.date_range(
+            pd.Timestamp(run.plan.rounds[0]) + pd.offsets.MonthBegin(1), pd.Timestamp(end), freq="MS"
+        )
+    ]
+    groups = group_shares(run.visits, delivered, city.judge, run.households, months, run.plan.rounds[0])
     _write_csv(groups, out / "groups.csv")
     chart(rounds, run.plan.policy, out / "rounds.png")
+    _write_csv(run.visits, out / "visits.csv")
     with model_store(out / "models"):
         client = configure()
         experiment = client.get_experiment_by_name(LOOP_EXPERIMENT)
@@ -106,7 +111,8 @@ def record_run(run: LoopRun, city: LoopCity, out: Path, description: dict[str, s
                     step=int(step),
                 )
             mlflow.log_metric("promotions_refused", float((rounds["verdict"] == "refused").sum()))
-            for name in ("rounds.csv", "groups.csv", "rounds.png"):
+            _write_csv(rounds, out / "rounds.csv")  # last: a finished run is one with rounds.csv
+            for name in ("rounds.csv", "groups.csv", "rounds.png", "visits.csv"):
                 mlflow.log_artifact(str(out / name))
     shutil.rmtree(final, ignore_errors=True)
     return rounds

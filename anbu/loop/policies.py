@@ -21,7 +21,7 @@ Draws are keyed by (seed, round, household), so two policies draw alike where th
 from __future__ import annotations
 
 import datetime as dt
-import zlib
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,17 @@ def capacities(round_table: pd.DataFrame, share: float) -> dict[str, int]:
 
 
 def keyed_order(household_ids: pd.Series, seed: int, as_of: dt.date, purpose: str) -> np.ndarray:
-    """A random but repeatable number per household for one round and purpose."""
-    salt = zlib.crc32(f"{seed}|{as_of.isoformat()}|{purpose}".encode())
+    """A random but repeatable number per household for one round and purpose (blake2b of the
+    whole key: draws for different rounds or purposes are independent)."""
+    salt = f"{seed}|{as_of.isoformat()}|{purpose}|".encode()
     ids = household_ids.astype(str).to_numpy()
-    return np.array([zlib.crc32(household.encode(), salt) for household in ids], dtype=np.float64)
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(salt + household.encode(), digest_size=7).digest())
+            for household in ids
+        ],
+        dtype=np.float64,
+    )
 
 
 def top_of_each_district(
@@ -117,17 +124,19 @@ def explored(
     seed: int,
     as_of: dt.date,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the list's visits kept, the exploration visits) when `share` of each district's visits
-    go to households drawn at random among those not on the list."""
+    """(the list's visits kept, the exploration visits) when `share` of each district's visits go
+    to households drawn at random among all of the district's, as a screening sweep draws them (a
+    simple random sample is what the survey weights assume: training/survey.py). A drawn household
+    that was on the list is visited once, as drawn; the list keeps its top for the rest."""
     if share <= 0:
         return listed, listed.iloc[0:0]
     explore = {gu: int(round(share * visits)) for gu, visits in capacity.items()}
-    rest = round_table[~round_table["household_id"].isin(listed["household_id"])]
-    draw = keyed_order(rest["household_id"], seed, as_of, "explore")
-    drawn = top_of_each_district(rest, -draw, explore, np.zeros(len(draw)))
-    place = listed.groupby("gu", observed=True).cumcount().to_numpy()
-    room = listed["gu"].astype(str).map({gu: capacity[gu] - explore[gu] for gu in capacity}).to_numpy()
-    return listed[place < room].reset_index(drop=True), drawn
+    draw = keyed_order(round_table["household_id"], seed, as_of, "explore")
+    drawn = top_of_each_district(round_table, -draw, explore, np.zeros(len(draw)))
+    rest = listed[~listed["household_id"].isin(drawn["household_id"])]
+    place = rest.groupby("gu", observed=True).cumcount().to_numpy()
+    room = rest["gu"].astype(str).map({gu: capacity[gu] - explore[gu] for gu in capacity}).to_numpy()
+    return rest[place < room].reset_index(drop=True), drawn
 
 
 def visit_days(household_ids: pd.Series, seed: int, as_of: dt.date) -> pd.Series:

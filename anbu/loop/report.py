@@ -55,7 +55,6 @@ def round_rows(
     finds = true_finds(delivered_visits, judge)
     first = finds[finds["first_time"]]
     rows = []
-    found_so_far: set[str] = set()
     for record in records:
         start = pd.Timestamp(record.round)
         end = start + pd.Timedelta(days=VISIT_DAYS[1])
@@ -72,9 +71,9 @@ def round_rows(
                 .index
             )
         ]
-        found_so_far |= set(first.loc[first["visited_on"] < end, "household_id"].astype(str))
         after = (end + pd.offsets.MonthBegin(0)).date()
         need = judge.in_need(after)
+        missed = _not_found_in_their_spell(need, finds[finds["visited_on"] < end], judge, after)
         delay = (new["visited_on"] - new["onset"]).dt.days.dropna()
         # Spells that began since the loop started: how soon a new case is reached, apart from the
         # backlog of long spells nobody had found before the loop.
@@ -97,7 +96,7 @@ def round_rows(
                 if len(fresh_delay)
                 else float("nan"),
                 "in_need_after": len(need),
-                "missed_after": int((~need.isin(list(found_so_far))).sum()),
+                "missed_after": missed,
                 "retrained": record.retrained,
                 "verdict": record.verdict,
                 "champion": record.champion,
@@ -109,16 +108,28 @@ def round_rows(
     return table
 
 
+def _not_found_in_their_spell(need: pd.Index, finds: pd.DataFrame, judge: Judge, month: dt.date) -> int:
+    """Households in need in `month` whom no visit has found since their spell of need began (a
+    finding in an earlier spell does not count; a spell older than the history counts any)."""
+    ids = need.astype(str).to_numpy()
+    onset = pd.to_datetime(judge.onsets(ids, np.full(len(ids), np.datetime64(month, "D"))))
+    onset = pd.Series(onset, index=ids).fillna(pd.Timestamp.min)
+    last = finds.groupby(finds["household_id"].astype(str))["visited_on"].max()
+    reached = last.reindex(ids)
+    return int((reached.isna() | (reached < onset)).sum())
+
+
 def group_shares(
     loop_visits: pd.DataFrame,
     delivered_visits: pd.DataFrame,
     judge: Judge,
     households: pd.DataFrame,
     months: list[dt.date],
+    loop_starts: dt.date,
 ) -> pd.DataFrame:
     """Per group: its share of the households the loop found for the first time, against its share
-    of the households in need during the loop (`households`: one row per household with the
-    grouping columns, as of the last round)."""
+    of the households in need during the loop whom no visit had found before it (`households`: one
+    row per household with the grouping columns as last delivered)."""
     finds = true_finds(delivered_visits, judge)
     loop_keys = loop_visits.assign(visited_on=pd.to_datetime(loop_visits["visited_on"])).set_index(
         ["household_id", "visited_on", "trigger"]
@@ -127,7 +138,10 @@ def group_shares(
         finds["first_time"]
         & finds.set_index(["household_id", "visited_on", "trigger"]).index.isin(loop_keys.index)
     ]
+    # Those in need during the loop whom no visit had found before it began: what the loop could find.
     in_need = pd.Index([]).append([judge.in_need(month) for month in months]).unique()
+    before = finds.loc[finds["visited_on"] <= pd.Timestamp(loop_starts), "household_id"]
+    in_need = in_need.difference(pd.Index(before.astype(str).unique()))
     known = households.set_index("household_id")
     rows = []
     for grouping, label in GROUPINGS.items():

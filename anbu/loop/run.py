@@ -82,16 +82,24 @@ class RoundRecord:
 
 @contextmanager
 def model_store(folder: Path) -> Iterator[None]:
-    """Point training, promotion and scoring at the run's own store for the duration."""
+    """Point training, promotion and scoring at the run's own store for the duration: never a
+    city's tracking server or model registry the environment names."""
+    import mlflow
+
     from anbu.settings import variable
 
     store = variable("models_dir")
-    saved = {name: os.environ.get(name) for name in (store, "MLFLOW_TRACKING_URI")}
+    names = (store, "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
     os.environ[store] = str(folder)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
     try:
         yield
     finally:
+        # configure() (training/tracking.py) also keeps the store inside MLflow: None forgets it.
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

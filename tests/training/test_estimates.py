@@ -190,20 +190,17 @@ def test_a_share_of_all_or_none_lies_inside_its_own_wilson_interval(households: 
         assert low <= p <= high
 
 
-def test_a_comparison_across_capacities_averages_the_gain_at_each_and_skips_one_it_cannot_see() -> None:
+def test_a_comparison_across_capacities_pools_the_lists_and_an_empty_capacity_adds_nothing() -> None:
     from training.estimates import curve_gain, list_gain
 
     found = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
-    weight = np.ones(6)
+    weight = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 1.0])
     small_member = np.array([True, False, False, False, False, False])
     small_other = np.array([False, True, False, False, False, False])
     large_member = np.array([True, False, True, True, False, False])
     large_other = np.array([False, True, False, True, True, False])
-    expected = (
-        list_gain(found, weight, small_member, small_other)
-        + list_gain(found, weight, large_member, large_other)
-    ) / 2
-    assert curve_gain(found, weight, small_member, small_other, large_member, large_other) == expected
+    # member: found weight 1 + (1 + 2) over listed weight 1 + (1 + 2 + 1); other: 0 + 1 over 1 + 3
+    assert curve_gain(found, weight, small_member, small_other, large_member, large_other) == 4 / 5 - 1 / 4
     nobody = np.zeros(6, dtype=bool)  # a capacity whose lists hold no survey household
     assert curve_gain(found, weight, nobody, nobody, large_member, large_other) == list_gain(
         found, weight, large_member, large_other

@@ -307,3 +307,16 @@ def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_hous
     again = MlflowClient().get_run(trained.result.run_id)
     assert again.data.tags["compared_with_champion"] == second.model_version
     assert "model_survey_gain_over_champion" in again.data.metrics
+
+
+def test_the_shuffled_label_control_leaves_the_validation_and_test_rounds_as_they_are(trained) -> None:
+    from training.train import load_rounds
+
+    config = load_experiment(BASELINE)
+    shuffled = config.model_copy(update={"label": config.label.model_copy(update={"shuffled_seed": 3})})
+    plain, control = load_rounds(trained.city, config), load_rounds(trained.city, shuffled)
+    pd.testing.assert_frame_equal(plain.validation, control.validation)
+    pd.testing.assert_frame_equal(plain.test, control.test)
+    labelled = plain.train["label"].notna()
+    assert control.train["label"].notna().equals(labelled)
+    assert (control.train.loc[labelled, "label"] != plain.train.loc[labelled, "label"]).mean() > 0.05

@@ -38,9 +38,9 @@ def test_each_round_visits_every_districts_capacity_and_reports_what_it_found(lo
     rounds = pd.read_csv(loop_runs["anbu"] / "rounds.csv")
     assert len(rounds) == 3
     assert (rounds["list_visits"] > 0).all() and (rounds["explore_visits"] > 0).all()
-    assert rounds["found_first_time_cumulative"].is_monotonic_increasing
+    assert rounds["found_first_time"].sum() > 0
     assert rounds["precision_at_capacity"].between(0, 1).all()
-    assert (rounds["missed_after"] <= rounds["in_need_after"]).all()
+    assert (rounds["missed_after"] > 0).all()  # a city of 10,000 has more in need than 1 % visits reach
     # anbu retrains every round and the gates decide; a refused candidate leaves the champion serving
     assert rounds["retrained"].str.len().gt(0).all()
     promoted = rounds["verdict"].isin(["promoted", "refused"])
@@ -50,11 +50,17 @@ def test_each_round_visits_every_districts_capacity_and_reports_what_it_found(lo
     assert (loop_runs["anbu"] / "rounds.png").stat().st_size > 0
 
 
-def test_both_policies_make_the_same_number_of_visits_on_the_same_city(loop_runs) -> None:
+def test_both_policies_make_the_same_visits_and_meet_the_same_city(loop_runs) -> None:
     anbu = pd.read_csv(loop_runs["anbu"] / "rounds.csv")
     rule = pd.read_csv(loop_runs["rule"] / "rounds.csv")
-    assert anbu["list_visits"].tolist() == rule["list_visits"].tolist()
+    assert (anbu["list_visits"] + anbu["explore_visits"]).tolist() == (
+        rule["list_visits"] + rule["explore_visits"]
+    ).tolist()
     assert (rule["list_source"] == "rule").all() and (rule["retrained"].isna()).all()
+    # the same household visited on the same day finds the same thing under either policy
+    visits = {policy: pd.read_csv(loop_runs[policy] / "visits.csv") for policy in ("anbu", "rule")}
+    both = visits["anbu"].merge(visits["rule"], on=["household_id", "visited_on", "trigger"])
+    assert len(both) > 10 and (both["outcome_x"] == both["outcome_y"]).all()
 
 
 def test_group_shares_of_the_found_stand_beside_their_shares_of_those_in_need(loop_runs) -> None:
@@ -86,6 +92,8 @@ def test_the_run_is_an_mlflow_run_in_the_loops_own_store(loop_runs) -> None:
         (["--explore", "1.5"], "--explore 1.5: a share of each list, between 0 and 1"),
         (["--rounds", "60"], "--rounds 60: a synthetic city's history holds at most 49 rounds"),
         (["--visit-effect", "-0.1"], "--visit-effect: a visit's effect must be a chance in [0, 1]"),
+        (["--households", "50"], "--households 50: a city needs at least 5,000 households"),
+        (["--gates", "pyproject.toml"], "--gates: pyproject.toml:"),
     ],
 )
 def test_bad_options_are_one_line_naming_the_option_and_write_nothing(tmp_path, options, said) -> None:
@@ -94,6 +102,12 @@ def test_bad_options_are_one_line_naming_the_option_and_write_nothing(tmp_path, 
     assert result.exit_code != 0
     assert said in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_a_folder_holding_an_earlier_run_is_refused(loop_runs) -> None:
+    result = _simulate(loop_runs["rule"], "--policy", "rule")
+    assert result.exit_code != 0
+    assert "the folder holds an earlier run" in " ".join(result.output.split())
 
 
 def test_a_city_answering_a_visit_nobody_asked_for_is_named() -> None:

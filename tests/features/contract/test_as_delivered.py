@@ -50,7 +50,9 @@ def test_a_timestamp_source_keeps_the_whole_last_day_and_nothing_after(tmp_path)
     rows = pd.DataFrame(
         {
             "household_id": ["H1", "H1", "H1"],
-            "called_at": pd.to_datetime(["2026-03-31 00:00:00", "2026-03-31 23:59:59", "2026-04-01 00:00:00"]),
+            "called_at": pd.to_datetime(
+                ["2026-03-31 00:00:00", "2026-03-31 23:59:59", "2026-04-01 00:00:00"]
+            ),
             "answered": [True, True, True],
             "duration_s": [10.0, 10.0, 10.0],
             "risk_flag": [False, False, False],
