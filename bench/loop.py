@@ -82,6 +82,16 @@ def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> t
     return out, seconds
 
 
+def _reached_soon(rounds: pd.DataFrame) -> float:
+    """Of the spells of need that began during the loop (followed long enough), the share a visit
+    reached within 180 days of onset: found or not, every new spell counts."""
+    column = "spells_begun_found_within_180d"
+    if column not in rounds:
+        return float("nan")
+    followed = rounds.dropna(subset=[column])
+    return float(followed[column].sum() / followed["spells_begun"].sum()) if len(followed) else float("nan")
+
+
 def summary(out: Path) -> dict[str, float | str]:
     rounds = pd.read_csv(out / "rounds.csv")
     groups = pd.read_csv(out / "groups.csv")
@@ -99,6 +109,7 @@ def summary(out: Path) -> dict[str, float | str]:
         "found": int(rounds["found_first_time_cumulative"].iloc[-1]),
         "days": float(rounds["median_days_onset_to_visit"].median()),
         "new_days": float(rounds["median_days_onset_to_visit_new_spells"].median()),
+        "soon": _reached_soon(rounds),
         "first3": float(rounds["precision_at_capacity"].head(3).mean()),
         "last3": float(rounds["precision_at_capacity"].tail(3).mean()),
         "covered": covered,
@@ -112,6 +123,33 @@ def summary(out: Path) -> dict[str, float | str]:
     }
 
 
+def comparison_chart(work: Path, table: pd.DataFrame, path: Path) -> None:
+    """Households found for the first time, cumulative, per policy: one panel per city."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cities = list(table.groupby(["variant", "seed"], sort=False).groups)
+    figure, axes = plt.subplots(1, len(cities), figsize=(5.2 * len(cities), 3.6), squeeze=False)
+    for axis, (variant, seed) in zip(axes[0], cities, strict=True):
+        for policy in table.loc[(table["variant"] == variant) & (table["seed"] == seed), "policy"]:
+            rounds = pd.read_csv(work / f"{variant}-{seed}" / policy / "rounds.csv")
+            axis.plot(
+                pd.to_datetime(rounds["round"]),
+                rounds["found_first_time_cumulative"],
+                marker="o",
+                label=policy,
+            )
+        axis.set_title(f"{variant}, seed {seed}: found for the first time")
+        axis.tick_params(axis="x", rotation=45)
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -122,6 +160,7 @@ def main() -> None:
     parser.add_argument("--explore", type=float, default=0.0)
     parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
+    parser.add_argument("--chart", type=Path, help="Draw each city's cumulative finds per policy here (PNG).")
     arguments = parser.parse_args()
     rows = []
     for variant in arguments.variants:
@@ -133,20 +172,24 @@ def main() -> None:
     if not rows:
         return
     table = pd.DataFrame(rows)
+    if arguments.chart:
+        comparison_chart(arguments.work, table, arguments.chart)
     print(
-        f"\n| city | policy | found first time | ÷ rule | median days onset→visit | ÷ rule | same, spells begun in the loop | ÷ rule | precision first 3 → last 3 "
+        f"\n| city | policy | found first time | ÷ rule | median days onset→visit | ÷ rule | same, spells begun in the loop | ÷ rule | new spells reached ≤ 180 d | ÷ rule | precision first 3 → last 3 "
         f"| survey interval held the census value | lowest group found÷need | refused | run s ÷ {TARGET_SECONDS} s |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|")
     for (variant, seed), city in table.groupby(["variant", "seed"], sort=False):
         rule = city[city["policy"] == "rule"]
         base_found = float(rule["found"].iloc[0]) if len(rule) else float("nan")
         base_days = float(rule["days"].iloc[0]) if len(rule) else float("nan")
         base_new = float(rule["new_days"].iloc[0]) if len(rule) else float("nan")
+        base_soon = float(rule["soon"].iloc[0]) if len(rule) else float("nan")
         for row in city.itertuples():
             print(
                 f"| {variant}/{seed} | {row.policy} | {row.found:,} | {row.found / base_found:.2f}× "
                 f"| {row.days:.0f} | {row.days / base_days:.2f} | {row.new_days:.0f} | {row.new_days / base_new:.2f} "
+                f"| {row.soon:.1%} | {row.soon / base_soon:.2f} "
                 f"| {row.first3:.3f} → {row.last3:.3f} "
                 f"| {row.covered} | {row.lowest_group} | {row.refused} | {row.seconds:.0f} ({row.seconds / TARGET_SECONDS:.2f}) |"
             )

@@ -8,7 +8,9 @@ decides on it with no override (it must beat today's rule on what the survey sho
 candidates that are truly worse are trained into the same store and judged against it: one
 trained on shuffled labels (experiments' `label.shuffled_seed`: each training round's labels
 permuted, the validation and test rounds untouched) and one missing a whole feature family. When
-the baseline was refused, they are judged against today's rule instead. The gates never see the
+the baseline was refused, they are judged against today's rule instead. A candidate that training
+itself refuses (its calibration contradicted by the survey) is never registered, so it counts as
+refused, with training's reason. The gates never see the
 truth; the table shows it beside them (precision at capacity against the true state).
 
 Targets (issue 33): the baseline promoted without override on >= 4 of 5 seeds of each variant; both
@@ -68,7 +70,16 @@ def main() -> None:
             data = city(arguments.work, variant, seed, arguments.households)
             store = arguments.work / f"store-{variant}-{seed}"
             for position, (name, config) in enumerate(configs.items()):
-                run = train(data, config, store, fresh=position == 0)
+                try:
+                    run = train(data, config, store, fresh=position == 0)
+                except SystemExit as refused:
+                    # Training itself may refuse a candidate (a calibration the survey contradicts):
+                    # nothing is registered, so nothing can be promoted.
+                    said = str(refused).splitlines()
+                    reason = next((line.strip() for line in said if line.startswith("Error:")), said[-1])
+                    rows.append((variant, seed, name, False, float("nan"), f"training refused: {reason}"))
+                    print(f"{variant}/{seed} {name}: refused by training: {reason}", flush=True)
+                    continue
                 code, said = promote(store)
                 reason = next(
                     (line.strip() for line in said.splitlines()[1:] if "rule" in line or "champion" in line),

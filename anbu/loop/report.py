@@ -9,7 +9,9 @@ has found it yet. Per round and cumulative:
   capacity, against the truth);
 - households found for the first time, and the median days from the start of their spell of need
   to that visit (spells that began before the city's history are left out of the median), also for
-  spells that began during the loop alone (how soon a new case is reached, apart from the backlog);
+  spells that began during the loop alone; and, over every spell that began in the round's months
+  (found or not), how many a visit reached within FOLLOW_UP_DAYS of onset: a median over the
+  found alone favours a policy that finds few, and those only when a crisis report is fresh;
 - households in need after the round's visits that nobody has found;
 - a retraining's own survey estimate of its precision (90 % interval) beside what a visit to every
   household would find on the same test round (the quantity it estimates) and the true state, and
@@ -28,6 +30,8 @@ from anbu.loop.city import Judge
 from anbu.loop.policies import VISIT_DAYS
 
 POSITIVE_OUTCOMES = ("isolated", "at_risk")
+FOLLOW_UP_DAYS = 180
+"""How soon counts as soon: a new spell found within this many days of its onset."""
 GROUPINGS = {"gu": "district", "age_band": "age band", "head_sex": "sex", "housing_type_name": "housing type"}
 
 
@@ -54,8 +58,9 @@ def round_rows(
     household the city's own sweeps or alerts had found already is not counted as new."""
     finds = true_finds(delivered_visits, judge)
     first = finds[finds["first_time"]]
+    followed_until = pd.Timestamp(records[-1].round) + pd.Timedelta(days=VISIT_DAYS[1])
     rows = []
-    for record in records:
+    for position, record in enumerate(records):
         start = pd.Timestamp(record.round)
         end = start + pd.Timedelta(days=VISIT_DAYS[1])
         window = pd.to_datetime(loop_visits["visited_on"]).between(start, end, inclusive="left")
@@ -79,6 +84,8 @@ def round_rows(
         # backlog of long spells nobody had found before the loop.
         fresh = new[new["onset"] >= pd.Timestamp(records[0].round)]
         fresh_delay = (fresh["visited_on"] - fresh["onset"]).dt.days.dropna()
+        following = pd.Timestamp(records[position + 1].round) if position + 1 < len(records) else end
+        begun, reached = _new_spells_reached(judge, finds, start, following, followed_until)
         rows.append(
             {
                 "round": record.round,
@@ -92,6 +99,8 @@ def round_rows(
                 "found_first_time": len(new),
                 "median_days_onset_to_visit": float(delay.median()) if len(delay) else float("nan"),
                 "found_first_time_new_spells": len(fresh),
+                "spells_begun": begun,
+                f"spells_begun_found_within_{FOLLOW_UP_DAYS}d": reached,
                 "median_days_onset_to_visit_new_spells": float(fresh_delay.median())
                 if len(fresh_delay)
                 else float("nan"),
@@ -106,6 +115,35 @@ def round_rows(
     table = pd.DataFrame(rows)
     table["found_first_time_cumulative"] = table["found_first_time"].cumsum()
     return table
+
+
+def _new_spells_reached(
+    judge: Judge, finds: pd.DataFrame, start: pd.Timestamp, until: pd.Timestamp, followed_until: pd.Timestamp
+) -> tuple[int, float]:
+    """Spells of need that began in the months from `start` to `until`, and how many of them any
+    visit found within FOLLOW_UP_DAYS of their onset: how soon a new case is reached, counted over
+    every new spell (one nobody found counts too), not only over those found. NaN where the loop
+    ends before the follow-up does."""
+    months = pd.date_range(start + pd.offsets.MonthBegin(0), until, freq="MS", inclusive="left")
+    begun: list[tuple[str, pd.Timestamp]] = []
+    for month in months:
+        need = judge.in_need(month.date()).astype(str).to_numpy()
+        onset = judge.onsets(need, np.full(len(need), np.datetime64(month.date(), "D")))
+        fresh = onset == np.datetime64(month.date(), "D")
+        begun += [(household, month) for household in need[fresh]]
+    if not begun:
+        return 0, float("nan")
+    spells = pd.DataFrame(begun, columns=["household_id", "onset"])
+    if spells["onset"].max() + pd.Timedelta(days=FOLLOW_UP_DAYS) > followed_until:
+        return len(spells), float("nan")
+    joined = spells.merge(
+        finds[["household_id", "visited_on"]].astype({"household_id": str}), on="household_id"
+    )
+    within = joined[
+        (joined["visited_on"] >= joined["onset"])
+        & (joined["visited_on"] < joined["onset"] + pd.Timedelta(days=FOLLOW_UP_DAYS))
+    ]
+    return len(spells), float(within["household_id"].nunique())
 
 
 def _not_found_in_their_spell(need: pd.Index, finds: pd.DataFrame, judge: Judge, month: dt.date) -> int:

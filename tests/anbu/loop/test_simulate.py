@@ -41,6 +41,8 @@ def test_each_round_visits_every_districts_capacity_and_reports_what_it_found(lo
     assert rounds["found_first_time"].sum() > 0
     assert rounds["precision_at_capacity"].between(0, 1).all()
     assert (rounds["missed_after"] > 0).all()  # a city of 10,000 has more in need than 1 % visits reach
+    # every new spell counts, found or not; three rounds cannot follow one for 180 days
+    assert (rounds["spells_begun"] > 0).all() and rounds["spells_begun_found_within_180d"].isna().all()
     # anbu retrains every round and the gates decide; a refused candidate leaves the champion serving
     assert rounds["retrained"].str.len().gt(0).all()
     promoted = rounds["verdict"].isin(["promoted", "refused"])
