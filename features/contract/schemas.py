@@ -283,7 +283,9 @@ SOURCES: tuple[SourceSpec, ...] = (
         known_on="enrolled_on",
         open_until=("ended_on",),
     ),
-    SourceSpec("sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel"), known_on="ts"),
+    SourceSpec(
+        "sensor_readings", SensorReadings, unique_key=("household_id", "ts", "channel"), known_on="ts"
+    ),
     SourceSpec("ai_calls", AiCalls, unique_key=("household_id", "called_at"), known_on="called_at"),
     SourceSpec(
         "call_center_contacts",
