@@ -13,6 +13,9 @@ the records database, its key and the API keys elsewhere.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +62,12 @@ class DataFolder:
     def list_file(self, day: pd.Timestamp, gu: str, dong: str | None, kind: str) -> Path:
         """Where `anbu rank` writes a team's list without `--out`."""
         return self.lists / f"{pd.Timestamp(day).date()}-{gu}{'-' + dong if dong else ''}.{kind}"
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """Write to the path this yields; it becomes `path` only once the block finishes, so a reader
+    never meets a half-written file (a killed run leaves `<name>.tmp`, never `<name>`)."""
+    temporary = path.with_name(path.name + ".tmp")
+    yield temporary
+    os.replace(temporary, path)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +29,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from anbu.data_folder import DataFolder
+from anbu.data_folder import DataFolder, written_whole
 from anbu.loop.city import VISIT_REQUEST_COLUMNS, UnknownHousehold
 from features.contract.as_delivered import known_by, read_known_by
 from features.contract.files import find_source_file, to_arrow
 from features.contract.schemas import SOURCES, SOURCES_BY_NAME
-from features.contract.vocabulary import VISIT_TRIGGERS
+from features.contract.vocabulary import POSITIVE_OUTCOMES, VISIT_TRIGGERS
 from synthetic.outreach import (
     CHECKLIST_SCORES,
     OUTCOMES,
@@ -47,7 +46,6 @@ from synthetic.period import IsolationState
 from synthetic.truth import window_months, window_truth
 from synthetic.variants import CityVariant, variant
 
-POSITIVE_OUTCOMES = ("isolated", "at_risk")
 _MOVED = int(np.flatnonzero(OUTCOMES == "moved")[0])
 
 
@@ -282,7 +280,9 @@ class SyntheticCity:
                 continue
             else:
                 table = read_known_by(source, spec, day)
-            _write(table, into / f"{spec.name}.parquet")
+            # Whole or not at all: a delivery a later step reads is never half written.
+            with written_whole(into / f"{spec.name}.parquet") as partial:
+                pq.write_table(table, partial, compression="zstd")
 
     def _outreach(self, source: Path | None, visits: pd.DataFrame, day: dt.date) -> pa.Table:
         spec = SOURCES_BY_NAME["outreach_visits"]
@@ -302,10 +302,3 @@ class SyntheticCity:
             ["household_id", "visited_on"], ignore_index=True
         )
         return known_by(to_arrow(frame, spec), spec, day)
-
-
-def _write(table: pa.Table, path: Path) -> None:
-    """Whole or not at all: a delivery a later step reads is never half written."""
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, partial, compression="zstd")
-    os.replace(partial, path)

@@ -7,24 +7,23 @@ once more after them, so the report judges every visit the loop made, and the ci
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
+from anbu.data_folder import written_whole
 from anbu.loop.city import LoopCity
 from anbu.loop.policies import VISIT_DAYS
-from anbu.loop.report import group_shares, round_rows
+from anbu.loop.report import group_shares, round_rows, true_finds
 from anbu.loop.run import LoopRun, model_store
 
 LOOP_EXPERIMENT = "anbu-loop"
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    frame.to_csv(partial, index=False)
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        frame.to_csv(partial, index=False)
 
 
 def chart(rounds: pd.DataFrame, policy: str, path: Path) -> None:
@@ -45,10 +44,9 @@ def chart(rounds: pd.DataFrame, policy: str, path: Path) -> None:
         axis.tick_params(axis="x", rotation=45)
     figure.suptitle(f"anbu simulate: policy {policy}")
     figure.tight_layout()
-    partial = path.with_name(f".{path.name}.partial.png")
-    figure.savefig(partial, dpi=110)
+    with written_whole(path) as partial:
+        figure.savefig(partial, dpi=110, format="png")
     plt.close(figure)
-    os.replace(partial, path)
 
 
 def record_run(run: LoopRun, city: LoopCity, out: Path, description: dict[str, str]) -> pd.DataFrame:
@@ -62,14 +60,15 @@ def record_run(run: LoopRun, city: LoopCity, out: Path, description: dict[str, s
     final = out / "delivered"
     city.deliver(end, final, run.visits, run.samples)
     delivered = pd.read_parquet(final / "outreach_visits.parquet")
-    rounds = round_rows(run.records, run.visits, delivered, city.judge)
+    finds = true_finds(delivered, city.judge)
+    rounds = round_rows(run.records, run.visits, finds, city.judge)
     months = [
         m.date()
         for m in pd.date_range(
             pd.Timestamp(run.plan.rounds[0]) + pd.offsets.MonthBegin(1), pd.Timestamp(end), freq="MS"
         )
     ]
-    groups = group_shares(run.visits, delivered, city.judge, run.households, months, run.plan.rounds[0])
+    groups = group_shares(run.visits, finds, city.judge, run.households, months, run.plan.rounds[0])
     _write_csv(groups, out / "groups.csv")
     chart(rounds, run.plan.policy, out / "rounds.png")
     _write_csv(run.visits, out / "visits.csv")

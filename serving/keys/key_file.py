@@ -113,11 +113,12 @@ class KeyFile:
 
     def write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
+        from anbu.data_folder import written_whole
+
         stored = {name: entry.stored() for name, entry in self.callers.items()}
-        temporary.write_text(tomli_w.dumps({"callers": stored}), encoding="utf-8")
-        temporary.chmod(0o600)
-        temporary.replace(self.path)
+        with written_whole(self.path) as temporary:
+            temporary.write_text(tomli_w.dumps({"callers": stored}), encoding="utf-8")
+            temporary.chmod(0o600)
 
     def caller(self, name: str) -> Caller:
         entry = self.callers[name]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from anbu.data_folder import written_whole
 from features import catalogue
 from features.contract.delivery import ensure_validated
 from features.round_table import round_schema, write_round
@@ -91,9 +91,8 @@ def _plan_run(out: Path, fingerprint: str) -> CityRun:
 
 def _write_atomically(table: pa.Table, path: Path) -> None:
     """A part exists only once it is whole: a run killed while writing leaves no half part."""
-    temporary = path.with_name(path.name + ".tmp")
-    pq.write_table(table, temporary, compression="zstd")
-    os.replace(temporary, path)
+    with written_whole(path) as temporary:
+        pq.write_table(table, temporary, compression="zstd")
 
 
 def score_city(
@@ -112,9 +111,8 @@ def score_city(
     run = _plan_run(out, _fingerprint(as_of, champion, inputs, block_rows))
 
     if not run.features.is_file():
-        temporary = run.work / "features.parquet.tmp"
-        write_round(data_dir, as_of, temporary, memory_limit=FEATURE_MEMORY)
-        os.replace(temporary, run.features)
+        with written_whole(run.features) as temporary:
+            write_round(data_dir, as_of, temporary, memory_limit=FEATURE_MEMORY)
 
     source = pq.ParquetFile(run.features)
     households = source.metadata.num_rows
@@ -157,26 +155,25 @@ def _assemble(
     del key
     text = manifest.text()
     schema = None
-    temporary = run.out.with_name(run.out.name + ".tmp")
     run.out.parent.mkdir(parents=True, exist_ok=True)
     offset = 0
     writer: pq.ParquetWriter | None = None
-    try:
-        for part in parts:
-            block = pq.read_table(part)
-            rows = len(block)
-            block = block.append_column("rank", pa.array(rank[offset : offset + rows]))
-            block = block.append_column("percentile", pa.array(percentile[offset : offset + rows]))
-            block = block.select(SCORE_COLUMNS)
-            offset += rows
-            if writer is None:
-                SCORE_SCHEMA.check(block.schema, run.out)
-                schema = block.schema.with_metadata({b"anbu": text.encode()})
-                writer = pq.ParquetWriter(temporary, schema, compression="zstd")
-            writer.write_table(block.cast(schema))
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(temporary, run.out)
+    with written_whole(run.out) as temporary:
+        try:
+            for part in parts:
+                block = pq.read_table(part)
+                rows = len(block)
+                block = block.append_column("rank", pa.array(rank[offset : offset + rows]))
+                block = block.append_column("percentile", pa.array(percentile[offset : offset + rows]))
+                block = block.select(SCORE_COLUMNS)
+                offset += rows
+                if writer is None:
+                    SCORE_SCHEMA.check(block.schema, run.out)
+                    schema = block.schema.with_metadata({b"anbu": text.encode()})
+                    writer = pq.ParquetWriter(temporary, schema, compression="zstd")
+                writer.write_table(block.cast(schema))
+        finally:
+            if writer is not None:
+                writer.close()
     manifest.write_beside(run.out)
     return run.out

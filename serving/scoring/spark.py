@@ -10,7 +10,6 @@ offset by the sizes of the partitions before — no step gathers the city on one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +88,7 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
 def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path) -> Path:
     """`anbu score --engine spark`: features and scores on Spark, written as a Parquet dataset at
     `out` (part files in a folder) with the manifest beside it, as the single-machine path does."""
+    from anbu.data_folder import written_whole
     from features.contract.delivery import ensure_validated
     from features.spark_engine import spark_round
 
@@ -97,10 +97,9 @@ def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: C
     features = spark_round(spark, Path(report.out_dir), as_of)
     # Written beside, checked, then moved in: a scored round is never rewritten, so a file that is
     # not one must not land where `anbu score` would then refuse to replace it.
-    temporary = Path(out).with_name(Path(out).name + ".tmp")
-    spark_scores(features, champion).write.mode("overwrite").parquet(str(temporary))
-    SCORE_SCHEMA.check_file(temporary)
-    os.replace(temporary, out)
+    with written_whole(Path(out)) as temporary:
+        spark_scores(features, champion).write.mode("overwrite").parquet(str(temporary))
+        SCORE_SCHEMA.check_file(temporary)
     written = spark.read.parquet(str(out))
     bands = {row["band"]: row["count"] for row in written.groupBy("band").count().collect()}
     ScoreManifest.of(as_of, champion, bands, input_digests(report)).write_beside(Path(out))
