@@ -15,8 +15,8 @@ import pandas as pd
 
 from features.round_table import build_training_set, survey_days
 from synthetic.truth import round_truth
-from training.config import ConfigError
-from training.evaluation import CURVE_CAPACITIES, champion_comparison
+from training.config import COMPARISON_CAPACITIES, ConfigError
+from training.evaluation import champion_comparison
 from training.tracking import MODEL_NAME, configure
 from training.train import champion_scores
 
@@ -34,7 +34,7 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
         seed = int(params.get("seed", 7))
         allocation = params.get("evaluation.allocation", "need")
         multiples = params.get("evaluation.comparison_capacities")
-        capacities = tuple(float(m) for m in multiples.split(",")) if multiples else CURVE_CAPACITIES
+        capacities = tuple(float(m) for m in multiples.split(",")) if multiples else COMPARISON_CAPACITIES
     except KeyError as missing:
         raise ConfigError(f"run {candidate.run_id} of version {version} has no parameter {missing}") from None
     test, _ = build_training_set(Path(data_dir), [test_date])

@@ -126,6 +126,10 @@ class Calibration(_Strict):
     """Below these, the survey cannot calibrate and training refuses, saying where sweeps fall."""
 
 
+COMPARISON_CAPACITIES = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
+"""Evaluation.comparison_capacities by default, and for a run logged before it existed."""
+
+
 class Evaluation(_Strict):
     capacity_share: float = Field(default=0.01, gt=0, lt=1)
     """Share of households the city's teams can visit in a round (1 % by default)."""
@@ -144,7 +148,7 @@ class Evaluation(_Strict):
     """Comparisons of two lists (against today's rule, against the champion) are made at the
     smallest capacity at which both lists hold this many survey households (at least the team's
     capacity); below that the survey says nothing about the difference."""
-    comparison_capacities: list[float] = Field(default=[1, 2, 3, 5, 7.5, 10], min_length=1)
+    comparison_capacities: list[float] = Field(default=list(COMPARISON_CAPACITIES), min_length=1)
     """Multiples of the team's capacity over which two lists are also compared as a whole (the
     gain over the lists at all of them pooled, capped at half the city): at a 1 % capacity of a
     city surveyed thinly, one list holds a handful of survey households, the lists up to ten times

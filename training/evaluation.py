@@ -19,6 +19,7 @@ import pandas as pd
 
 from synthetic.truth import census_found_for
 from training.allocation import Allocation, capacity_list
+from training.config import COMPARISON_CAPACITIES
 from training.discovery import discovery_figures
 from training.estimates import (
     CalibrationBins,
@@ -63,9 +64,6 @@ the programme targets (one-person households), so a lower recall for households 
 others is expected and shown rather than gated."""
 COMPARISON_SHARES = (1, 1.5, 2, 3, 5, 7.5, 10, 15, 20)
 """Multiples of the team's capacity tried, in order, for a comparison of two lists."""
-CURVE_CAPACITIES = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
-"""Multiples of the team's capacity over which two rankings are compared as a whole
-(training/config.py: Evaluation.comparison_capacities)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +153,7 @@ def evaluate_test_round(
     known_window_days: int,
     allocation: Allocation = "need",
     champion: tuple[str, np.ndarray] | None = None,
-    comparison_capacities: tuple[float, ...] = CURVE_CAPACITIES,
+    comparison_capacities: tuple[float, ...] = COMPARISON_CAPACITIES,
 ) -> TestRoundEvaluation:
     """Every figure a promotion decision and a reviewer need, for the test round's whole city."""
     ranked = rankings(test, scores, allocation)
@@ -249,9 +247,7 @@ def _survey_and_census(
                 Figure(name, "census", "recall_at_capacity"), exact(list_recall, whole, (f"{name}_list",))
             )
     if "rule" in result.lists:
-        compared = compare_lists(ranked["model"], ranked["rule"], sample.positions, share, min_list)
-        _gain(figures, "rule", compared, sample, census, seed)
-        _curve(
+        _against(
             figures,
             "rule",
             ranked["model"],
@@ -260,6 +256,7 @@ def _survey_and_census(
             census,
             seed,
             share,
+            min_list,
             comparison_capacities,
         )
     figures.estimated(
@@ -277,6 +274,25 @@ def _survey_and_census(
         figures.measured(Figure("model", "census", "ece"), census_calibration_error(bins, whole))
         curve["census_found_rate"] = bins.found_rate(whole.found, whole.weight, whole.columns["bin"])
     result.calibration_curve = curve
+
+
+def _against(
+    figures: TestRoundFigures,
+    rival: str,
+    ranking: Ranking,
+    other: Ranking,
+    sample: SurveySample,
+    census: np.ndarray | None,
+    seed: int,
+    share: float,
+    min_list: int,
+    multiples: tuple[float, ...],
+) -> None:
+    """The model's lists against a rival's, paired on the same survey households: at the smallest
+    capacity where both hold `min_list` of them, and across the lists at every multiple."""
+    compared = compare_lists(ranking, other, sample.positions, share, min_list)
+    _gain(figures, rival, compared, sample, census, seed)
+    _curve(figures, rival, ranking, other, sample, census, seed, share, multiples)
 
 
 def _gain(
@@ -348,24 +364,16 @@ def champion_comparison(
     truth: pd.DataFrame | None,
     seed: int,
     allocation: Allocation = "need",
-    comparison_capacities: tuple[float, ...] = CURVE_CAPACITIES,
+    comparison_capacities: tuple[float, ...] = COMPARISON_CAPACITIES,
 ) -> tuple[TestRoundFigures, dict[str, str]]:
     """The candidate's list against the champion's on the test round's survey households (paired):
     the figures and the tag naming the champion version compared with."""
     version, champion_scores = champion
     sample = SurveySample.of(test)
     ranked = rankings(test, {"model": model, "champion": champion_scores}, allocation)
-    compared = compare_lists(
-        ranked["model"],
-        ranked["champion"],
-        sample.positions,
-        capacity_share,
-        min_list_survey_households,
-    )
     figures = TestRoundFigures()
     census = census_found_for(truth, test["household_id"])
-    _gain(figures, "champion", compared, sample, census, seed)
-    _curve(
+    _against(
         figures,
         "champion",
         ranked["model"],
@@ -374,6 +382,7 @@ def champion_comparison(
         census,
         seed,
         capacity_share,
+        min_list_survey_households,
         comparison_capacities,
     )
     return figures, {"compared_with_champion": version}

@@ -72,7 +72,7 @@ def simulate(
     gates: Path = typer.Option(Path("experiments/promotion.toml"), "--gates", help="The promotion gates."),
 ) -> None:
     """Run a synthetic city as a loop: each round a policy chooses the visits, anbu retrains and is promoted by its gates; report what it found."""
-    from anbu.loop.calendar import round_dates
+    from anbu.loop.calendar import loop_rounds, round_dates
     from anbu.loop.city import UnknownHousehold
     from anbu.loop.run import LoopPlan
     from synthetic.generator import DEFAULT_LAST_MONTH, SCALES
@@ -87,9 +87,12 @@ def simulate(
         fail(f"--rounds {rounds}: a synthetic city's history holds at most {most} rounds after its warm-up")
     try:
         variant(city_variant)
+    except ValueError as error:
+        fail(f"--variant: {error}")
+    try:
         effect = VisitEffect(visit_effect)
     except ValueError as error:
-        fail(f"--{'variant' if 'variant' in str(error) else 'visit-effect'}: {error}")
+        fail(f"--visit-effect: {error}")
     size = households if households is not None else SCALES[scale]
     if size < MIN_HOUSEHOLDS:
         fail(
@@ -101,10 +104,19 @@ def simulate(
             f"--out {out}: the folder holds an earlier run; give an empty or new folder (a loop never resumes another's)"
         )
     first_month = (pd.Timestamp(DEFAULT_LAST_MONTH) - pd.DateOffset(months=months - 1)).date()
-    start = (pd.Timestamp(first_month) + pd.DateOffset(months=WARM_UP_MONTHS) - pd.Timedelta(days=1)).date()
-    dates = round_dates(start, dt.date(2100, 1, 1))[:rounds] if rounds else []
+    warmed = (pd.Timestamp(first_month) + pd.DateOffset(months=WARM_UP_MONTHS) - pd.Timedelta(days=1)).date()
+    start = round_dates(warmed, warmed + dt.timedelta(days=62))[0]  # the first round date after it
     try:
-        plan = LoopPlan(policy, tuple(dates), capacity, explore, experiment, gates, train_rounds, seed)
+        plan = LoopPlan(
+            policy,
+            tuple(loop_rounds(start, rounds)),
+            capacity,
+            explore,
+            experiment,
+            gates,
+            train_rounds,
+            seed,
+        )
     except ValueError as error:
         fail(str(error))
     source = _city(city or out / "source", size, months, seed, city_variant)

@@ -13,8 +13,9 @@ households for every policy), on the same days. What differs is whom it chooses:
   a report can say how much of a fall in precision is the shrinking pool of households nobody has
   found yet rather than the model.
 
-`explore` gives a share of each district's visits to households drawn at random among the rest,
-recorded as a sweep sample (survey_samples) and visited as `survey`: the loop's unbiased labels.
+`explore` gives a share of each district's visits to a simple random sample of the district's
+households, recorded as a sweep sample (survey_samples) and visited as `survey`: the loop's
+unbiased labels.
 Draws are keyed by (seed, round, household), so two policies draw alike where they can.
 """
 

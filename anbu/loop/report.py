@@ -28,8 +28,8 @@ import pandas as pd
 
 from anbu.loop.city import Judge
 from anbu.loop.policies import VISIT_DAYS
+from features.contract.vocabulary import POSITIVE_OUTCOMES
 
-POSITIVE_OUTCOMES = ("isolated", "at_risk")
 FOLLOW_UP_DAYS = 180
 """How soon counts as soon: a new spell found within this many days of its onset."""
 GROUPINGS = {"gu": "district", "age_band": "age band", "head_sex": "sex", "housing_type_name": "housing type"}
@@ -49,14 +49,18 @@ def true_finds(visits: pd.DataFrame, judge: Judge) -> pd.DataFrame:
     return found.assign(onset=pd.to_datetime(onset)).drop(columns="_state")
 
 
-def round_rows(
-    records: list, loop_visits: pd.DataFrame, delivered_visits: pd.DataFrame, judge: Judge
-) -> pd.DataFrame:
+def _made_by(finds: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
+    """Which of the finds are these visits (a find is one visit: household, day and trigger)."""
+    key = ["household_id", "visited_on", "trigger"]
+    theirs = visits.assign(visited_on=pd.to_datetime(visits["visited_on"])).set_index(key).index
+    return pd.Series(finds.set_index(key).index.isin(theirs), index=finds.index)
+
+
+def round_rows(records: list, loop_visits: pd.DataFrame, finds: pd.DataFrame, judge: Judge) -> pd.DataFrame:
     """One row per round: what the loop's visits of that round found, and the running totals.
 
-    `delivered_visits`: every visit the city delivered by the end (its own and the loop's), so a
-    household the city's own sweeps or alerts had found already is not counted as new."""
-    finds = true_finds(delivered_visits, judge)
+    `finds`: true_finds of every visit the city delivered by the end (its own and the loop's), so
+    a household the city's own sweeps or alerts had found already is not counted as new."""
     first = finds[finds["first_time"]]
     followed_until = pd.Timestamp(records[-1].round) + pd.Timedelta(days=VISIT_DAYS[1])
     rows = []
@@ -68,14 +72,7 @@ def round_rows(
         listed = mine[mine["trigger"] == "system_list"]
         days = pd.to_datetime(listed["visited_on"]).to_numpy().astype("datetime64[D]")
         in_need = judge.states(listed["household_id"].astype(str).to_numpy(), days) >= 1
-        new = first[
-            first["visited_on"].between(start, end, inclusive="left")
-            & first.set_index(["household_id", "visited_on", "trigger"]).index.isin(
-                mine.assign(visited_on=pd.to_datetime(mine["visited_on"]))
-                .set_index(["household_id", "visited_on", "trigger"])
-                .index
-            )
-        ]
+        new = first[_made_by(first, mine)]
         after = (end + pd.offsets.MonthBegin(0)).date()
         need = judge.in_need(after)
         missed = _not_found_in_their_spell(need, finds[finds["visited_on"] < end], judge, after)
@@ -159,7 +156,7 @@ def _not_found_in_their_spell(need: pd.Index, finds: pd.DataFrame, judge: Judge,
 
 def group_shares(
     loop_visits: pd.DataFrame,
-    delivered_visits: pd.DataFrame,
+    finds: pd.DataFrame,
     judge: Judge,
     households: pd.DataFrame,
     months: list[dt.date],
@@ -167,15 +164,9 @@ def group_shares(
 ) -> pd.DataFrame:
     """Per group: its share of the households the loop found for the first time, against its share
     of the households in need during the loop whom no visit had found before it (`households`: one
-    row per household with the grouping columns as last delivered)."""
-    finds = true_finds(delivered_visits, judge)
-    loop_keys = loop_visits.assign(visited_on=pd.to_datetime(loop_visits["visited_on"])).set_index(
-        ["household_id", "visited_on", "trigger"]
-    )
-    by_loop = finds[
-        finds["first_time"]
-        & finds.set_index(["household_id", "visited_on", "trigger"]).index.isin(loop_keys.index)
-    ]
+    row per household with the grouping columns as last delivered; `finds`: true_finds of every
+    delivered visit)."""
+    by_loop = finds[finds["first_time"] & _made_by(finds, loop_visits)]
     # Those in need during the loop whom no visit had found before it began: what the loop could find.
     in_need = pd.Index([]).append([judge.in_need(month) for month in months]).unique()
     before = finds.loc[finds["visited_on"] <= pd.Timestamp(loop_starts), "household_id"]

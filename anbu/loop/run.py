@@ -149,7 +149,6 @@ def _retrain(
     from anbu.settings import Settings
     from training.config import ConfigError
     from training.evaluation import MIN_EVALUATION_SURVEY_HOUSEHOLDS
-    from training.figures import Figure
     from training.promotion import promote
     from training.promotion_gates import load_gates
     from training.survey import NotEnoughSurvey
@@ -187,15 +186,15 @@ def _retrain(
                 "model_survey_precision_households": float(estimated.households or 0),
             }
         )
-    for name, figure in (
+    for name, basis, measure in (
         # What the survey estimates is what a visit finds (visits miss some isolation): its interval
         # is judged against a visit to every household (census), the true state stands beside it.
-        ("model_census_precision", Figure("model", "census", "precision_at_capacity")),
-        ("model_truth_precision", Figure("model", "truth", "precision_at_capacity")),
-        ("model_truth_ece", Figure("model", "truth", "ece")),
-        ("model_census_ece", Figure("model", "census", "ece")),
+        ("model_census_precision", "census", "precision_at_capacity"),
+        ("model_truth_precision", "truth", "precision_at_capacity"),
+        ("model_truth_ece", "truth", "ece"),
+        ("model_census_ece", "census", "ece"),
     ):
-        value = figures.exact(figure.basis, figure.measure, figure.scorer)
+        value = figures.exact(basis, measure)
         if value is not None:
             record.figures[name] = value
 
