@@ -2,12 +2,17 @@
 
     uv run python bench/loop.py                                   # 3 seeds x 2 variants, 50,000 households
     uv run python bench/loop.py --seeds 1 --variants default --rounds 3 --households 10000
+    uv run python bench/loop.py --policies anbu --explore 0.05 0.1           # exploration shares
 
 Each (variant, seed) city is generated once and run under each policy with `anbu simulate` in its
 own process (the same visits per round for every policy). A finished run is kept (its
 `rounds.csv`) and not run again, so the benchmark can be resumed across sessions; `--budget` bounds
 each run. Printed per city and policy: households found for the first time over the loop, the ratio
-to today's rule, median days from onset to the finding, precision at capacity in the first three
+to today's rule and to today's rule kept off the households a visit already found (as anbu's
+discovery lists are: what the model adds beyond that), median days from onset to the finding, the
+share of new spells of need a visit reached within 180 days, the households in need whom no visit
+has found in their spell summed over the rounds (how long need waits, counted over every
+household in need, found or not), precision at capacity in the first three
 and last three rounds, how often a retraining's survey interval held what a visit to every household finds, the lowest group
 ratio of found to in need, promotions refused, and the run's time against the 20-minute target.
 
@@ -31,14 +36,21 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-POLICIES = ["rule", "anbu", "anbu_frozen"]
+POLICIES = ["rule", "rule_not_yet_known", "anbu", "anbu_frozen", "best_possible"]
 VARIANTS = ["default", "noisy_visits"]
 TARGET_SECONDS = 20 * 60
 
 
-def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> tuple[Path, float | None]:
+def run_name(policy: str, explore: float) -> str:
+    """A run's name in the tables and its folder's: the policy, and its exploration share if any."""
+    return policy if explore == 0 else f"{policy}-explore-{explore:g}"
+
+
+def run_policy(
+    work: Path, variant: str, seed: int, policy: str, explore: float, arguments
+) -> tuple[Path, float | None]:
     """One `anbu simulate` run (skipped when an earlier one finished); its folder and seconds."""
-    out = work / f"{variant}-{seed}" / policy
+    out = work / f"{variant}-{seed}" / run_name(policy, explore)
     if (out / "rounds.csv").is_file():
         return out, None
     shutil.rmtree(out, ignore_errors=True)  # a run cut short starts again: a loop never resumes
@@ -56,7 +68,7 @@ def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> t
         "--policy",
         policy,
         "--explore",
-        str(arguments.explore),
+        str(explore),
         "--city",
         str(work / f"{variant}-{seed}" / "city"),
         "--out",
@@ -71,14 +83,16 @@ def run_policy(work: Path, variant: str, seed: int, policy: str, arguments) -> t
                 command, stdout=written, stderr=subprocess.STDOUT, timeout=arguments.budget, check=True
             )
         except subprocess.TimeoutExpired:
-            print(f"{variant}/{seed}/{policy}: over the {arguments.budget} s budget (log: {log})", flush=True)
+            print(
+                f"{variant}/{seed}/{out.name}: over the {arguments.budget} s budget (log: {log})", flush=True
+            )
             return out, None
         except subprocess.CalledProcessError:
-            print(f"{variant}/{seed}/{policy}: failed (log: {log})", flush=True)
+            print(f"{variant}/{seed}/{out.name}: failed (log: {log})", flush=True)
             return out, None
     seconds = time.perf_counter() - started
     (out / "seconds.txt").write_text(f"{seconds:.1f}\n", encoding="utf-8")
-    print(f"{variant}/{seed}/{policy}: {seconds:.0f} s", flush=True)
+    print(f"{variant}/{seed}/{out.name}: {seconds:.0f} s", flush=True)
     return out, seconds
 
 
@@ -110,6 +124,7 @@ def summary(out: Path) -> dict[str, float | str]:
         "days": float(rounds["median_days_onset_to_visit"].median()),
         "new_days": float(rounds["median_days_onset_to_visit_new_spells"].median()),
         "soon": _reached_soon(rounds),
+        "waiting": int(rounds["missed_after"].sum()),
         "first3": float(rounds["precision_at_capacity"].head(3).mean()),
         "last3": float(rounds["precision_at_capacity"].tail(3).mean()),
         "covered": covered,
@@ -157,7 +172,13 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=POLICIES)
     parser.add_argument("--households", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--explore", type=float, default=0.0)
+    parser.add_argument(
+        "--explore",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="Exploration shares: each policy is run at each (today's rule compared at 0).",
+    )
     parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
     parser.add_argument("--chart", type=Path, help="Draw each city's cumulative finds per policy here (PNG).")
@@ -166,30 +187,36 @@ def main() -> None:
     for variant in arguments.variants:
         for seed in arguments.seeds:
             for policy in arguments.policies:
-                out, _ = run_policy(arguments.work, variant, seed, policy, arguments)
-                if (out / "rounds.csv").is_file():
-                    rows.append({"variant": variant, "seed": seed, "policy": policy, **summary(out)})
+                for explore in arguments.explore:
+                    out, _ = run_policy(arguments.work, variant, seed, policy, explore, arguments)
+                    if (out / "rounds.csv").is_file():
+                        rows.append({"variant": variant, "seed": seed, "policy": out.name, **summary(out)})
     if not rows:
         return
     table = pd.DataFrame(rows)
     if arguments.chart:
         comparison_chart(arguments.work, table, arguments.chart)
     print(
-        f"\n| city | policy | found first time | ÷ rule | median days onset→visit | ÷ rule | same, spells begun in the loop | ÷ rule | new spells reached ≤ 180 d | ÷ rule | precision first 3 → last 3 "
+        f"\n| city | policy | found first time | ÷ rule | ÷ rule among the not yet known | median days onset→visit | ÷ rule | same, spells begun in the loop | ÷ rule | new spells reached ≤ 180 d | ÷ rule "
+        f"| in need and not yet found, summed over rounds | ÷ rule | precision first 3 → last 3 "
         f"| survey interval held the census value | lowest group found÷need | refused | run s ÷ {TARGET_SECONDS} s |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|")
     for (variant, seed), city in table.groupby(["variant", "seed"], sort=False):
         rule = city[city["policy"] == "rule"]
         base_found = float(rule["found"].iloc[0]) if len(rule) else float("nan")
+        discovery = city[city["policy"] == "rule_not_yet_known"]
+        discovery_found = float(discovery["found"].iloc[0]) if len(discovery) else float("nan")
         base_days = float(rule["days"].iloc[0]) if len(rule) else float("nan")
         base_new = float(rule["new_days"].iloc[0]) if len(rule) else float("nan")
         base_soon = float(rule["soon"].iloc[0]) if len(rule) else float("nan")
+        base_waiting = float(rule["waiting"].iloc[0]) if len(rule) else float("nan")
         for row in city.itertuples():
             print(
-                f"| {variant}/{seed} | {row.policy} | {row.found:,} | {row.found / base_found:.2f}× "
+                f"| {variant}/{seed} | {row.policy} | {row.found:,} | {row.found / base_found:.2f}× | {row.found / discovery_found:.2f}× "
                 f"| {row.days:.0f} | {row.days / base_days:.2f} | {row.new_days:.0f} | {row.new_days / base_new:.2f} "
                 f"| {row.soon:.1%} | {row.soon / base_soon:.2f} "
+                f"| {row.waiting:,} | {row.waiting / base_waiting:.2f} "
                 f"| {row.first3:.3f} → {row.last3:.3f} "
                 f"| {row.covered} | {row.lowest_group} | {row.refused} | {row.seconds:.0f} ({row.seconds / TARGET_SECONDS:.2f}) |"
             )

@@ -42,7 +42,7 @@ def simulate(
     policy: str = typer.Option(
         "anbu",
         "--policy",
-        help="rule, anbu, anbu_frozen, random, or best_possible (a reference that knows the truth).",
+        help="rule, rule_not_yet_known (the rule among households no visit has found), anbu, anbu_frozen, random, or best_possible (a reference that knows the truth).",
     ),
     explore: float = typer.Option(
         0.0, "--explore", help="Share of each list visited at random (unbiased labels)."

@@ -4,6 +4,8 @@ Every policy gets the same visits: each district's capacity (the same share of i
 households for every policy), on the same days. What differs is whom it chooses:
 
 - `rule`: today's rule (training/baselines.py), top of each district;
+- `rule_not_yet_known`: today's rule among the households no visit has found in the city's known
+  window, as anbu's discovery lists are: what anbu adds beyond not visiting the known again;
 - `anbu`, `anbu_frozen`: the lists anbu serves (serving/lists/builder.py, discovery only), scored
   by the champion of the loop's own model store; until a model has been promoted the city goes on
   with today's rule, as a city adopting anbu would;
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-POLICIES = ("rule", "anbu", "anbu_frozen", "random", "best_possible")
+POLICIES = ("rule", "rule_not_yet_known", "anbu", "anbu_frozen", "random", "best_possible")
 VISIT_DAYS = (3, 50)
 """A round's visits fall on days [3, 50) after its date, before the next round's delivery."""
 
@@ -65,10 +67,19 @@ def top_of_each_district(
 
 
 def rule_lists(
-    round_table: pd.DataFrame, capacity: dict[str, int], seed: int, as_of: dt.date
+    round_table: pd.DataFrame,
+    capacity: dict[str, int],
+    seed: int,
+    as_of: dt.date,
+    known_window_days: int | None = None,
 ) -> pd.DataFrame:
+    """Today's rule, top of each district; with `known_window_days`, only among the households
+    not yet known (training/framing.py: not_yet_known, the definition anbu's lists use)."""
     from training.baselines import todays_rule_score
+    from training.framing import not_yet_known
 
+    if known_window_days is not None:
+        round_table = round_table[not_yet_known(round_table, known_window_days)].reset_index(drop=True)
     tie = keyed_order(round_table["household_id"], seed, as_of, "rule")
     return top_of_each_district(round_table, todays_rule_score(round_table), capacity, tie)
 

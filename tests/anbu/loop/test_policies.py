@@ -10,6 +10,7 @@ from anbu.cli import app
 from anbu.loop.policies import capacities, explored, rule_lists, served_lists, visit_days
 from features.round_table import build_round
 from tests.support.served import DISTRICT, ROUND
+from training.framing import not_yet_known
 
 runner = CliRunner()
 
@@ -60,3 +61,23 @@ def test_every_policy_visits_each_districts_capacity_on_days_that_do_not_depend_
     assert (days == again.reindex(days.index)).all()
     offsets = (days - pd.Timestamp(ROUND)).dt.days
     assert offsets.between(3, 49).all() and offsets.nunique() > 10
+
+
+def test_the_rule_among_the_not_yet_known_skips_every_household_a_visit_found_and_keeps_the_rules_order(
+    models_env,
+) -> None:
+    """rule_not_yet_known is today's rule with the known households taken out, as anbu's discovery
+    lists take them out: the rest keep the rule's order and the districts keep their capacity."""
+    table, _ = build_round(models_env.data, ROUND)
+    known = ~not_yet_known(table, 365)
+    assert known.sum() > 20, "the fixture city must hold households a visit found"
+    capacity = capacities(table, 0.05)
+    plain = rule_lists(table, capacity, 7, ROUND.date())
+    discovery = rule_lists(table, capacity, 7, ROUND.date(), known_window_days=365)
+    assert not set(discovery["household_id"]) & set(table.loc[known, "household_id"])
+    assert set(plain["household_id"]) & set(table.loc[known, "household_id"])  # the plain rule revisits them
+    assert discovery.groupby("gu").size().to_dict() == {gu: n for gu, n in capacity.items() if n}
+    unknown_of_plain = plain[~plain["household_id"].isin(table.loc[known, "household_id"])]
+    for gu, rows in unknown_of_plain.groupby("gu"):
+        chosen = discovery.loc[discovery["gu"] == gu, "household_id"].tolist()
+        assert chosen[: len(rows)] == rows["household_id"].tolist()

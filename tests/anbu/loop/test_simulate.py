@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from anbu.loop.policies import VISIT_DAYS
 from anbu.loop.run import LoopPlan, checked_answer
+from features.contract.vocabulary import POSITIVE_OUTCOMES
 
 runner = CliRunner()
 HOUSEHOLDS = "10000"
@@ -26,7 +28,7 @@ def _simulate(out: Path, *options: str):
 @pytest.fixture(scope="module")
 def loop_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     runs = {}
-    for policy in ("anbu", "rule"):
+    for policy in ("anbu", "rule", "rule_not_yet_known"):
         out = tmp_path_factory.mktemp(f"loop-{policy}")
         result = _simulate(out, "--policy", policy, "--explore", "0.1")
         assert result.exit_code == 0, result.output
@@ -65,6 +67,24 @@ def test_both_policies_make_the_same_visits_and_meet_the_same_city(loop_runs) ->
     assert len(both) > 10 and (both["outcome_x"] == both["outcome_y"]).all()
 
 
+def test_the_rule_among_the_not_yet_known_never_revisits_a_household_its_visits_found(loop_runs) -> None:
+    """Today's rule revisits whoever its indicators point at; kept off the known, as anbu's lists
+    are, it never lists a household a visit found in the year before the round."""
+    seen = {}
+    for policy in ("rule", "rule_not_yet_known"):
+        visits = pd.read_csv(loop_runs[policy] / "visits.csv", parse_dates=["visited_on"])
+        listed = visits[visits["trigger"] == "system_list"]
+        found = visits[visits["outcome"].isin(POSITIVE_OUTCOMES)]
+        pairs = listed.merge(found, on="household_id", suffixes=("", "_found"))
+        earlier = pairs["visited_on_found"] < pairs["visited_on"] - pd.Timedelta(days=VISIT_DAYS[1])
+        within_year = pairs["visited_on_found"] >= pairs["visited_on"] - pd.Timedelta(days=365)
+        seen[policy] = int((earlier & within_year).sum())
+    assert seen["rule_not_yet_known"] == 0
+    assert seen["rule"] > 0, (
+        "the plain rule revisits found households on this city, or the check means nothing"
+    )
+
+
 def test_group_shares_of_the_found_stand_beside_their_shares_of_those_in_need(loop_runs) -> None:
     groups = pd.read_csv(loop_runs["anbu"] / "groups.csv")
     assert set(groups["grouping"]) == {"district", "age band", "sex", "housing type"}
@@ -89,7 +109,7 @@ def test_the_run_is_an_mlflow_run_in_the_loops_own_store(loop_runs) -> None:
     [
         (
             ["--policy", "oracle"],
-            "--policy 'oracle': choose one of rule, anbu, anbu_frozen, random, best_possible",
+            "--policy 'oracle': choose one of rule, rule_not_yet_known, anbu, anbu_frozen, random, best_possible",
         ),
         (["--explore", "1.5"], "--explore 1.5: a share of each list, between 0 and 1"),
         (["--rounds", "60"], "--rounds 60: a synthetic city's history holds at most 49 rounds"),
