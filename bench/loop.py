@@ -2,7 +2,7 @@
 
     uv run python bench/loop.py                                   # 3 seeds x 2 variants, 50,000 households
     uv run python bench/loop.py --seeds 1 --variants default --rounds 3 --households 10000
-    uv run python bench/loop.py --policies anbu --explore 0.05 0.1           # exploration shares
+    uv run python bench/loop.py --policies anbu --explore 0 0.05 0.1         # exploration shares (anbu, beside the rule)
 
 Each (variant, seed) city is generated once and run under each policy with `anbu simulate` in its
 own process (the same visits per round for every policy). A finished run is kept (its
@@ -45,6 +45,22 @@ TARGET_SECONDS = 20 * 60
 def run_name(policy: str, explore: float) -> str:
     """A run's name in the tables and its folder's: the policy, and its exploration share if any."""
     return policy if explore == 0 else f"{policy}-explore-{explore:g}"
+
+
+EXPLORING = ("anbu", "anbu_frozen")
+"""The policies whose own visits become their labels: the ones exploration is for. Today's rule,
+its discovery form and the references run without it, so every run has its comparison."""
+
+
+def runs(policies: list[str], shares: list[float]) -> list[tuple[str, float]]:
+    """(policy, exploration share) of every run: the learning policies at each share, the others at 0
+    (today's rule always among them: every ratio in the table is to it)."""
+    wanted = dict.fromkeys(["rule", *policies])
+    return [
+        (policy, share)
+        for policy in wanted
+        for share in (dict.fromkeys(shares) if policy in EXPLORING else [0.0])
+    ]
 
 
 def run_policy(
@@ -184,7 +200,7 @@ def main() -> None:
         type=float,
         nargs="+",
         default=[0.0],
-        help="Exploration shares: each policy is run at each (today's rule compared at 0).",
+        help="Exploration shares for the policies that learn (anbu, anbu_frozen); the others run at 0.",
     )
     parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
@@ -193,11 +209,10 @@ def main() -> None:
     rows = []
     for variant in arguments.variants:
         for seed in arguments.seeds:
-            for policy in arguments.policies:
-                for explore in arguments.explore:
-                    out, _ = run_policy(arguments.work, variant, seed, policy, explore, arguments)
-                    if (out / "rounds.csv").is_file():
-                        rows.append({"variant": variant, "seed": seed, "policy": out.name, **summary(out)})
+            for policy, explore in runs(arguments.policies, arguments.explore):
+                out, _ = run_policy(arguments.work, variant, seed, policy, explore, arguments)
+                if (out / "rounds.csv").is_file():
+                    rows.append({"variant": variant, "seed": seed, "policy": out.name, **summary(out)})
     if not rows:
         return
     table = pd.DataFrame(rows)

@@ -45,9 +45,11 @@ AUC_RESAMPLES = 300
 SCORED_COLUMNS = ("gu", "survey_label", "census", "rule")
 
 
-def scored_test_round(work: Path, variant: str, seed: int) -> pd.DataFrame:
-    """The test round's district, survey finding, census finding and every scorer's score."""
+def scored_test_round(work: Path, variant: str, seed: int) -> tuple[pd.DataFrame, str]:
+    """The test round's district, survey finding, census finding and every scorer's score; and
+    what the gate compared the later candidates with (the champion's config, else the rule)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from features.round_table import build_training_set, survey_days
     from synthetic.truth import census_found_for, round_truth
@@ -66,11 +68,18 @@ def scored_test_round(work: Path, variant: str, seed: int) -> pd.DataFrame:
     )
     mlflow.set_tracking_uri(f"sqlite:///{work / f'store-{variant}-{seed}' / 'mlflow.db'}")
     client = mlflow.MlflowClient()
+    try:
+        champion = client.get_model_version_by_alias("isolation-risk", "champion").version
+    except MlflowException:
+        champion = None  # the baseline was refused: the gate judged the candidates against the rule
+    rival = "rule"
     for version in client.search_model_versions("name='isolation-risk'"):
         booster = mlflow.lightgbm.load_model(f"models:/isolation-risk/{version.version}")
         name = client.get_run(version.run_id).data.tags.get("experiment_config", version.version)
         scored[name] = booster.predict(test[list(booster.feature_name())])
-    return scored
+        if str(version.version) == str(champion):
+            rival = name
+    return scored, rival
 
 
 def curve_lists(member: Ranking, other: Ranking, multiples: tuple[float, ...]) -> dict[str, np.ndarray]:
@@ -151,7 +160,7 @@ def compared(scored: pd.DataFrame, member: str, other: str, seed: int) -> list[t
     for label, multiples in (("curve 10×", UP_TO_10), ("curve 50×", UP_TO_50)):
         lists = curve_lists(rank[member], rank[other], multiples)
         survey = Sample.survey(sample.found, sample.weight, sample.positions, lists)
-        whole = Sample.census(np.nan_to_num(census), lists)
+        whole = Sample.census(census, lists)  # a household gone before the sweep weighs nothing
         rows.append(
             (label, estimate(curve_gain, survey, tuple(lists), seed), exact(curve_gain, whole, tuple(lists)))
         )
@@ -189,9 +198,9 @@ def main() -> None:
     print("|---|---|---|---|---:|---:|")
     for city in arguments.cities:
         variant, seed = city.split("/")
-        scored = scored_test_round(arguments.work, variant, int(seed))
+        scored, rival = scored_test_round(arguments.work, variant, int(seed))
         pairs = [("baseline", "rule")] + [
-            (name, "baseline") for name in scored.columns[len(SCORED_COLUMNS) :] if name != "baseline"
+            (name, rival) for name in scored.columns[len(SCORED_COLUMNS) :] if name != "baseline"
         ]
         for member, other in pairs:
             for label, survey, census in compared(scored, member, other, arguments.seed):

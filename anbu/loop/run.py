@@ -231,17 +231,18 @@ def run_loop(city: LoopCity, plan: LoopPlan, out: Path, progress: Callable[[str]
                 champion = _champion()
             table, _ = build_round(folder, pd.Timestamp(as_of))
             capacity = capacities(table, plan.capacity_share)
-            window = Settings(data=folder).known_window_days
             if plan.policy == "random":
                 listed = random_lists(table, capacity, plan.seed, as_of)
             elif plan.policy == "best_possible":
                 listed = best_possible_lists(table, capacity, plan.seed, as_of, city.judge)
             elif plan.policy == "rule_not_yet_known":
+                window = Settings(data=folder).known_window_days
                 listed = rule_lists(table, capacity, plan.seed, as_of, window)
             elif plan.policy == "rule" or champion is None:
                 listed = rule_lists(table, capacity, plan.seed, as_of)
                 record.list_source = "rule" if plan.policy == "rule" else "rule (no champion yet)"
             else:
+                window = Settings(data=folder).known_window_days
                 listed = served_lists(folder, as_of, capacity, window)
                 record.list_source = f"anbu version {champion}"
             record.champion = champion or ""

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from anbu.cli import app
 from anbu.loop.policies import VISIT_DAYS
 from anbu.loop.run import LoopPlan, checked_answer
+from anbu.settings import Settings
 from features.contract.vocabulary import POSITIVE_OUTCOMES
 
 runner = CliRunner()
@@ -69,16 +70,22 @@ def test_both_policies_make_the_same_visits_and_meet_the_same_city(loop_runs) ->
 
 def test_the_rule_among_the_not_yet_known_never_revisits_a_household_its_visits_found(loop_runs) -> None:
     """Today's rule revisits whoever its indicators point at; kept off the known, as anbu's lists
-    are, it never lists a household a visit found in the year before the round."""
+    are, it never lists a household a visit found in the city's known window before the round."""
     seen = {}
     for policy in ("rule", "rule_not_yet_known"):
+        window = pd.Timedelta(days=Settings(data=loop_runs[policy] / "city").known_window_days)
+        rounds = pd.to_datetime(pd.read_csv(loop_runs[policy] / "rounds.csv")["round"])
         visits = pd.read_csv(loop_runs[policy] / "visits.csv", parse_dates=["visited_on"])
-        listed = visits[visits["trigger"] == "system_list"]
-        found = visits[visits["outcome"].isin(POSITIVE_OUTCOMES)]
+        listed = visits[visits["trigger"] == "system_list"].copy()
+        # each list visit falls in its round's visiting days, before the next round
+        listed["round"] = rounds.to_numpy()[rounds.searchsorted(listed["visited_on"], side="right") - 1]
+        assert (listed["visited_on"] - listed["round"]).dt.days.between(*VISIT_DAYS).all()
+        found = visits.loc[visits["outcome"].isin(POSITIVE_OUTCOMES), ["household_id", "visited_on"]]
         pairs = listed.merge(found, on="household_id", suffixes=("", "_found"))
-        earlier = pairs["visited_on_found"] < pairs["visited_on"] - pd.Timedelta(days=VISIT_DAYS[1])
-        within_year = pairs["visited_on_found"] >= pairs["visited_on"] - pd.Timedelta(days=365)
-        seen[policy] = int((earlier & within_year).sum())
+        known = (pairs["visited_on_found"] <= pairs["round"]) & (
+            pairs["visited_on_found"] >= pairs["round"] - window
+        )
+        seen[policy] = int(known.sum())
     assert seen["rule_not_yet_known"] == 0
     assert seen["rule"] > 0, (
         "the plain rule revisits found households on this city, or the check means nothing"
