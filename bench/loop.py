@@ -162,27 +162,44 @@ def summary(out: Path) -> dict[str, float | str]:
 
 
 def comparison_chart(work: Path, table: pd.DataFrame, path: Path) -> None:
-    """Households found for the first time, cumulative, per policy: one panel per city."""
+    """Households found for the first time, cumulative, per policy: one panel per city, a row per
+    variant and a column per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cities = list(table.groupby(["variant", "seed"], sort=False).groups)
-    figure, axes = plt.subplots(1, len(cities), figsize=(5.2 * len(cities), 3.6), squeeze=False)
-    for axis, (variant, seed) in zip(axes[0], cities, strict=True):
-        for policy in table.loc[(table["variant"] == variant) & (table["seed"] == seed), "policy"]:
-            rounds = pd.read_csv(work / f"{variant}-{seed}" / policy / "rounds.csv")
-            axis.plot(
-                pd.to_datetime(rounds["round"]),
-                rounds["found_first_time_cumulative"],
-                marker="o",
-                label=policy,
-            )
-        axis.set_title(f"{variant}, seed {seed}: found for the first time")
-        axis.tick_params(axis="x", rotation=45)
-        axis.legend()
-    figure.tight_layout()
+    variants = list(dict.fromkeys(table["variant"]))
+    seeds = sorted(set(table["seed"]))
+    figure, axes = plt.subplots(
+        len(variants),
+        len(seeds),
+        figsize=(4.6 * len(seeds), 3.4 * len(variants)),
+        squeeze=False,
+        sharey="row",
+    )
+    for row, variant in enumerate(variants):
+        for column, seed in enumerate(seeds):
+            axis = axes[row][column]
+            runs_of_city = table.loc[(table["variant"] == variant) & (table["seed"] == seed), "policy"]
+            for policy in runs_of_city:
+                rounds = pd.read_csv(work / f"{variant}-{seed}" / policy / "rounds.csv")
+                axis.plot(
+                    pd.to_datetime(rounds["round"]),
+                    rounds["found_first_time_cumulative"],
+                    marker="o",
+                    markersize=3,
+                    label=policy,
+                )
+            axis.set_title(f"{variant}, seed {seed}", fontsize=10)
+            axis.tick_params(axis="x", rotation=45, labelsize=8)
+            if column == 0:
+                axis.set_ylabel("found for the first time")
+            if not len(runs_of_city):
+                axis.set_axis_off()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
