@@ -3,6 +3,7 @@
     uv run python bench/loop.py                                   # 3 seeds x 2 variants, 50,000 households
     uv run python bench/loop.py --seeds 1 --variants default --rounds 3 --households 10000
     uv run python bench/loop.py --policies anbu --explore 0 0.05 0.1         # exploration shares (anbu, beside the rule)
+    uv run python bench/loop.py --policies anbu --recheck 0 0.2              # a fifth of anbu's visits re-check the known
 
 Each (variant, seed) city is generated once and run under each policy with `anbu simulate` in its
 own process (the same visits per round for every policy). A finished run is kept (its
@@ -30,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -42,32 +44,40 @@ VARIANTS = ["default", "noisy_visits"]
 TARGET_SECONDS = 20 * 60
 
 
-def run_name(policy: str, explore: float) -> str:
-    """A run's name in the tables and its folder's: the policy, and its exploration share if any."""
-    return policy if explore == 0 else f"{policy}-explore-{explore:g}"
+@dataclass(frozen=True)
+class Run:
+    policy: str
+    explore: float = 0.0
+    recheck: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The run's name in the tables and its folder's: the policy and its shares, if any."""
+        shares = (("explore", self.explore), ("recheck", self.recheck))
+        return "-".join([self.policy, *(f"{what}-{share:g}" for what, share in shares if share)])
 
 
-EXPLORING = ("anbu", "anbu_frozen")
-"""The policies whose own visits become their labels: the ones exploration is for. Today's rule,
-its discovery form and the references run without it, so every run has its comparison."""
+LEARNING = ("anbu", "anbu_frozen")
+"""The policies whose own visits become their labels, and whose lists have a re-check part: the
+ones the exploration and re-check shares are for. Today's rule, its discovery form and the
+references run without them, so every run has its comparison."""
 
 
-def runs(policies: list[str], shares: list[float]) -> list[tuple[str, float]]:
-    """(policy, exploration share) of every run: the learning policies at each share, the others at 0
-    (today's rule always among them: every ratio in the table is to it)."""
+def runs(policies: list[str], explore: list[float], recheck: list[float]) -> list[Run]:
+    """Every run: the learning policies at each pair of shares, the others at none (today's rule
+    always among them: every ratio in the table is to it)."""
     wanted = dict.fromkeys(["rule", *policies])
     return [
-        (policy, share)
+        Run(policy, explored, rechecked)
         for policy in wanted
-        for share in (dict.fromkeys(shares) if policy in EXPLORING else [0.0])
+        for explored in (dict.fromkeys(explore) if policy in LEARNING else [0.0])
+        for rechecked in (dict.fromkeys(recheck) if policy in LEARNING else [0.0])
     ]
 
 
-def run_policy(
-    work: Path, variant: str, seed: int, policy: str, explore: float, arguments
-) -> tuple[Path, float | None]:
+def run_policy(work: Path, variant: str, seed: int, run: Run, arguments) -> tuple[Path, float | None]:
     """One `anbu simulate` run (skipped when an earlier one finished); its folder and seconds."""
-    out = work / f"{variant}-{seed}" / run_name(policy, explore)
+    out = work / f"{variant}-{seed}" / run.name
     if (out / "rounds.csv").is_file():
         return out, None
     shutil.rmtree(out, ignore_errors=True)  # a run cut short starts again: a loop never resumes
@@ -83,9 +93,11 @@ def run_policy(
         "--rounds",
         str(arguments.rounds),
         "--policy",
-        policy,
+        run.policy,
         "--explore",
-        str(explore),
+        str(run.explore),
+        "--recheck",
+        str(run.recheck),
         "--city",
         str(work / f"{variant}-{seed}" / "city"),
         "--out",
@@ -225,6 +237,13 @@ def main() -> None:
         default=[0.0],
         help="Exploration shares for the policies that learn (anbu, anbu_frozen); the others run at 0.",
     )
+    parser.add_argument(
+        "--recheck",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="Shares of anbu's lists for re-checking households outreach knows (anbu, anbu_frozen).",
+    )
     parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
     parser.add_argument("--chart", type=Path, help="Draw each city's cumulative finds per policy here (PNG).")
@@ -232,8 +251,8 @@ def main() -> None:
     rows = []
     for variant in arguments.variants:
         for seed in arguments.seeds:
-            for policy, explore in runs(arguments.policies, arguments.explore):
-                out, _ = run_policy(arguments.work, variant, seed, policy, explore, arguments)
+            for run in runs(arguments.policies, arguments.explore, arguments.recheck):
+                out, _ = run_policy(arguments.work, variant, seed, run, arguments)
                 if (out / "rounds.csv").is_file():
                     rows.append({"variant": variant, "seed": seed, "policy": out.name, **summary(out)})
     if not rows:

@@ -47,6 +47,11 @@ def simulate(
     explore: float = typer.Option(
         0.0, "--explore", help="Share of each list visited at random (unbiased labels)."
     ),
+    recheck: float = typer.Option(
+        0.0,
+        "--recheck",
+        help="Share of anbu's lists for re-checking households outreach already knows (default none: discovery only).",
+    ),
     capacity: float = typer.Option(
         0.01, "--capacity", help="Share of each district's households visited per round."
     ),
@@ -116,6 +121,7 @@ def simulate(
             gates,
             train_rounds,
             seed,
+            recheck,
         )
     except ValueError as error:
         fail(str(error))

@@ -90,6 +90,7 @@ def record_run(run: LoopRun, city: LoopCity, out: Path, description: dict[str, s
                     "first_round": run.plan.rounds[0].isoformat(),
                     "capacity_share": run.plan.capacity_share,
                     "explore": run.plan.explore,
+                    "recheck": run.plan.recheck,
                     "seed": run.plan.seed,
                     **description,
                 }

@@ -6,7 +6,8 @@ households for every policy), on the same days. What differs is whom it chooses:
 - `rule`: today's rule (training/baselines.py), top of each district;
 - `rule_not_yet_known`: today's rule among the households no visit has found in the city's known
   window, as anbu's discovery lists are: what anbu adds beyond not visiting the known again;
-- `anbu`, `anbu_frozen`: the lists anbu serves (serving/lists/builder.py, discovery only), scored
+- `anbu`, `anbu_frozen`: the lists anbu serves (serving/lists/builder.py: discovery, and with
+  `recheck` a share of re-checks of households outreach already knows), scored
   by the champion of the loop's own model store; until a model has been promoted the city goes on
   with today's rule, as a city adopting anbu would;
 - `random`: households drawn at random in each district;
@@ -102,10 +103,11 @@ def best_possible_lists(
 
 
 def served_lists(
-    folder: Path, as_of: dt.date, capacity: dict[str, int], known_window_days: int
+    folder: Path, as_of: dt.date, capacity: dict[str, int], known_window_days: int, recheck: float = 0.0
 ) -> pd.DataFrame:
-    """The discovery lists anbu serves for every district of the round: scored by the champion of
-    the current model store, built by the one list builder with the city's settings."""
+    """The lists anbu serves for every district of the round: scored by the champion of the
+    current model store, built by the one list builder with the city's settings; `recheck` of
+    each district's visits go to its re-check list of households outreach already knows."""
     from anbu.commands.serving import open_records
     from anbu.settings import Settings
     from serving.lists.builder import ListBuilder, ListRequest
@@ -123,7 +125,9 @@ def served_lists(
     )
     chosen = []
     for gu, visits in capacity.items():
-        listed = builder.build(ListRequest(gu, visits, as_of=as_of))
+        listed = builder.build(
+            ListRequest(gu, visits, recheck_capacity=int(round(recheck * visits)), as_of=as_of)
+        )
         chosen.append(pd.DataFrame({"household_id": listed.rows["household_id"], "gu": gu}))
     return pd.concat(chosen, ignore_index=True)
 

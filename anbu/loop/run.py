@@ -50,12 +50,19 @@ class LoopPlan:
     gates: Path = Path("experiments/promotion.toml")
     train_rounds: int | None = None
     seed: int = 7
+    recheck: float = 0.0
+    """The share of each district's visits anbu's lists give to re-checking households outreach
+    already knows (serving/lists/ranking.py: the re-check list), the rest to discovery."""
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"--policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
         if not 0.0 <= self.explore <= 1.0:
             raise ValueError(f"--explore {self.explore}: a share of each list, between 0 and 1")
+        if not 0.0 <= self.recheck <= 1.0:
+            raise ValueError(f"--recheck {self.recheck}: a share of each list, between 0 and 1")
+        if self.recheck and self.policy not in ("anbu", "anbu_frozen"):
+            raise ValueError(f"--recheck: only anbu's lists have a re-check list, not --policy {self.policy}")
         if not 0.0 < self.capacity_share <= 1.0:
             raise ValueError(
                 f"--capacity {self.capacity_share}: a share of each district's households, in (0, 1]"
@@ -243,7 +250,7 @@ def run_loop(city: LoopCity, plan: LoopPlan, out: Path, progress: Callable[[str]
                 record.list_source = "rule" if plan.policy == "rule" else "rule (no champion yet)"
             else:
                 window = Settings(data=folder).known_window_days
-                listed = served_lists(folder, as_of, capacity, window)
+                listed = served_lists(folder, as_of, capacity, window, plan.recheck)
                 record.list_source = f"anbu version {champion}"
             record.champion = champion or ""
             kept, drawn = explored(table, listed, capacity, plan.explore, plan.seed, as_of)

@@ -4,35 +4,45 @@ import io
 import shutil
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
 from anbu.loop.policies import capacities, explored, rule_lists, served_lists, visit_days
 from features.round_table import build_round
-from tests.support.served import DISTRICT, ROUND
+from serving.scoring.champion import load_champion
+from serving.scoring.rounds import score_round
+from tests.support.served import DISTRICT, PREVIOUS, ROUND, found_within_a_year
 from training.framing import not_yet_known
 
 runner = CliRunner()
 
 
-def test_the_loops_anbu_list_is_the_list_anbu_serves(models_env, monkeypatch, tmp_path) -> None:
-    """The loop builds its lists through the one list builder: for the same round, district and
-    capacity, its households are `anbu rank`'s, in the same order."""
+@pytest.mark.parametrize(("recheck", "rechecked"), [(0.0, 0), (0.2, 6)])
+def test_the_loops_anbu_list_is_the_list_anbu_serves(
+    models_env, monkeypatch, tmp_path, recheck: float, rechecked: int
+) -> None:
+    """The loop builds its lists through the one list builder: for the same round, district,
+    capacity and re-check share, its households are `anbu rank`'s, in the same order."""
     copy = tmp_path / "city"
     shutil.copytree(models_env.data, copy, ignore=shutil.ignore_patterns("_scores", "_records", "_lists"))
     monkeypatch.delenv("ANBU_RECORDS_URL", raising=False)
-    listed = served_lists(copy, ROUND.date(), {DISTRICT: 30}, 365)
+    # As in the loop, the round before is scored: re-checks are ordered by how much a risk rose.
+    score_round(copy, PREVIOUS, load_champion())
+    listed = served_lists(copy, ROUND.date(), {DISTRICT: 30}, 365, recheck)
     out = tmp_path / "rank.csv"
     monkeypatch.setenv("ANBU_RECORDS_URL", str(tmp_path / "records.sqlite"))
     result = runner.invoke(
         app,
         ["rank", "--data", str(models_env.data), "--as-of", str(ROUND.date()), "--gu", DISTRICT]
-        + ["--capacity", "30", "--format", "csv", "--out", str(out)],
+        + ["--capacity", "30", "--recheck", str(rechecked), "--format", "csv", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     ranked = pd.read_csv(io.BytesIO(out.read_bytes()), encoding="utf-8-sig", dtype=str)
     assert listed["household_id"].tolist() == ranked["가구번호"].tolist()
-    assert (listed["gu"] == DISTRICT).all()
+    assert (listed["gu"] == DISTRICT).all() and len(listed) == 30
+    known = found_within_a_year(models_env.data)
+    assert listed["household_id"].isin(known).sum() == rechecked  # the re-checks are the known
 
 
 def test_every_policy_visits_each_districts_capacity_on_days_that_do_not_depend_on_the_policy(

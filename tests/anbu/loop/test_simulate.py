@@ -119,6 +119,11 @@ def test_the_run_is_an_mlflow_run_in_the_loops_own_store(loop_runs) -> None:
             "--policy 'oracle': choose one of rule, rule_not_yet_known, anbu, anbu_frozen, random, best_possible",
         ),
         (["--explore", "1.5"], "--explore 1.5: a share of each list, between 0 and 1"),
+        (["--recheck", "-0.2"], "--recheck -0.2: a share of each list, between 0 and 1"),
+        (
+            ["--policy", "rule", "--recheck", "0.2"],
+            "--recheck: only anbu's lists have a re-check list, not --policy rule",
+        ),
         (["--rounds", "60"], "--rounds 60: a synthetic city's history holds at most 49 rounds"),
         (["--visit-effect", "-0.1"], "--visit-effect: a visit's effect must be a chance in [0, 1]"),
         (["--households", "50"], "--households 50: a city needs at least 5,000 households"),
