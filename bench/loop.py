@@ -16,7 +16,7 @@ has found in their spell summed over the rounds (how long need waits, counted ov
 household in need, found or not), precision at capacity in the first three
 and last three rounds, how often a retraining's survey interval held what a visit to every
 household finds (and the true state), once per test round, the lowest group
-ratio of found to in need, promotions refused, and the run's time against the 20-minute target.
+ratio of found to in need (with how far it strays by chance), promotions refused, and the run's time against the 20-minute target.
 
 Targets: anbu finds >= 2x today's rule's households with the same visits, at a median <= half the
 rule's days from onset; anbu's cumulative finds >= anbu_frozen's on every city; the survey
@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +152,14 @@ def _held(rounds: pd.DataFrame, value: str) -> str:
     return f"{int(held.sum())}/{len(judged)}"
 
 
+def _chance(groups: pd.DataFrame, group: pd.Series) -> float:
+    """How far a group's ratio of found to need strays by chance alone: its standard deviation if
+    each of its households in need were found at the rate of all households in need (binomial)."""
+    grouping = groups[groups["grouping"] == group["grouping"]]
+    rate = float(grouping["found"].sum() / grouping["in_need"].sum())
+    return float(np.sqrt((1 - rate) / (group["in_need"] * rate))) if 0 < rate < 1 else float("nan")
+
+
 def summary(out: Path) -> dict[str, float | str]:
     rounds = pd.read_csv(out / "rounds.csv")
     groups = pd.read_csv(out / "groups.csv")
@@ -170,7 +179,8 @@ def summary(out: Path) -> dict[str, float | str]:
         "covered": covered["census"],
         "covered_truth": covered["truth"],
         "lowest_group": (
-            f"{lowest['grouping'].iloc[0]}={lowest['group'].iloc[0]} {lowest['ratio'].iloc[0]:.2f}"
+            f"{lowest['grouping'].iloc[0]}={lowest['group'].iloc[0]} {lowest['ratio'].iloc[0]:.2f} "
+            f"({int(lowest['in_need'].iloc[0])} in need, ±{_chance(groups, lowest.iloc[0]):.2f} by chance)"
             if len(lowest)
             else "–"
         ),
