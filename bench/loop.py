@@ -240,20 +240,17 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=POLICIES)
     parser.add_argument("--households", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument(
-        "--explore",
-        type=float,
-        nargs="+",
-        default=[0.0],
-        help="Exploration shares for the policies that learn (anbu, anbu_frozen); the others run at 0.",
-    )
-    parser.add_argument(
-        "--recheck",
-        type=float,
-        nargs="+",
-        default=[0.0],
-        help="Shares of anbu's lists for re-checking households outreach knows (anbu, anbu_frozen).",
-    )
+    for share, what in (
+        ("--explore", "Exploration shares"),
+        ("--recheck", "Shares of the lists for re-checking households outreach knows"),
+    ):
+        parser.add_argument(
+            share,
+            type=float,
+            nargs="+",
+            default=[0.0],
+            help=f"{what}, for the policies that learn (anbu, anbu_frozen); the others run at 0.",
+        )
     parser.add_argument("--budget", type=int, default=40 * 60, help="Seconds one run may take.")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "loop")
     parser.add_argument("--chart", type=Path, help="Draw each city's cumulative finds per policy here (PNG).")
