@@ -105,7 +105,7 @@ def run_policy(work: Path, variant: str, seed: int, run: Run, arguments) -> tupl
         str(out),
     ]
     started = time.perf_counter()
-    log = out.with_suffix(".log")
+    log = out.parent / f"{out.name}.log"  # not with_suffix: a share such as 0.05 holds a dot
     out.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as written:
         try:
