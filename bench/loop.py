@@ -233,6 +233,11 @@ def comparison_chart(work: Path, table: pd.DataFrame, path: Path) -> None:
     plt.close(figure)
 
 
+def _of(by_policy: pd.DataFrame, policy: str, column: str) -> float:
+    """A base run's figure, NaN where that run is missing (its ratios then print as nan)."""
+    return float(by_policy.at[policy, column]) if policy in by_policy.index else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -274,14 +279,13 @@ def main() -> None:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|")
     for (variant, seed), city in table.groupby(["variant", "seed"], sort=False):
-        rule = city[city["policy"] == "rule"]
-        base_found = float(rule["found"].iloc[0]) if len(rule) else float("nan")
-        discovery = city[city["policy"] == "rule_not_yet_known"]
-        discovery_found = float(discovery["found"].iloc[0]) if len(discovery) else float("nan")
-        base_days = float(rule["days"].iloc[0]) if len(rule) else float("nan")
-        base_new = float(rule["new_days"].iloc[0]) if len(rule) else float("nan")
-        base_soon = float(rule["soon"].iloc[0]) if len(rule) else float("nan")
-        base_waiting = float(rule["waiting"].iloc[0]) if len(rule) else float("nan")
+        by_policy = city.set_index("policy")
+        base_found, discovery_found = (
+            _of(by_policy, "rule", "found"),
+            _of(by_policy, "rule_not_yet_known", "found"),
+        )
+        base_days, base_new = _of(by_policy, "rule", "days"), _of(by_policy, "rule", "new_days")
+        base_soon, base_waiting = _of(by_policy, "rule", "soon"), _of(by_policy, "rule", "waiting")
         for row in city.itertuples():
             print(
                 f"| {variant}/{seed} | {row.policy} | {row.found:,} | {row.found / base_found:.2f}× | {row.found / discovery_found:.2f}× "

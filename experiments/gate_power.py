@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training.estimates import Estimate, Sample, curve_gain, estimate, exact  # noqa: E402
-from training.evaluation import Ranking  # noqa: E402
+from training.evaluation import Ranking, curve_lists  # noqa: E402
 from training.survey import SurveySample  # noqa: E402
 
 TEST_ROUND = pd.Timestamp("2026-07-31")  # experiments/baseline.toml's test round
@@ -80,14 +80,6 @@ def scored_test_round(work: Path, variant: str, seed: int) -> tuple[pd.DataFrame
         if str(version.version) == str(champion):
             rival = name
     return scored, rival
-
-
-def curve_lists(member: Ranking, other: Ranking, multiples: tuple[float, ...]) -> dict[str, np.ndarray]:
-    shares = sorted({min(CAPACITY * multiple, 0.5) for multiple in multiples}, reverse=True)
-    lists: dict[str, np.ndarray] = {}
-    for index, share in enumerate(shares):
-        lists[f"member{index}"], lists[f"other{index}"] = member.lists(share), other.lists(share)
-    return lists
 
 
 def difference_estimator(lists: dict[str, np.ndarray], risk: np.ndarray):
@@ -158,7 +150,7 @@ def compared(scored: pd.DataFrame, member: str, other: str, seed: int) -> list[t
     }
     rows = []
     for label, multiples in (("curve 10×", UP_TO_10), ("curve 50×", UP_TO_50)):
-        lists = curve_lists(rank[member], rank[other], multiples)
+        _, lists = curve_lists(rank[member], rank[other], CAPACITY, multiples)
         survey = Sample.survey(sample.found, sample.weight, sample.positions, lists)
         whole = Sample.census(census, lists)  # a household gone before the sweep weighs nothing
         rows.append(

@@ -321,6 +321,19 @@ def _gain(
             )
 
 
+def curve_lists(
+    ranking: Ranking, other: Ranking, share: float, multiples: tuple[float, ...]
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The two rankings' lists at every multiple of the capacity `share` (at most half the round),
+    largest first, as the (member, other) columns estimates.curve_gain pools; and the largest share."""
+    shares = sorted({min(share * multiple, 0.5) for multiple in multiples}, reverse=True)
+    columns: dict[str, np.ndarray] = {}
+    for index, tried in enumerate(shares):
+        columns[f"member{index}"] = ranking.lists(tried)
+        columns[f"other{index}"] = other.lists(tried)
+    return shares[0], columns
+
+
 def _curve(
     figures: TestRoundFigures,
     rival: str,
@@ -335,17 +348,13 @@ def _curve(
     """The model's lists against a rival's at every capacity of `multiples`, pooled and paired
     (estimates.curve_gain): the comparison the gates decide on, resting on the survey households
     of the largest lists."""
-    shares = sorted({min(share * multiple, 0.5) for multiple in multiples}, reverse=True)
-    columns: dict[str, np.ndarray] = {}
-    for index, tried in enumerate(shares):
-        columns[f"member{index}"] = ranking.lists(tried)
-        columns[f"other{index}"] = other.lists(tried)
+    largest, columns = curve_lists(ranking, other, share, multiples)
     pairs = tuple(columns)
     survey = Sample.survey(sample.found, sample.weight, sample.positions, columns)
     figures.estimated(
         Figure("model", "survey", f"curve_gain_over_{rival}"),
         estimate(curve_gain, survey, pairs, seed).quoted(
-            share=shares[0], rival_households=int(columns["other0"][sample.positions].sum())
+            share=largest, rival_households=int(columns["other0"][sample.positions].sum())
         ),
     )
     if census is not None:
