@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from features.contract.schemas import SOURCES_BY_NAME
+from features.contract.delivery import QUARANTINE_DIR
+from features.contract.schemas import SOURCES, SOURCES_BY_NAME
 from features.health.findings import Finding, Grade
 
 RECENT_MONTHS = 2
@@ -244,3 +246,55 @@ def _month(month: pd.Timestamp) -> str:
 
 def _months(months: pd.DatetimeIndex) -> str:
     return _month(months[0]) if len(months) == 1 else f"{_month(months[0])}–{_month(months[-1])}"
+
+
+QUARANTINE_SHARE = 0.10
+"""A month whose quarantined rows reach this share of all it delivered has lost more than noise."""
+
+
+def quarantine_findings(
+    validated_dir: Path, con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp
+) -> list[Finding]:
+    """Rows `anbu validate` refused, per source, month and reason, against the months before: a
+    meter that began reporting kilowatt-hours as watts breaks the contract's bounds row by row,
+    so the change shows here (and as a channel gone quiet among the accepted rows), with its
+    reason."""
+    months = Months.before(as_of)
+    latest = months.recent[-1]
+    findings = []
+    for spec in SOURCES:
+        path = Path(validated_dir) / QUARANTINE_DIR / f"{spec.name}.parquet"
+        if not spec.known_on or not path.is_file():
+            continue
+        refused = con.execute(
+            f"""
+            SELECT date_trunc('month', try_cast({spec.known_on} AS TIMESTAMP))::DATE AS month,
+                   _reason AS reason, count(*) AS rows
+            FROM read_parquet('{path}')
+            WHERE try_cast({spec.known_on} AS TIMESTAMP) >= $first
+              AND try_cast({spec.known_on} AS TIMESTAMP) < $end
+            GROUP BY ALL
+            """,
+            {"first": months.all[0].date(), "end": (latest + pd.offsets.MonthBegin(1)).date()},
+        ).df()
+        if refused.empty:
+            continue
+        refused["month"] = pd.to_datetime(refused["month"])
+        accepted = monthly_rows(con, Stream(spec.name, None), months).sum(axis=0)
+        for reason, by_month in refused.groupby("reason"):
+            counts = by_month.set_index("month")["rows"].reindex(months.all, fill_value=0).astype(float)
+            now = float(counts[latest])
+            share = now / (now + float(accepted.get(latest, 0.0))) if now else 0.0
+            before = float(counts[months.history].mean())
+            if share >= QUARANTINE_SHARE and now >= MIN_EXPECTED and now > 10 * max(before, 1.0):
+                findings.append(
+                    Finding(
+                        Grade.ERROR,
+                        "quarantine",
+                        spec.name,
+                        f"{spec.name}: {now:,.0f} rows quarantined in {_month(latest)} ({share:.0%} of the "
+                        f"month) for “{reason}”, against {before:,.0f} a month before",
+                        share,
+                    )
+                )
+    return findings

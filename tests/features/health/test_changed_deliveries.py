@@ -1,0 +1,73 @@
+"""Deliveries changed on purpose: each change named in the first findings and graded as intended;
+the same city delivered clean raises no error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.contract.delivery import validate_delivery
+from features.delivery_views import connect
+from features.health.findings import Finding, Grade, in_order
+from features.health.volumes import level_findings, quarantine_findings, volume_findings
+from synthetic.generator import generate_city
+
+AS_OF = pd.Timestamp("2026-09-30")
+LAST_MONTH = pd.Timestamp("2026-09-01")
+
+
+def _findings(delivery: Path) -> list[Finding]:
+    validate_delivery(delivery)
+    validated = delivery / "_validated"
+    con = connect(validated, threads=1)
+    return in_order(
+        volume_findings(con, AS_OF) + level_findings(con, AS_OF) + quarantine_findings(validated, con, AS_OF)
+    )
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    generate_city(out, households=3_000, months=18, seed=5)
+    return out
+
+
+def _changed(clean: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "delivery"
+    shutil.copytree(clean, copy, ignore=shutil.ignore_patterns("_validated", "_truth"))
+    return copy
+
+
+def test_the_clean_delivery_raises_no_error(clean: Path, tmp_path: Path) -> None:
+    findings = _findings(_changed(clean, tmp_path))
+    assert [f for f in findings if f.grade is Grade.ERROR] == []
+    assert len(findings) <= 1, [f.sentence for f in findings]
+
+
+def test_an_indicator_source_removed_for_two_months_is_an_error_naming_it(
+    clean: Path, tmp_path: Path
+) -> None:
+    delivery = _changed(clean, tmp_path)
+    events = pd.read_parquet(delivery / "crisis_events.parquet")
+    late = pd.to_datetime(events["reported_on"]) >= LAST_MONTH - pd.DateOffset(months=1)
+    events[~(late & (events["indicator"] == "ELEC_ARREARS"))].to_parquet(delivery / "crisis_events.parquet")
+    first = _findings(delivery)[:3]
+    assert first[0].grade is Grade.ERROR and first[0].subject == "crisis_events indicator=ELEC_ARREARS"
+    assert "2026-08–2026-09" in first[0].sentence
+
+
+def test_power_readings_times_a_thousand_for_the_last_month_are_an_error_naming_the_meter(
+    clean: Path, tmp_path: Path
+) -> None:
+    delivery = _changed(clean, tmp_path)
+    readings = pd.read_parquet(delivery / "sensor_readings.parquet")
+    last = (pd.to_datetime(readings["ts"]) >= LAST_MONTH) & (readings["channel"] == "power_w")
+    readings.loc[last, "value"] *= 1000
+    readings.to_parquet(delivery / "sensor_readings.parquet")
+    first = _findings(delivery)[:3]
+    assert all(f.grade is Grade.ERROR for f in first[:2]), [f.sentence for f in first]
+    named = {f.subject for f in first}
+    assert named & {"sensor_readings", "sensor_readings channel=power_w"}, [f.sentence for f in first]
