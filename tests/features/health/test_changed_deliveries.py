@@ -12,6 +12,7 @@ import pytest
 from features.contract.delivery import validate_delivery
 from features.delivery_views import connect
 from features.health.findings import Finding, Grade, in_order
+from features.health.registry import registry_findings
 from features.health.volumes import level_findings, quarantine_findings, volume_findings
 from synthetic.generator import generate_city
 
@@ -24,7 +25,10 @@ def _findings(delivery: Path) -> list[Finding]:
     validated = delivery / "_validated"
     con = connect(validated, threads=1)
     return in_order(
-        volume_findings(con, AS_OF) + level_findings(con, AS_OF) + quarantine_findings(validated, con, AS_OF)
+        volume_findings(con, AS_OF)
+        + level_findings(con, AS_OF)
+        + quarantine_findings(validated, con, AS_OF)
+        + registry_findings(con, AS_OF)
     )
 
 
@@ -71,3 +75,23 @@ def test_power_readings_times_a_thousand_for_the_last_month_are_an_error_naming_
     assert all(f.grade is Grade.ERROR for f in first[:2]), [f.sentence for f in first]
     named = {f.subject for f in first}
     assert named & {"sensor_readings", "sensor_readings channel=power_w"}, [f.sentence for f in first]
+
+
+def test_one_districts_dong_codes_replaced_is_a_warning_naming_the_district(
+    clean: Path, tmp_path: Path
+) -> None:
+    """As an effective-dated registry says it: each open row of the district closes on the day of
+    the change, and a row with the new code opens that day."""
+    delivery = _changed(clean, tmp_path)
+    registry = pd.read_parquet(delivery / "households.parquet")
+    district = registry["gu"].value_counts().index[0]
+    change = pd.Timestamp("2026-08-01").date()  # the registry's dates are dates
+    open_rows = (registry["gu"] == district) & registry["valid_to"].isna() & (registry["valid_from"] < change)
+    recoded = registry[open_rows].assign(
+        valid_from=change, dong_code=lambda rows: "9" + rows["dong_code"].str[1:]
+    )
+    registry.loc[open_rows, "valid_to"] = change
+    pd.concat([registry, recoded], ignore_index=True).to_parquet(delivery / "households.parquet")
+    first = _findings(delivery)[:3]
+    assert [f.subject for f in first] == [f"district {district}"], [f.sentence for f in first]
+    assert first[0].grade is Grade.WARNING and "re-coded" in first[0].sentence
