@@ -59,6 +59,11 @@ COMMANDS: dict[str, Stage] = {
         "promote",
         "Move the `champion` alias to a version only if the survey shows it passes the gates; record the decision.",
     ),
+    "health": Stage(
+        "anbu.commands.health",
+        "health",
+        "Check a round's deliveries, features and served risks against the champion's training rounds; exit 1 on an error.",
+    ),
     "score": Stage(
         "anbu.commands.serving",
         "score",

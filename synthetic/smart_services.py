@@ -103,7 +103,9 @@ def enrol(households: pd.DataFrame, period: Period, rng: np.random.Generator) ->
     chosen = np.flatnonzero(rng.random(len(households)) < p)
     n = len(chosen)
     first = period.start - pd.Timedelta(days=365)
-    span = (period.delivered_on - pd.Timedelta(days=60) - first).days
+    # Up to the delivery's last day: a programme enrols every month, and a delivery whose
+    # enrolments stop two months before its end reads to `anbu health` as a source gone quiet.
+    span = (period.delivered_on - first).days
     enrolled_on = first + pd.to_timedelta(rng.integers(0, span, n), unit="D")
     ends = rng.random(n) < 0.12
     end_days = rng.integers(30, 400, n)

@@ -35,13 +35,10 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import os
 import re
 import secrets
 import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -49,7 +46,6 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,7 +53,7 @@ from training.config import ConfigError
 from training.figures import key as figure_key
 from training.model_card import CARD, with_decisions
 from training.promotion_gates import Override
-from training.tracking import MODEL_NAME, StoreUnavailable, configure, require_store
+from training.tracking import MODEL_NAME, StoreUnavailable, configure, require_store, without_progress_bar
 
 
 class Verdict(StrEnum):
@@ -369,7 +365,7 @@ def refresh_card(client: MlflowClient, run_id: str, records: list[DecisionRecord
     try:
         if CARD not in {artifact.path for artifact in client.list_artifacts(run_id)}:
             return
-        with tempfile.TemporaryDirectory() as folder, _without_progress_bar():
+        with tempfile.TemporaryDirectory() as folder, without_progress_bar():
             card = Path(download_artifacts(run_id=run_id, artifact_path=CARD, dst_path=folder))
             card.write_text(with_decisions(card.read_text(encoding="utf-8"), records), encoding="utf-8")
             client.log_artifact(run_id, str(card))
@@ -379,19 +375,3 @@ def refresh_card(client: MlflowClient, run_id: str, records: list[DecisionRecord
             f"{run_id} could not be rewritten ({error}); `anbu promote --history` shows every decision",
             stacklevel=2,
         )
-
-
-@contextmanager
-def _without_progress_bar() -> Iterator[None]:
-    """MLflow draws a progress bar for every download, even of one small card, into the middle of
-    what `anbu promote` prints; it reads the setting at each download, so it is off only here."""
-    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
-    before = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before

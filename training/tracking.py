@@ -8,10 +8,13 @@ By default the store is SQLite at `models/mlflow.db` with artifacts in `models/a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 from anbu.settings import Settings
 
@@ -91,3 +94,19 @@ def tracking_uri_without_creating() -> str:
     if configured:
         return configured
     return f"sqlite:///{(default_store_dir() / 'mlflow.db').resolve()}"
+
+
+@contextmanager
+def without_progress_bar() -> Iterator[None]:
+    """MLflow draws a progress bar for every download, even of one small card, into the middle of
+    what a command prints (`anbu promote`, `anbu health`); it reads the setting at each download, so it is off only here."""
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from anbu.settings import Settings
+from features.health.reference import REFERENCE_ARTIFACT, Reference
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
 from synthetic.truth import round_truth
 from training.baselines import logistic_pipeline, todays_rule_score
@@ -242,6 +243,9 @@ def train_experiment(
                 }
             )
         scores = score_test_round(config, rounds, candidate, known_window_days)
+        # What this model learnt from, for `anbu health` to hold every later round against.
+        reference = Reference.of(rounds.train, candidate.features, rounds.test, scores["model"])
+        mlflow.log_text(reference.text(), REFERENCE_ARTIFACT)
         evaluated = config.evaluation
         evaluation = evaluate_test_round(
             rounds.test,

@@ -63,14 +63,25 @@ def score(
     block_rows: int = typer.Option(
         100_000, "--block-rows", min=1, help="Households per block (DuckDB engine): memory and resume unit."
     ),
+    accept_health: str = typer.Option(
+        None,
+        "--accept-health",
+        help="Score a round whose health check found an error anyway, for this reason (recorded with --by).",
+    ),
+    by: str = typer.Option(None, "--by", help="With --accept-health: who accepts the round's errors."),
 ) -> None:
     """Score every household of a round with the champion: risk, rank, percentile, band, reasons.
+
+    The round is first held against the champion's training rounds (`anbu health`, reused when it
+    already ran on these files): an error stops it until --accept-health REASON --by NAME, recorded
+    in the audit records; warnings are printed and kept in the round's manifest.
 
     Killed part-way (DuckDB engine), the same command continues from the finished blocks. A round
     is written once per model version and never rewritten; once a later round is scored, an
     earlier one is history and takes no new version."""
     from features.contract.delivery import ContractError
     from features.spark_engine import SparkEnvironmentMissing
+    from serving.health.gate import Acceptance, HealthCannotRun, RoundRefused, health_for_scoring
     from serving.scoring.champion import NoChampion, load_champion
     from serving.scoring.households import read_manifest
     from serving.scoring.rounds import RoundIsHistory, check_writable, score_round
@@ -78,9 +89,18 @@ def score(
     day = date_option(as_of)
     if engine not in ("duckdb", "spark"):
         fail(f"--engine {engine!r}: choose duckdb or spark")
+    if by is not None and accept_health is None:
+        fail("--by names who accepts a round's health errors: pass it with --accept-health REASON")
+    try:
+        acceptance = Acceptance(accept_health, by or "") if accept_health is not None else None
+    except ValueError as error:
+        fail(str(error))
     try:
         champion = load_champion()
         target = out or check_writable(data, day, champion.version)
+        records = open_records(command_settings(data)) if acceptance else None
+        health = health_for_scoring(data, day, champion, acceptance, records)
+        _print_health(health)
         console.print(
             f"Scoring the round of {day.date()} with isolation-risk v{champion.version} on {engine}"
         )
@@ -89,7 +109,7 @@ def score(
             from serving.scoring.spark import score_round_on_spark
 
             spark = spark_session(spark_master or None)
-            path = score_round_on_spark(spark, data, day, champion, target)
+            path = score_round_on_spark(spark, data, day, champion, target, health)
         elif engine == "duckdb":
             with block_progress(f"Features of {day.date()}, then blocks of households") as progress:
                 path = score_round(
@@ -99,8 +119,18 @@ def score(
                     target,
                     progress=progress,
                     block_rows=block_rows,
+                    health=health,
                 )
-    except (NoChampion, ContractError, RoundIsHistory, SparkEnvironmentMissing, ValueError) as error:
+    except RoundRefused as error:
+        fail(str(error), code=1)
+    except (
+        NoChampion,
+        ContractError,
+        RoundIsHistory,
+        SparkEnvironmentMissing,
+        HealthCannotRun,
+        ValueError,
+    ) as error:
         fail(str(error))
     manifest = read_manifest(path)
     bands = ", ".join(f"{band} {count:,}" for band, count in manifest["bands"].items())
@@ -108,6 +138,18 @@ def score(
         f"{manifest['households']:,} households scored with isolation-risk v{manifest['model_version']} "
         f"→ {path}\nBands: {bands}"
     )
+
+
+def _print_health(health: dict) -> None:
+    from rich.markup import escape
+
+    accepted = health.get("accepted")
+    for sentence in health.get("errors", []):
+        console.print(
+            f"[red]error, accepted by {escape(accepted['by'])}[/] {escape(sentence)}", soft_wrap=True
+        )
+    for sentence in health.get("warnings", []):
+        console.print(f"[yellow]warning[/] {escape(sentence)}", soft_wrap=True)
 
 
 LIST_OPTIONS = {
@@ -666,6 +708,31 @@ def records_corrections(
             f"{', '.join(households[:10])}{' …' if len(households) > 10 else ''}",
             markup=False,
             highlight=False,
+        )
+
+
+@records_app.command("accepted-health")
+def records_accepted_health(
+    data: Path = typer.Option(..., "--data", help="Data directory whose records to read."),
+) -> None:
+    """Every round scored although its health check found an error: when, who, why, which errors."""
+    import json
+
+    audit = open_records(command_settings(data), recorded=True).table("audit")
+    accepted = audit[audit["endpoint"] == "score.accept_health"]
+    if accepted.empty:
+        console.print("No round was scored over a health error.")
+        return
+    for row in accepted.itertuples(index=False):
+        detail = json.loads(row.detail or "{}")
+        errors = detail.get("errors", [])
+        console.print(
+            f"{row.at}  {row.caller} accepted the round {detail.get('round', '?')} (isolation-risk "
+            f"v{detail.get('model_version', '?')}) over {len(errors)} error(s): “{detail.get('reason', '')}”"
+            + "".join(f"\n  - {sentence}" for sentence in errors),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 

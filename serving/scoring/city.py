@@ -102,9 +102,10 @@ def score_city(
     out: Path,
     block_rows: int = BLOCK_ROWS,
     progress: Progress | None = None,
+    health: dict | None = None,
 ) -> Path:
     """Score and explain every household registered on `as_of`; write `out` (Parquet, with the
-    manifest in its metadata and beside it)."""
+    manifest in its metadata and beside it; `health`, what the round's health check said, in it)."""
     data_dir, out, as_of = Path(data_dir), Path(out), pd.Timestamp(as_of).normalize()
     report = ensure_validated(data_dir)
     inputs = input_digests(report)
@@ -138,20 +139,25 @@ def score_city(
     if scored_rows != households:
         raise RuntimeError(f"{run.work}: parts hold {scored_rows:,} households, the round {households:,}")
 
-    written = _assemble(run, parts, as_of, champion, inputs)
+    written = _assemble(run, parts, as_of, champion, inputs, health)
     shutil.rmtree(run.work, ignore_errors=True)
     return written
 
 
 def _assemble(
-    run: CityRun, parts: list[Path], as_of: pd.Timestamp, champion: Champion, inputs: dict[str, str]
+    run: CityRun,
+    parts: list[Path],
+    as_of: pd.Timestamp,
+    champion: Champion,
+    inputs: dict[str, str],
+    health: dict | None = None,
 ) -> Path:
     """Rank the city from the parts' risks, then copy the parts into the output block by block."""
     key = pa.concat_tables(pq.read_table(p, columns=["household_id", "risk", "band"]) for p in parts)
     risk = key["risk"].to_numpy()
     rank, percentile = city_ranks(key["household_id"].to_numpy(zero_copy_only=False), risk)
     bands = pd.Series(key["band"].to_numpy(zero_copy_only=False)).value_counts().to_dict()
-    manifest = ScoreManifest.of(as_of, champion, bands, inputs)
+    manifest = ScoreManifest.of(as_of, champion, bands, inputs, health)
     del key
     text = manifest.text()
     schema = None

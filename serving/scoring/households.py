@@ -10,7 +10,7 @@ between two runs on the same data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,10 +142,18 @@ class ScoreManifest:
     households: int
     bands: dict[str, int]
     input_sha256: dict[str, str]
+    health: dict = field(default_factory=dict)
+    """What the round's health check said (serving/health/gate.py): verdict, warnings, errors and
+    who accepted them; empty for a round scored without one."""
 
     @classmethod
     def of(
-        cls, as_of: pd.Timestamp, champion: Champion, bands: dict[str, int], inputs: dict[str, str]
+        cls,
+        as_of: pd.Timestamp,
+        champion: Champion,
+        bands: dict[str, int],
+        inputs: dict[str, str],
+        health: dict | None = None,
     ) -> ScoreManifest:
         """What a scored round was made from: round, model, band counts, input files' SHA-256."""
         return cls(
@@ -155,6 +163,7 @@ class ScoreManifest:
             households=sum(bands.values()),
             bands={band: int(count) for band, count in sorted(bands.items())},
             input_sha256=inputs,
+            health=dict(health or {}),
         )
 
     def text(self) -> str:

@@ -284,6 +284,7 @@ def score_round(
     out: Path | None = None,
     progress: Progress | None = None,
     block_rows: int | None = None,
+    health: dict | None = None,
 ) -> Path:
     """Build the round's features, score and explain every household, write the result (streamed
     and resumable: serving/scoring/city.py). Without `out`, into the round's store, refusing to
@@ -292,5 +293,11 @@ def score_round(
 
     target = out or check_writable(data_dir, as_of, champion.version)
     return score_city(
-        data_dir, as_of, champion, target, block_rows=block_rows or BLOCK_ROWS, progress=progress
+        data_dir,
+        as_of,
+        champion,
+        target,
+        block_rows=block_rows or BLOCK_ROWS,
+        progress=progress,
+        health=health,
     )

@@ -85,7 +85,9 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
     return ranked.select(*SCORE_COLUMNS)
 
 
-def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path) -> Path:
+def score_round_on_spark(
+    spark, data_dir: Path, as_of: pd.Timestamp, champion: Champion, out: Path, health: dict | None = None
+) -> Path:
     """`anbu score --engine spark`: features and scores on Spark, written as a Parquet dataset at
     `out` (part files in a folder) with the manifest beside it, as the single-machine path does."""
     from anbu.data_folder import written_whole
@@ -102,5 +104,5 @@ def score_round_on_spark(spark, data_dir: Path, as_of: pd.Timestamp, champion: C
         SCORE_SCHEMA.check_file(temporary)
     written = spark.read.parquet(str(out))
     bands = {row["band"]: row["count"] for row in written.groupBy("band").count().collect()}
-    ScoreManifest.of(as_of, champion, bands, input_digests(report)).write_beside(Path(out))
+    ScoreManifest.of(as_of, champion, bands, input_digests(report), health).write_beside(Path(out))
     return Path(out)

@@ -1,0 +1,93 @@
+"""The round-health check as the commands use it: run and keep it, and stop a round that has an
+error until someone with a name and a reason accepts it (recorded like a promotion override)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract.delivery import ContractError, ensure_validated
+from serving.health.report import log_health, read_health, write_health
+from serving.health.round import HealthCannotRun, RoundHealth, check_round
+from serving.scoring.champion import Champion, NoChampion, load_champion
+from serving.scoring.households import input_digests
+
+__all__ = ["Acceptance", "HealthCannotRun", "RoundRefused", "health_for_scoring", "run_health"]
+
+
+class RoundRefused(Exception):
+    """The round has an error finding and nobody has accepted it."""
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    reason: str
+    by: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("--accept-health needs a reason: what was checked, and why the round may go out")
+        if not self.by.strip():
+            raise ValueError("--accept-health needs --by: who accepts the round's errors")
+
+
+def run_health(
+    data_dir: Path, as_of: pd.Timestamp, champion: Champion | None = None
+) -> tuple[RoundHealth, Path]:
+    """Check the round, write health.json and the report, log them beside the champion's run."""
+    try:
+        champion = champion or load_champion()
+        health = check_round(data_dir, as_of, champion)
+    except (NoChampion, ContractError) as error:
+        raise HealthCannotRun(str(error)) from None
+    folder = write_health(health, data_dir)
+    log_health(folder, health)
+    return health, folder
+
+
+def health_for_scoring(
+    data_dir: Path, as_of: pd.Timestamp, champion: Champion, acceptance: Acceptance | None, records=None
+) -> dict[str, object]:
+    """What the round's manifest says of its health. The check already written for this round, this
+    model and these delivered files is reused; otherwise it runs now. Errors stop the round unless
+    accepted; an acceptance is recorded in the audit records (who, why, which findings)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    kept = read_health(data_dir, as_of)
+    inputs = input_digests(ensure_validated(data_dir))
+    if not (kept and kept.get("model_version") == champion.version and kept.get("inputs") == inputs):
+        run_health(data_dir, as_of, champion)
+        kept = read_health(data_dir, as_of) or {}
+    findings = kept.get("findings", [])
+    errors = [f["sentence"] for f in findings if f["grade"] == "error"]
+    warnings = [f["sentence"] for f in findings if f["grade"] == "warning"]
+    summary: dict[str, object] = {
+        "verdict": kept.get("verdict", "clean"),
+        "checked_at": kept.get("checked_at", ""),
+        "errors": errors,
+        "warnings": warnings,
+    }
+    if errors and acceptance is None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise RoundRefused(
+            f"round {as_of.date()} has an error in its health check: {errors[0]}{more}. Read "
+            f"{data_dir}/_health/{as_of.date()}/report.html; to score it anyway, pass "
+            "--accept-health REASON --by NAME (recorded)"
+        )
+    if errors and acceptance is not None:
+        if records is not None:
+            records.audit(
+                acceptance.by,
+                "operator",
+                "score.accept_health",
+                [],
+                {
+                    "round": str(as_of.date()),
+                    "model_version": champion.version,
+                    "reason": acceptance.reason,
+                    "errors": errors,
+                },
+            )
+        summary["accepted"] = {"by": acceptance.by, "reason": acceptance.reason}
+    return summary

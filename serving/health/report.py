@@ -1,0 +1,201 @@
+"""What a round-health check found, written where its readers look: `health.json` for `anbu score`
+and the service, a page with the shifted histograms for people (they would rather see a
+distribution move than read its index), both kept in DIR/_health/<as-of>/ and logged to MLflow
+under the champion's run as `health/<as-of>/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from features.health.drift import PSI_WARNING, FeatureShift  # noqa: E402
+from serving.health.round import RoundHealth  # noqa: E402
+
+HEALTH_DIR = "_health"
+HEALTH_FILE = "health.json"
+REPORT_FILE = "report.html"
+CHARTED = 8
+"""The features drawn: the most shifted ones (the table lists them all)."""
+
+
+def health_dir(data_dir: Path, as_of) -> Path:
+    return Path(data_dir) / HEALTH_DIR / str(getattr(as_of, "date", lambda: as_of)())
+
+
+def verdict(health: RoundHealth) -> str:
+    if health.errors:
+        return "errors"
+    return "warnings" if health.warnings else "clean"
+
+
+def health_json(health: RoundHealth) -> dict[str, object]:
+    return {
+        "as_of": str(health.as_of.date()),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_version": health.model_version,
+        "model_run_id": health.model_run_id,
+        "training_rounds": health.reference.rounds,
+        "test_round": health.reference.test_round,
+        "inputs": health.inputs,
+        "households": health.households,
+        "verdict": verdict(health),
+        "errors": len(health.errors),
+        "warnings": len(health.warnings),
+        "findings": [f.as_json() for f in health.findings],
+        "features": [_shift_row(s) for s in sorted(health.shifts, key=lambda s: -s.psi)],
+        "served_risk": _shift_row(health.risk),
+        "top_households": health.top_households,
+        "districts": [
+            {
+                "district": d.district,
+                "reference_share": d.reference,
+                "share": d.now,
+                "households": d.households,
+            }
+            for d in health.districts
+        ],
+    }
+
+
+def _shift_row(shift: FeatureShift) -> dict[str, object]:
+    return {
+        "feature": shift.reference.feature,
+        "psi": round(shift.psi, 4),
+        "missing_share": round(shift.missing_share, 4),
+        "reference_missing_share": round(shift.reference.missing_share, 4),
+    }
+
+
+def write_health(health: RoundHealth, data_dir: Path) -> Path:
+    """Both files, replaced whole: a reader never sees one check's JSON beside another's page."""
+    target = health_dir(data_dir, health.as_of)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        (staging / HEALTH_FILE).write_text(
+            json.dumps(health_json(health), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        (staging / REPORT_FILE).write_text(report_page(health), encoding="utf-8")
+        old = target.with_name(f".{target.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def log_health(folder: Path, health: RoundHealth) -> None:
+    """Beside the round in MLflow: the champion's run keeps every round it was held against."""
+    from training.tracking import configure
+
+    configure().log_artifacts(health.model_run_id, str(folder), f"health/{health.as_of.date()}")
+
+
+def read_health(data_dir: Path, as_of) -> dict | None:
+    path = health_dir(data_dir, as_of) / HEALTH_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def report_page(health: RoundHealth) -> str:
+    """One self-contained HTML page (charts inline): it opens from a file, offline."""
+    e = html.escape
+    rows = (
+        "".join(
+            f"<tr class='{f.grade}'><td>{e(str(f.grade))}</td><td>{e(f.subject)}</td><td>{e(f.sentence)}</td></tr>"
+            for f in health.findings
+        )
+        or "<tr><td colspan=3>No finding: the round looks like what the model learnt from.</td></tr>"
+    )
+    shifted = sorted(health.shifts, key=lambda s: -s.psi)
+    table = "".join(
+        f"<tr><td>{e(s.reference.feature)}</td><td>{s.psi:.3f}</td>"
+        f"<td>{s.reference.missing_share:.1%}</td><td>{s.missing_share:.1%}</td></tr>"
+        for s in shifted
+    )
+    charts = "".join(
+        f"<figure><img alt='{e(s.reference.feature)}' src='data:image/png;base64,{_chart(s)}'></figure>"
+        for s in [health.risk, *shifted[:CHARTED]]
+    )
+    districts = "".join(
+        f"<tr><td>{e(d.district)}</td><td>{d.reference:.1%}</td><td>{d.now:.1%}</td><td>{d.households:,}</td></tr>"
+        for d in sorted(health.districts, key=lambda d: -abs(d.now - d.reference))
+    )
+    return f"""<!doctype html>
+<html lang="ko"><head><meta charset="utf-8"><title>Round health {health.as_of.date()}</title>
+<style>
+body {{ font-family: 'Noto Sans CJK KR', sans-serif; margin: 2em; max-width: 72em; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: .25em .6em; text-align: left; }}
+tr.error td {{ background: #fde2e1; }} tr.warning td {{ background: #fff4d6; }}
+figure {{ display: inline-block; margin: .5em; }} img {{ width: 26em; }}
+</style></head><body>
+<h1>Round health, {health.as_of.date()}: {verdict(health)}</h1>
+<p>{health.households:,} households held against isolation-risk v{e(health.model_version)}, trained on the
+rounds {e(", ".join(health.reference.rounds))} (test round {e(health.reference.test_round)}).
+{len(health.errors)} errors, {len(health.warnings)} warnings. A population stability index of
+{PSI_WARNING} or more is a major shift.</p>
+<h2>Findings</h2>
+<table><tr><th>grade</th><th>about</th><th>what</th></tr>{rows}</table>
+<h2>Served risk and the most shifted features</h2>
+{charts}
+<h2>Each district's share of the top 1 % ({health.top_households:,} households)</h2>
+<table><tr><th>district</th><th>test round</th><th>this round</th><th>households</th></tr>{districts}</table>
+<h2>Every feature</h2>
+<table><tr><th>feature</th><th>PSI</th><th>missing, trained on</th><th>missing, this round</th></tr>{table}</table>
+</body></html>
+"""
+
+
+def _chart(shift: FeatureShift) -> str:
+    """The reference's bins beside the round's, missing values as their own bar."""
+    reference, now = shift.reference, shift
+    labels = _bin_labels(reference.cuts, reference.discrete) + ["missing"]
+    before = [s * (1 - reference.missing_share) for s in reference.shares] + [reference.missing_share]
+    after = [s * (1 - now.missing_share) for s in now.shares] + [now.missing_share]
+    x = np.arange(len(labels))
+    figure, axes = plt.subplots(figsize=(6, 3))
+    axes.bar(x - 0.2, before, width=0.4, label="trained on", color="#9aa5b1")
+    axes.bar(x + 0.2, after, width=0.4, label="this round", color="#d9480f")
+    axes.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
+    axes.set_ylabel("share of households")
+    axes.set_title(f"{reference.feature}  (PSI {shift.psi:.2f})", fontsize=9)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bin_labels(cuts: list[float], discrete: bool) -> list[str]:
+    if discrete:
+        return [f"{c:g}" for c in cuts] + ["other"]
+    if not cuts:
+        return ["all"]
+    return (
+        [f"≤ {cuts[0]:.3g}"]
+        + [f"{a:.3g}–{b:.3g}" for a, b in zip(cuts, cuts[1:], strict=False)]
+        + [f"> {cuts[-1]:.3g}"]
+    )
