@@ -212,14 +212,12 @@ def rank(
         if refusal.code == "round_not_scored":
             fail(unscored)
         fail(LIST_OPTIONS.get(refusal.field, refusal.field) + refusal.message.removeprefix(refusal.field))
-    title = (
-        f"{gu}{' ' + dong if dong else ''} · {day.date()} · {len(listed.rows)}가구 "
-        f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity})"
-    )
+    from serving.lists.exports import list_title, to_csv, to_xlsx
+
+    title = list_title(listed, gu, dong, capacity)
     if output_format == "table":
         _print_table(listed, title)
         return
-    from serving.lists.exports import to_csv, to_xlsx
 
     target = out or settings.folder.list_file(day, gu, dong, output_format)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -195,6 +195,15 @@ class ExcludedHousehold(BaseModel):
     since_round: str = Field(description="The round it was recorded for; it stands until withdrawn.")
 
 
+class ExpectedFindsOut(BaseModel):
+    households: int
+    expected: float = Field(description="The sum of the listed households' calibrated risks.")
+    low: int = Field(description="The 90 % range of the number a visit to each will find, lowest.")
+    high: int
+    sentence_ko: str
+    sentence_en: str
+
+
 class RankResponse(BaseModel):
     model_version: str
     round_date: str
@@ -207,6 +216,9 @@ class RankResponse(BaseModel):
     households_in_area: int
     known_in_area: int = Field(description="Households of the area on the re-check side (known).")
     known_window_days: int
+    expected_finds: ExpectedFindsOut = Field(
+        description="What the list's calibrated risks expect its visits to find (isolated or at risk)."
+    )
     households: list[ListedHousehold]
     left_the_list: list[LeftHousehold]
     excluded: list[ExcludedHousehold] = Field(
@@ -221,6 +233,31 @@ class KeyDistrict(BaseModel):
     whole_district: bool = Field(description="Whether the key may ask for the district's whole list.")
 
 
+class RoundHealthOut(BaseModel):
+    verdict: str = Field(
+        description="clean, warnings or errors (`anbu health` when the round was scored); empty: not checked."
+    )
+    warnings: list[str]
+    errors: list[str] = Field(
+        description="Errors someone accepted to score the round anyway (accepted_by, accepted_reason)."
+    )
+    accepted_by: str | None = None
+    accepted_reason: str | None = None
+    checked_at: str = ""
+
+    @classmethod
+    def of(cls, health: dict) -> RoundHealthOut:
+        accepted = health.get("accepted") or {}
+        return cls(
+            verdict=str(health.get("verdict", "")),
+            warnings=[str(s) for s in health.get("warnings", [])],
+            errors=[str(s) for s in health.get("errors", [])],
+            accepted_by=accepted.get("by"),
+            accepted_reason=accepted.get("reason"),
+            checked_at=str(health.get("checked_at", "")),
+        )
+
+
 class KeyScopeResponse(BaseModel):
     name: str
     role: str
@@ -233,6 +270,7 @@ class KeyScopeResponse(BaseModel):
         description="The rounds a list can be read for, newest first: the served one, then earlier ones as "
         "planners saw them."
     )
+    round_health: RoundHealthOut = Field(description="What the served round's health check said.")
 
 
 class VisitOutcomeIn(_Body):
@@ -280,3 +318,4 @@ class ModelResponse(BaseModel):
     """How this version became the champion: decision, reasons, when, compared with what, and for
     an override who made it and why."""
     features: list[dict[str, str | None]]
+    round_health: RoundHealthOut = Field(description="What the served round's health check said.")

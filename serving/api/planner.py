@@ -53,7 +53,7 @@ def planner_app() -> FastAPI:
         as_of: dt.date | None,
         kind: str,
     ):
-        from serving.lists.exports import to_csv, to_xlsx
+        from serving.lists.exports import list_title, to_csv, to_xlsx
 
         service = request.app.state.service
         caller = request.scope["state"]["caller"]
@@ -80,9 +80,7 @@ def planner_app() -> FastAPI:
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": disposition},
             )
-        title = (
-            f"{gu}{' ' + dong if dong else ''} · {day.date()} · 정원 {capacity} (재확인 {recheck_capacity})"
-        )
+        title = list_title(listed, gu, dong, capacity)
         return Response(to_xlsx(listed, title), media_type=XLSX, headers={"Content-Disposition": disposition})
 
     @web.get(

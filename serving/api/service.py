@@ -30,6 +30,7 @@ from serving.api.bento import bento_model_tag, load_bento_champion
 from serving.api.models import (
     LARGEST_LIST,
     ExcludedHousehold,
+    ExpectedFindsOut,
     HouseholdScore,
     KeyDistrict,
     KeyScopeResponse,
@@ -41,6 +42,7 @@ from serving.api.models import (
     RankRequest,
     RankResponse,
     ReasonOut,
+    RoundHealthOut,
     ScoreFeaturesRequest,
     ScoreFeaturesResponse,
     ScoreRequest,
@@ -357,6 +359,7 @@ class Anbu:
             routes=list(caller.routes),
             round_served=str(self.as_of.date()),
             rounds=sorted(self.rounds.scored_dates(), reverse=True),
+            round_health=RoundHealthOut.of(self.rounds.served.health),
         )
 
     @bentoml.api
@@ -384,6 +387,7 @@ class Anbu:
                 }
                 for f in self.champion.features
             ],
+            round_health=RoundHealthOut.of(self.rounds.served.health),
         )
 
     @bentoml.api
@@ -459,6 +463,14 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
         households_in_area=listed.households_in_area,
         known_in_area=listed.known_in_area,
         known_window_days=listed.known_window_days,
+        expected_finds=ExpectedFindsOut(
+            households=listed.expected.households,
+            expected=round(listed.expected.expected, 2),
+            low=listed.expected.low,
+            high=listed.expected.high,
+            sentence_ko=listed.expected.sentence_ko,
+            sentence_en=listed.expected.sentence_en,
+        ),
         households=[
             ListedHousehold(
                 on_list=row["list"],

@@ -103,6 +103,16 @@ def _append_row(sheet: Worksheet, values: list) -> None:
             write_text_cell(sheet.cell(row=row, column=column))
 
 
+def list_title(listed: OutreachList, gu: str, dong: str | None, capacity: int) -> str:
+    """The one line above a list, in the terminal and in the workbook: area, round, size, and what
+    its visits are expected to find."""
+    return (
+        f"{gu}{' ' + dong if dong else ''} · {listed.round_date} · {len(listed.rows)}가구 "
+        f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity}) · "
+        f"{listed.expected.sentence_ko}"
+    )
+
+
 def to_xlsx(listed: OutreachList, title: str) -> bytes:
     """The list as a workbook: every text cell a string cell, the title too, so none is a formula."""
     frame = planner_frame(listed)

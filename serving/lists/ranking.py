@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.output_schema import OutputSchema
+from serving.lists.expected import ExpectedFinds, expected_finds
 from serving.records.known import KnownHouseholds
 from serving.records.store import Override
 from serving.scoring.households import BAND_KO
@@ -81,6 +82,11 @@ class OutreachList:
 
     def of(self, kind: str) -> pd.DataFrame:
         return self.rows[self.rows["list"] == kind]
+
+    @property
+    def expected(self) -> ExpectedFinds:
+        """What the list's calibrated risks expect its visits to find, with a 90 % range."""
+        return expected_finds(self.rows["risk"].to_numpy(dtype="float64"))
 
 
 def _area(scored: pd.DataFrame, gu: str, dong: str | None) -> pd.DataFrame:

@@ -53,6 +53,17 @@ class LoadedRound:
     def model_version(self) -> str:
         return self.scored.model_version
 
+    @functools.cached_property
+    def health(self) -> dict:
+        """What the round's health check said when it was scored (its manifest; empty for a round
+        scored before the check existed)."""
+        from serving.scoring.households import read_manifest
+
+        try:
+            return dict(read_manifest(self.scored.path).get("health") or {})
+        except (OSError, ValueError):
+            return {}
+
     def rows(self, household_ids: list[str], columns: list[str]) -> list[dict]:
         """The rows of these households (each must be in the round), in the order asked.
 

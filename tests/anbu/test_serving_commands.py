@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from serving.lists.expected import expected_finds
 from serving.records.store import Records
 from serving.scoring.households import read_manifest
 from serving.scoring.rounds import scores_path
@@ -58,6 +59,10 @@ def test_rank_prints_the_list_and_writes_csv_and_xlsx(models_env, tmp_path, monk
     runner.invoke(app, [*args, "--format", "xlsx", "--out", str(tmp_path / "list.xlsx")])
     sheet = load_workbook(io.BytesIO((tmp_path / "list.xlsx").read_bytes())).active
     assert (sheet["A3"].value, sheet["C3"].value) == ("발굴", top.iloc[0])
+    # What the list's risks expect its visits to find, above the list in the terminal and the workbook.
+    expected = expected_finds(district[district["household_id"].isin(top)]["risk"].to_numpy())
+    assert expected.sentence_ko in sheet["A1"].value
+    assert f"이번 목록 6가구 중 약 {expected.expected:.0f}가구에서" in " ".join(printed.output.split())
     Records(tmp_path / "records.sqlite").record_overrides(
         [{"household_id": top.iloc[0], "action": "exclude", "reason": "입원 중"}], ROUND.date(), "test"
     )

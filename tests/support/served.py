@@ -56,6 +56,7 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
+    from serving.health.gate import health_for_scoring
     from serving.scoring.champion import load_champion
     from serving.scoring.rounds import score_round
 
@@ -73,7 +74,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
         assert decision.promote, decision.reasons
         champion = load_champion()
         score_round(data, PREVIOUS, champion)
-        score_round(data, ROUND, champion)
+        # The served round goes through the health gate, as `anbu score` takes it.
+        score_round(data, ROUND, champion, health=health_for_scoring(data, ROUND, champion, None))
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # set_tracking_uri exported it; keep tests independent
     return Served(data, store, champion.version)
 

@@ -55,6 +55,7 @@ def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(ser
     summary = browser.find_element(By.ID, "summary").text
     assert "기준" in summary and f"발굴 5 / 재확인 {known}" in summary
     assert "이미 발견된 가구" in summary and "(최근 12개월)" in summary
+    assert "가구에서 고립·위험 발견 예상 (90 % 범위" in browser.find_element(By.ID, "expected").text
     ARTIFACTS.mkdir(exist_ok=True)
     size = browser.get_window_size()
     browser.set_window_size(1400, 1950)  # both lists in the picture (README: docs/planner.png)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from serving.scoring.households import read_manifest
 from serving.scoring.rounds import scores_path
 from tests.support.served import ROUND, found_within_a_year
 
@@ -111,6 +112,10 @@ def test_rank_gives_the_discovery_list_of_households_no_recent_visit_found(serve
     assert body["previous_round"] == "2026-06-30"
     assert all(h["change"] in {"new", "risen", "fallen", "steady"} for h in body["households"])
     assert all(1 <= len(h["reasons"]) <= 4 for h in body["households"])
+    finds = body["expected_finds"]
+    assert finds["households"] == 10
+    assert finds["expected"] == pytest.approx(sum(h["risk"] for h in body["households"]), abs=0.01)
+    assert finds["low"] <= finds["expected"] <= finds["high"] and "발견 예상" in finds["sentence_ko"]
     audit = _audit(server)
     assert audit["endpoint"].iloc[-1] == "rank" and audit["role"].iloc[-1] == "planner"
 
@@ -240,6 +245,12 @@ def test_model_health_metrics_and_page(server) -> None:
     assert model["training_window"]["test_round"] == "2026-07-31"
     assert "model_truth_precision_at_capacity" in model["metrics"]
     assert "model_survey_ece_low" in model["metrics"]
+    # what the served round's health check said when it was scored, from the round's manifest
+    kept = read_manifest(scores_path(server.served.data, ROUND, server.served.version))["health"]
+    assert model["round_health"]["verdict"] == kept["verdict"] in {"clean", "warnings"}
+    assert model["round_health"]["warnings"] == kept["warnings"] and model["round_health"]["errors"] == []
+    scope = server.post("/key_scope", {}, role="planner").json()
+    assert scope["round_health"] == model["round_health"]
     # how it became the champion: the gates' reasons, and who overrode them and why if anyone did
     promotion = model["promotion"]
     assert promotion["basis"] == "survey" and promotion["reasons"]
