@@ -144,8 +144,10 @@ def test_a_household_marked_in_care_moves_to_the_recheck_side_until_the_mark_end
     mark = {"household_id": top, "action": "in_care", "reason": "주 1회 안부 전화"}
     recorded = server.post("/outcomes", {"request": {"overrides": [mark]}}, role="planner")
     assert recorded.status_code == 200 and recorded.json()["recorded_overrides"] == 1
+    # Room on the re-check side for every known household of the district, the marked one among them
+    known = first["known_in_area"] + 1
     marked = server.post(
-        "/rank", {"request": {"gu": gu, "capacity": 5, "recheck_capacity": 1}}, role="planner"
+        "/rank", {"request": {"gu": gu, "capacity": 5 + known, "recheck_capacity": known}}, role="planner"
     )
     rows = {h["household_id"]: h for h in marked.json()["households"]}
     assert rows[top]["on_list"] == "recheck" and "marked in care by test-planner" in rows[top]["list_why_en"]
