@@ -62,7 +62,7 @@ COMMANDS: dict[str, Stage] = {
     "health": Stage(
         "anbu.commands.health",
         "health",
-        "Check a round's deliveries, features and served risks against the champion's training rounds; exit 1 on an error.",
+        "Check a round's deliveries, features and served risks against the champion's training rounds.",
     ),
     "score": Stage(
         "anbu.commands.serving",

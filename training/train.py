@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +22,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from anbu.settings import Settings
+from features.contract.delivery import ensure_validated
+from features.health.delivery import delivery_findings
+from features.health.findings import Finding
 from features.health.reference import REFERENCE_ARTIFACT, Reference
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
 from synthetic.truth import round_truth
@@ -50,6 +53,9 @@ class TrainingResult:
     model_version: str
     figures: Figures
     """The test round's figures as logged to the run (read by what they are)."""
+    round_findings: dict[str, list[Finding]] = field(default_factory=dict)
+    """What the delivery checks of `anbu health` found on each round the model learnt from or was
+    judged on (features/health/delivery.py), by round; empty when not asked for."""
 
 
 def shuffled_labels(train: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -196,14 +202,19 @@ def train_experiment(
     config_path: Path,
     settings: Settings,
     truth_of_round: TruthOfRound | None = None,
+    check_rounds: bool = True,
 ) -> TrainingResult:
     """Run one experiment end to end and record it in MLflow. The city's settings say how long a
     finding keeps a household known, for the not-yet-known population
     and the discovery figures, as for the lists the model will serve. The truth figures come from
-    the delivery's `_truth/` unless a loop's judge gives them (`truth_of_round`)."""
+    the delivery's `_truth/` unless a loop's judge gives them (`truth_of_round`). With
+    `check_rounds`, each round's delivery is checked as `anbu health` checks it, and what it
+    found is logged (health/training_rounds.json) and returned: a model learns from what a
+    delivery was, broken months too."""
     known_window_days = settings.known_window_days
     configure()
     rounds = load_rounds(data_dir, config)
+    round_findings = training_round_findings(data_dir, config) if check_rounds else {}
     test_date = pd.Timestamp(config.rounds.test)
     judge = truth_of_round or partial(round_truth, data_dir)
     truth = judge(test_date, survey_days(data_dir, test_date))
@@ -246,6 +257,11 @@ def train_experiment(
         # What this model learnt from, for `anbu health` to hold every later round against.
         reference = Reference.of(rounds.train, candidate.features, rounds.test, scores["model"])
         mlflow.log_text(reference.text(), REFERENCE_ARTIFACT)
+        if check_rounds:
+            mlflow.log_dict(
+                {day: [f.as_json() for f in found] for day, found in round_findings.items()},
+                "health/training_rounds.json",
+            )
         evaluated = config.evaluation
         evaluation = evaluate_test_round(
             rounds.test,
@@ -312,4 +328,10 @@ def train_experiment(
         )
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    return TrainingResult(run.info.run_id, version, figures)
+    return TrainingResult(run.info.run_id, version, figures, round_findings)
+
+
+def training_round_findings(data_dir: Path, config: ExperimentConfig) -> dict[str, list[Finding]]:
+    validated = Path(ensure_validated(data_dir).out_dir)
+    days = dict.fromkeys([*config.rounds.train, config.rounds.validation, config.rounds.test])
+    return {str(pd.Timestamp(day).date()): delivery_findings(validated, pd.Timestamp(day)) for day in days}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from anbu.console import console, date_option, fail
+from anbu.console import command_settings, console, date_option, fail
 
 SHOWN = 10
 """Findings printed; the rest are in health.json and the report."""
@@ -21,14 +21,21 @@ def health(
     Writes DIR/_health/<as-of>/health.json and report.html and logs both to MLflow under the
     champion's run. Exit 0 when nothing stops the round (warnings are printed), 1 when an error
     was found (`anbu score` refuses the round until someone accepts it), 2 when it cannot run."""
+    from anbu.commands.serving import records_if_any
     from serving.health.gate import HealthCannotRun, run_health
 
     day = date_option(as_of)
     try:
-        health, folder = run_health(data, day)
+        health, folder = run_health(data, day, records=records_if_any(command_settings(data)))
     except HealthCannotRun as error:
         fail(str(error))
     print_findings(health.findings)
+    for realised in health.realised:
+        console.print(
+            f"Lists of {realised.round}: visits to {realised.visited:,} listed households found {realised.found:,}, "
+            f"expected {realised.expected.expected:,.1f} (90 % range {realised.expected.low:,}–{realised.expected.high:,})"
+            + ("" if realised.window_closed else ", window still open")
+        )
     console.print(
         f"Round {day.date()} against isolation-risk v{health.model_version}: {len(health.errors)} errors, "
         f"{len(health.warnings)} warnings → {folder}"

@@ -28,6 +28,15 @@ def open_records(settings, *, recorded: bool = False):
         fail(str(error).replace("--data DIR", f"--data {settings.data}"))
 
 
+def records_if_any(settings):
+    """The data directory's records when any were ever written (a server URL is taken as written):
+    what a reading command uses without creating an empty store."""
+    location = settings.records_location
+    if "://" not in location and not Path(location).is_file():
+        return None
+    return open_records(settings)
+
+
 @contextmanager
 def block_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar over scored blocks (rich; plain lines when not on a terminal)."""
@@ -98,7 +107,8 @@ def score(
     try:
         champion = load_champion()
         target = out or check_writable(data, day, champion.version)
-        records = open_records(command_settings(data)) if acceptance else None
+        settings = command_settings(data)
+        records = open_records(settings) if acceptance else records_if_any(settings)
         health = health_for_scoring(data, day, champion, acceptance, records)
         _print_health(health)
         console.print(

@@ -37,6 +37,26 @@ def train(
     )
     for line in summary_lines(result.figures):
         console.print(line)
+    _print_round_findings(result.round_findings)
+
+
+def _print_round_findings(round_findings) -> None:
+    """The training rounds' delivery checks: what the model learnt from, broken months too."""
+    from rich.markup import escape
+
+    found = {day: findings for day, findings in round_findings.items() if findings}
+    if not found:
+        if round_findings:
+            console.print(f"Delivery checks of the {len(round_findings)} rounds used: no finding")
+        return
+    console.print(
+        f"Delivery checks of the rounds used ({len(found)} of {len(round_findings)} with findings):"
+    )
+    colour = {"error": "red", "warning": "yellow"}
+    for day, findings in found.items():
+        for finding in findings:
+            grade = str(finding.grade)
+            console.print(f"  {day} [{colour[grade]}]{grade}[/] {escape(finding.sentence)}", soft_wrap=True)
 
 
 def summary_lines(figures: Figures) -> list[str]:

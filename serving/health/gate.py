@@ -34,12 +34,14 @@ class Acceptance:
 
 
 def run_health(
-    data_dir: Path, as_of: pd.Timestamp, champion: Champion | None = None
+    data_dir: Path, as_of: pd.Timestamp, champion: Champion | None = None, records=None
 ) -> tuple[RoundHealth, Path]:
-    """Check the round, write health.json and the report, log them beside the champion's run."""
+    """Check the round, write health.json and the report, log them beside the champion's run.
+    `records`: the data folder's records, whose recorded visit outcomes count beside the delivery's."""
+    recorded = records.table("visit_outcomes") if records is not None else None
     try:
         champion = champion or load_champion()
-        health = check_round(data_dir, as_of, champion)
+        health = check_round(data_dir, as_of, champion, recorded)
     except (NoChampion, ContractError) as error:
         raise HealthCannotRun(str(error)) from None
     folder = write_health(health, data_dir)
@@ -52,12 +54,13 @@ def health_for_scoring(
 ) -> dict[str, object]:
     """What the round's manifest says of its health. The check already written for this round, this
     model and these delivered files is reused; otherwise it runs now. Errors stop the round unless
-    accepted; an acceptance is recorded in the audit records (who, why, which findings)."""
+    accepted; an acceptance is recorded in the audit records (who, why, which findings). `records`
+    are read for the visits recorded through the service and written for an acceptance."""
     as_of = pd.Timestamp(as_of).normalize()
     kept = read_health(data_dir, as_of)
     inputs = input_digests(ensure_validated(data_dir))
     if not (kept and kept.get("model_version") == champion.version and kept.get("inputs") == inputs):
-        run_health(data_dir, as_of, champion)
+        run_health(data_dir, as_of, champion, records)
         kept = read_health(data_dir, as_of) or {}
     findings = kept.get("findings", [])
     errors = [f["sentence"] for f in findings if f["grade"] == "error"]

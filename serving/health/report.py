@@ -58,6 +58,7 @@ def health_json(health: RoundHealth) -> dict[str, object]:
         "findings": [f.as_json() for f in health.findings],
         "features": [_shift_row(s) for s in sorted(health.shifts, key=lambda s: -s.psi)],
         "served_risk": _shift_row(health.risk),
+        "realised": [r.as_json() for r in health.realised],
         "top_households": health.top_households,
         "districts": [
             {
@@ -138,6 +139,15 @@ def report_page(health: RoundHealth) -> str:
         f"<figure><img alt='{e(s.reference.feature)}' src='data:image/png;base64,{_chart(s)}'></figure>"
         for s in [health.risk, *shifted[:CHARTED]]
     )
+    realised = (
+        "".join(
+            f"<tr><td>{r.round}</td><td>v{e(r.model_version)}</td><td>{r.visited:,}</td><td>{r.found:,}</td>"
+            f"<td>{r.expected.expected:,.1f} ({r.expected.low:,}–{r.expected.high:,})</td>"
+            f"<td>{'closed' if r.window_closed else 'still open'}</td></tr>"
+            for r in health.realised
+        )
+        or "<tr><td colspan=6>No earlier scored round.</td></tr>"
+    )
     districts = "".join(
         f"<tr><td>{e(d.district)}</td><td>{d.reference:.1%}</td><td>{d.now:.1%}</td><td>{d.households:,}</td></tr>"
         for d in sorted(health.districts, key=lambda d: -abs(d.now - d.reference))
@@ -158,6 +168,9 @@ rounds {e(", ".join(health.reference.rounds))} (test round {e(health.reference.t
 {PSI_WARNING} or more is a major shift.</p>
 <h2>Findings</h2>
 <table><tr><th>grade</th><th>about</th><th>what</th></tr>{rows}</table>
+<h2>What list visits found after earlier rounds, against their risks</h2>
+<table><tr><th>round</th><th>model</th><th>households visited</th><th>found</th><th>expected (90 % range)</th>
+<th>90-day window</th></tr>{realised}</table>
 <h2>Served risk and the most shifted features</h2>
 {charts}
 <h2>Each district's share of the top 1 % ({health.top_households:,} households)</h2>

@@ -22,13 +22,12 @@ from mlflow.exceptions import MlflowException
 
 from features import catalogue
 from features.contract.delivery import ensure_validated
-from features.delivery_views import connect
+from features.health.delivery import delivery_findings
 from features.health.drift import FeatureShift, drift_findings, shift_of
 from features.health.findings import Finding, Grade, in_order
 from features.health.reference import REFERENCE_ARTIFACT, TOP_SHARE, Reference, top_shares
-from features.health.registry import registry_findings
-from features.health.volumes import level_findings, quarantine_findings, volume_findings
 from features.round_table import write_round
+from serving.health.realised import RealisedFinds, list_visits, realised_findings, realised_finds
 from serving.scoring.champion import Champion
 from serving.scoring.households import input_digests
 from training.tracking import without_progress_bar
@@ -67,6 +66,8 @@ class RoundHealth:
     top_households: int
     districts: list[DistrictShare]
     households: int
+    realised: list[RealisedFinds]
+    """What list visits after the earlier rounds found, against those rounds' risks."""
 
     @property
     def errors(self) -> list[Finding]:
@@ -103,7 +104,11 @@ def champion_reference(champion: Champion) -> Reference:
     return reference
 
 
-def check_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> RoundHealth:
+def check_round(
+    data_dir: Path, as_of: pd.Timestamp, champion: Champion, recorded_visits: pd.DataFrame | None = None
+) -> RoundHealth:
+    """`recorded_visits`: the visit outcomes recorded through the service (household_id,
+    visited_on, outcome), beside the delivery's own."""
     data_dir, as_of = Path(data_dir), pd.Timestamp(as_of).normalize()
     reference = champion_reference(champion)
     first = pd.Timestamp(reference.rounds[0])
@@ -114,13 +119,7 @@ def check_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> Roun
         )
     report = ensure_validated(data_dir)
     validated = Path(report.out_dir)
-    with connect(validated, memory_limit=FEATURE_MEMORY) as con:
-        findings = (
-            volume_findings(con, as_of)
-            + level_findings(con, as_of)
-            + quarantine_findings(validated, con, as_of)
-            + registry_findings(con, as_of)
-        )
+    findings = delivery_findings(validated, as_of)
     with tempfile.TemporaryDirectory(prefix="anbu-health-") as work:
         now = _RoundColumns.built(data_dir, as_of, Path(work) / "round.parquet", champion)
     if now.households == 0:
@@ -136,6 +135,8 @@ def check_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> Roun
     findings += drift_findings(shifts, family_of)
     findings += drift_findings([risk_shift], what="served")
     findings += district_findings(districts, top)
+    realised = realised_finds(data_dir, as_of, list_visits(recorded_visits))
+    findings += realised_findings(realised)
     return RoundHealth(
         as_of=as_of,
         model_version=champion.version,
@@ -148,6 +149,7 @@ def check_round(data_dir: Path, as_of: pd.Timestamp, champion: Champion) -> Roun
         top_households=top,
         districts=districts,
         households=now.households,
+        realised=realised,
     )
 
 

@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 
 from features.contract.delivery import validate_delivery
-from features.delivery_views import connect
-from features.health.findings import Finding, Grade, in_order
-from features.health.registry import registry_findings
-from features.health.volumes import level_findings, quarantine_findings, volume_findings
+from features.health.delivery import delivery_findings
+from features.health.findings import Finding, Grade
 from synthetic.generator import generate_city
 
 AS_OF = pd.Timestamp("2026-09-30")
@@ -22,14 +20,7 @@ LAST_MONTH = pd.Timestamp("2026-09-01")
 
 def _findings(delivery: Path) -> list[Finding]:
     validate_delivery(delivery)
-    validated = delivery / "_validated"
-    con = connect(validated, threads=1)
-    return in_order(
-        volume_findings(con, AS_OF)
-        + level_findings(con, AS_OF)
-        + quarantine_findings(validated, con, AS_OF)
-        + registry_findings(con, AS_OF)
-    )
+    return delivery_findings(delivery / "_validated", AS_OF)
 
 
 @pytest.fixture(scope="module")
