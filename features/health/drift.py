@@ -37,14 +37,15 @@ DISCRETE_VALUES = 12
 QUANTILES = np.linspace(0.1, 0.9, 9)
 SHARE_FLOOR = 1e-4
 """An empty bin counts as this share, so one new value cannot make the index infinite."""
-PSI_WARNING = 0.25
-"""The usual limit of a major shift (0.1–0.25 is 'moderate', watched but not reported)."""
+PSI_WARNING = 0.1
+"""The textbook's limit of a shift worth a look (0.1–0.25 'moderate', beyond 'major'): a registry
+feature that moves this far in a round has changed. A feature must also move USUAL_FACTOR times
+its own training rounds' distance, so a days-since or meter feature needs much more."""
+PSI_MAJOR = 0.25
 USUAL_FACTOR = 2.0
 """How many times its training rounds' own distance from the pooled rows a feature must move."""
 MISSING_RISE = 0.20
 """A rise of the missing share by this much (absolute), and beyond its usual, is a warning."""
-DRIFTED_SHARE = 0.25
-"""When this share of the model's features has drifted far from its training rows, one warning says so."""
 MISSING_ALL = 0.99
 """A feature missing for this share of the round's households, present for most of the reference's,
 has lost its source: an error."""
@@ -225,7 +226,7 @@ def drift_findings(
                 "shift",
                 subject,
                 f"{subject}: moved from the rows the model learnt from beyond their usual "
-                f"(≥ {PSI_WARNING} is a major shift): " + "; ".join(text for _, text in parts[:3]),
+                f"(population stability index ≥ {PSI_WARNING} is a shift, ≥ {PSI_MAJOR} a major one): " + "; ".join(text for _, text in parts[:3]),
                 parts[0][0],
             )
         )

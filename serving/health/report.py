@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from features.health.drift import PSI_WARNING, FeatureShift  # noqa: E402
+from features.health.drift import PSI_MAJOR, PSI_WARNING, FeatureShift  # noqa: E402
 from serving.health.round import RoundHealth  # noqa: E402
 
 HEALTH_DIR = "_health"
@@ -165,7 +165,8 @@ figure {{ display: inline-block; margin: .5em; }} img {{ width: 26em; }}
 <p>{health.households:,} households held against isolation-risk v{e(health.model_version)}, trained on the
 rounds {e(", ".join(health.reference.rounds))} (test round {e(health.reference.test_round)}).
 {len(health.errors)} errors, {len(health.warnings)} warnings. A population stability index of
-{PSI_WARNING} or more is a major shift.</p>
+{PSI_WARNING} or more is a shift, {PSI_MAJOR} or more a major one; a feature is reported when it moved
+that far and twice as far as its own training rounds stood from them pooled.</p>
 <h2>Findings</h2>
 <table><tr><th>grade</th><th>about</th><th>what</th></tr>{rows}</table>
 <h2>What list visits found after earlier rounds, against their risks</h2>

@@ -3,7 +3,6 @@ the same city delivered clean raises no error."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +12,9 @@ from features.contract.delivery import validate_delivery
 from features.health.delivery import delivery_findings
 from features.health.findings import Finding, Grade
 from synthetic.generator import generate_city
+from tests.support.changed import copy_delivery, power_times_a_thousand, recode_district, remove_indicator
 
 AS_OF = pd.Timestamp("2026-09-30")
-LAST_MONTH = pd.Timestamp("2026-09-01")
 
 
 def _findings(delivery: Path) -> list[Finding]:
@@ -31,9 +30,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _changed(clean: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "delivery"
-    shutil.copytree(clean, copy, ignore=shutil.ignore_patterns("_validated", "_truth"))
-    return copy
+    return copy_delivery(clean, tmp_path / "delivery")
 
 
 def test_the_clean_delivery_raises_no_error(clean: Path, tmp_path: Path) -> None:
@@ -46,9 +43,7 @@ def test_an_indicator_source_removed_for_two_months_is_an_error_naming_it(
     clean: Path, tmp_path: Path
 ) -> None:
     delivery = _changed(clean, tmp_path)
-    events = pd.read_parquet(delivery / "crisis_events.parquet")
-    late = pd.to_datetime(events["reported_on"]) >= LAST_MONTH - pd.DateOffset(months=1)
-    events[~(late & (events["indicator"] == "ELEC_ARREARS"))].to_parquet(delivery / "crisis_events.parquet")
+    remove_indicator(delivery, AS_OF)
     first = _findings(delivery)[:3]
     assert first[0].grade is Grade.ERROR and first[0].subject == "crisis_events indicator=ELEC_ARREARS"
     assert "2026-08–2026-09" in first[0].sentence
@@ -58,10 +53,7 @@ def test_power_readings_times_a_thousand_for_the_last_month_are_an_error_naming_
     clean: Path, tmp_path: Path
 ) -> None:
     delivery = _changed(clean, tmp_path)
-    readings = pd.read_parquet(delivery / "sensor_readings.parquet")
-    last = (pd.to_datetime(readings["ts"]) >= LAST_MONTH) & (readings["channel"] == "power_w")
-    readings.loc[last, "value"] *= 1000
-    readings.to_parquet(delivery / "sensor_readings.parquet")
+    power_times_a_thousand(delivery, AS_OF)
     first = _findings(delivery)[:3]
     assert all(f.grade is Grade.ERROR for f in first[:2]), [f.sentence for f in first]
     named = {f.subject for f in first}
@@ -74,15 +66,7 @@ def test_one_districts_dong_codes_replaced_is_a_warning_naming_the_district(
     """As an effective-dated registry says it: each open row of the district closes on the day of
     the change, and a row with the new code opens that day."""
     delivery = _changed(clean, tmp_path)
-    registry = pd.read_parquet(delivery / "households.parquet")
-    district = registry["gu"].value_counts().index[0]
-    change = pd.Timestamp("2026-08-01").date()  # the registry's dates are dates
-    open_rows = (registry["gu"] == district) & registry["valid_to"].isna() & (registry["valid_from"] < change)
-    recoded = registry[open_rows].assign(
-        valid_from=change, dong_code=lambda rows: "9" + rows["dong_code"].str[1:]
-    )
-    registry.loc[open_rows, "valid_to"] = change
-    pd.concat([registry, recoded], ignore_index=True).to_parquet(delivery / "households.parquet")
+    district = recode_district(delivery, AS_OF)
     first = _findings(delivery)[:3]
     assert [f.subject for f in first] == [f"district {district}"], [f.sentence for f in first]
     assert first[0].grade is Grade.WARNING and "re-coded" in first[0].sentence
