@@ -55,6 +55,10 @@ class DataFolder:
     def keys(self) -> Path:
         return self.records / "api_keys.toml"
 
+    def health(self, as_of: pd.Timestamp) -> Path:
+        """Where `anbu health` keeps a round's health.json and report."""
+        return self.root / "_health" / str(pd.Timestamp(as_of).date())
+
     @property
     def lists(self) -> Path:
         return self.root / "_lists"

@@ -44,12 +44,16 @@ def health(
         raise typer.Exit(1)
 
 
-def print_findings(findings) -> None:
+def print_finding(grade: str, sentence: str, before: str = "", label: str | None = None) -> None:
+    """One finding on one line, its grade coloured (the sentence is text, never markup)."""
     from rich.markup import escape
 
-    colour = {"error": "red", "warning": "yellow"}
+    colour = {"error": "red", "warning": "yellow"}[grade]
+    console.print(f"{escape(before)}[{colour}]{escape(label or grade)}[/] {escape(sentence)}", soft_wrap=True)
+
+
+def print_findings(findings) -> None:
     for finding in findings[:SHOWN]:
-        grade = str(finding.grade)
-        console.print(f"[{colour[grade]}]{grade}[/] {escape(finding.sentence)}", soft_wrap=True)
+        print_finding(str(finding.grade), finding.sentence)
     if len(findings) > SHOWN:
         console.print(f"… and {len(findings) - SHOWN} more in the report")

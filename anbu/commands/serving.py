@@ -108,8 +108,15 @@ def score(
         champion = load_champion()
         target = out or check_writable(data, day, champion.version)
         settings = command_settings(data)
-        records = open_records(settings) if acceptance else records_if_any(settings)
-        health = health_for_scoring(data, day, champion, acceptance, records)
+        health = health_for_scoring(
+            data,
+            day,
+            champion,
+            acceptance,
+            records=records_if_any(settings),
+            recorder=lambda: open_records(settings),
+            scores=target,
+        )
         _print_health(health)
         console.print(
             f"Scoring the round of {day.date()} with isolation-risk v{champion.version} on {engine}"
@@ -151,15 +158,13 @@ def score(
 
 
 def _print_health(health: dict) -> None:
-    from rich.markup import escape
+    from anbu.commands.health import print_finding
 
-    accepted = health.get("accepted")
+    accepted = health.get("accepted") or {}
     for sentence in health.get("errors", []):
-        console.print(
-            f"[red]error, accepted by {escape(accepted['by'])}[/] {escape(sentence)}", soft_wrap=True
-        )
+        print_finding("error", sentence, label=f"error, accepted by {accepted.get('by', '?')}")
     for sentence in health.get("warnings", []):
-        console.print(f"[yellow]warning[/] {escape(sentence)}", soft_wrap=True)
+        print_finding("warning", sentence)
 
 
 LIST_OPTIONS = {
@@ -723,7 +728,8 @@ def records_corrections(
 def records_accepted_health(
     data: Path = typer.Option(..., "--data", help="Data directory whose records to read."),
 ) -> None:
-    """Every round scored although its health check found an error: when, who, why, which errors."""
+    """Every round someone accepted to be scored over an error of its health check: when, who, why,
+    which errors, which scores file (recorded before the scoring ran)."""
     import json
 
     audit = open_records(command_settings(data), recorded=True).table("audit")
@@ -735,8 +741,9 @@ def records_accepted_health(
         detail = json.loads(row.detail or "{}")
         errors = detail.get("errors", [])
         console.print(
-            f"{row.at}  {row.caller} accepted the round {detail.get('round', '?')} (isolation-risk "
-            f"v{detail.get('model_version', '?')}) over {len(errors)} error(s): “{detail.get('reason', '')}”"
+            f"{row.at}  {row.caller} accepted the round {detail.get('round', '?')} to be scored by "
+            f"isolation-risk v{detail.get('model_version', '?')} over {len(errors)} error(s): "
+            f"“{detail.get('reason', '')}” → {detail.get('scores') or 'its usual place'}"
             + "".join(f"\n  - {sentence}" for sentence in errors),
             markup=False,
             highlight=False,

@@ -42,7 +42,7 @@ def train(
 
 def _print_round_findings(round_findings) -> None:
     """The training rounds' delivery checks: what the model learnt from, broken months too."""
-    from rich.markup import escape
+    from anbu.commands.health import print_finding
 
     found = {day: findings for day, findings in round_findings.items() if findings}
     if not found:
@@ -52,11 +52,9 @@ def _print_round_findings(round_findings) -> None:
     console.print(
         f"Delivery checks of the rounds used ({len(found)} of {len(round_findings)} with findings):"
     )
-    colour = {"error": "red", "warning": "yellow"}
     for day, findings in found.items():
         for finding in findings:
-            grade = str(finding.grade)
-            console.print(f"  {day} [{colour[grade]}]{grade}[/] {escape(finding.sentence)}", soft_wrap=True)
+            print_finding(str(finding.grade), finding.sentence, before=f"  {day} ")
 
 
 def summary_lines(figures: Figures) -> list[str]:

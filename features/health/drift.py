@@ -84,7 +84,9 @@ class FeatureProfile:
         missing = np.isnan(values)
         present = values[~missing]
         cuts = np.asarray(self.cuts, dtype="float64")
-        if self.discrete:
+        if len(cuts) == 0:
+            bins = np.zeros(len(present), dtype=int)  # a feature never present in the reference: one bin
+        elif self.discrete:
             at = np.searchsorted(cuts, present)
             exact = (at < len(cuts)) & (cuts[np.minimum(at, len(cuts) - 1)] == present)
             bins = np.where(exact, at, len(cuts))
@@ -226,7 +228,8 @@ def drift_findings(
                 "shift",
                 subject,
                 f"{subject}: moved from the rows the model learnt from beyond their usual "
-                f"(population stability index ≥ {PSI_WARNING} is a shift, ≥ {PSI_MAJOR} a major one): " + "; ".join(text for _, text in parts[:3]),
+                f"(population stability index ≥ {PSI_WARNING} is a shift, ≥ {PSI_MAJOR} a major one): "
+                + "; ".join(text for _, text in parts[:3]),
                 parts[0][0],
             )
         )

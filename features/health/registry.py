@@ -26,7 +26,7 @@ def registry_findings(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> li
         """
         WITH registered AS (
             SELECT household_id, gu, dong_code FROM households
-            WHERE valid_from <= $day AND (valid_to IS NULL OR valid_to > $day)
+            WHERE valid_from <= $day AND (valid_to IS NULL OR valid_to > $day) AND dong_code IS NOT NULL
         ),
         before AS (
             SELECT DISTINCT gu, dong_code FROM households
@@ -41,7 +41,7 @@ def registry_findings(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> li
         """,
         {"day": day, "year_before": year_before},
     ).df()
-    findings = []
+    findings = _vanished(con, day, year_before)
     for row in shares.itertuples():
         share = row.on_new_codes / row.households
         if share >= RECODED_SHARE:
@@ -57,3 +57,34 @@ def registry_findings(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> li
                 )
             )
     return findings
+
+
+VANISHED_HOUSEHOLDS = 50
+"""A district with at least this many households a year before and none on the round's day has
+lost its registry rows (a delivery cut short), not its people."""
+
+
+def _vanished(con: duckdb.DuckDBPyConnection, day, year_before) -> list[Finding]:
+    gone = con.execute(
+        """
+        SELECT gu, count(*) AS households FROM households
+        WHERE valid_from <= $year_before AND (valid_to IS NULL OR valid_to > $year_before)
+          AND gu NOT IN (
+              SELECT DISTINCT gu FROM households
+              WHERE valid_from <= $day AND (valid_to IS NULL OR valid_to > $day) AND gu IS NOT NULL
+          )
+        GROUP BY gu HAVING count(*) >= $least
+        """,
+        {"day": day, "year_before": year_before, "least": VANISHED_HOUSEHOLDS},
+    ).df()
+    return [
+        Finding(
+            Grade.ERROR,
+            "registry",
+            f"district {row.gu}",
+            f"district {row.gu}: no registered household on {day}, against {row.households:,} on "
+            f"{year_before}: its registry rows are missing from the delivery",
+            float(row.households),
+        )
+        for row in gone.itertuples()
+    ]

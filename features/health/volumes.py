@@ -40,6 +40,8 @@ source that has been growing all year is not 'doubled' against its level of a ye
 REGULAR_SHARE = 0.75
 """A stream with rows in fewer of its history months than this comes in some months only."""
 Z_LIMIT = 4.0
+GONE_SIZE = 1e9
+"""A source gone orders before any other finding of its grade (finite: health.json stays JSON)."""
 LEVEL_JUMP_LOG10 = 0.9
 """A channel's mean level this far (in powers of ten, about x8) from its history is a unit change."""
 
@@ -190,7 +192,11 @@ def _calendar(subject: str, counts: pd.Series, months: Months) -> Finding | None
 
 def _gone(subject: str, how: str) -> Finding:
     return Finding(
-        Grade.ERROR, "volume", subject, f"{subject}: {how}: the source or code has stopped arriving", math.inf
+        Grade.ERROR,
+        "volume",
+        subject,
+        f"{subject}: {how}: the source or code has stopped arriving",
+        GONE_SIZE,
     )
 
 
@@ -264,8 +270,8 @@ def quarantine_findings(
     findings = []
     for spec in SOURCES:
         path = Path(validated_dir) / QUARANTINE_DIR / f"{spec.name}.parquet"
-        if not spec.known_on or not path.is_file():
-            continue
+        if not spec.known_on or spec.evaluation_only or not path.is_file():
+            continue  # evaluation-only files (survey samples) never reach the model
         refused = con.execute(
             f"""
             SELECT date_trunc('month', try_cast({spec.known_on} AS TIMESTAMP))::DATE AS month,

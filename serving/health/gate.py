@@ -3,13 +3,22 @@ error until someone with a name and a reason accepts it (recorded like a promoti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from features.contract.delivery import ContractError, ensure_validated
-from serving.health.report import log_health, read_health, write_health
+from serving.health.report import (
+    CHECK_VERSION,
+    REPORT_FILE,
+    health_dir,
+    health_json,
+    log_health,
+    read_health,
+    write_health,
+)
 from serving.health.round import HealthCannotRun, RoundHealth, check_round
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import input_digests
@@ -50,24 +59,40 @@ def run_health(
 
 
 def health_for_scoring(
-    data_dir: Path, as_of: pd.Timestamp, champion: Champion, acceptance: Acceptance | None, records=None
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    champion: Champion,
+    acceptance: Acceptance | None,
+    records=None,
+    recorder: Callable[[], object] | None = None,
+    scores: Path | None = None,
 ) -> dict[str, object]:
     """What the round's manifest says of its health. The check already written for this round, this
-    model and these delivered files is reused; otherwise it runs now. Errors stop the round unless
-    accepted; an acceptance is recorded in the audit records (who, why, which findings). `records`
-    are read for the visits recorded through the service and written for an acceptance."""
+    model (version and run) and these delivered files, by this version of the check, is reused;
+    otherwise it runs now. Errors stop the round unless accepted. `records` (when any exist) are
+    read for the visits recorded through the service; an acceptance is written to the records
+    `recorder` opens (who, why, which errors, for which scores file), before anything is scored."""
     as_of = pd.Timestamp(as_of).normalize()
     kept = read_health(data_dir, as_of)
     inputs = input_digests(ensure_validated(data_dir))
-    if not (kept and kept.get("model_version") == champion.version and kept.get("inputs") == inputs):
-        run_health(data_dir, as_of, champion, records)
-        kept = read_health(data_dir, as_of) or {}
-    findings = kept.get("findings", [])
+    reusable = kept is not None and all(
+        kept.get(key) == value
+        for key, value in (
+            ("model_version", champion.version),
+            ("model_run_id", champion.run_id),
+            ("inputs", inputs),
+            ("check_version", CHECK_VERSION),
+        )
+    )
+    if not reusable:
+        health, _ = run_health(data_dir, as_of, champion, records)
+        kept = health_json(health)
+    findings = kept["findings"]
     errors = [f["sentence"] for f in findings if f["grade"] == "error"]
     warnings = [f["sentence"] for f in findings if f["grade"] == "warning"]
     summary: dict[str, object] = {
-        "verdict": kept.get("verdict", "clean"),
-        "checked_at": kept.get("checked_at", ""),
+        "verdict": kept["verdict"],
+        "checked_at": kept["checked_at"],
         "errors": errors,
         "warnings": warnings,
     }
@@ -75,22 +100,24 @@ def health_for_scoring(
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise RoundRefused(
             f"round {as_of.date()} has an error in its health check: {errors[0]}{more}. Read "
-            f"{data_dir}/_health/{as_of.date()}/report.html; to score it anyway, pass "
+            f"{health_dir(data_dir, as_of) / REPORT_FILE}; to score it anyway, pass "
             "--accept-health REASON --by NAME (recorded)"
         )
     if errors and acceptance is not None:
-        if records is not None:
-            records.audit(
-                acceptance.by,
-                "operator",
-                "score.accept_health",
-                [],
-                {
-                    "round": str(as_of.date()),
-                    "model_version": champion.version,
-                    "reason": acceptance.reason,
-                    "errors": errors,
-                },
-            )
+        if recorder is None:
+            raise ValueError("an accepted health error must be recorded: no records to write it to")
+        recorder().audit(
+            acceptance.by,
+            "operator",
+            "score.accept_health",
+            [],
+            {
+                "round": str(as_of.date()),
+                "model_version": champion.version,
+                "reason": acceptance.reason,
+                "errors": errors,
+                "scores": str(scores) if scores is not None else "",
+            },
+        )
         summary["accepted"] = {"by": acceptance.by, "reason": acceptance.reason}
     return summary

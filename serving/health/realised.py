@@ -5,7 +5,9 @@ A round's risk is the chance that a visit in the LABEL_HORIZON_DAYS after it fin
 isolated or at risk. So among the households of a scored round that a list visit reached in that
 window, the number found should land in the Poisson-binomial range of their risks
 (serving/lists/expected.py). The visits are the outcomes recorded through anbu's service, the
-ones its lists sent; a household's first visit in the window counts.
+ones its lists sent; each belongs to the latest scored round before it (the windows of consecutive
+rounds overlap, and a visit made after a new list went out was chosen by that list), and a
+household's first visit of a round counts.
 
 The delivery's own visits are left out, `system_list` ones too: a city's system list is not
 necessarily anbu's (the synthetic city's is the national blind-spot list), and visits chosen by
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -71,13 +74,19 @@ def realised_finds(data_dir: Path, as_of: pd.Timestamp, visits: pd.DataFrame) ->
     """Each of the ROUNDS_BACK scored rounds before `as_of`: its list visits in its window (up to
     `as_of`) against the sum of their risks."""
     as_of = pd.Timestamp(as_of).normalize()
-    earlier = [day for day in scored_rounds(data_dir) if day < as_of][-ROUNDS_BACK:]
+    scored_days = pd.DatetimeIndex(scored_rounds(data_dir))
+    earlier = [day for day in scored_days if day < as_of][-ROUNDS_BACK:]
+    days = scored_days.to_numpy(dtype="datetime64[ns]")
+    latest_before = (
+        np.searchsorted(days, visits["visited_on"].to_numpy(dtype="datetime64[ns]"), side="left") - 1
+    )
+    owner = pd.Series(scored_days[np.maximum(latest_before, 0)], index=visits.index).where(latest_before >= 0)
     results = []
     for day in earlier:
         scored = shown_version(data_dir, day)
         risk = pq.read_table(scored.path, columns=["household_id", "risk"]).to_pandas()
         end = min(day + pd.Timedelta(days=LABEL_HORIZON_DAYS), as_of)
-        inside = visits[(visits["visited_on"] > day) & (visits["visited_on"] <= end)]
+        inside = visits[(owner == day) & (visits["visited_on"] <= end)]
         first = inside.sort_values("visited_on").drop_duplicates("household_id")
         reached = first.merge(risk.astype({"household_id": str}), on="household_id", how="inner")
         results.append(

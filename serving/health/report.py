@@ -10,9 +10,6 @@ import base64
 import html
 import io
 import json
-import os
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,18 +19,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from anbu.data_folder import DataFolder, written_whole  # noqa: E402
 from features.health.drift import PSI_MAJOR, PSI_WARNING, FeatureShift  # noqa: E402
 from serving.health.round import RoundHealth  # noqa: E402
 
-HEALTH_DIR = "_health"
 HEALTH_FILE = "health.json"
 REPORT_FILE = "report.html"
+CHECK_VERSION = 1
+"""Bumped when a check changes what it finds: a health.json of an older check is not reused."""
 CHARTED = 8
 """The features drawn: the most shifted ones (the table lists them all)."""
 
 
 def health_dir(data_dir: Path, as_of) -> Path:
-    return Path(data_dir) / HEALTH_DIR / str(getattr(as_of, "date", lambda: as_of)())
+    return DataFolder(data_dir).health(as_of)
 
 
 def verdict(health: RoundHealth) -> str:
@@ -46,6 +45,7 @@ def health_json(health: RoundHealth) -> dict[str, object]:
     return {
         "as_of": str(health.as_of.date()),
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "check_version": CHECK_VERSION,
         "model_version": health.model_version,
         "model_run_id": health.model_run_id,
         "training_rounds": health.reference.rounds,
@@ -82,23 +82,16 @@ def _shift_row(shift: FeatureShift) -> dict[str, object]:
 
 
 def write_health(health: RoundHealth, data_dir: Path) -> Path:
-    """Both files, replaced whole: a reader never sees one check's JSON beside another's page."""
+    """Each file replaced whole, the page first: health.json, which `anbu score` reads, is written
+    last, so it never describes a check whose page is not there yet."""
     target = health_dir(data_dir, health.as_of)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        (staging / HEALTH_FILE).write_text(
-            json.dumps(health_json(health), ensure_ascii=False, indent=1), encoding="utf-8"
+    target.mkdir(parents=True, exist_ok=True)
+    with written_whole(target / REPORT_FILE) as page:
+        page.write_text(report_page(health), encoding="utf-8")
+    with written_whole(target / HEALTH_FILE) as written:
+        written.write_text(
+            json.dumps(health_json(health), ensure_ascii=False, indent=1, allow_nan=False), encoding="utf-8"
         )
-        (staging / REPORT_FILE).write_text(report_page(health), encoding="utf-8")
-        old = target.with_name(f".{target.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -29,7 +29,7 @@ from features.health.reference import REFERENCE_ARTIFACT, TOP_SHARE, Reference, 
 from features.round_table import write_round
 from serving.health.realised import RealisedFinds, list_visits, realised_findings, realised_finds
 from serving.scoring.champion import Champion
-from serving.scoring.households import input_digests
+from serving.scoring.households import feature_matrix, input_digests
 from training.tracking import without_progress_bar
 
 FEATURE_MEMORY = "3GB"
@@ -127,9 +127,14 @@ def check_round(
     shifts = [shift_of(reference.features[f], now.features[f]) for f in champion.features]
     risk_shift = shift_of(reference.risk, now.risk)
     shares, top = top_shares(pd.Series(now.district), now.risk)
-    districts = [
-        DistrictShare(d, reference.top_share_by_district.get(d, 0.0), share, round(share * top))
-        for d, share in shares.items()
+    districts = [  # a district the test round had and this one has not is among them, at 0
+        DistrictShare(
+            d,
+            reference.top_share_by_district.get(d, 0.0),
+            shares.get(d, 0.0),
+            round(shares.get(d, 0.0) * top),
+        )
+        for d in sorted(set(shares) | set(reference.top_share_by_district))
     ]
     family_of = {f.name: f.family for f in catalogue.catalogue()}
     findings += drift_findings(shifts, family_of)
@@ -171,7 +176,7 @@ class _RoundColumns:
             for name in champion.features
         }
         risk = [
-            champion.booster.predict(batch.to_pandas()[champion.features].astype("float64"))
+            champion.booster.predict(feature_matrix(batch.to_pandas(), champion.features))
             for batch in source.iter_batches(batch_size=SCORE_BLOCK, columns=champion.features)
         ]
         district = np.asarray(source.read(columns=["gu"]).column(0).to_pylist(), dtype=object)

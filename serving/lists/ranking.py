@@ -18,6 +18,7 @@ back as new with nobody remembering why it was left out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,7 @@ class OutreachList:
     def of(self, kind: str) -> pd.DataFrame:
         return self.rows[self.rows["list"] == kind]
 
-    @property
+    @cached_property
     def expected(self) -> ExpectedFinds:
         """What the list's calibrated risks expect its visits to find, with a 90 % range."""
         return expected_finds(self.rows["risk"].to_numpy(dtype="float64"))

@@ -95,3 +95,11 @@ def test_a_reference_survives_json_and_counts_each_districts_top_share() -> None
     again = Reference.from_json(json.loads(reference.text()))
     assert again == reference
     assert top_shares(pd.Series(["a", "b", "b"]), np.array([0.1, 0.2, 0.3]))[0] == {"a": 0.0, "b": 1.0}
+
+
+def test_a_feature_never_present_in_the_training_rows_can_be_held_against_them() -> None:
+    reference = FeatureProfile.of("call_topics", np.full(1_000, np.nan))
+    assert reference.cuts == [] and reference.missing_share == 1.0
+    shift = shift_of(reference, RNG.normal(size=500))
+    assert shift.shares == [1.0] and shift.missing_share == 0.0
+    assert drift_findings([shift]) == []  # nothing to compare a distribution with, and nothing lost

@@ -13,9 +13,9 @@ from serving.scoring.rounds import scores_path
 ROUND = pd.Timestamp("2026-05-31")
 
 
-def _scored(data: Path, households: int = 400, risk: float = 0.25) -> list[str]:
+def _scored(data: Path, households: int = 400, risk: float = 0.25, day: pd.Timestamp = ROUND) -> list[str]:
     ids = [f"H{i:05d}" for i in range(households)]
-    path = scores_path(data, ROUND, "3")
+    path = scores_path(data, day, "3")
     path.parent.mkdir(parents=True)
     pd.DataFrame({"household_id": ids, "risk": np.full(households, risk)}).to_parquet(path)
     return ids
@@ -55,3 +55,14 @@ def test_only_a_households_first_visit_inside_the_window_counts(tmp_path: Path) 
     )
     (result,) = realised_finds(tmp_path, pd.Timestamp("2026-09-30"), list_visits(visits))
     assert (result.visited, result.found) == (100, 0)
+
+
+def test_a_visit_after_a_later_list_went_out_belongs_to_that_later_round(tmp_path: Path) -> None:
+    ids = _scored(tmp_path)
+    _scored(tmp_path, day=pd.Timestamp("2026-07-31"))
+    visits = pd.concat(
+        [_recorded(ids[:100], 10, on="2026-06-15"), _recorded(ids[100:200], 90, on="2026-08-10")]
+    )
+    may, july = realised_finds(tmp_path, pd.Timestamp("2026-09-30"), list_visits(visits))
+    assert (may.round, may.visited, may.found) == ("2026-05-31", 100, 10)
+    assert (july.round, july.visited, july.found) == ("2026-07-31", 100, 90)
