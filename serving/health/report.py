@@ -96,10 +96,22 @@ def write_health(health: RoundHealth, data_dir: Path) -> Path:
 
 
 def log_health(folder: Path, health: RoundHealth) -> None:
-    """Beside the round in MLflow: the champion's run keeps every round it was held against."""
+    """Beside the round in MLflow: the champion's run keeps every round it was held against. A
+    store that refuses the files does not undo the check (its files are written): it is said."""
+    import warnings
+
+    from mlflow.exceptions import MlflowException
+
     from training.tracking import configure
 
-    configure().log_artifacts(health.model_run_id, str(folder), f"health/{health.as_of.date()}")
+    try:
+        configure().log_artifacts(health.model_run_id, str(folder), f"health/{health.as_of.date()}")
+    except (MlflowException, OSError) as error:
+        warnings.warn(
+            f"round health of {health.as_of.date()} written to {folder} but not logged to MLflow: "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}",
+            stacklevel=2,
+        )
 
 
 def read_health(data_dir: Path, as_of) -> dict | None:
