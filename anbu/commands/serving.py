@@ -700,6 +700,15 @@ def records_survey_sample(
     console.print(f"{len(recorded):,} households recorded as drawn for the sweep {sweep.strip()!r}")
 
 
+def _audit_rows(data: Path, endpoint: str, nothing: str) -> list:
+    """The audit rows of one endpoint, oldest first; `nothing` is said when there are none."""
+    audit = open_records(command_settings(data), recorded=True).table("audit")
+    rows = list(audit[audit["endpoint"] == endpoint].itertuples(index=False))
+    if not rows:
+        console.print(nothing)
+    return rows
+
+
 @records_app.command("corrections")
 def records_corrections(
     data: Path = typer.Option(..., "--data", help="Data directory whose records to read."),
@@ -708,12 +717,10 @@ def records_corrections(
     which round, which households (planner keys cannot record for past rounds)."""
     import json
 
-    audit = open_records(command_settings(data), recorded=True).table("audit")
-    corrections = audit[audit["endpoint"] == "outcomes.correction"]
-    if corrections.empty:
-        console.print("No corrections: every record was taken for the round being served.")
-        return
-    for row in corrections.itertuples(index=False):
+    corrections = _audit_rows(
+        data, "outcomes.correction", "No corrections: every record was taken for the round being served."
+    )
+    for row in corrections:
         households = json.loads(row.households)
         round_date = json.loads(row.detail or "{}").get("round", "?")
         console.print(
@@ -732,12 +739,9 @@ def records_accepted_health(
     which errors, which scores file (recorded before the scoring ran)."""
     import json
 
-    audit = open_records(command_settings(data), recorded=True).table("audit")
-    accepted = audit[audit["endpoint"] == "score.accept_health"]
-    if accepted.empty:
-        console.print("No round was scored over a health error.")
-        return
-    for row in accepted.itertuples(index=False):
+    for row in _audit_rows(
+        data, "score.accept_health", "No round was accepted to be scored over a health error."
+    ):
         detail = json.loads(row.detail or "{}")
         errors = detail.get("errors", [])
         console.print(
