@@ -134,9 +134,11 @@ def report_page(health: RoundHealth) -> str:
         )
         or "<tr><td colspan=3>No finding: the round looks like what the model learnt from.</td></tr>"
     )
-    shifted = sorted(health.shifts, key=lambda s: -s.psi)
+    # Furthest beyond its own limit first: a days-since feature far from its training rows is
+    # ordinary, a registry feature a little away is not.
+    shifted = sorted(health.shifts, key=lambda s: -s.psi / s.reference.psi_limit)
     table = "".join(
-        f"<tr><td>{e(s.reference.feature)}</td><td>{s.psi:.3f}</td>"
+        f"<tr><td>{e(s.reference.feature)}</td><td>{s.psi:.3f}</td><td>{s.reference.psi_limit:.3f}</td>"
         f"<td>{s.reference.missing_share:.1%}</td><td>{s.missing_share:.1%}</td></tr>"
         for s in shifted
     )
@@ -149,6 +151,9 @@ def report_page(health: RoundHealth) -> str:
             f"<tr><td>{r.round}</td><td>v{e(r.model_version)}</td><td>{r.visited:,}</td><td>{r.found:,}</td>"
             f"<td>{r.expected.expected:,.1f} ({r.expected.low:,}–{r.expected.high:,})</td>"
             f"<td>{'closed' if r.window_closed else 'still open'}</td></tr>"
+            if r.visited
+            else f"<tr><td>{r.round}</td><td>v{e(r.model_version)}</td><td colspan=4>no visit recorded "
+            "through the service in its window</td></tr>"
             for r in health.realised
         )
         or "<tr><td colspan=6>No earlier scored round.</td></tr>"
@@ -182,24 +187,29 @@ that far and twice as far as its own training rounds stood from them pooled.</p>
 <h2>Each district's share of the top 1 % ({health.top_households:,} households)</h2>
 <table><tr><th>district</th><th>test round</th><th>this round</th><th>households</th></tr>{districts}</table>
 <h2>Every feature</h2>
-<table><tr><th>feature</th><th>PSI</th><th>missing, trained on</th><th>missing, this round</th></tr>{table}</table>
+<table><tr><th>feature</th><th>PSI</th><th>reported from</th><th>missing, trained on</th><th>missing, this round</th></tr>{table}</table>
 </body></html>
 """
 
 
 def _chart(shift: FeatureShift) -> str:
-    """The reference's bins beside the round's, missing values as their own bar."""
+    """The reference's bins beside the round's, as shares of the households that have a value (what
+    the index compares: a meter feature is missing for everyone not enrolled, and a missing bar
+    would flatten the rest); the missing shares are in the title."""
     reference, now = shift.reference, shift
-    labels = _bin_labels(reference.cuts, reference.discrete) + ["missing"]
-    before = [s * (1 - reference.missing_share) for s in reference.shares] + [reference.missing_share]
-    after = [s * (1 - now.missing_share) for s in now.shares] + [now.missing_share]
+    labels = _bin_labels(reference.cuts, reference.discrete)
+    before, after = reference.shares, now.shares
     x = np.arange(len(labels))
     figure, axes = plt.subplots(figsize=(6, 3))
     axes.bar(x - 0.2, before, width=0.4, label="trained on", color="#9aa5b1")
     axes.bar(x + 0.2, after, width=0.4, label="this round", color="#d9480f")
     axes.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    axes.set_ylabel("share of households")
-    axes.set_title(f"{reference.feature}  (PSI {shift.psi:.2f})", fontsize=9)
+    axes.set_ylabel("share of households with a value")
+    axes.set_title(
+        f"{reference.feature}  (PSI {shift.psi:.2f}; missing {reference.missing_share:.1%} → "
+        f"{now.missing_share:.1%})",
+        fontsize=9,
+    )
     axes.legend(fontsize=7)
     figure.tight_layout()
     buffer = io.BytesIO()
