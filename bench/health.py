@@ -36,6 +36,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anbu.data_folder import DataFolder  # noqa: E402
 from bench.cities import city, promote, store_environment, train  # noqa: E402
 
 CITIES = (("default", 7), ("default", 1), ("noisy_visits", 2))
@@ -46,7 +47,8 @@ TARGET_SECONDS, TARGET_GIB, TARGET_COVERAGE = 120.0, 6.0, 0.85
 
 
 def _use_store(store: Path) -> None:
-    os.environ["ANBU_MODELS_DIR"] = str(store)
+    """This process's model store from here on (the settings read the environment at each call)."""
+    os.environ.update(store_environment(store))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
@@ -114,8 +116,9 @@ def seoul(data: Path, store: Path) -> None:
             check=True,
             cwd=ROOT,
         )
-    shutil.rmtree(data / "_validated", ignore_errors=True)
-    shutil.rmtree(data / "_health", ignore_errors=True)
+    folder = DataFolder(data)
+    shutil.rmtree(folder.validated, ignore_errors=True)
+    shutil.rmtree(folder.health(TEST_ROUND), ignore_errors=True)
     day = str(TEST_ROUND.date())
     validate_s, validate_gib, validate_code = _measured(
         "validate", "--data", str(data), environment=environment
@@ -125,7 +128,7 @@ def seoul(data: Path, store: Path) -> None:
     )
     import json
 
-    found = json.loads((data / "_health" / day / "health.json").read_text(encoding="utf-8"))
+    found = json.loads((folder.health(TEST_ROUND) / "health.json").read_text(encoding="utf-8"))
     print()
     print(f"Seoul, round {day}: {found['households']:,} households · {os.cpu_count()} cores")
     print()

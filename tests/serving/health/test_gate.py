@@ -5,19 +5,19 @@ someone accepts it, recorded."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from anbu.data_folder import DataFolder
 from serving.health.report import HEALTH_FILE, REPORT_FILE
 from serving.health.round import HealthCannotRun, check_round
 from serving.scoring.champion import load_champion
 from serving.scoring.households import read_manifest
+from tests.support.changed import copy_delivery, remove_indicator
 from tests.support.served import ROUND, Served
 
 runner = CliRunner()
@@ -27,22 +27,15 @@ DAY = str(ROUND.date())
 @pytest.fixture(scope="module")
 def gone_quiet(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The served city's delivery with every electricity-arrears report of its last two months gone."""
-    copy = tmp_path_factory.mktemp("gone_quiet") / "city"
-    shutil.copytree(
-        served.data,
-        copy,
-        ignore=shutil.ignore_patterns("_validated", "_scores", "_health", "_records", "_truth"),
-    )
-    events = pd.read_parquet(copy / "crisis_events.parquet")
-    late = pd.to_datetime(events["reported_on"]) >= ROUND - pd.DateOffset(months=2) + pd.Timedelta(days=1)
-    events[~(late & (events["indicator"] == "ELEC_ARREARS"))].to_parquet(copy / "crisis_events.parquet")
+    copy = copy_delivery(served.data, tmp_path_factory.mktemp("gone_quiet") / "city")
+    remove_indicator(copy, ROUND)
     return copy
 
 
 def test_a_clean_round_is_checked_reported_and_logged_beside_the_champion(models_env: Served) -> None:
     result = runner.invoke(app, ["health", "--data", str(models_env.data), "--as-of", DAY])
     assert result.exit_code == 0, result.output
-    folder = models_env.data / "_health" / DAY
+    folder = DataFolder(models_env.data).health(ROUND)
     health = json.loads((folder / HEALTH_FILE).read_text(encoding="utf-8"))
     assert health["errors"] == 0 and health["warnings"] <= 1, health["findings"]
     assert health["model_version"] == models_env.version and health["as_of"] == DAY
