@@ -64,8 +64,10 @@ def clean_rounds(data: Path) -> list[tuple[str, int, int, list[str]]]:
     return rows
 
 
-def expected_against_truth(data: Path, seed: int) -> tuple[int, int, int]:
-    """(lists, lists whose drawn finds fell inside their range, draws inside) over every district."""
+def expected_against_truth(data: Path, seed: int) -> tuple[int, int, int, int, int, float, float]:
+    """Over every district: lists, lists whose first draw fell inside their range, draws inside,
+    draws above the range, draws below it, the lists' expected finds summed and the truth's chance
+    of a find summed over the same households (which way the misses lean, and why)."""
     from anbu.settings import Settings
     from features.round_table import survey_days
     from serving.lists.builder import ListBuilder, ListRequest
@@ -81,7 +83,8 @@ def expected_against_truth(data: Path, seed: int) -> tuple[int, int, int]:
     truth = round_truth(data, TEST_ROUND, survey_days(data, TEST_ROUND))["census_found"]
     rounds = ServedRounds(data, TEST_ROUND, champion.version)
     rng = np.random.default_rng(seed)
-    lists = inside = draws_inside = 0
+    lists = inside = draws_inside = above = below = 0
+    expected_sum = truth_sum = 0.0
     with tempfile.TemporaryDirectory() as folder:
         builder = ListBuilder(rounds, Records(Path(folder) / "records.sqlite"), Settings().known_window_days)
         districts = sorted(rounds.served.households["gu"].unique())
@@ -91,10 +94,14 @@ def expected_against_truth(data: Path, seed: int) -> tuple[int, int, int]:
             chance = truth.reindex(listed.rows["household_id"]).fillna(0.0).to_numpy()
             found = (rng.random((DRAWS, len(chance))) < chance).sum(axis=1)
             held = [expected.holds(int(f)) for f in found]
+            above += int((found > expected.high).sum())
+            below += int((found < expected.low).sum())
+            expected_sum += expected.expected
+            truth_sum += float(chance.sum())
             lists += 1
             inside += held[0]
             draws_inside += sum(held)
-    return lists, inside, draws_inside
+    return lists, inside, draws_inside, above, below, expected_sum, truth_sum
 
 
 def _measured(*args: str, environment: dict[str, str]) -> tuple[float, float, int]:
@@ -154,6 +161,9 @@ def main() -> None:
     parser.add_argument(
         "--cities", type=int, default=len(CITIES), help="How many of the three cities to run."
     )
+    parser.add_argument(
+        "--lists-only", action="store_true", help="Only the expected finds, not the clean rounds."
+    )
     arguments = parser.parse_args()
     config = ROOT / "experiments" / "baseline.toml"
     rounds_table, lists_table = [], []
@@ -180,8 +190,9 @@ def main() -> None:
                 )
         first_store = first_store or store
         _use_store(store)
-        for day, errors, warnings, sentences in clean_rounds(data):
-            rounds_table.append((f"{variant}/{seed}", day, errors, warnings, sentences))
+        if not arguments.lists_only:
+            for day, errors, warnings, sentences in clean_rounds(data):
+                rounds_table.append((f"{variant}/{seed}", day, errors, warnings, sentences))
         lists_table.append((f"{variant}/{seed}", *expected_against_truth(data, seed)))
 
     print()
@@ -195,12 +206,14 @@ def main() -> None:
     print(f"\nclean rounds within the target: {held} of {len(rounds_table)}")
     print()
     print(
-        f"| city | district lists of {CAPACITY} | truth's finds inside the stated 90 % range (first draw) | all {DRAWS} draws |"
+        f"| city | district lists of {CAPACITY} | truth's finds inside the stated 90 % range (first draw) "
+        f"| all {DRAWS} draws | draws above the range | below it | expected finds ÷ the truth's |"
     )
-    print("|---|---:|---:|---:|")
-    for name, lists, inside, draws_inside in lists_table:
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, lists, inside, draws_inside, above, below, expected_sum, truth_sum in lists_table:
         print(
-            f"| {name} | {lists} | {inside} ({inside / lists:.0%}) | {draws_inside / (lists * DRAWS):.0%} |"
+            f"| {name} | {lists} | {inside} ({inside / lists:.0%}) | {draws_inside / (lists * DRAWS):.0%} "
+            f"| {above} | {below} | {expected_sum:,.1f} ÷ {truth_sum:,.1f} = {expected_sum / truth_sum:.2f} |"
         )
     lists = sum(row[1] for row in lists_table)
     inside = sum(row[2] for row in lists_table)

@@ -32,6 +32,14 @@ def test_planner_sees_both_lists_with_korean_reasons_and_records_an_override(ser
     wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(server.url + "/planner/")
     enter_key(browser, server.keys["planner"], wait)
+    # The header says what the served round's health check said when it was scored.
+    warnings = server.post("/key_scope", {}, role="planner").json()["round_health"]["warnings"]
+    health = browser.find_element(By.ID, "health")
+    if warnings:
+        assert health.is_displayed() and f"경고 {len(warnings)}건" in health.text
+        assert warnings[0][:40] in health.text
+    else:
+        assert not health.is_displayed()
     Select(browser.find_element(By.ID, "gu")).select_by_visible_text(gu)
     capacity = browser.find_element(By.ID, "capacity")
     capacity.clear()
