@@ -143,8 +143,8 @@ def _judge(subject: str, counts: pd.Series, months: Months, started: pd.Timestam
     span = f"{_month(history.index[0])}–{_month(history.index[-1])}"
     if float(history.sum()) == 0:
         delivered = float(recent.sum())
-        if delivered < MIN_NEW_ROWS:
-            return None
+        if delivered < MIN_NEW_ROWS or len(history) < HISTORY_MONTHS:
+            return None  # in a source younger than a year, a yearly code (a sweep) may not have come yet
         return Finding(
             Grade.WARNING,
             "new_code",

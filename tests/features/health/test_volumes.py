@@ -113,6 +113,16 @@ def test_a_new_code_warns_and_a_source_that_began_this_spring_is_not_gone_before
     assert finding.subject == "crisis_events indicator=ENERGY_VOUCHER_UNUSED"
 
 
+def test_a_yearly_code_is_not_new_in_a_source_younger_than_a_year() -> None:
+    """A delivery that began last autumn meets its first spring sweep: not a code new to the city."""
+    lists = [0] * 6 + [100, 96, 104, 99, 101, 95, 103, 100, 98, 102]  # from 2025-10: ten months
+    sweep = [0] * 14 + [40, 45]
+    con = _delivery(
+        outreach_visits=_rows({"system_list": lists, "survey": sweep}, "outreach_visits", "trigger")
+    )
+    assert volume_findings(con, AS_OF) == []
+
+
 @pytest.mark.parametrize("factor", [1000.0, 0.001])
 def test_a_channel_whose_level_jumps_by_a_power_of_ten_is_a_unit_change(factor: float) -> None:
     readings = _rows({"power_w": [200] * 16, "light_lux": [200] * 16}, "sensor_readings", "channel")
