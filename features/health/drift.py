@@ -192,9 +192,11 @@ def drift_findings(
     otherwise, than the rows the model learnt from, beyond their own usual (a warning per family,
     naming its features, the most moved first)."""
     findings: list[Finding] = []
-    moved: dict[str, list[tuple[float, str]]] = {}
+    moved: dict[str, list[tuple[float, str, str]]] = {}
+    """Per family: (how far, feature, what moved), for the features that moved beyond their usual."""
     for shift in shifts:
         name, was, now = shift.reference.feature, shift.reference.missing_share, shift.missing_share
+        part: tuple[float, str, str] | None = None
         if now >= MISSING_ALL and was < 0.5:
             findings.append(
                 Finding(
@@ -207,20 +209,19 @@ def drift_findings(
                 )
             )
         elif shift.missing_rise >= shift.reference.missing_limit:
-            moved.setdefault((family_of or {}).get(name, name), []).append(
-                (shift.missing_rise, f"{name} missing for {now:.0%} against {was:.0%}")
-            )
+            part = (shift.missing_rise, name, f"{name} missing for {now:.0%} against {was:.0%}")
         elif shift.moved:
-            moved.setdefault((family_of or {}).get(name, name), []).append(
-                (
-                    shift.psi,
-                    f"{name} population stability index {shift.psi:.2f} (its training rounds: up to "
-                    f"{shift.reference.usual_psi:.2f})",
-                )
+            part = (
+                shift.psi,
+                name,
+                f"{name} population stability index {shift.psi:.2f} (its training rounds: up to "
+                f"{shift.reference.usual_psi:.2f})",
             )
+        if part is not None:
+            moved.setdefault((family_of or {}).get(name, name), []).append(part)
     for family, parts in moved.items():
         parts.sort(reverse=True)
-        named = [text.split(" ", 1)[0] for _, text in parts]
+        named = [name for _, name, _ in parts]
         subject = f"{what} {named[0]}" if len(parts) == 1 else f"{what}s of {family} ({', '.join(named)})"
         findings.append(
             Finding(
@@ -229,7 +230,7 @@ def drift_findings(
                 subject,
                 f"{subject}: moved from the rows the model learnt from beyond their usual "
                 f"(population stability index ≥ {PSI_WARNING} is a shift, ≥ {PSI_MAJOR} a major one): "
-                + "; ".join(text for _, text in parts[:3]),
+                + "; ".join(text for _, _, text in parts[:3]),
                 parts[0][0],
             )
         )

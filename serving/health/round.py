@@ -29,7 +29,7 @@ from features.health.reference import REFERENCE_ARTIFACT, TOP_SHARE, Reference, 
 from features.round_table import write_round
 from serving.health.realised import RealisedFinds, list_visits, realised_findings, realised_finds
 from serving.scoring.champion import Champion
-from serving.scoring.households import feature_matrix, input_digests
+from serving.scoring.households import input_digests
 from training.tracking import without_progress_bar
 
 FEATURE_MEMORY = "3GB"
@@ -175,14 +175,17 @@ class _RoundColumns:
             name: source.read(columns=[name]).column(0).to_numpy().astype("float64")
             for name in champion.features
         }
+        households = source.metadata.num_rows
+        # Scored from the columns just read, a block of rows at a time (no second read of the file,
+        # no copy of the whole matrix): the model's features in its order, float64 with NaN.
         risk = [
-            champion.booster.predict(feature_matrix(batch.to_pandas(), champion.features))
-            for batch in source.iter_batches(batch_size=SCORE_BLOCK, columns=champion.features)
+            champion.booster.predict(
+                np.column_stack([features[f][start : start + SCORE_BLOCK] for f in champion.features])
+            )
+            for start in range(0, households, SCORE_BLOCK)
         ]
         district = np.asarray(source.read(columns=["gu"]).column(0).to_pylist(), dtype=object)
-        return cls(
-            source.metadata.num_rows, features, np.concatenate(risk) if risk else np.zeros(0), district
-        )
+        return cls(households, features, np.concatenate(risk) if risk else np.zeros(0), district)
 
 
 def district_findings(districts: list[DistrictShare], top: int) -> list[Finding]:
