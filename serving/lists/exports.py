@@ -38,6 +38,10 @@ PLANNER_COLUMNS = {
     "override_reason": "조정 사유",
     "model_version": "모델 버전",
 }
+LIST_EXPECTED_COLUMNS = {"expected": "목록 예상 발견", "low": "예상 범위 하한", "high": "예상 범위 상한"}
+"""What the whole list is expected to find, repeated on every row as the model version is: a CSV has
+no title line a case system's importer would skip, so the list's figures travel as columns (the
+first data row of a CSV read by itself still says what its list expects)."""
 BAND_FILL = {"매우 높음": "F4B6B6", "높음": "F9D9A6", "주의": "FFF2B3", "낮음": "FFFFFF"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 """First characters that make a spreadsheet read a cell as a formula, or open the way to one
@@ -67,7 +71,8 @@ def write_text_cell(cell: Cell) -> None:
 
 def planner_frame(listed: OutreachList) -> pd.DataFrame:
     """The list with Korean headers, as a planner reads it (English reasons stay in the API): a
-    spreadsheet has no lists in a cell, so each reason gets a column of its own."""
+    spreadsheet has no lists in a cell, so each reason gets a column of its own, and the list's
+    expected finds close each row."""
     frame = listed.rows.copy()
     reasons = frame["reasons"].tolist()
     for slot in range(MAX_REASONS):
@@ -79,7 +84,12 @@ def planner_frame(listed: OutreachList) -> pd.DataFrame:
     frame["change"] = frame["change"].map(CHANGE_KO).fillna(frame["change"])
     frame["list"] = frame["list"].map(LIST_KO).fillna(frame["list"])
     frame["override"] = frame["override"].map({"include": "포함", "exclude": "제외"}).fillna("")
-    return frame.rename(columns=PLANNER_COLUMNS)
+    frame = frame.rename(columns=PLANNER_COLUMNS)
+    expected = listed.expected
+    frame[LIST_EXPECTED_COLUMNS["expected"]] = round(expected.expected, 1)
+    frame[LIST_EXPECTED_COLUMNS["low"]] = expected.low
+    frame[LIST_EXPECTED_COLUMNS["high"]] = expected.high
+    return frame
 
 
 def to_csv(listed: OutreachList) -> bytes:
@@ -137,6 +147,7 @@ def to_xlsx(listed: OutreachList, title: str) -> bytes:
         "목록 사유": 40,
         "조정 사유": 24,
         "가구번호": 12,
+        **dict.fromkeys(LIST_EXPECTED_COLUMNS.values(), 13),
     }
     for index, name in enumerate(frame.columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = widths.get(name, 10)

@@ -137,3 +137,24 @@ def test_every_text_cell_is_quoted_so_a_separator_inside_it_cannot_start_a_cell(
     assert "\"확인;=cmd|' /C calc'!A0\"" in text  # one quoted cell, whatever the reader's separator
     first = text.splitlines()[1].split(",")
     assert first[1] == "1" and first[4] == "90.0"  # rank and risk: numbers, bare
+
+
+def test_every_csv_row_carries_what_its_list_is_expected_to_find() -> None:
+    listed = _listed()
+    rows = _csv_rows(listed)
+    expected = listed.expected
+    assert expected.expected == pytest.approx(sum(0.9 - 0.1 * slot for slot in range(len(DELIVERED_IDS))))
+    for row in rows:
+        assert float(row["목록 예상 발견"]) == round(expected.expected, 1)
+        assert (int(row["예상 범위 하한"]), int(row["예상 범위 상한"])) == (expected.low, expected.high)
+    assert expected.low < expected.expected < expected.high
+
+
+def test_the_workbook_holds_the_same_expected_finds_as_its_title() -> None:
+    listed = _listed()
+    sheet = load_workbook(io.BytesIO(to_xlsx(listed, listed.expected.sentence_ko))).active
+    header = [cell.value for cell in sheet[2]]
+    first = dict(zip(header, [cell.value for cell in sheet[3]], strict=True))
+    assert sheet["A1"].value == listed.expected.sentence_ko
+    assert first["목록 예상 발견"] == round(listed.expected.expected, 1)
+    assert (first["예상 범위 하한"], first["예상 범위 상한"]) == (listed.expected.low, listed.expected.high)
