@@ -92,6 +92,7 @@ def score(
     from features.spark_engine import SparkEnvironmentMissing
     from serving.health.gate import Acceptance, HealthCannotRun, RoundRefused, health_for_scoring
     from serving.scoring.champion import NoChampion, load_champion
+    from serving.scoring.city import round_features
     from serving.scoring.households import read_manifest
     from serving.scoring.rounds import RoundIsHistory, check_writable, score_round
 
@@ -116,6 +117,10 @@ def score(
             records=records_if_any(settings),
             recorder=lambda: open_records(settings),
             scores=target,
+            # on one machine, the check reads the features the scoring then resumes from
+            round_table=(lambda: round_features(data, day, champion, target, block_rows))
+            if engine == "duckdb"
+            else None,
         )
         _print_health(health)
         console.print(

@@ -43,14 +43,19 @@ class Acceptance:
 
 
 def run_health(
-    data_dir: Path, as_of: pd.Timestamp, champion: Champion | None = None, records=None
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    champion: Champion | None = None,
+    records=None,
+    round_table: Callable[[], Path] | None = None,
 ) -> tuple[RoundHealth, Path]:
     """Check the round, write health.json and the report, log them beside the champion's run.
-    `records`: the data folder's records, whose recorded visit outcomes count beside the delivery's."""
+    `records`: the data folder's records, whose recorded visit outcomes count beside the delivery's;
+    `round_table`: where the round's features are built for its scoring (check_round)."""
     recorded = records.table("visit_outcomes") if records is not None else None
     try:
         champion = champion or load_champion()
-        health = check_round(data_dir, as_of, champion, recorded)
+        health = check_round(data_dir, as_of, champion, recorded, round_table)
     except (NoChampion, ContractError) as error:
         raise HealthCannotRun(str(error)) from None
     folder = write_health(health, data_dir)
@@ -66,12 +71,14 @@ def health_for_scoring(
     records=None,
     recorder: Callable[[], object] | None = None,
     scores: Path | None = None,
+    round_table: Callable[[], Path] | None = None,
 ) -> dict[str, object]:
     """What the round's manifest says of its health. The check already written for this round, this
     model (version and run) and these delivered files, by this version of the check, is reused;
     otherwise it runs now. Errors stop the round unless accepted. `records` (when any exist) are
     read for the visits recorded through the service; an acceptance is written to the records
-    `recorder` opens (who, why, which errors, for which scores file), before anything is scored."""
+    `recorder` opens (who, why, which errors, for which scores file), before anything is scored.
+    `round_table` builds (or finds) the features the scoring will read, for the check to read too."""
     as_of = pd.Timestamp(as_of).normalize()
     kept = read_health(data_dir, as_of)
     inputs = input_digests(ensure_validated(data_dir))
@@ -85,7 +92,7 @@ def health_for_scoring(
         )
     )
     if not reusable:
-        health, _ = run_health(data_dir, as_of, champion, records)
+        health, _ = run_health(data_dir, as_of, champion, records, round_table)
         kept = health_json(health)
     findings = kept["findings"]
     errors = [f["sentence"] for f in findings if f["grade"] == "error"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from features.health.delivery import delivery_findings
 from features.health.drift import FeatureShift, drift_findings, shift_of
 from features.health.findings import Finding, Grade, in_order
 from features.health.reference import REFERENCE_ARTIFACT, TOP_SHARE, Reference, top_shares
-from features.round_table import write_round
+from features.round_table import round_schema, write_round
 from serving.health.realised import RealisedFinds, list_visits, realised_findings, realised_finds
 from serving.scoring.champion import Champion
 from serving.scoring.households import input_digests
@@ -105,10 +106,16 @@ def champion_reference(champion: Champion) -> Reference:
 
 
 def check_round(
-    data_dir: Path, as_of: pd.Timestamp, champion: Champion, recorded_visits: pd.DataFrame | None = None
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    champion: Champion,
+    recorded_visits: pd.DataFrame | None = None,
+    round_table: Callable[[], Path] | None = None,
 ) -> RoundHealth:
     """`recorded_visits`: the visit outcomes recorded through the service (household_id,
-    visited_on, outcome), beside the delivery's own."""
+    visited_on, outcome), beside the delivery's own. `round_table`: where the round's features are
+    built for its scoring (asked for only once the delivery's inputs are checked), so they are read
+    here and not built twice; without it they are built in a temporary folder."""
     data_dir, as_of = Path(data_dir), pd.Timestamp(as_of).normalize()
     reference = champion_reference(champion)
     first = pd.Timestamp(reference.rounds[0])
@@ -120,8 +127,13 @@ def check_round(
     report = ensure_validated(data_dir)
     validated = Path(report.out_dir)
     findings = delivery_findings(validated, as_of)
-    with tempfile.TemporaryDirectory(prefix="anbu-health-") as work:
-        now = _RoundColumns.built(data_dir, as_of, Path(work) / "round.parquet", champion)
+    if round_table is not None:
+        now = _RoundColumns.read(round_table(), champion)
+    else:
+        with tempfile.TemporaryDirectory(prefix="anbu-health-") as work:
+            path = Path(work) / "round.parquet"
+            write_round(data_dir, as_of, path, memory_limit=FEATURE_MEMORY)
+            now = _RoundColumns.read(path, champion)
     if now.households == 0:
         raise HealthCannotRun(f"no household is registered on {as_of.date()} in {data_dir}: nothing to check")
     shifts = [shift_of(reference.features[f], now.features[f]) for f in champion.features]
@@ -168,9 +180,9 @@ class _RoundColumns:
     district: np.ndarray
 
     @classmethod
-    def built(cls, data_dir: Path, as_of: pd.Timestamp, path: Path, champion: Champion) -> _RoundColumns:
-        write_round(data_dir, as_of, path, memory_limit=FEATURE_MEMORY)
+    def read(cls, path: Path, champion: Champion) -> _RoundColumns:
         source = pq.ParquetFile(path)
+        round_schema().check(source.schema_arrow, path, need=["gu", *champion.features])
         features = {
             name: source.read(columns=[name]).column(0).to_numpy().astype("float64")
             for name in champion.features

@@ -96,3 +96,30 @@ def test_a_champion_trained_without_a_profile_is_named(models_env: Served) -> No
     older = type(champion)(champion.booster, champion.version, bare.info.run_id, champion.features)
     with pytest.raises(HealthCannotRun, match="trained before round health existed"):
         check_round(models_env.data, ROUND, older)
+
+
+def test_scoring_builds_the_round_once_and_its_health_check_reads_the_same_table(
+    models_env: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.health.round as health_round
+    import serving.scoring.city as city
+
+    city_copy = copy_delivery(models_env.data, tmp_path / "city")  # no health kept yet: the check runs
+    built: list[Path] = []
+
+    def counted(write):
+        def write_round(data_dir, as_of, out, **options):
+            built.append(Path(out))
+            return write(data_dir, as_of, out, **options)
+
+        return write_round
+
+    monkeypatch.setattr(city, "write_round", counted(city.write_round))
+    monkeypatch.setattr(health_round, "write_round", counted(health_round.write_round))
+    out = tmp_path / "scores.parquet"
+    scored = runner.invoke(app, ["score", "--data", str(city_copy), "--as-of", DAY, "--out", str(out)])
+    assert scored.exit_code == 0, scored.output
+    assert len(built) == 1, built
+    health = json.loads((DataFolder(city_copy).health(ROUND) / HEALTH_FILE).read_text(encoding="utf-8"))
+    assert health["households"] == read_manifest(out)["households"]
+    assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "the scoring's work folder is left"
