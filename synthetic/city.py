@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract.vocabulary import HOUSING_TYPES, TENURES
-from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
+from features.reference import AGE_BAND_COLUMNS, districts, dongs, one_person_age_bands
 
 BAND_AGE_RANGES: dict[str, tuple[int, int]] = {
     "under_20": (18, 19),
@@ -55,7 +55,10 @@ MULTI_PERSON_HEAD_AGE_SHARES: dict[str, float] = {
 }
 """Assumption: heads of multi-person households, by age band (no published table in the repo)."""
 
-DONGS_PER_GU = (14, 26)
+UNUSED_DRAW = 1_000
+"""Cities made before real dongs drew a dong per household from each chunk's generator
+(integers below this); the draw is still made, unused, so that everything else a seed generates
+stays as it was and earlier experiments' cities differ from today's only in their dongs."""
 
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:
@@ -80,6 +83,8 @@ class Composition:
     one_person: np.ndarray
     age_band: np.ndarray
     male: np.ndarray
+    dong_index: np.ndarray
+    """Which of its district's dongs (district_dongs() order) the household lives in."""
 
 
 def compose_city(n_households: int, rng: np.random.Generator) -> Composition:
@@ -114,23 +119,46 @@ def compose_city(n_households: int, rng: np.random.Generator) -> Composition:
         one_person.append(np.r_[np.ones(alone, bool), np.zeros(multi, bool)])
         age_band.append(np.r_[alone_bands, multi_bands].astype(np.int8))
         male.append(np.r_[alone_male, rng.random(multi) < 0.78])
+    gu_all = np.concatenate(gu_index)
     composition = Composition(
-        np.concatenate(gu_index), np.concatenate(one_person), np.concatenate(age_band), np.concatenate(male)
+        gu_all,
+        np.concatenate(one_person),
+        np.concatenate(age_band),
+        np.concatenate(male),
+        np.zeros(len(gu_all), dtype=np.int16),
     )
     order = rng.permutation(n_households)  # households of a district are not contiguous ids
-    return Composition(
-        *(getattr(composition, f)[order] for f in ("gu_index", "one_person", "age_band", "male"))
-    )
+    fields = ("gu_index", "one_person", "age_band", "male", "dong_index")
+    composition = Composition(*(getattr(composition, f)[order] for f in fields))
+    # Drawn after everything above, so a seed's districts, ages and sexes are what they were.
+    for g, placed in enumerate(district_dongs()):
+        own = np.flatnonzero(composition.gu_index == g)
+        counts = apportion(len(own), placed.electors)
+        composition.dong_index[own] = rng.permutation(
+            np.repeat(np.arange(len(counts), dtype=np.int16), counts)
+        )
+    return composition
 
 
-def dong_codes(rng: np.random.Generator) -> list[np.ndarray]:
-    """Administrative dong codes per district (10 digits, Seoul's '11' prefix), fixed per seed."""
-    codes = []
-    for g in range(len(districts())):
-        n = int(rng.integers(*DONGS_PER_GU))
-        gu_part = 110 + 10 * g
-        codes.append(np.array([f"11{gu_part:03d}{510 + 10 * d:03d}00" for d in range(n)]))
-    return codes
+@dataclass(frozen=True)
+class DistrictDongs:
+    """One district's real dongs and their electors (a relative size: a district's households are
+    apportioned to its dongs in these proportions, exactly as districts get the published totals)."""
+
+    codes: np.ndarray
+    electors: np.ndarray
+
+
+def district_dongs() -> list[DistrictDongs]:
+    """Each district's administrative dongs, in districts() order."""
+    table = dongs()
+    return [
+        DistrictDongs(
+            table.loc[table["gu"] == gu, "dong_code"].to_numpy(dtype=object),
+            table.loc[table["gu"] == gu, "electors_2022"].to_numpy(dtype="float64"),
+        )
+        for gu in districts()["gu"]
+    ]
 
 
 def _choose(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
@@ -173,7 +201,7 @@ def households_frame(
     rows: np.ndarray,
     start: pd.Timestamp,
     rng: np.random.Generator,
-    dongs: list[np.ndarray],
+    dongs: list[DistrictDongs],
 ) -> pd.DataFrame:
     """Attributes of the households `rows` of the composition, as at the start of the period."""
     gu_index = composition.gu_index[rows]
@@ -210,13 +238,12 @@ def households_frame(
     tenure_years = rng.exponential(np.where(tenure == 0, 12.0, np.where(age < 35, 2.5, 6.0)))
     tenure_years = np.minimum(tenure_years, np.maximum(age - 18, 0.5))
     moved_in = (start - pd.to_timedelta(np.round(tenure_years * 365.25), unit="D")).normalize()
-    dong = (
-        np.array(
-            [dongs[g][i % len(dongs[g])] for g, i in zip(gu_index, rng.integers(0, 1000, n), strict=True)]
-        )
-        if n
-        else np.array([], dtype=str)
-    )
+    rng.integers(0, UNUSED_DRAW, n)  # see UNUSED_DRAW
+    dong = np.empty(n, dtype=object)
+    dong_index = composition.dong_index[rows]
+    for g in np.unique(gu_index):
+        own = gu_index == g
+        dong[own] = dongs[g].codes[dong_index[own]]
     return pd.DataFrame(
         {
             "household_id": ids,

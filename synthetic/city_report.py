@@ -11,16 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from anbu.data_folder import DataFolder
-from features.reference import AGE_BAND_COLUMNS, districts, one_person_age_bands
+from features.reference import AGE_BAND_COLUMNS, districts, dongs, one_person_age_bands
 
 
 @dataclass
 class CityReport:
     districts: pd.DataFrame
-    """gu, published and generated share of households and one-person share."""
+    """gu, published and generated share of households and one-person share, and how the
+    district's households spread over its dongs against its electors (Pearson r, dongs)."""
     age_bands: pd.DataFrame
     """age band, published and generated share of one-person households."""
     headline: pd.DataFrame
@@ -45,7 +47,7 @@ def city_report(data_dir: Path) -> CityReport:
             f"CREATE VIEW truth AS SELECT * FROM read_parquet('{DataFolder(data_dir).truth / 'monthly_state.parquet'}')"
         )
         first = q(
-            "SELECT gu, household_size, head_birth_year, valid_from FROM (SELECT *, row_number() OVER "
+            "SELECT gu, dong_code, household_size, head_birth_year, valid_from FROM (SELECT *, row_number() OVER "
             "(PARTITION BY household_id ORDER BY valid_from) AS n FROM households) WHERE n = 1"
         )
         events = q("SELECT household_id, indicator, reference_month FROM crisis_events")
@@ -72,6 +74,7 @@ def city_report(data_dir: Path) -> CityReport:
             "generated_one_person": gen["alone"].reindex(table.index),
         }
     ).reset_index()
+    district_table = district_table.merge(dong_spread(first), on="gu", how="left")
 
     alone = first[first["household_size"] == 1]
     start_year = int(
@@ -125,3 +128,20 @@ def city_report(data_dir: Path) -> CityReport:
         indicators.rename("households_per_1000_per_year").reset_index(),
         pivot.reset_index(),
     )
+
+
+def dong_spread(first: pd.DataFrame) -> pd.DataFrame:
+    """Per district, the Pearson correlation between its households' shares by dong and its
+    electors' shares (a dong without households counts at 0), and how many of its dongs have any:
+    the households live where the district's people do."""
+    table = dongs()
+    counts = first.groupby(["gu", "dong_code"]).size().rename("households")
+    rows = []
+    for gu, own in table.groupby("gu", sort=False):
+        electors = own["electors_2022"].to_numpy(dtype="float64")
+        households = (
+            counts.reindex(pd.MultiIndex.from_arrays([own["gu"], own["dong_code"]])).fillna(0).to_numpy()
+        )
+        r = float(np.corrcoef(households, electors)[0, 1]) if households.sum() > 0 else float("nan")
+        rows.append({"gu": gu, "dong_share_r": r, "dongs": f"{int((households > 0).sum())}/{len(own)}"})
+    return pd.DataFrame(rows)

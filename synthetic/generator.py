@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from anbu.data_folder import DataFolder
 from features.contract.files import SourceWriter
 from features.contract.schemas import SOURCES_BY_NAME
-from synthetic.city import compose_city, dong_codes, households_frame
+from synthetic.city import compose_city, district_dongs, households_frame
 from synthetic.events import crisis_events
 from synthetic.latent import simulate_hardship, simulate_isolation
 from synthetic.outreach import contacts_120, visits
@@ -112,7 +112,7 @@ def generate_city(
     truth_dir.mkdir(parents=True, exist_ok=True)
     period = Period(pd.Timestamp(last_month), months, reading_days)
     composition = compose_city(households, np.random.default_rng([seed, 0]))
-    dongs = dong_codes(np.random.default_rng([seed, 1]))
+    dongs = district_dongs()
     writers = {
         name: SourceWriter(out / f"{name}.parquet", spec)
         for name, spec in SOURCES_BY_NAME.items()

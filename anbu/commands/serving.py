@@ -186,7 +186,9 @@ def rank(
     data: Path = typer.Option(..., "--data", help="Data directory laid out as the source contract."),
     as_of: str = typer.Option(..., "--as-of", help="Round date, YYYY-MM-DD."),
     gu: str = typer.Option(..., "--gu", help="District (자치구) as the registry spells it, e.g. 관악구."),
-    dong: str = typer.Option(None, "--dong", help="Administrative dong code, to narrow the list."),
+    dong: str = typer.Option(
+        None, "--dong", help="Administrative dong (행정동), by name (보라매동) or code, to narrow the list."
+    ),
     capacity: int = typer.Option(..., "--capacity", min=1, help="Households the team can visit."),
     recheck: int = typer.Option(
         0, "--recheck", min=0, help="Of the capacity, visits for households outreach already knows."
@@ -199,6 +201,7 @@ def rank(
     by the same code from the same settings (ANBU_KNOWN_WINDOW_DAYS, ANBU_AS_OF, the records)."""
     from features.reference import district_names
     from serving.lists.builder import ListBuilder, ListRequest
+    from serving.lists.dong_choice import dong_code_of
     from serving.refusal import Refused
     from serving.scoring.rounds import RoundNotScored, RoundUnreadable
     from serving.scoring.served_rounds import ServedRounds, served_day
@@ -222,6 +225,7 @@ def rank(
     # The served round is read only if the list needs it (it is, or follows, the asked round).
     rounds = ServedRounds(data, served, lambda: _served_preference(data, served))
     try:
+        dong = dong_code_of(gu, dong)
         builder = ListBuilder(rounds, open_records(settings), settings.known_window_days)
         listed = builder.build(ListRequest(gu, capacity, dong, recheck, day.date()))
     except RoundNotScored:
@@ -290,7 +294,7 @@ def _print_table(listed, title: str) -> None:
             LIST_KO.get(row.list, row.list),
             str(row.list_rank),
             row.household_id,
-            str(row.dong_code),
+            row.dong_name,
             f"{row.risk:.0%}",
             row.band_ko,
             change,

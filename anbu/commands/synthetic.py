@@ -93,9 +93,13 @@ def render_city_report(report: CityReport) -> None:
     console.print(_table("Synthetic city beside published figures", headline, {}))
     console.print(
         _table(
-            "Districts: share of households and one-person share",
+            "Districts: share of households, one-person share, and households by dong against "
+            "electors (Pearson r)",
             report.districts,
-            {c: pct for c in report.districts.columns if c != "gu"},
+            {
+                **{c: pct for c in report.districts.columns if c not in ("gu", "dong_share_r", "dongs")},
+                "dong_share_r": "{:.3f}",
+            },
         )
     )
     console.print(

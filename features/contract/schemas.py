@@ -32,7 +32,7 @@ from features.contract.vocabulary import (  # the contract's allowed values, re-
     VISIT_OUTCOMES,
     VISIT_TRIGGERS,
 )
-from features.reference import district_names
+from features.reference import district_names, dong_districts
 
 
 def _column(kind: KindName, description: str, *, nullable: bool = False, **checks) -> object:
@@ -79,7 +79,11 @@ class Households(_Contract):
         "date", "first day it is no longer true; null = still true", nullable=True
     )
     gu: Series[str] = _column("string", "district, Korean name", isin=list(district_names()))
-    dong_code: Series[str] = _column("string", "administrative dong code", str_length={"min_value": 1})
+    dong_code: Series[str] = _column(
+        "string",
+        "administrative dong (행정동): its 10-digit 행정표준코드, one of Seoul's dongs (seoul_dongs.csv)",
+        isin=list(dong_districts()),
+    )
     head_birth_year: Series[pd.Int64Dtype] = _column(
         "integer", "birth year of the household head", ge=1890, le=2030
     )
@@ -109,6 +113,11 @@ class Households(_Contract):
     @pa.dataframe_check(error="moved_in is on or after valid_to")
     def moved_in_before_period_end(cls, df: pd.DataFrame) -> Series[bool]:
         return _holds(df["valid_to"].isna() | (df["moved_in"] < df["valid_to"]))
+
+    @pa.dataframe_check(error="dong_code is a dong of another district than the row's gu")
+    def dong_in_its_district(cls, df: pd.DataFrame) -> Series[bool]:
+        district = df["dong_code"].map(dong_districts())  # an unknown code fails its own check
+        return _holds(district.isna() | (district == df["gu"]))
 
 
 class CrisisEvents(_Contract):
@@ -268,6 +277,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         blank_for_check=(
             ("head_birth_year is after the row's valid_from year", "head_birth_year"),
             ("moved_in is on or after valid_to", "moved_in"),
+            ("dong_code is a dong of another district than the row's gu", "dong_code"),
         ),
     ),
     SourceSpec(

@@ -1,10 +1,11 @@
 """The registry against itself a year before: a district whose dong codes were replaced.
 
-A re-coded district still validates (every code is a non-empty string), and nothing in the model
-reads a dong code, so its risks do not move; but a team asking for its dong by the code it has
-always used gets an empty list, and every dong-level comparison with earlier rounds breaks. The
-check compares the codes each district's registered households carry on the round's day with the
-codes of the same district a year before.
+Nothing in the model reads a dong code, so a re-coded district's risks do not move; but a team
+asking for its dong gets an empty list, and every dong-level comparison with earlier rounds breaks.
+Validation blanks a code that is not one of Seoul's dongs (the household stays, its dong unknown),
+so a district re-coded to codes nobody knows shows as households without a dong; one re-coded to
+real codes of other dongs shows as codes it did not have. Both compare the households registered on
+the round's day with the same district a year before.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def registry_findings(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> li
         """,
         {"day": day, "year_before": year_before},
     ).df()
-    findings = _vanished(con, day, year_before)
+    findings = _vanished(con, day, year_before) + _unknown_codes(con, day, year_before)
     for row in shares.itertuples():
         share = row.on_new_codes / row.households
         if share >= RECODED_SHARE:
@@ -88,3 +89,43 @@ def _vanished(con: duckdb.DuckDBPyConnection, day, year_before) -> list[Finding]
         )
         for row in gone.itertuples()
     ]
+
+
+def _unknown_codes(con: duckdb.DuckDBPyConnection, day, year_before) -> list[Finding]:
+    """Districts most of whose households carry a dong code validation blanked (not one of
+    Seoul's dongs), where a year before few did."""
+    shares = con.execute(
+        """
+        WITH share AS (
+            SELECT gu,
+                   count(*) FILTER (WHERE valid_from <= $day AND (valid_to IS NULL OR valid_to > $day))
+                       AS households,
+                   count(*) FILTER (WHERE valid_from <= $day AND (valid_to IS NULL OR valid_to > $day)
+                                    AND dong_code IS NULL) AS unknown,
+                   count(*) FILTER (WHERE valid_from <= $year_before
+                                    AND (valid_to IS NULL OR valid_to > $year_before)) AS before,
+                   count(*) FILTER (WHERE valid_from <= $year_before
+                                    AND (valid_to IS NULL OR valid_to > $year_before)
+                                    AND dong_code IS NULL) AS unknown_before
+            FROM households GROUP BY gu
+        )
+        SELECT * FROM share WHERE households > 0 AND before > 0
+        """,
+        {"day": day, "year_before": year_before},
+    ).df()
+    findings = []
+    for row in shares.itertuples():
+        share, share_before = row.unknown / row.households, row.unknown_before / row.before
+        if share >= RECODED_SHARE and share_before < RECODED_SHARE / 2:
+            findings.append(
+                Finding(
+                    Grade.WARNING,
+                    "dong_codes",
+                    f"district {row.gu}",
+                    f"district {row.gu}: {share:.0%} of its {row.households:,} households carry a dong "
+                    f"code that is not one of Seoul's dongs (blanked by validation; {share_before:.0%} "
+                    f"on {year_before}): its dongs were re-coded, so its lists by dong come back empty",
+                    share,
+                )
+            )
+    return findings

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract.delivery import QUARANTINE_DIR
+from features.contract.row_checks import BLANKED
 from features.contract.schemas import SOURCES, SOURCES_BY_NAME
 from features.health.findings import Finding, Grade
 
@@ -279,6 +280,7 @@ def quarantine_findings(
             FROM read_parquet('{path}')
             WHERE try_cast({spec.known_on} AS TIMESTAMP) >= $first
               AND try_cast({spec.known_on} AS TIMESTAMP) < $end
+              AND {BLANKED} IS NULL  -- a row kept with an attribute blanked was not refused
             GROUP BY ALL
             """,
             {"first": months.all[0].date(), "end": (latest + pd.offsets.MonthBegin(1)).date()},

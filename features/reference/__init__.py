@@ -1,7 +1,7 @@
 """Published reference tables shipped inside the package (see README.md beside this file).
 
 Everything that must agree with the real city — district names and sizes, one-person households
-by age, the crisis-indicator catalogue — is read from here and nowhere else, so the generator,
+by age, the administrative dongs, the crisis-indicator catalogue — is read from here and nowhere else, so the generator,
 the validators and the feature families cannot drift apart.
 """
 
@@ -55,6 +55,30 @@ def district_names() -> tuple[str, ...]:
 def one_person_age_bands() -> pd.DataFrame:
     """One-person households per district (rows) and age band of the householder (columns)."""
     return _read("seoul_single_person_households_by_gu_age.csv")
+
+
+@cache
+def dongs() -> pd.DataFrame:
+    """Seoul's 426 administrative dongs (행정동, March 2022): district, district code, the dong's
+    10-digit 행정표준코드 and name, electors (a relative size within its district, not households) and
+    an inner centroid in UTM-K metres (EPSG:5179; missing for three dongs newer than the centroids)."""
+    with _HERE.joinpath("seoul_dongs.csv").open("rb") as handle:
+        table = pd.read_csv(handle, dtype={"gu_code": "str", "dong_code": "str", "dong_name": "str"})
+    return table
+
+
+@cache
+def dong_names() -> dict[str, str]:
+    """Dong code -> its name, as a planner knows the neighbourhood."""
+    table = dongs()
+    return dict(zip(table["dong_code"], table["dong_name"], strict=True))
+
+
+@cache
+def dong_districts() -> dict[str, str]:
+    """Dong code -> the district it belongs to."""
+    table = dongs()
+    return dict(zip(table["dong_code"], table["gu"], strict=True))
 
 
 @cache

@@ -136,7 +136,11 @@ class RankRequest(_Body):
         min_length=1, max_length=20, description="District as the registry spells it, e.g. 관악구."
     )
     dong: str | None = Field(
-        default=None, min_length=1, max_length=20, pattern=r"^\d+$", description="Administrative dong code."
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="Administrative dong (행정동) of the district, by its name (보라매동) or its 10-digit "
+        "행정표준코드 (1162052500); /key_scope lists this key's dongs by both.",
     )
     capacity: StrictInt = Field(
         ge=1, le=LARGEST_LIST, description="Households the team can visit this round."
@@ -160,7 +164,11 @@ class ListedHousehold(BaseModel):
     list_why_en: str
     list_rank: int = Field(description="The place on its own list: each list counts from 1.")
     household_id: str
-    dong_code: str
+    dong_code: str | None = Field(
+        description="The household's 10-digit 행정표준코드; null when the "
+        "registry delivered a code that is not one of Seoul's dongs (blanked in validation)."
+    )
+    dong_name: str = Field(description="The dong's name (행정동 미상 when its code is unknown).")
     risk: float
     band: str
     band_ko: str
@@ -186,7 +194,8 @@ class LeftHousehold(BaseModel):
 
 class ExcludedHousehold(BaseModel):
     household_id: str
-    dong_code: str
+    dong_code: str | None
+    dong_name: str
     risk: float
     band_ko: str
     reason: str = Field(description="Why the planner excluded it.")
@@ -209,7 +218,8 @@ class RankResponse(BaseModel):
     round_date: str
     previous_round: str | None
     gu: str
-    dong: str | None
+    dong: str | None = Field(description="The dong's 10-digit code, when the list is a dong's.")
+    dong_name: str | None = Field(description="The dong's name, when the list is a dong's.")
     capacity: int
     discovery_capacity: int
     recheck_capacity: int
@@ -227,9 +237,17 @@ class RankResponse(BaseModel):
     )
 
 
+class NamedDong(BaseModel):
+    code: str = Field(description="The 10-digit 행정표준코드.")
+    name: str
+
+
 class KeyDistrict(BaseModel):
     gu: str
     dongs: list[str] = Field(description="The dong codes of the district this key sees in the served round.")
+    named_dongs: list[NamedDong] = Field(
+        description="The same dongs with their names, in the order a planner picks from (by name)."
+    )
     whole_district: bool = Field(description="Whether the key may ask for the district's whole list.")
 
 
@@ -319,3 +337,45 @@ class ModelResponse(BaseModel):
     an override who made it and why."""
     features: list[dict[str, str | None]]
     round_health: RoundHealthOut = Field(description="What the served round's health check said.")
+
+
+class DongOnMap(BaseModel):
+    code: str
+    name: str
+    x: float | None = Field(description="The dong's inner centroid, in the map's units; null: not placed.")
+    y: float | None
+
+
+class DistrictOnMap(BaseModel):
+    gu: str
+    path: str = Field(description="The district's outline as SVG path data, in the map's units.")
+    label_x: float
+    label_y: float
+
+
+class DistrictMapResponse(BaseModel):
+    gu: str
+    view_box: list[float] = Field(
+        description="SVG viewBox: x, y, width, height (metres in Korea's UTM-K grid, y southward)."
+    )
+    district: DistrictOnMap
+    dongs: list[DongOnMap] = Field(
+        description="Every dong of the district, by name; x/y null for a dong newer than the published centroids."
+    )
+
+
+class DistrictDensity(DistrictOnMap):
+    households: int
+    listed: int = Field(description="Of its households, how many are on the city's list.")
+    per_1000: float = Field(description="Listed households per 1,000 of the district's households.")
+    expected: float = Field(description="What the listed households' calibrated risks expect visits to find.")
+
+
+class CityMapResponse(BaseModel):
+    round_date: str
+    capacity: int = Field(
+        description="Visits per district; the city's list holds capacity × 25 households by risk."
+    )
+    listed: int
+    view_box: list[float]
+    districts: list[DistrictDensity]

@@ -37,6 +37,7 @@ from serving.api.models import (
     LeftHousehold,
     ListedHousehold,
     ModelResponse,
+    NamedDong,
     OutcomesRequest,
     OutcomesResponse,
     RankRequest,
@@ -60,6 +61,7 @@ from serving.http.openapi_doc import OpenApiDocMiddleware, build_spec
 from serving.http.response_headers import ResponseHeadersMiddleware
 from serving.keys.callers import Caller
 from serving.lists.builder import ListBuilder, ListRequest, requested_round
+from serving.lists.dong_choice import dong_code_of, dong_name
 from serving.lists.ranking import OutreachList
 from serving.records.feedback import checked_feedback
 from serving.records.store import IdempotencyKeyReused, Records, RequestOnce
@@ -142,7 +144,7 @@ class Anbu:
         self.lists = ListBuilder(self.rounds, self.records, self.settings.known_window_days)
         self.served = self.rounds.served.households
         self.dongs_by_district = {
-            gu: sorted(codes.astype(str).unique())
+            gu: sorted(codes.dropna().astype(str).unique())
             for gu, codes in self.served.groupby("gu", sort=True, observed=True)["dong_code"]
         }
         web.state.service = self
@@ -241,7 +243,9 @@ class Anbu:
     ) -> OutreachList:
         """The list, shared by `rank`, the downloads and the planner page: inside the caller's
         scope and capacity limit (checked first), built as every door builds it
-        (serving/lists/builder.py)."""
+        (serving/lists/builder.py). A dong may be named by its name or code (a name or code
+        that is not one of the district's dongs is refused first: that is no secret)."""
+        dong = dong_code_of(gu, dong)
         refusal = caller.refusal_for_area(gu, dong)
         if refusal is not None:
             raise Refused(403, *refusal, code="outside_scope")
@@ -262,8 +266,9 @@ class Anbu:
     def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
         caller = _caller(ctx)
+        dong = dong_code_of(request.gu, request.dong)
         listed = self.outreach(
-            caller, request.gu, request.dong, request.capacity, request.as_of, request.recheck_capacity
+            caller, request.gu, dong, request.capacity, request.as_of, request.recheck_capacity
         )
         self.records.audit(
             caller.name,
@@ -272,13 +277,13 @@ class Anbu:
             revealed_by(listed),
             {
                 "gu": request.gu,
-                "dong": request.dong,
+                "dong": dong,
                 "capacity": request.capacity,
                 "recheck_capacity": request.recheck_capacity,
                 "round": listed.round_date,
             },
         )
-        return rank_response(listed, request.gu, request.dong, request.capacity)
+        return rank_response(listed, request.gu, dong, request.capacity)
 
     # --- what comes back ----------------------------------------------------------------------
 
@@ -347,7 +352,15 @@ class Anbu:
                 seen = [d for d in dongs if caller.sees(gu, d)]
                 if seen:
                     whole = caller.refusal_for_area(gu, None) is None
-                    districts.append(KeyDistrict(gu=gu, dongs=seen, whole_district=whole))
+                    named = sorted((dong_name(d), d) for d in seen)
+                    districts.append(
+                        KeyDistrict(
+                            gu=gu,
+                            dongs=seen,
+                            named_dongs=[NamedDong(code=d, name=n) for n, d in named],
+                            whole_district=whole,
+                        )
+                    )
         return KeyScopeResponse(
             name=caller.name,
             role=caller.role,
@@ -457,6 +470,7 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
         previous_round=listed.previous_round,
         gu=gu,
         dong=dong,
+        dong_name=dong_name(dong) if dong else None,
         capacity=capacity,
         discovery_capacity=listed.discovery_capacity,
         recheck_capacity=listed.recheck_capacity,
@@ -478,7 +492,8 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
                 list_why_en=row["list_why_en"],
                 list_rank=int(row["list_rank"]),
                 household_id=row["household_id"],
-                dong_code=str(row["dong_code"]),
+                dong_code=None if pd.isna(row["dong_code"]) else str(row["dong_code"]),
+                dong_name=row["dong_name"],
                 risk=float(row["risk"]),
                 band=row["band"],
                 band_ko=row["band_ko"],
@@ -502,7 +517,10 @@ def rank_response(listed: OutreachList, gu: str, dong: str | None, capacity: int
             )
             for row in listed.left.to_dict("records")
         ],
-        excluded=[ExcludedHousehold(**row) for row in listed.excluded.to_dict("records")],
+        excluded=[
+            ExcludedHousehold(**{**row, "dong_code": None if pd.isna(row["dong_code"]) else row["dong_code"]})
+            for row in listed.excluded.to_dict("records")
+        ],
     )
 
 

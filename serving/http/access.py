@@ -25,10 +25,15 @@ PUBLIC = ("public",)
 """Declared open: health checks, the OpenAPI document, the pages that ask for a key themselves."""
 DOCUMENT_PATH = "/docs.json"
 """BentoML's path of the OpenAPI document (completed and answered by serving/http/openapi_doc.py)."""
+SCHEMA_PATH = "/schema.json"
+"""BentoML's path of the service's own schema, which its clients are built from."""
 
 FRAMEWORK_ROUTES: dict[str, tuple[str, ...]] = {
     "/": PUBLIC,
     DOCUMENT_PATH: PUBLIC,
+    # BentoML's own client (bentoml.SyncHTTPClient) reads the routes' input and output schemas here
+    # before its first call: the same facts /docs.json publishes.
+    SCHEMA_PATH: PUBLIC,
     "/livez": PUBLIC,
     "/healthz": PUBLIC,
     "/readyz": PUBLIC,

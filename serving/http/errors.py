@@ -60,11 +60,13 @@ ERROR_CODES: dict[str, str] = {
     "body_too_large": "the body is over the size limit",
     "not_json": "the body is not sent as application/json",
     "too_many_requests": "the service is at its limit of requests in progress; retry shortly",
+    "map_unavailable": "the district outlines are not part of this build: the lists still work",
     # 422: well-formed, refused on meaning
     "after_served_round": "a round after the one being served",
     "future_visit": "a visit dated in the future",
     "unknown_household": "households not in the round's registry (`unknown_household_ids`)",
     "unknown_feature": "feature names the model does not use",
+    "unknown_dong": "a dong name or code that is not one of the district's dongs",
     "recheck_over_capacity": "the re-check share is more than the capacity",
     "not_in_care": "end_care for a household not marked in care",
     "idempotency_key_reused": "the Idempotency-Key was used before for another body",

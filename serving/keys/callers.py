@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from features.reference import dong_names
+
 ROLES = ("planner", "service", "monitor", "admin")
 CITY_WIDE = "*"
 
@@ -32,7 +34,9 @@ class Caller:
         if self.city_wide:
             return "the whole city"
         where = ", ".join(self.districts) if CITY_WIDE not in self.districts else "the city"
-        return where + (f" (dongs {', '.join(self.dongs)})" if self.dongs else "")
+        names = dong_names()  # a person reads the refusal: each dong by its name, with its code
+        shown = [f"{names[d]} {d}" if d in names else d for d in self.dongs]
+        return where + (f" (dongs {', '.join(shown)})" if self.dongs else "")
 
     def refusal_for_area(self, gu: str, dong: str | None) -> tuple[str, str] | None:
         """(field, message) when an area lies outside this key's scope."""

@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from serving.lists.dong_choice import dong_name
 from serving.lists.labels import CHANGE_KO, LIST_KO
 from serving.lists.ranking import OutreachList
 from serving.scoring.reasons import MAX_REASONS
@@ -28,7 +29,8 @@ PLANNER_COLUMNS = {
     "list": "목록",
     "list_rank": "순위",
     "household_id": "가구번호",
-    "dong_code": "행정동",
+    "dong_name": "행정동",
+    "dong_code": "행정동 코드",
     "risk": "위험도",
     "band_ko": "위험 등급",
     "change": "변화",
@@ -117,7 +119,7 @@ def list_title(listed: OutreachList, gu: str, dong: str | None, capacity: int) -
     """The one line above a list, in the terminal and in the workbook: area, round, size, and what
     its visits are expected to find."""
     return (
-        f"{gu}{' ' + dong if dong else ''} · {listed.round_date} · {len(listed.rows)}가구 "
+        f"{gu}{' ' + dong_name(dong) if dong else ''} · {listed.round_date} · {len(listed.rows)}가구 "
         f"(정원 {capacity}: 발굴 {listed.discovery_capacity}, 재확인 {listed.recheck_capacity}) · "
         f"{listed.expected.sentence_ko}"
     )
@@ -147,6 +149,8 @@ def to_xlsx(listed: OutreachList, title: str) -> bytes:
         "목록 사유": 40,
         "조정 사유": 24,
         "가구번호": 12,
+        "행정동": 14,
+        "행정동 코드": 12,
         **dict.fromkeys(LIST_EXPECTED_COLUMNS.values(), 13),
     }
     for index, name in enumerate(frame.columns, start=1):

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features.output_schema import OutputSchema
+from serving.lists.dong_choice import dong_name_column
 from serving.lists.expected import ExpectedFinds, expected_finds
 from serving.records.known import KnownHouseholds
 from serving.records.store import Override
@@ -44,6 +45,7 @@ LIST_SCHEMA = OutputSchema(
         ("household_id", "string"),
         ("gu", "string"),
         ("dong_code", "string"),
+        ("dong_name", "string"),
         ("risk", "float"),
         ("band", "string"),
         ("band_ko", "string"),
@@ -232,6 +234,7 @@ def outreach_list(
         parts.append(picked)
     picked = pd.concat(parts, ignore_index=True)
     picked["band_ko"] = picked["band"].map(BAND_KO)
+    picked["dong_name"] = dong_name_column(picked["dong_code"])
     picked["override"] = picked["household_id"].map(lambda h: overrides[h].action if h in overrides else "")
     picked["override_reason"] = picked["household_id"].map(
         lambda h: overrides[h].reason if h in overrides else ""
@@ -292,6 +295,7 @@ def outreach_list(
 EXCLUDED_COLUMNS = [
     "household_id",
     "dong_code",
+    "dong_name",
     "risk",
     "band_ko",
     "reason",
@@ -310,6 +314,7 @@ def _excluded(area: pd.DataFrame, overrides: dict[str, Override]) -> pd.DataFram
         {
             "household_id": rows["household_id"].to_numpy(),
             "dong_code": rows["dong_code"].astype("string").to_numpy(),
+            "dong_name": dong_name_column(rows["dong_code"]).to_numpy(),
             "risk": rows["risk"].to_numpy(dtype=float),
             "band_ko": rows["band"].map(BAND_KO).to_numpy(),
             "reason": [o.reason for o in chosen],

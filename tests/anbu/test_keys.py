@@ -21,7 +21,7 @@ from tests.support.deliveries import write_delivery
 runner = CliRunner()
 HINT = re.compile(r"`(anbu [^`]+)`")
 """A command an error suggests, as printed between backticks."""
-GANGNAM_DONG, JUNGNANG_DONG = "1168010100", "1126010100"
+GANGNAM_DONG, JUNGNANG_DONG = "1168064000", "1126052000"
 """The small delivery's dongs (tests/support/deliveries.py): one in 강남구, one in 중랑구."""
 
 

@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.contract.delivery import validate_delivery
-from features.reference import districts, indicator_catalogue
-from synthetic.city import apportion, compose_city
+from features.reference import districts, dong_districts, indicator_catalogue
+from synthetic.city import apportion, compose_city, district_dongs
 from synthetic.city_report import city_report
 from synthetic.generator import generate_city
 from tests.synthetic.conftest import TEST_CITY_HOUSEHOLDS
@@ -198,3 +198,16 @@ def test_generation_summary_counts_what_was_written(city: Path, households: int)
     summary = json.loads((city / "_truth" / "generation.json").read_text())
     assert summary["households"] == households
     assert summary["rows"]["households"] == len(read(city, "households"))
+
+
+def test_households_live_in_real_dongs_of_their_district_sized_by_its_electors(city: Path) -> None:
+    registry = pd.read_parquet(city / "households.parquet", columns=["gu", "dong_code"])
+    district_of = dong_districts()
+    assert registry["dong_code"].map(district_of).eq(registry["gu"]).all()  # every code real, in its gu
+    spread = city_report(city).districts.set_index("gu")
+    assert spread["dong_share_r"].min() >= 0.9, spread["dong_share_r"].sort_values().head()
+    # The whole city's households, apportioned to each district's dongs as its electors are.
+    composition = compose_city(200_000, np.random.default_rng(3))
+    for g, placed in enumerate(district_dongs()):
+        counts = np.bincount(composition.dong_index[composition.gu_index == g], minlength=len(placed.codes))
+        assert (counts == apportion(int(counts.sum()), placed.electors)).all()

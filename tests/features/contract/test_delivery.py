@@ -117,7 +117,9 @@ def test_household_rows_breaking_the_contract_are_quarantined_with_reasons(tmp_p
 
 def test_overlapping_registry_periods_quarantine_the_later_row(tmp_path: Path) -> None:
     good = valid_frames()["households"].iloc[0].to_dict()
-    frames = with_rows("households", [{**good, "valid_from": D("2024-06-01"), "gu": "중구"}])
+    frames = with_rows(
+        "households", [{**good, "valid_from": D("2024-06-01"), "gu": "중구", "dong_code": "1114052000"}]
+    )
     report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     assert reasons_by_row(report, "households") == {5: "validity overlaps row 1 of the same household"}
     assert_nothing_lost(report)
@@ -389,12 +391,12 @@ def test_a_registry_attribute_with_an_invisible_character_is_blanked_and_the_row
 ) -> None:
     frames = valid_frames()
     households = frames["households"]
-    households.loc[0, "dong_code"] = "1168010100\u200b"  # H1: blanked, the household stays
+    households.loc[0, "dong_code"] = "1168064000\u200b"  # H1: blanked, the household stays
     households.loc[1, "housing_type"] = "apartment\u00ad"  # H2: blanked, but ...
     households.loc[1, "gu"] = "해운대구"  # ... its district is not in Seoul: refused whole
     report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
     listed = quarantine(report, "households").set_index("_row")
-    assert listed.loc[1, "_reason"].startswith("dong_code: '1168010100\\u200b' contains U+200B")
+    assert listed.loc[1, "_reason"].startswith("dong_code: '1168064000\\u200b' contains U+200B")
     assert listed.loc[1, "_blanked"] == "dong_code"
     assert listed.loc[2, "_reason"].startswith("housing_type: 'apartment\\u00ad' contains U+00AD SOFT HYPHEN")
     assert "gu: '해운대구' is not one of the 25 values" in listed.loc[2, "_reason"]
@@ -403,6 +405,29 @@ def test_a_registry_attribute_with_an_invisible_character_is_blanked_and_the_row
     assert pd.isna(accepted.loc["H1", "dong_code"]) and "H2" not in accepted.index
     source = report.source("households")
     assert (source.rows_accepted_whole, source.rows_blanked, source.rows_quarantined) == (2, 1, 1)
+    assert_nothing_lost(report)
+
+
+def test_a_dong_code_that_is_not_one_of_seouls_dongs_is_blanked_naming_it_and_the_household_stays(
+    tmp_path: Path,
+) -> None:
+    frames = valid_frames()
+    households = frames["households"]
+    households.loc[0, "dong_code"] = "1168010100"  # H1: an invented code, in no table
+    households.loc[1, "dong_code"] = "1162052500"  # H2 (중랑구): 관악구 보라매동, a real dong elsewhere
+    report = validate_delivery(write_delivery(tmp_path / "delivery", frames))
+    listed = quarantine(report, "households").set_index("_row")
+    assert (
+        listed.loc[1, "_reason"] == "dong_code: '1168010100' is not one of the 426 values the contract lists"
+    )
+    assert listed.loc[2, "_reason"] == "dong_code is a dong of another district than the row's gu"
+    assert (listed.loc[1, "_blanked"], listed.loc[2, "_blanked"]) == ("dong_code", "dong_code")
+    accepted = read_accepted(Path(report.out_dir), "households").set_index("household_id")
+    assert accepted.loc["H1", "dong_code"] is pd.NA or pd.isna(accepted.loc["H1", "dong_code"])
+    assert pd.isna(accepted.loc["H2", "dong_code"]) and accepted.loc["H2", "gu"] == "중랑구"
+    assert set(accepted.loc[["H3"], "dong_code"]) == {"1135070000"}
+    source = report.source("households")
+    assert (source.rows_accepted, source.rows_blanked, source.rows_quarantined) == (4, 2, 0)
     assert_nothing_lost(report)
 
 

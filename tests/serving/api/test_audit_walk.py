@@ -80,6 +80,9 @@ def _walk(server, records: Records, ids: list[str], top: str) -> None:
         "/key_scope": lambda: server.post("/key_scope", {}, role="planner"),
         "/model": lambda: server.post("/model", {}, role="planner"),
         "/reload": lambda: server.post("/reload", {}, role="admin"),
+        # Shapes and per-district counts: no household is named, so nothing is revealed.
+        "/planner/map": lambda: server.get(f"/planner/map?gu={DISTRICT}", role="planner"),
+        "/planner/city": lambda: server.get("/planner/city?capacity=15", role="admin"),
     }
     documented = set(server.get("/docs.json", role=None).json()["paths"])
     assert documented - PUBLIC == set(calls), "a new route: say here what its answer names"

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from features.reference import dong_names
 from serving.http.access import FRAMEWORK_ROUTES, PUBLIC
 from serving.keys.key_file import revoke
 from serving.scoring.rounds import scores_path
@@ -29,9 +30,11 @@ ALLOWED = {
     "/key_scope": {"planner", "service", "monitor", "admin"},
     "/reload": {"admin"},
     "/planner/export.{kind}": {"planner", "admin"},
+    "/planner/map": {"planner", "admin"},
+    "/planner/city": {"admin"},
     "/metrics": {"monitor", "admin"},
 }
-PUBLIC_PATHS = {"/planner/", "/", "/docs.json", "/livez", "/readyz", "/healthz"}
+PUBLIC_PATHS = {"/planner/", "/", "/docs.json", "/schema.json", "/livez", "/readyz", "/healthz"}
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +151,7 @@ def test_a_dong_key_is_refused_any_other_area_naming_its_scope(server, scored, d
     response = _list(server, route, dong_key, gu, dong)
     assert response.status_code == 403, response.text
     assert response.json()["field"] == field
-    assert f"{DISTRICT} (dongs {dong_key.dong})" in response.json()["error"]
+    assert f"{DISTRICT} (dongs {dong_names()[dong_key.dong]} {dong_key.dong})" in response.json()["error"]
 
 
 def test_a_dong_key_records_outcomes_only_for_households_of_its_dong(server, scored, dong_key) -> None:
@@ -162,7 +165,7 @@ def test_a_dong_key_records_outcomes_only_for_households_of_its_dong(server, sco
 
     refused = visit(neighbour)
     assert refused.status_code == 403 and refused.json()["field"] == "household_id"
-    assert f"{DISTRICT} (dongs {dong_key.dong})" in refused.json()["error"]
+    assert f"{DISTRICT} (dongs {dong_names()[dong_key.dong]} {dong_key.dong})" in refused.json()["error"]
     assert refused.json()["outside_scope_household_ids"] == [neighbour]
     recorded = visit(own)
     assert recorded.status_code == 200 and recorded.json()["recorded_visits"] == 1

@@ -35,7 +35,7 @@ def _listed() -> OutreachList:
     frame["risk"] = [0.9 - 0.1 * slot for slot in range(len(frame))]
     frame["rank"] = range(1, len(frame) + 1)
     frame["gu"], frame["round_date"] = "관악구", pd.Timestamp("2026-07-31")
-    frame["dong_code"] = ["=A1", "+1", "-1162052000", "@A1", "1162052000", "1162052000", "1162052000"]
+    frame["dong_code"] = ["=A1", "+1", "-1162052500", "@A1", "1162052500", "1162052500", "1162052500"]
     frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
     frame["reasons"] = [
         [{"code": "x", "feature": "x", "text_ko": "x 사유", "text_en": "x reason"}] for _ in range(len(frame))
@@ -71,7 +71,8 @@ def test_no_csv_cell_starts_like_a_formula_and_each_reads_back_as_typed_after_it
     typed = {_typed(row["가구번호"]): _typed(row["조정 사유"]) for row in rows}
     assert typed == TYPED_REASONS
     assert {row["가구번호"] for row in rows} == {"'" + h for h in DELIVERED_IDS[:-1]} | {"H3"}
-    assert {row["행정동"] for row in rows} >= {"'=A1", "'+1", "'-1162052000", "'@A1", "1162052000"}
+    assert {row["행정동 코드"] for row in rows} >= {"'=A1", "'+1", "'-1162052500", "'@A1", "1162052500"}
+    assert {row["행정동"] for row in rows} >= {"보라매동", "행정동 미상 (=A1)"}  # a name, never a bare code
 
 
 def test_no_xlsx_cell_is_a_formula_and_text_reads_back_exactly_as_typed() -> None:
@@ -118,7 +119,7 @@ def test_text_openpyxl_would_read_as_an_error_code_stays_text() -> None:
 
 def test_a_delivered_id_with_a_control_character_still_makes_a_workbook() -> None:
     frame = pd.DataFrame({"household_id": ["H\x01bell", "H2"], "risk": [0.9, 0.8], "rank": [1, 2]})
-    frame["gu"], frame["round_date"], frame["dong_code"] = "관악구", pd.Timestamp("2026-07-31"), "1162052000"
+    frame["gu"], frame["round_date"], frame["dong_code"] = "관악구", pd.Timestamp("2026-07-31"), "1162052500"
     frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
     frame["reasons"] = [[] for _ in range(len(frame))]
     listed = outreach_list(frame, None, "관악구", None, 2, {})
@@ -129,14 +130,14 @@ def test_a_delivered_id_with_a_control_character_still_makes_a_workbook() -> Non
 
 def test_every_text_cell_is_quoted_so_a_separator_inside_it_cannot_start_a_cell() -> None:
     frame = pd.DataFrame({"household_id": ["H1", "H2"], "risk": [0.9, 0.8], "rank": [1, 2]})
-    frame["gu"], frame["round_date"], frame["dong_code"] = "관악구", pd.Timestamp("2026-07-31"), "1162052000"
+    frame["gu"], frame["round_date"], frame["dong_code"] = "관악구", pd.Timestamp("2026-07-31"), "1162052500"
     frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
     frame["reasons"] = [[] for _ in range(len(frame))]
     decisions = {"H1": Override("H1", "include", "확인;=cmd|' /C calc'!A0", "team", "t")}
     text = to_csv(outreach_list(frame, None, "관악구", None, 2, decisions)).decode("utf-8-sig")
     assert "\"확인;=cmd|' /C calc'!A0\"" in text  # one quoted cell, whatever the reader's separator
     first = text.splitlines()[1].split(",")
-    assert first[1] == "1" and first[4] == "90.0"  # rank and risk: numbers, bare
+    assert first[1] == "1" and first[5] == "90.0"  # rank and risk: numbers, bare
 
 
 def test_every_csv_row_carries_what_its_list_is_expected_to_find() -> None:

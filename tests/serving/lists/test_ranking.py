@@ -14,7 +14,7 @@ def _round(date: str, rows: list[tuple[str, float, str]], gu: str = "관악구")
     frame = pd.DataFrame(rows, columns=["household_id", "risk", "codes"])
     frame = frame.sort_values("risk", ascending=False, ignore_index=True)
     frame["rank"] = range(1, len(frame) + 1)
-    frame["gu"], frame["dong_code"], frame["round_date"] = gu, "1162052000", pd.Timestamp(date)
+    frame["gu"], frame["dong_code"], frame["round_date"] = gu, "1162052500", pd.Timestamp(date)
     frame["percentile"], frame["band"], frame["model_version"] = 50.0, "high", "3"
     frame["reasons"] = [
         [
