@@ -347,7 +347,20 @@ def _city_dongs(data: Path) -> dict[str, str]:
             f"--dong is checked against the city's validated households and {data} has none yet; "
             f"validate it first: `{_shell_words('anbu', 'validate', '--data', str(data))}`"
         ) from None
+    households = households[households["dong_code"].notna()]  # a blanked code names no dong
     return dict(zip(households["dong_code"], households["gu"], strict=True))
+
+
+def _dong_as_code(given: str, districts: list[str]) -> str:
+    """A dong named by its name (보라매동) as its code, when the key's districts make it one dong;
+    anything else as given, for the scope check to accept or refuse with its hint."""
+    from features.reference import dongs
+
+    table = dongs()
+    named = table[table["dong_name"] == given.strip()]
+    if "*" not in districts and districts:
+        named = named[named["gu"].isin(districts)]
+    return str(named["dong_code"].iloc[0]) if len(named) == 1 else given
 
 
 def _declared_routes():
@@ -400,7 +413,10 @@ KeysData = Annotated[Path, typer.Option("--data", help="Data directory the servi
 Districts = Annotated[
     list[str] | None, typer.Option("--gu", help="A planner's district (repeat; '*' for the whole city).")
 ]
-Dongs = Annotated[list[str] | None, typer.Option("--dong", help="Only these administrative dongs (repeat).")]
+Dongs = Annotated[
+    list[str] | None,
+    typer.Option("--dong", help="Only these administrative dongs, by name (보라매동) or code (repeat)."),
+]
 MaxCapacity = Annotated[
     int | None, typer.Option("--max-capacity", min=1, help="Largest list this key may ask for.")
 ]
@@ -416,7 +432,8 @@ def _with_scope(verb: str, data: Path, scope: dict, who: dict, write: Callable):
     gives it some."""
     from serving.keys.key_file import NoDistricts
 
-    limits = (scope["gu"] or [], scope["dong"] or [], scope["max_capacity"], scope["route"] or [])
+    dongs = [_dong_as_code(d, scope["gu"] or []) for d in scope["dong"] or []]
+    limits = (scope["gu"] or [], dongs, scope["max_capacity"], scope["route"] or [])
     try:
         return write(*limits, known=_known_scope(data))
     except NoDistricts as error:

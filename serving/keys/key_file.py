@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from features.reference import dong_names
 from serving.keys.callers import CITY_WIDE, ROLES, Caller
 
 if TYPE_CHECKING:
@@ -159,8 +160,8 @@ def load_keys(path: Path) -> dict[str, Caller]:
 @dataclass(frozen=True)
 class KnownScope:
     """What a scope's dongs and routes may name, looked up only when a scope names one: the city's
-    dongs, each with its district (from the delivered households; codes are the city's own, so a
-    synthetic city's are not Seoul's), and the routes the service declares (`@allow`)."""
+    dongs, each with its district (from the delivered households: the dongs its lists can have),
+    and the routes the service declares (`@allow`)."""
 
     dongs: Callable[[], Mapping[str, str]]
     routes: Callable[[], RouteTable]
@@ -205,7 +206,8 @@ def _check_dongs(caller: Caller, district_of: Mapping[str, str]) -> None:
             f"is in {gu}, outside this key's districts" if gu else "is not a dong of the city's households"
         )
         if len(inside) <= 30:
-            hint = f"the dongs of {where} are {', '.join(inside)}"
+            names = dong_names()
+            hint = f"the dongs of {where} are {', '.join(f'{names.get(d, d)} {d}' for d in inside)}"
         else:
             near = difflib.get_close_matches(dong, inside, n=5, cutoff=0.5)
             hint = f"{where} has {len(inside)} dongs" + (f", the nearest {', '.join(near)}" if near else "")

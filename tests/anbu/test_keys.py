@@ -68,7 +68,7 @@ def test_a_dong_the_city_does_not_have_is_refused_listing_the_districts_dongs(de
     refused(
         keys(delivered, "add", "--name", "team", "--role", "planner", "--gu", "강남구", "--dong", "99999"),
         "--dong 99999 is not a dong of the city's households",
-        f"the dongs of 강남구 are {GANGNAM_DONG}",
+        f"the dongs of 강남구 are 역삼1동 {GANGNAM_DONG}",
     )
     assert not keys_file.exists()
 
@@ -79,10 +79,18 @@ def test_a_dong_outside_the_keys_districts_is_refused_saying_where_it_lies(deliv
             delivered, "add", "--name", "team", "--role", "planner", "--gu", "강남구", "--dong", JUNGNANG_DONG
         ),
         f"--dong {JUNGNANG_DONG} is in 중랑구, outside this key's districts",
-        f"the dongs of 강남구 are {GANGNAM_DONG}",
+        f"the dongs of 강남구 are 역삼1동 {GANGNAM_DONG}",
     )
     added = keys(
         delivered, "add", "--name", "team", "--role", "planner", "--gu", "강남구", "--dong", GANGNAM_DONG
+    )
+    assert added.exit_code == 0, added.output
+    assert KeyFile.read(keys_file).caller("team").dongs == (GANGNAM_DONG,)
+
+
+def test_a_dong_may_be_named_as_a_planner_knows_it(delivered, keys_file) -> None:
+    added = keys(
+        delivered, "add", "--name", "team", "--role", "planner", "--gu", "강남구", "--dong", "역삼1동"
     )
     assert added.exit_code == 0, added.output
     assert KeyFile.read(keys_file).caller("team").dongs == (GANGNAM_DONG,)
