@@ -243,7 +243,9 @@ def rank(
         _print_table(listed, title)
         return
 
-    target = out or settings.folder.list_file(day, gu, dong, output_format)
+    from serving.lists.dong_choice import dong_name
+
+    target = out or settings.folder.list_file(day, gu, dong_name(dong) if dong else None, output_format)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(to_csv(listed) if output_format == "csv" else to_xlsx(listed, title))
     console.print(f"{len(listed.rows)} households → {target}")

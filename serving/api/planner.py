@@ -73,13 +73,13 @@ def planner_app() -> FastAPI:
         as_of: dt.date | None,
         kind: str,
     ):
-        from serving.lists.dong_choice import dong_code_of
+        from serving.lists.dong_choice import dong_code_of, dong_name
         from serving.lists.exports import list_title, to_csv, to_xlsx
 
         only_declared_query(request)
         service = request.app.state.service
         caller = request.scope["state"]["caller"]
-        dong = dong_code_of(gu, dong or None)
+        dong = dong_code_of(gu, dong or None, service.dongs_by_district.get(gu, ()))
         listed = service.outreach(caller, gu, dong, capacity, as_of, recheck_capacity)
         day = pd.Timestamp(listed.round_date)
         service.records.audit(
@@ -95,7 +95,7 @@ def planner_app() -> FastAPI:
                 "round": str(day.date()),
             },
         )
-        name = f"{day.date()}-{gu}{'-' + dong if dong else ''}.{kind}"
+        name = f"{day.date()}-{gu}{'-' + dong_name(dong) if dong else ''}.{kind}"
         disposition = f"attachment; filename=\"anbu-list.{kind}\"; filename*=UTF-8''{quote(name)}"
         if kind == "csv":
             return Response(

@@ -143,9 +143,11 @@ class Anbu:
         settle()
         self.lists = ListBuilder(self.rounds, self.records, self.settings.known_window_days)
         self.served = self.rounds.served.households
+        # Every district of the round, even one whose codes validation blanked (a re-coded
+        # district keeps its whole-district list), with the dong codes its households carry.
         self.dongs_by_district = {
             gu: sorted(codes.dropna().astype(str).unique())
-            for gu, codes in self.served.groupby("gu", sort=True, observed=True)["dong_code"]
+            for gu, codes in self.served.groupby("gu", sort=True, observed=True, dropna=False)["dong_code"]
         }
         web.state.service = self
 
@@ -245,7 +247,7 @@ class Anbu:
         scope and capacity limit (checked first), built as every door builds it
         (serving/lists/builder.py). A dong may be named by its name or code (a name or code
         that is not one of the district's dongs is refused first: that is no secret)."""
-        dong = dong_code_of(gu, dong)
+        dong = dong_code_of(gu, dong, self.dongs_by_district.get(gu, ()))
         refusal = caller.refusal_for_area(gu, dong)
         if refusal is not None:
             raise Refused(403, *refusal, code="outside_scope")
@@ -266,7 +268,7 @@ class Anbu:
     def rank(self, request: RankRequest, ctx: bentoml.Context) -> RankResponse:
         """A district's (or dong's) list for a team's capacity, with reasons and changes."""
         caller = _caller(ctx)
-        dong = dong_code_of(request.gu, request.dong)
+        dong = dong_code_of(request.gu, request.dong, self.dongs_by_district.get(request.gu, ()))
         listed = self.outreach(
             caller, request.gu, dong, request.capacity, request.as_of, request.recheck_capacity
         )
@@ -350,8 +352,8 @@ class Anbu:
         if caller.role in ("planner", "admin"):
             for gu, dongs in self.dongs_by_district.items():
                 seen = [d for d in dongs if caller.sees(gu, d)]
-                if seen:
-                    whole = caller.refusal_for_area(gu, None) is None
+                whole = caller.refusal_for_area(gu, None) is None
+                if seen or whole:
                     named = sorted((dong_name(d), d) for d in seen)
                     districts.append(
                         KeyDistrict(

@@ -8,6 +8,7 @@ quiet neighbourhood.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import cache
 
 import pandas as pd
@@ -32,13 +33,19 @@ def _district_dongs() -> dict[str, dict[str, str]]:
     }
 
 
-def dong_code_of(gu: str, given: str | None, field: str = "dong") -> str | None:
-    """The code of the district's dong named by `given` (its name or its code); None for none."""
+def dong_code_of(
+    gu: str, given: str | None, round_codes: Collection[str] = (), field: str = "dong"
+) -> str | None:
+    """The code of the district's dong named by `given` (its name or its code); None for none.
+    `round_codes`: codes the served round's households of the district carry, accepted as they are
+    (a round scored before the codes were Seoul's, or a key scoped by such a code, keeps working)."""
     if given is None:
         return None
     if gu not in district_names():
         return given  # the district is refused on its own
     code = _district_dongs()[gu].get(given.strip())
+    if code is None and given.strip() in round_codes:
+        code = given.strip()
     if code is None:
         raise Refused(
             422,

@@ -65,7 +65,8 @@ def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.T
         "household_id": pa.array(frame["household_id"].astype(str).to_numpy(), pa.string()),
         "round_date": pa.array(frame["round_date"].to_numpy(dtype="datetime64[us]")),
         "gu": pa.array(frame["gu"].astype(str).to_numpy(), pa.string()),
-        "dong_code": pa.array(frame["dong_code"].astype(str).to_numpy(), pa.string()),
+        # A code validation blanked stays missing (astype(str) would keep NaN, which Arrow refuses).
+        "dong_code": pa.array(frame["dong_code"].to_numpy(dtype=object, na_value=None), pa.string()),
         "risk": pa.array(risk),
         "band": pa.array(band_of(risk), pa.string()),
         "model_version": pa.array([champion.version] * len(frame), pa.string()),

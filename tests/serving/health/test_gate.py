@@ -17,7 +17,7 @@ from serving.health.report import HEALTH_FILE, REPORT_FILE
 from serving.health.round import HealthCannotRun, check_round
 from serving.scoring.champion import load_champion
 from serving.scoring.households import read_manifest
-from tests.support.changed import copy_delivery, remove_indicator
+from tests.support.changed import copy_delivery, recode_district, remove_indicator
 from tests.support.served import ROUND, Served
 
 runner = CliRunner()
@@ -123,3 +123,26 @@ def test_scoring_builds_the_round_once_and_its_health_check_reads_the_same_table
     health = json.loads((DataFolder(city_copy).health(ROUND) / HEALTH_FILE).read_text(encoding="utf-8"))
     assert health["households"] == read_manifest(out)["households"]
     assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "the scoring's work folder is left"
+
+
+def test_a_re_coded_district_is_scored_with_its_dongs_unknown_and_listed_by_district(
+    models_env: Served, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from serving.lists.dong_choice import UNKNOWN_DONG_KO
+    from serving.lists.ranking import outreach_list
+
+    city = copy_delivery(models_env.data, tmp_path / "city")
+    district = recode_district(city, ROUND)  # codes no table knows: blanked, the households kept
+    out = tmp_path / "scores.parquet"
+    scored = runner.invoke(app, ["score", "--data", str(city), "--as-of", DAY, "--out", str(out)])
+    assert scored.exit_code == 0, scored.output
+    assert "re-coded" in scored.output  # the round-health warning, printed
+    households = pd.read_parquet(out)
+    own = households[households["gu"] == district]
+    assert len(own) > 0 and own["dong_code"].isna().mean() > 0.9  # all but those registered since
+    assert households.loc[households["gu"] != district, "dong_code"].notna().all()
+    unknown = own[own["dong_code"].isna()]
+    listed = outreach_list(unknown.sort_values("rank"), None, district, None, 5, {})
+    assert set(listed.rows["dong_name"]) == {UNKNOWN_DONG_KO}
