@@ -1,7 +1,7 @@
 """A built Bento: the service's code and the champion's model in one deployable unit.
 
 Inside a Bento the service must not need the MLflow store, so the champion is copied into the
-BentoML model store (booster text and what `Champion` carries: version, run, params, metrics) and
+BentoML model store (the model's text and what `Champion` carries: version, run, params, metrics) and
 the Bento names that model in `ANBU_BENTO_MODEL`; the service loads it from there instead of the
 registry. The data directory (scored rounds, records, keys) stays outside, as in any deployment.
 
@@ -23,11 +23,15 @@ import lightgbm as lgb
 from bentoml._internal.bento.build_config import BentoEnvSchema
 
 from anbu.settings import Settings
+from serving.explain.served_model import TreeModel, model_from_text
 from serving.scoring.champion import Champion, load_champion
 
 BENTO_NAME = "anbu"
 MODEL_ENV = f"{Settings.model_config['env_prefix']}BENTO_MODEL"
 MODEL_FILE = Path(__file__).with_name("bento_model.txt")
+MODEL_TEXT = "served_model.txt"
+"""The champion as its family writes itself (serving/explain/served_model.py); a Bento packed before
+there were families holds `booster.txt` instead, still read."""
 """Written into the (temporary) build context: BentoML applies a Bento's `envs` only in
 containers, so `bentoml serve anbu:…` finds its model tag here."""
 REQUIREMENTS = "bento-requirements.txt"
@@ -55,7 +59,7 @@ def export_champion() -> str:
         labels={"mlflow_version": champion.version},
         metadata={"mlflow_version": champion.version, "mlflow_run_id": champion.run_id},
     ) as model:
-        Path(model.path_of("booster.txt")).write_text(champion.booster.model_to_string(), encoding="utf-8")
+        Path(model.path_of(MODEL_TEXT)).write_text(champion.model.to_text(), encoding="utf-8")
         Path(model.path_of("champion.json")).write_text(
             json.dumps(
                 {
@@ -83,12 +87,17 @@ def load_bento_champion(tag: str) -> Champion:
     """The champion as packed into a Bento (no MLflow store needed)."""
     model = bentoml.models.get(tag)
     facts = json.loads(Path(model.path_of("champion.json")).read_text(encoding="utf-8"))
-    booster = lgb.Booster(model_file=model.path_of("booster.txt"))
+    text = Path(model.path_of(MODEL_TEXT)) if Path(model.path_of(MODEL_TEXT)).is_file() else None
+    served = (
+        model_from_text(text.read_text(encoding="utf-8"))
+        if text is not None
+        else TreeModel(lgb.Booster(model_file=model.path_of("booster.txt")))  # a Bento packed before
+    )
     return Champion(
-        booster=booster,
+        model=served,
         version=facts["version"],
         run_id=facts["run_id"],
-        features=list(booster.feature_name()),
+        features=served.features,
         params=facts["params"],
         metrics=facts["metrics"],
         promotion=facts.get("promotion", {}),

@@ -203,7 +203,7 @@ class Anbu:
                 )
         frame = pd.DataFrame([{f: row.features.get(f) for f in features} for row in request.households])
         values = frame.astype("float64").to_numpy(na_value=np.nan)
-        risk = self.champion.booster.predict(values)
+        risk = self.champion.model.predict(values)
         reasons = explain(self.explainer, values, self.plan)
         city_sorted = np.sort(self.served["risk"].to_numpy())
         percentile = 100.0 * np.searchsorted(city_sorted, risk, side="left") / max(len(city_sorted), 1)

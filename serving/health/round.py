@@ -191,7 +191,7 @@ class _RoundColumns:
         # Scored from the columns just read, a block of rows at a time (no second read of the file,
         # no copy of the whole matrix): the model's features in its order, float64 with NaN.
         risk = [
-            champion.booster.predict(
+            champion.model.predict(
                 np.column_stack([features[f][start : start + SCORE_BLOCK] for f in champion.features])
             )
             for start in range(0, households, SCORE_BLOCK)

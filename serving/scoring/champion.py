@@ -1,7 +1,9 @@
 """The model that serves: the registry's `champion`, loaded once, with what a caller needs to know.
 
 Serving never guesses which model it runs: the version, the run it came from, its training window
-and test-round metrics travel with the booster, and every score carries the version.
+and test-round metrics travel with the model, and every score carries the version. The model is
+read only through serving/explain/served_model.py (probability, exact contributions, text), so
+what serves a LightGBM champion serves any family that can say those exactly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from serving.explain.served_model import ServedModel, TreeModel
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
 from training.promotion_history import served_promotion
@@ -27,7 +30,7 @@ class NoChampion(Exception):
 
 @dataclass(frozen=True)
 class Champion:
-    booster: lgb.Booster
+    model: ServedModel
     version: str
     run_id: str
     features: list[str]
@@ -37,10 +40,19 @@ class Champion:
     """How this version became the champion: the latest decision that moved the alias to it, with
     its reasons, and, for an override, who made it and why (training/promotion_history.py keeps them all)."""
 
-    @cached_property
-    def explainer(self) -> PathExplainer:
-        """The exact fast SHAP path for this booster, built once (path tables, ~1 s)."""
-        return PathExplainer(self.booster)
+    @property
+    def booster(self) -> lgb.Booster:
+        """The LightGBM booster of a tree champion (what only tree tools, such as the benchmarks'
+        comparison with shap.TreeExplainer, need)."""
+        if not isinstance(self.model, TreeModel):
+            raise TypeError(f"isolation-risk v{self.version} is a {self.model.family} model, not LightGBM")
+        return self.model.booster
+
+    @property
+    def explainer(self) -> PathExplainer | ServedModel:
+        """What gives the exact contributions: a tree model's path tables (built once), or the
+        model itself."""
+        return self.model.explainer if isinstance(self.model, TreeModel) else self.model
 
     @cached_property
     def plan(self) -> ReasonPlan:
@@ -83,13 +95,13 @@ def champion_version(alias: str = CHAMPION) -> str:
 def load_champion(alias: str = CHAMPION) -> Champion:
     """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels)."""
     client, version = _registered(alias)
-    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    model = TreeModel(mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}"))
     run = client.get_run(version.run_id)
     return Champion(
-        booster=booster,
+        model=model,
         version=str(version.version),
         run_id=version.run_id,
-        features=list(booster.feature_name()),
+        features=model.features,
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
         promotion=served_promotion(str(version.version), version.tags),

@@ -1,8 +1,9 @@
 """Scoring households: calibrated risk, band and reasons for a block of them; rank and percentile
 once the whole city's risks are known.
 
-The champion's booster already returns calibrated probabilities (calibration is folded into its
-trees), so risk is one `predict`; reasons come from the same booster's exact SHAP contributions.
+The champion's model already returns calibrated probabilities (calibration is folded into it:
+into a booster's leaves, a linear model's weights), so risk is one `predict`; reasons come from the
+same model's exact contributions (serving/explain/served_model.py).
 Rank 1 is the highest risk in the city; ties break by household id so a list never reshuffles
 between two runs on the same data.
 """
@@ -46,7 +47,7 @@ def band_of(risk: np.ndarray) -> np.ndarray:
 
 
 def feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """Float64 with NaN for missing: what the booster saw in training (integer codes included)."""
+    """Float64 with NaN for missing: what the model saw in training (integer codes included)."""
     missing = [f for f in features if f not in table.columns]
     if missing:
         raise ValueError(f"the round table lacks model features: {missing}")
@@ -59,8 +60,8 @@ def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.T
     `table` holds ID_COLUMNS and the model's features (a round table, or a block of one)."""
     frame = table.to_pandas() if isinstance(table, pa.Table) else table
     values = feature_matrix(frame, champion.features)
-    risk = np.asarray(champion.booster.predict(values), dtype=np.float64)
-    chosen = choose(champion.explainer.contributions(values), values, champion.plan)
+    risk = np.asarray(champion.model.predict(values), dtype=np.float64)
+    chosen = choose(champion.model.contributions(values), values, champion.plan)
     columns: dict[str, pa.Array] = {
         "household_id": pa.array(frame["household_id"].astype(str).to_numpy(), pa.string()),
         "round_date": pa.array(frame["round_date"].to_numpy(dtype="datetime64[us]")),

@@ -29,6 +29,7 @@ from features.declaration import Feature, Level
 from features.families.history import FAMILY as HISTORY
 
 if TYPE_CHECKING:  # numba compiles only where households are explained, not where rounds are read
+    from serving.explain.served_model import ServedModel
     from serving.explain.tree_shap import PathExplainer
 
 MAX_REASONS = 4
@@ -206,7 +207,9 @@ def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> C
     )
 
 
-def explain(explainer: PathExplainer, values: np.ndarray, plan: ReasonPlan) -> list[list[Reason]]:
+def explain(
+    explainer: PathExplainer | ServedModel, values: np.ndarray, plan: ReasonPlan
+) -> list[list[Reason]]:
     """Up to four reasons per household (row order kept), strongest first, as objects: for the
     service's small batches. `values` is the float feature matrix in `plan.features` order (NaN
     for missing), the same one the caller predicted from."""

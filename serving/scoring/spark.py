@@ -1,7 +1,8 @@
 """A round scored on Spark with the registered champion: the same scores and reasons, distributed.
 
-Each executor gets the champion's booster as LightGBM model text (a few hundred kilobytes, shipped
-with the task), rebuilds the champion and its path-table explainer once per partition, and runs
+Each executor gets the champion's model as its text (a LightGBM model string of a few hundred
+kilobytes, or a linear model's JSON; shipped with the task), rebuilds the champion and its
+explainer once per partition, and runs
 `serving.scoring.households.score_households` on Arrow batches via `mapInArrow` — the very function the
 single-machine path runs, so the two cannot drift. Rank and percentile are city-wide: households
 are range-partitioned by (risk descending, household id), numbered within each partition, and
@@ -41,7 +42,7 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    model_text = champion.booster.model_to_string()
+    model_text = champion.model.to_text()
     facts = {
         "version": champion.version,
         "run_id": champion.run_id,
@@ -49,10 +50,10 @@ def spark_scores(features, champion: Champion, partitions: int | None = None):
     }
 
     def score_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import lightgbm as lgb
+        from serving.explain.served_model import model_from_text
 
         local = Champion(
-            booster=lgb.Booster(model_str=model_text),
+            model=model_from_text(model_text),
             version=facts["version"],
             run_id=facts["run_id"],
             features=facts["features"],

@@ -93,7 +93,7 @@ def test_a_champion_trained_without_a_profile_is_named(models_env: Served) -> No
     champion = load_champion()
     with mlflow.start_run(run_name="trained before round health") as bare:
         pass
-    older = type(champion)(champion.booster, champion.version, bare.info.run_id, champion.features)
+    older = type(champion)(champion.model, champion.version, bare.info.run_id, champion.features)
     with pytest.raises(HealthCannotRun, match="trained before round health existed"):
         check_round(models_env.data, ROUND, older)
 

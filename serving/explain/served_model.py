@@ -1,0 +1,125 @@
+"""What the service needs of a model, whatever its family: the calibrated probability, each
+feature's exact contribution to the served log-odds (with the base value last, as LightGBM's
+pred_contrib lays them out), its features, and a text that rebuilds it anywhere (a Spark executor,
+a Bento). Scoring, reasons, the health check, Spark and the Bento read a model only through this,
+so a family is served only when it can say all of it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol, runtime_checkable
+
+import lightgbm as lgb
+import numpy as np
+from scipy.special import expit
+
+from serving.explain.linear import FAMILY as FAMILY_LINEAR
+from serving.explain.linear import LinearScore
+from serving.explain.tree_shap import PathExplainer
+
+FAMILY_LINEAR_PLUS_TREES = "logistic_plus_trees"
+
+
+@runtime_checkable
+class ServedModel(Protocol):
+    family: str
+
+    @property
+    def features(self) -> list[str]: ...
+
+    def predict(self, values: np.ndarray) -> np.ndarray:
+        """The calibrated probability of each row (float64, the model's feature order, NaN missing)."""
+        ...
+
+    def contributions(self, values: np.ndarray) -> np.ndarray:
+        """[rows, features + 1]: each feature's exact contribution to the log-odds, then the base."""
+        ...
+
+    def to_text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TreeModel:
+    """A LightGBM booster with its calibration folded into the leaves (training/calibration.py),
+    explained by the exact path tables (serving/explain/tree_shap.py)."""
+
+    booster: lgb.Booster
+    family: str = "lightgbm"
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.booster.feature_name())
+
+    @cached_property
+    def explainer(self) -> PathExplainer:
+        """Built once (path tables, ~1 s), not on a request."""
+        return PathExplainer(self.booster)
+
+    def predict(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(values), dtype=np.float64)
+
+    def contributions(self, values: np.ndarray) -> np.ndarray:
+        return self.explainer.contributions(values)
+
+    def to_text(self) -> str:
+        return self.booster.model_to_string()
+
+
+@dataclass(frozen=True)
+class LinearPlusTrees:
+    """A logistic regression's log-odds plus trees boosted from it (LightGBM with the logistic's
+    score as its starting score): the served log-odds are the sum, and so are the exact
+    contributions, the base values included (each part's attributions are exact for its own
+    output, and attributions add over a sum of models). Calibration is folded into both parts:
+    Platt's slope into the linear weights and the leaves, its intercept into the linear part."""
+
+    linear: LinearScore
+    trees: TreeModel
+    family: str = FAMILY_LINEAR_PLUS_TREES
+
+    def __post_init__(self) -> None:
+        if self.linear.features != self.trees.features:
+            raise ValueError("the linear part and the trees must read the same features, in the same order")
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.linear.features)
+
+    def raw_score(self, values: np.ndarray) -> np.ndarray:
+        return self.linear.raw_score(values) + np.asarray(
+            self.trees.booster.predict(values, raw_score=True), dtype=np.float64
+        )
+
+    def predict(self, values: np.ndarray) -> np.ndarray:
+        return expit(self.raw_score(values))
+
+    def contributions(self, values: np.ndarray) -> np.ndarray:
+        return self.linear.contributions(values) + self.trees.contributions(values)
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "family": self.family,
+                "linear": json.loads(self.linear.to_text()),
+                "trees": self.trees.to_text(),
+            }
+        )
+
+
+def model_from_text(text: str) -> ServedModel:
+    """The model a `to_text()` wrote: a LightGBM model string, or a JSON document naming its family."""
+    if not text.lstrip().startswith("{"):
+        return TreeModel(lgb.Booster(model_str=text))
+    document = json.loads(text)
+    family = document.get("family")
+    if family == FAMILY_LINEAR:
+        return LinearScore.from_text(text)
+    if family == FAMILY_LINEAR_PLUS_TREES:
+        return LinearPlusTrees(
+            LinearScore.from_text(json.dumps(document["linear"])),
+            TreeModel(lgb.Booster(model_str=document["trees"])),
+        )
+    raise ValueError(f"a served model of family {family!r}, which this version of anbu cannot serve")
