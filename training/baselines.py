@@ -22,7 +22,7 @@ def todays_rule_score(table: pd.DataFrame) -> np.ndarray:
     return distinct + 1.0 / (2.0 + days)  # the tie-break term never outweighs one more indicator
 
 
-def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int) -> Pipeline:
+def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int, c: float = 0.5) -> Pipeline:
     """Impute, scale, one-hot the categorical codes, and a balanced-enough logistic regression."""
     preprocess = ColumnTransformer(
         [
@@ -42,5 +42,5 @@ def logistic_pipeline(numeric: list[str], categorical: list[str], seed: int) -> 
         ]
     )
     return Pipeline(
-        [("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000, C=0.5, random_state=seed))]
+        [("preprocess", preprocess), ("model", LogisticRegression(max_iter=2000, C=c, random_state=seed))]
     )

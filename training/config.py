@@ -175,6 +175,62 @@ class LightGBMParams(_Strict):
     early_stopping_rounds: int = Field(default=50, gt=0)
 
 
+FAMILIES = ("lightgbm", "logistic", "logistic_plus_trees")
+"""The model families anbu trains and serves with exact reasons (serving/explain/served_model.py)."""
+
+
+class ModelChoice(_Strict):
+    family: Literal["lightgbm", "logistic", "logistic_plus_trees"] = "lightgbm"
+    """lightgbm: trees ([lightgbm]); logistic: a logistic regression on imputed, standardised
+    features and one-hot codes; logistic_plus_trees: LightGBM boosted from the logistic's score."""
+    logistic_c: float = Field(default=0.5, gt=0)
+    """The logistic regression's inverse regularisation strength."""
+
+
+class AuditionCandidate(_Strict):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
+    family: Literal["lightgbm", "logistic", "logistic_plus_trees"]
+    logistic_c: float = Field(default=0.5, gt=0)
+    lightgbm: dict[str, float | int] = Field(default_factory=dict)
+    """LightGBM settings that differ from the experiment's [lightgbm] (trees, leaves, leaf size, ...)."""
+
+    def applied(self, config: ExperimentConfig, rounds: RoundDates) -> ExperimentConfig:
+        """The experiment as this candidate trains it on these rounds."""
+        return config.model_copy(
+            update={
+                "rounds": rounds,
+                "model": ModelChoice(family=self.family, logistic_c=self.logistic_c),
+                "lightgbm": LightGBMParams(**{**config.lightgbm.model_dump(), **self.lightgbm}),
+                "audition": None,
+            }
+        )
+
+
+class Audition(_Strict):
+    """A small grid of candidates judged on several earlier test rounds from survey visits alone
+    (training/audition.py); the experiment then trains the chosen one on its own rounds."""
+
+    folds: list[RoundDates] = Field(min_length=1)
+    """Each an earlier train / validation / test split; the test rounds should each hold a sweep."""
+    candidates: list[AuditionCandidate] = Field(min_length=2)
+    """Simplest first: on a tie the earlier one is chosen."""
+    statistic: Literal["precision_curve", "precision_at_capacity"] = "precision_curve"
+    """What the rule compares (training/audition.py): the lists from 1× to 10× the capacity pooled,
+    or the capacity's list alone."""
+    tolerance: float = Field(default=0.01, ge=0, le=0.2)
+    """A candidate within this much of the best, pooled and in every fold, ties."""
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, value: list[AuditionCandidate]) -> list[AuditionCandidate]:
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"candidate names repeat: {', '.join(sorted({n for n in names if names.count(n) > 1}))}"
+            )
+        return value
+
+
 class ExperimentConfig(_Strict):
     name: str
     description: str
@@ -183,7 +239,9 @@ class ExperimentConfig(_Strict):
     label: Label = Label()
     calibration: Calibration = Calibration()
     evaluation: Evaluation = Evaluation()
+    model: ModelChoice = ModelChoice()
     lightgbm: LightGBMParams = LightGBMParams()
+    audition: Audition | None = None
     seed: int = 7
 
 

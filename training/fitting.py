@@ -1,4 +1,5 @@
-"""The candidate model: LightGBM stopped early on the validation round, calibration folded in.
+"""The candidate model: its family fitted (training/families.py: LightGBM stopped early on the
+validation round, a logistic regression, or trees boosted from it), calibration folded in.
 
 The served score must mean what the contract says: the probability that a visit in the 90 days
 after the round finds the household isolated or at risk, for every registered household. Visits
@@ -16,9 +17,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from training.calibration import PlattScaling, VisitNoiseScaling, fold_into_booster
+from serving.explain.served_model import ServedModel, TreeModel
+from training.calibration import PlattScaling, VisitNoiseScaling
 from training.config import ExperimentConfig
-from training.framing import TrainingRows, categorical_features, frame_rows, model_features
+from training.families import FamilyFit, fit_family, lightgbm_params
+from training.framing import categorical_features, frame_rows, model_features
 from training.survey import NotEnoughSurvey, SurveySample
 
 SLOPE_Z = 1.645
@@ -36,7 +39,7 @@ class LabelledRounds:
 
 @dataclass(frozen=True)
 class Candidate:
-    booster: lgb.Booster
+    model: ServedModel
     """Calibrated: predict() is the probability of a positive finding in the next 90 days."""
     features: list[str]
     categorical: list[str]
@@ -46,41 +49,36 @@ class Candidate:
     calibration_positives: int
     visit_noise: VisitNoiseScaling | None = None
     """Estimated visit error rates, when calibrated to a latent state through them."""
+    size: str = ""
+    """The fitted model in a few words, for the model card."""
+
+    @property
+    def booster(self) -> lgb.Booster:
+        """The booster of a LightGBM candidate (the tree-only reports)."""
+        if not isinstance(self.model, TreeModel):
+            raise TypeError(f"a {self.model.family} candidate has no LightGBM booster")
+        return self.model.booster
+
+    def predict(self, table: pd.DataFrame) -> np.ndarray:
+        """Calibrated risks of a table's rows (its model features by name)."""
+        return self.model.predict(table[self.features].to_numpy(dtype="float64", na_value=np.nan))
 
 
-def lightgbm_params(config: ExperimentConfig) -> tuple[dict, int, int]:
-    """LightGBM parameters, the most trees, and the early-stopping patience of an experiment."""
-    params = config.lightgbm.model_dump()
-    most = params.pop("n_estimators")
-    patience = params.pop("early_stopping_rounds")
-    params.update(objective="binary", verbose=-1, seed=config.seed, deterministic=True, num_threads=2)
-    return params, most, patience
-
-
-def _dataset(rows: TrainingRows, categorical: list[str]) -> lgb.Dataset:
-    return lgb.Dataset(rows.features, rows.label, weight=rows.weight, categorical_feature=categorical)
+__all__ = ["Candidate", "LabelledRounds", "fit_candidate", "lightgbm_params"]
 
 
 def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds, known_window_days: int) -> Candidate:
-    """LightGBM with early stopping on the validation round, then calibration folded into it."""
+    """The experiment's model family fitted (early stopping on the validation round for trees), then
+    calibration folded into it."""
     chosen = model_features(config)
     features = [f.name for f in chosen]
     categorical = categorical_features(chosen)
     train = frame_rows(rounds.train, config.label, features, known_window_days)
     valid = frame_rows(rounds.validation, config.label, features, known_window_days)
-    params, most, patience = lightgbm_params(config)
-    booster = lgb.train(
-        params,
-        _dataset(train, categorical),
-        num_boost_round=most,
-        valid_sets=[_dataset(valid, categorical)],
-        callbacks=[lgb.early_stopping(patience, verbose=False)],
-    )
+    fitted = fit_family(config, train, valid, features, categorical)
     if config.calibration.method == "sigmoid_visit_noise":
-        return _visit_noise_candidate(booster, features, categorical, rounds.validation)
-    raw, found, weights, described = _survey_evidence(
-        config, rounds, booster, features, categorical, known_window_days
-    )
+        return _visit_noise_candidate(fitted, features, categorical, rounds.validation)
+    raw, found, weights, described = _survey_evidence(config, rounds, fitted, features, known_window_days)
     calibration = config.calibration
     if len(found) < calibration.min_survey_households or found.sum() < calibration.min_survey_positives:
         raise NotEnoughSurvey(
@@ -93,13 +91,14 @@ def fit_candidate(config: ExperimentConfig, rounds: LabelledRounds, known_window
     scaling = PlattScaling.fit(raw, found.astype(int), weight=weights)
     require_ranking_seen(scaling, raw, found, weights, described)
     return Candidate(
-        fold_into_booster(booster, scaling),
+        fitted.served(scaling),
         features,
         categorical,
         scaling,
         f"survey visits: {described}",
         len(found),
         int(found.sum()),
+        size=fitted.size,
     )
 
 
@@ -122,25 +121,18 @@ def require_ranking_seen(
 def _survey_evidence(
     config: ExperimentConfig,
     rounds: LabelledRounds,
-    booster: lgb.Booster,
+    fitted: FamilyFit,
     features: list[str],
-    categorical: list[str],
     known_window_days: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Raw scores, survey findings and survey weights the calibration is fitted on."""
     validation = SurveySample.of(rounds.validation)
     rows = rounds.validation.iloc[validation.positions]
-    raw = [
-        booster.predict(rows[features], raw_score=True, num_iteration=booster.best_iteration)
-        if len(rows)
-        else np.zeros(0)
-    ]
+    raw = [fitted.raw(rows) if len(rows) else np.zeros(0)]
     found, weights = [validation.found], [validation.weight]
     described = f"the validation round's {validation.households}"
     if config.calibration.cross_fit_folds >= 2:
-        surveyed = out_of_fold_survey_scores(
-            config, rounds.train, booster.best_iteration, categorical, known_window_days
-        )
+        surveyed = out_of_fold_survey_scores(config, rounds.train, fitted, known_window_days)
         if surveyed is not None:
             oof_raw, oof_found, oof_weight = surveyed
             raw.append(oof_raw)
@@ -151,14 +143,10 @@ def _survey_evidence(
 
 
 def out_of_fold_survey_scores(
-    config: ExperimentConfig,
-    train: pd.DataFrame,
-    iterations: int,
-    categorical: list[str],
-    known_window_days: int,
+    config: ExperimentConfig, train: pd.DataFrame, fitted: FamilyFit, known_window_days: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Raw scores of the training rounds' survey-visited households, each from a model trained
-    without that household (folds by household id, the final model's number of trees).
+    without that household (folds by household id; the same family and size as the final model).
 
     A model's scores on rows it learnt from are more confident than on new rows, so calibrating
     on them would make the served probabilities overconfident; out-of-fold scores behave like the
@@ -170,14 +158,12 @@ def out_of_fold_survey_scores(
     if not surveyed.any():
         return None
     household_fold = _fold_of(train["household_id"], folds, config.seed)
-    params, _, _ = lightgbm_params(config)
     raw = np.full(len(train), np.nan)
     for fold in range(folds):
         held_out = household_fold == fold
         rows = frame_rows(train[~held_out], config.label, features, known_window_days)
-        model = lgb.train(params, _dataset(rows, categorical), num_boost_round=max(iterations, 1))
         scored = held_out & surveyed
-        raw[scored] = model.predict(train.loc[scored, features], raw_score=True)
+        raw[scored] = fitted.refit(rows)(train.loc[scored])
     # Each round's survey weights are its own (households of that round per surveyed household).
     weights = np.zeros(len(train))
     for _, frame in train.groupby("round_date", sort=True):
@@ -194,15 +180,14 @@ def _fold_of(household_ids: pd.Series, folds: int, seed: int) -> np.ndarray:
 
 
 def _visit_noise_candidate(
-    booster: lgb.Booster, features: list[str], categorical: list[str], validation: pd.DataFrame
+    fitted: FamilyFit, features: list[str], categorical: list[str], validation: pd.DataFrame
 ) -> Candidate:
     # Experiment: every visit measures the same way whatever sent the team, so all visits inform
     # the fit; a city where list visits find fewer people at home breaks that assumption.
     labelled = validation[validation["label"].notna()]
-    raw = booster.predict(labelled[features], raw_score=True, num_iteration=booster.best_iteration)
-    noise = VisitNoiseScaling.fit(raw, labelled["label"].to_numpy(dtype=int))
+    noise = VisitNoiseScaling.fit(fitted.raw(labelled), labelled["label"].to_numpy(dtype=int))
     return Candidate(
-        fold_into_booster(booster, noise.scaling),
+        fitted.served(noise.scaling),
         features,
         categorical,
         noise.scaling,
@@ -210,4 +195,5 @@ def _visit_noise_candidate(
         len(labelled),
         int(labelled["label"].sum()),
         noise,
+        size=fitted.size,
     )

@@ -62,12 +62,15 @@ class CardFacts:
     calibrated_on: str
     visit_sensitivity: float | None
     visit_false_positive_rate: float | None
-    best_iteration: int
+    model_size: str
+    """The fitted model in a few words ("LightGBM, 212 trees"; training/families.py)."""
     round_sizes: dict[str, tuple[int, int, int]]
     """context -> (household rows, labelled rows, positive labels)."""
     tags: dict[str, str]
     """The run's evaluation tags (lowest groups, comparison with the champion, missing survey)."""
     top_features: list[str]
+    audition: object | None = None
+    """training/audition.py's AuditionResult, when the experiment chose its model by audition."""
 
 
 def round_sizes(frame: pd.DataFrame) -> tuple[int, int, int]:
@@ -223,14 +226,15 @@ def render(facts: CardFacts, figures: Figures) -> str:
         f"families {', '.join(config.features.families)}"
         f"{' without ' + ', '.join(config.features.without) if config.features.without else ''}; "
         "protected attributes as inputs: "
-        f"{'yes' if config.features.protected_inputs else 'no'}. LightGBM, {facts.best_iteration} trees "
-        "(early stopping on the validation round).",
+        f"{'yes' if config.features.protected_inputs else 'no'}. Model: {facts.model_size}"
+        f"{' (early stopping on the validation round)' if 'trees' in facts.model_size else ''}.",
+        *_audition_lines(facts.audition),
         "",
         "## Calibration",
         "",
-        f"Method `{config.calibration.method}`, fitted on {facts.calibrated_on}, folded into the trees "
-        "(the logged model's output is the probability; its SHAP values explain that probability's "
-        "log-odds).",
+        f"Method `{config.calibration.method}`, fitted on {facts.calibrated_on}, folded into the model "
+        "(the logged model's output is the probability; its exact contributions explain that "
+        "probability's log-odds).",
     ]
     if facts.visit_sensitivity is not None and facts.visit_false_positive_rate is not None:
         lines += [
@@ -361,3 +365,30 @@ def with_decisions(card: str, records: Sequence[DecisionRecord]) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _audition_lines(auditioned) -> list[str]:
+    """The candidates the model was chosen among, each with its figures, and the rule's decision."""
+    if auditioned is None:
+        return []
+    lines = [
+        "",
+        "## Audition",
+        "",
+        f"Chosen: {auditioned.rule}. Judged from survey visits alone on {auditioned.folds['fold'].nunique()} "
+        "earlier splits of the city's rounds; the truth, where a synthetic city has it, is reported beside "
+        "and never used to choose.",
+        "",
+        f"| candidate | model | {auditioned.pooled['statistic'].iloc[0].replace('_', ' ')}, pooled (90 %) "
+        "| survey households | worst fold's shortfall | precision at capacity | survey AUC | truth precision "
+        "| folds refused | in contention |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in auditioned.pooled.itertuples():
+        lines.append(
+            f"| {row.candidate} | {row.size} | {row.pooled:.3f} [{row.pooled_low:.3f}, {row.pooled_high:.3f}] "
+            f"| {row.survey_households:,} | {row.worst_shortfall:.3f} | {row.pooled_precision_at_capacity:.3f} "
+            f"| {row.mean_survey_auc:.3f} | {row.mean_truth_precision:.3f} | {row.refused_folds} "
+            f"| {'yes' if row.in_contention else 'no'} |"
+        )
+    return lines

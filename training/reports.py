@@ -146,24 +146,39 @@ def survey_fairness_chart(table: pd.DataFrame, out: Path) -> Path:
     return out
 
 
-def feature_importance(booster, out_csv: Path, out_png: Path, top: int = 25) -> pd.DataFrame:
-    """Total gain and split count per feature; the chart shows the features that carry the model."""
-    table = (
-        pd.DataFrame(
-            {
-                "feature": booster.feature_name(),
-                "gain": booster.feature_importance("gain"),
-                "splits": booster.feature_importance("split"),
-            }
-        )
-        .sort_values("gain", ascending=False, ignore_index=True)
-        .assign(gain_share=lambda t: t["gain"] / max(t["gain"].sum(), 1e-12))
+def feature_importance(
+    model,
+    features: pd.DataFrame,
+    out_csv: Path,
+    out_png: Path,
+    top: int = 25,
+    sample: int = 3_000,
+    seed: int = 7,
+) -> pd.DataFrame:
+    """What carries the model: a tree model's total gain and split count per feature; for any
+    family, the mean absolute contribution to the log-odds on a sample of the test round (the
+    measure the reasons are chosen by). The chart shows the family's own measure."""
+    rows = features.sample(min(sample, len(features)), random_state=seed)
+    contributions = model.contributions(rows.to_numpy(dtype="float64", na_value=np.nan))[:, :-1]
+    table = pd.DataFrame(
+        {"feature": list(features.columns), "mean_abs_contribution": np.abs(contributions).mean(axis=0)}
     )
+    booster = getattr(model, "booster", None)
+    if booster is not None:
+        table["gain"] = booster.feature_importance("gain")
+        table["splits"] = booster.feature_importance("split")
+        measure, label = "gain", "share of total gain"
+    else:
+        measure, label = "mean_abs_contribution", "share of mean |contribution| to the log-odds"
+    table = table.sort_values(measure, ascending=False, ignore_index=True)
+    table["share"] = table[measure] / max(table[measure].sum(), 1e-12)
+    if booster is not None:
+        table["gain_share"] = table["share"]
     table.to_csv(out_csv, index=False)
     shown = table.head(top).iloc[::-1]
     figure, axis = plt.subplots(figsize=(7, 0.25 * len(shown) + 1))
-    axis.barh(shown["feature"], shown["gain_share"])
-    axis.set(xlabel="share of total gain", title="Feature importance (gain)")
+    axis.barh(shown["feature"], shown["share"])
+    axis.set(xlabel=label, title=f"Feature importance ({measure.replace('_', ' ')})")
     axis.tick_params(axis="y", labelsize=7)
     figure.tight_layout()
     figure.savefig(out_png, dpi=110)
@@ -171,16 +186,17 @@ def feature_importance(booster, out_csv: Path, out_png: Path, top: int = 25) -> 
     return table
 
 
-def shap_summary(booster, features: pd.DataFrame, out: Path, sample: int = 3_000, seed: int = 7) -> Path:
+def shap_summary(model, features: pd.DataFrame, out: Path, sample: int = 3_000, seed: int = 7) -> Path:
     """SHAP summary (beeswarm) of the calibrated model on a sample of the test round.
 
-    LightGBM's own pred_contrib gives exactly shap.TreeExplainer's values without background data,
-    and it is what serving uses for reasons, so the picture and the reasons agree.
+    The contributions are the served model's own exact ones (for trees, LightGBM's pred_contrib,
+    which equals shap.TreeExplainer's values without background data), the very ones serving
+    chooses reasons from, so the picture and the reasons agree.
     """
     import shap  # noqa: PLC0415  (heavy; only needed here)
 
     rows = features.sample(min(sample, len(features)), random_state=seed)
-    contributions = booster.predict(rows, pred_contrib=True)[:, :-1]
+    contributions = model.contributions(rows.to_numpy(dtype="float64", na_value=np.nan))[:, :-1]
     shap.summary_plot(
         contributions, rows.astype("float64"), feature_names=list(rows.columns), max_display=20, show=False
     )

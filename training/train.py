@@ -27,7 +27,10 @@ from features.health.delivery import delivery_findings
 from features.health.findings import Finding
 from features.health.reference import REFERENCE_ARTIFACT, Reference
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
+from serving.explain.served_model import TreeModel
+from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE, ServedPyfunc
 from synthetic.truth import round_truth
+from training.audition import AuditionResult, audition
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
 from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings
@@ -98,7 +101,7 @@ def score_test_round(
         train.features, train.label, model__sample_weight=train.weight
     )
     return {
-        "model": candidate.booster.predict(test[candidate.features]),
+        "model": candidate.predict(test),
         "rule": todays_rule_score(test),
         "logistic": logistic.predict_proba(test[candidate.features])[:, 1],
     }
@@ -112,11 +115,14 @@ def champion_scores(test: pd.DataFrame) -> tuple[str, np.ndarray] | None:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except MlflowException:
         return None
-    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
-    features = list(booster.feature_name())
-    if not set(features) <= set(test.columns):
+    from serving.scoring.champion import load_served_model  # noqa: PLC0415  (the registry's own reader)
+
+    model = load_served_model(client, version)
+    if not set(model.features) <= set(test.columns):
         return None
-    return str(version.version), booster.predict(test[features])
+    return str(version.version), model.predict(
+        test[model.features].to_numpy(dtype="float64", na_value=np.nan)
+    )
 
 
 def _calibration_refusal(data_dir: Path, config: ExperimentConfig, error: NotEnoughSurvey) -> ConfigError:
@@ -163,16 +169,21 @@ def _log_reports(
             evaluation_dir / "fairness_by_group.png",
         )
     importance = feature_importance(
-        candidate.booster, explanation / "feature_importance.csv", explanation / "feature_importance.png"
+        candidate.model,
+        test[candidate.features],
+        explanation / "feature_importance.csv",
+        explanation / "feature_importance.png",
+        seed=config.seed,
     )
     shap_summary(
-        candidate.booster, test[candidate.features], explanation / "shap_summary.png", seed=config.seed
+        candidate.model, test[candidate.features], explanation / "shap_summary.png", seed=config.seed
     )
     return importance["feature"].head(8).tolist()
 
 
 def _flat_params(config: ExperimentConfig) -> dict[str, object]:
     raw = config.model_dump(mode="json")
+    raw.pop("audition", None)  # the grid is in the logged config file and the audition's tables
     flat: dict[str, object] = {}
     for section, values in raw.items():
         if isinstance(values, dict):
@@ -191,6 +202,63 @@ def _model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "lightgbm", "numpy", "pandas", "scipy")]
 
 
+def _log_audition(auditioned: AuditionResult) -> None:
+    """Every candidate's figures, fold by fold and pooled, and the choice, beside the run."""
+    with tempfile.TemporaryDirectory(prefix="anbu-audition-") as folder:
+        auditioned.folds.to_csv(Path(folder) / "folds.csv", index=False)
+        auditioned.pooled.to_csv(Path(folder) / "pooled.csv", index=False)
+        mlflow.log_artifacts(folder, "audition")
+    mlflow.set_tags({"audition.chosen": auditioned.chosen, "audition.rule": auditioned.rule[:4_000]})
+    metrics = {}
+    for row in auditioned.pooled.itertuples():
+        for measure in (
+            "pooled",
+            "pooled_low",
+            "pooled_high",
+            "pooled_precision_at_capacity",
+            "mean_survey_auc",
+            "mean_truth_precision",
+        ):
+            value = float(getattr(row, measure))
+            if np.isfinite(value):
+                metrics[f"audition_{row.candidate}_{measure}"] = value
+    mlflow.log_metrics(metrics)
+
+
+def _log_model(candidate: Candidate, example: pd.DataFrame):
+    """Register the candidate: a LightGBM model in its own flavour (as before), another family as a
+    pyfunc beside the served text anbu loads it from (serving/scoring/champion.py)."""
+    signature = infer_signature(example, candidate.predict(example))
+    if isinstance(candidate.model, TreeModel):
+        return mlflow.lightgbm.log_model(
+            candidate.booster,
+            name="model",
+            signature=signature,
+            input_example=example,
+            registered_model_name=MODEL_NAME,
+            pip_requirements=_model_requirements(),
+        )
+    with tempfile.TemporaryDirectory(prefix="anbu-served-") as folder:
+        served = Path(folder) / SERVED_FILE
+        served.write_text(candidate.model.to_text(), encoding="utf-8")
+        mlflow.log_artifact(str(served), SERVED_ARTIFACT)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ServedPyfunc(),
+            artifacts={SERVED_ARTIFACT: str(served)},
+            signature=signature,
+            input_example=example,
+            registered_model_name=MODEL_NAME,
+            pip_requirements=[*_model_requirements(), f"scikit-learn=={_version('scikit-learn')}"],
+        )
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return version(name)
+
+
 TruthOfRound = Callable[[pd.Timestamp, pd.Series], pd.DataFrame | None]
 """A synthetic city's truth of a round given its survey visit days (synthetic/truth.py:
 round_truth's answer), or None for a real city."""
@@ -203,6 +271,7 @@ def train_experiment(
     settings: Settings,
     truth_of_round: TruthOfRound | None = None,
     check_rounds: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Run one experiment end to end and record it in MLflow. The city's settings say how long a
     finding keeps a household known, for the not-yet-known population
@@ -213,10 +282,21 @@ def train_experiment(
     delivery was, broken months too."""
     known_window_days = settings.known_window_days
     configure()
+    judge = truth_of_round or partial(round_truth, data_dir)
+    auditioned = None
+    if config.audition is not None:
+        auditioned = audition(
+            data_dir,
+            config,
+            known_window_days,
+            lambda day, test: judge(day, survey_days(data_dir, day)),
+            progress=progress,
+        )
+        chosen = next(c for c in config.audition.candidates if c.name == auditioned.chosen)
+        config = chosen.applied(config, config.rounds).model_copy(update={"name": config.name})
     rounds = load_rounds(data_dir, config)
     round_findings = training_round_findings(data_dir, config) if check_rounds else {}
     test_date = pd.Timestamp(config.rounds.test)
-    judge = truth_of_round or partial(round_truth, data_dir)
     truth = judge(test_date, survey_days(data_dir, test_date))
     try:
         candidate = fit_candidate(config, rounds, known_window_days)
@@ -226,6 +306,8 @@ def train_experiment(
         mlflow.set_tags({"experiment_config": config.name, "label_framing": config.label.framing})
         mlflow.log_params({**_flat_params(config), "known_window_days": known_window_days})
         mlflow.log_artifact(str(config_path), artifact_path="config")
+        if auditioned is not None:
+            _log_audition(auditioned)
         for context, frame in (
             ("training", rounds.train),
             ("validation", rounds.validation),
@@ -234,7 +316,7 @@ def train_experiment(
             mlflow.log_input(mlflow.data.from_pandas(frame, name=f"{config.name}-{context}"), context=context)
         mlflow.log_params(
             {
-                "best_iteration": candidate.booster.current_iteration(),
+                "model_size": candidate.size,
                 "calibrated_on": candidate.calibrated_on,
                 "platt_slope": round(candidate.scaling.slope, 6),
                 "platt_intercept": round(candidate.scaling.intercept, 6),
@@ -300,7 +382,8 @@ def train_experiment(
                         visit_false_positive_rate=(
                             candidate.visit_noise.false_positive_rate if candidate.visit_noise else None
                         ),
-                        best_iteration=candidate.booster.current_iteration(),
+                        model_size=candidate.size,
+                        audition=auditioned,
                         round_sizes={
                             "training": round_sizes(rounds.train),
                             "validation": round_sizes(rounds.validation),
@@ -318,14 +401,7 @@ def train_experiment(
         # Floats throughout: any feature may be missing at scoring time, and an integer column in
         # the signature would make MLflow refuse a request carrying a missing value.
         example = rounds.test[candidate.features].head(5).astype("float64")
-        info = mlflow.lightgbm.log_model(
-            candidate.booster,
-            name="model",
-            signature=infer_signature(example, candidate.booster.predict(example)),
-            input_example=example,
-            registered_model_name=MODEL_NAME,
-            pip_requirements=_model_requirements(),
-        )
+        info = _log_model(candidate, example)
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
     return TrainingResult(run.info.run_id, version, figures, round_findings)

@@ -29,7 +29,9 @@ def train(
     try:
         experiment = load_experiment(config)
         with console.status(f"Training {experiment.name} …"):
-            result = train_experiment(data, experiment, config, command_settings(data))
+            result = train_experiment(
+                data, experiment, config, command_settings(data), progress=lambda line: console.print(line)
+            )
     except (ConfigError, ContractError) as error:
         fail(str(error))
     console.print(

@@ -8,8 +8,10 @@ what serves a LightGBM champion serves any family that can say those exactly.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -17,7 +19,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from serving.explain.served_model import ServedModel, TreeModel
+from serving.explain.served_model import ServedModel, TreeModel, model_from_text
+from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
 from training.promotion_history import served_promotion
@@ -92,10 +95,22 @@ def champion_version(alias: str = CHAMPION) -> str:
     return str(_registered(alias)[1].version)
 
 
+def load_served_model(client: MlflowClient, version: ModelVersion) -> ServedModel:
+    """The served form of a registered version, whatever its family: a LightGBM version through
+    the LightGBM flavour (probabilities, not pyfunc labels), another family from the served text
+    its run logged beside its pyfunc."""
+    family = client.get_run(version.run_id).data.params.get("model.family", "lightgbm")
+    if family == "lightgbm":
+        return TreeModel(mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}"))
+    with tempfile.TemporaryDirectory(prefix="anbu-model-") as folder:
+        path = client.download_artifacts(version.run_id, f"{SERVED_ARTIFACT}/{SERVED_FILE}", folder)
+        return model_from_text(Path(path).read_text(encoding="utf-8"))
+
+
 def load_champion(alias: str = CHAMPION) -> Champion:
-    """The booster behind `alias` (LightGBM flavour: probabilities, not pyfunc labels)."""
+    """The model behind `alias`, in its served form."""
     client, version = _registered(alias)
-    model = TreeModel(mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}"))
+    model = load_served_model(client, version)
     run = client.get_run(version.run_id)
     return Champion(
         model=model,
