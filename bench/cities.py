@@ -37,9 +37,9 @@ def _anbu(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "anbu.cli", *args], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
-def city(work: Path, variant: str, seed: int, households: int) -> Path:
+def city(work: Path, variant: str, seed: int, households: int, months: int = 24) -> Path:
     """A generated and validated city (made once, then reused)."""
-    folder = work / f"city-{variant}-{seed}-{households}"
+    folder = work / f"city-{variant}-{seed}-{households}{'' if months == 24 else f'-{months}m'}"
     if not (DataFolder(folder).validated / "validation.json").is_file():
         print(f"generating and validating {variant} seed {seed} ({households:,} households) …", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
@@ -51,6 +51,8 @@ def city(work: Path, variant: str, seed: int, households: int) -> Path:
             str(seed),
             "--variant",
             variant,
+            "--months",
+            str(months),
             "--out",
             str(folder),
             "--no-report",

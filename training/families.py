@@ -64,8 +64,13 @@ def _trees(
     categorical: list[str],
     start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> lgb.Booster:
-    """LightGBM with early stopping on the validation rows (boosted from `start`'s scores, if given)."""
+    """LightGBM with early stopping on the validation rows (boosted from `start`'s scores, if given);
+    a patience of at least the number of trees asks for that many trees, without early stopping."""
     params, most, patience = lightgbm_params(config)
+    if patience >= most:
+        return lgb.train(
+            params, _dataset(train, categorical, start[0] if start else None), num_boost_round=most
+        )
     return lgb.train(
         params,
         _dataset(train, categorical, start[0] if start else None),
@@ -73,6 +78,11 @@ def _trees(
         valid_sets=[_dataset(valid, categorical, start[1] if start else None)],
         callbacks=[lgb.early_stopping(patience, verbose=False)],
     )
+
+
+def _trees_used(booster: lgb.Booster) -> int:
+    """The trees the model serves: early stopping's choice, else every tree grown."""
+    return booster.best_iteration or booster.current_iteration()
 
 
 def _refit_trees(
@@ -103,14 +113,14 @@ def fit_family(
         best = booster.best_iteration or None
 
         def refit_trees(rows: TrainingRows) -> RawScorer:
-            trees = _refit_trees(config, rows, categorical, booster.best_iteration)
+            trees = _refit_trees(config, rows, categorical, _trees_used(booster))
             return lambda table: trees.predict(table[features], raw_score=True)
 
         return FamilyFit(
             raw=lambda table: booster.predict(table[features], raw_score=True, num_iteration=best),
             refit=refit_trees,
             served=lambda scaling: TreeModel(fold_into_booster(booster, scaling)),
-            size=f"LightGBM, {booster.best_iteration or booster.current_iteration()} trees",
+            size=f"LightGBM, {_trees_used(booster)} trees",
         )
     if family == "logistic":
         pipeline = _logistic(config, features, categorical, train)
@@ -136,7 +146,7 @@ def fit_family(
         def refit(rows: TrainingRows) -> RawScorer:
             values = _values(rows.features, features)
             own = from_pipeline(_logistic(config, features, categorical, rows), features, categorical, values)
-            trees = _refit_trees(config, rows, categorical, booster.best_iteration, own.raw_score(values))
+            trees = _refit_trees(config, rows, categorical, _trees_used(booster), own.raw_score(values))
             return lambda table: (
                 own.raw_score(_values(table, features)) + trees.predict(table[features], raw_score=True)
             )
@@ -150,6 +160,6 @@ def fit_family(
                 linear.calibrated(scaling.slope, scaling.intercept),
                 TreeModel(fold_into_booster(booster, PlattScaling(scaling.slope, 0.0))),
             ),
-            size=f"logistic regression plus LightGBM boosted from it, {booster.best_iteration or booster.current_iteration()} trees",
+            size=f"logistic regression plus LightGBM boosted from it, {_trees_used(booster)} trees",
         )
     raise ValueError(f"model.family {family!r}: the families are lightgbm, logistic and logistic_plus_trees")
