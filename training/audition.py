@@ -12,10 +12,12 @@ declared in the experiment (`statistic`, `tolerance`):
 
 1. pool each candidate's statistic over the folds (weighted survey households found among those
    listed, over all folds), with a Wilson interval;
-2. a candidate is in contention when its pooled precision is within `tolerance` of the best and,
-   in every fold, within `tolerance` of that fold's best (stable, not lucky once);
-3. of those in contention, the simplest (the grid is declared simplest first) is chosen; when none
-   is stable, the simplest within `tolerance` of the best pooled.
+2. a candidate ties with the best when it falls short of the best's pooled figure by no more than
+   `tolerance` plus one standard error of the difference (paired: the same survey households
+   resampled for every candidate; Breiman's one-standard-error rule), and does so in every fold
+   too (stable, not lucky once). A survey that cannot tell two candidates apart makes them tie;
+3. of those that tie, the simplest (the grid is declared simplest first) is chosen; when none is
+   stable in every fold, the simplest that ties pooled.
 
 A candidate whose calibration the fold's survey cannot support (training/fitting.py refuses a slope
 it cannot tell from zero) is refused on that fold, said so, and is not in contention (the best is
@@ -72,6 +74,31 @@ class FoldResult:
     size: str
     refused: str = ""
     """Why the candidate could not be calibrated on this fold (then its figures are NaN)."""
+    evidence: SurveyEvidence | None = None
+    """Its survey households' figures, for the paired comparison (not written to the tables)."""
+
+
+@dataclass(frozen=True)
+class SurveyEvidence:
+    """One candidate's lists on one fold's survey households (the same households, in the same
+    order, for every candidate of the fold)."""
+
+    found: np.ndarray
+    weight: np.ndarray
+    at_capacity: np.ndarray
+    """1 where the household is on the list at capacity."""
+    curve_hits: np.ndarray
+    """On how many of the lists at 1x to 10x capacity the household is."""
+
+    def sums(self, statistic: str, rows: np.ndarray | None = None) -> tuple[float, float]:
+        """(found weight, listed weight) of the statistic, on these rows (a resample) or all."""
+        hits = self.curve_hits if statistic == "precision_curve" else self.at_capacity
+        found, weight, hits = (
+            (self.found, self.weight, hits)
+            if rows is None
+            else (self.found[rows], self.weight[rows], hits[rows])
+        )
+        return float((found * weight * hits).sum()), float((weight * hits).sum())
 
 
 @dataclass(frozen=True)
@@ -147,8 +174,10 @@ def judge(
     precision = share_estimate(sample.found, sample.weight, among)
     curve_found = curve_listed = 0.0
     largest = among
+    hits = np.zeros(len(sample.positions), dtype=np.float64)
     for multiple in config.evaluation.comparison_capacities:
         on_list = ranking.lists(min(config.evaluation.capacity_share * multiple, 0.5))[sample.positions]
+        hits += on_list
         curve_found += float((sample.found * sample.weight * on_list).sum())
         curve_listed += float((sample.weight * on_list).sum())
         largest = on_list if on_list.sum() > largest.sum() else largest
@@ -174,6 +203,7 @@ def judge(
         truth_precision=truth_precision,
         seconds=time.perf_counter() - started,
         size=fitted.size,
+        evidence=SurveyEvidence(sample.found, sample.weight, among.astype(np.float64), hits),
     )
 
 
@@ -197,13 +227,51 @@ STATISTICS = {
     ),
 }
 """A statistic the rule may be declared on: (per-fold value, found weight, listed weight, households)."""
+RESAMPLES = 400
+"""Paired bootstrap resamples of each fold's survey households, for the differences' errors."""
+
+
+def _paired_errors(
+    evidence: dict[tuple[str, int], SurveyEvidence],
+    names: list[str],
+    folds: list[int],
+    statistic: str,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled pooled and per-fold figures of every candidate, the same households drawn for all:
+    (pooled draws [resample, candidate], per-fold draws [resample, fold, candidate])."""
+    rng = np.random.default_rng(seed)
+    pooled_draws = np.full((RESAMPLES, len(names)), np.nan)
+    fold_draws = np.full((RESAMPLES, len(folds), len(names)), np.nan)
+    for b in range(RESAMPLES):
+        rows = {}
+        for fold in folds:
+            size = next(len(e.found) for (n, f), e in evidence.items() if f == fold)
+            rows[fold] = rng.integers(0, size, size)
+        for j, name in enumerate(names):
+            found = listed = 0.0
+            for k, fold in enumerate(folds):
+                own = evidence.get((name, fold))
+                if own is None:
+                    continue
+                f, w = own.sums(statistic, rows[fold])
+                found, listed = found + f, listed + w
+                fold_draws[b, k, j] = f / w if w else np.nan
+            pooled_draws[b, j] = found / listed if listed else np.nan
+    return pooled_draws, fold_draws
 
 
 def choose(
-    folds: pd.DataFrame, order: list[str], tolerance: float, statistic: str = "precision_at_capacity"
+    folds: pd.DataFrame,
+    order: list[str],
+    tolerance: float,
+    statistic: str = "precision_at_capacity",
+    evidence: dict[tuple[str, int], SurveyEvidence] | None = None,
+    seed: int = 7,
 ) -> tuple[pd.DataFrame, str, str]:
-    """The rule (module docstring) over the per-fold figures; returns the pooled table, the chosen
-    candidate and the rule's sentence."""
+    """The rule (module docstring) over the per-fold figures and, when given, each candidate's
+    survey evidence per fold (for the paired errors; without it, the tolerance alone); returns the
+    pooled table, the chosen candidate and the rule's sentence."""
     from training.estimates import wilson  # noqa: PLC0415
 
     value, found, listed, households_column = STATISTICS[statistic]
@@ -214,8 +282,7 @@ def choose(
     folds = folds[judged]
     if folds.empty:
         raise NotEnoughSurvey("no fold of the audition could calibrate any candidate")
-    best_in_fold = folds.groupby("fold")[value].transform("max")
-    folds = folds.assign(shortfall=(best_in_fold - folds[value]).fillna(np.inf))
+    kept = sorted(folds["fold"].unique())
     rows = []
     for name in order:
         own = folds[folds["candidate"] == name]
@@ -235,7 +302,6 @@ def choose(
                 "pooled_precision_at_capacity": own["found_weight"].sum() / at_capacity
                 if at_capacity
                 else float("nan"),
-                "worst_shortfall": float(own["shortfall"].max()),
                 "mean_survey_auc": float(own["survey_auc"].mean()),
                 "mean_truth_precision": float(own["truth_precision"].mean()),
                 "size": next((size for size in own["size"] if size), ""),
@@ -249,22 +315,39 @@ def choose(
     whole = pooled["refused_folds"] == 0
     if not whole.any():
         whole = pooled["pooled"].notna()
-    best = pooled.loc[whole, "pooled"].max()
-    near = whole & (pooled["pooled"] >= best - tolerance)
-    stable = near & (pooled["worst_shortfall"] <= tolerance)
+    best_at = int(pooled.loc[whole, "pooled"].idxmax())
+    best = float(pooled.loc[best_at, "pooled"])
+    per_fold = folds.pivot_table(index="candidate", columns="fold", values=value).reindex(order)
+    pooled_error = np.zeros(len(order))
+    fold_error = np.zeros((len(order), len(kept)))
+    if evidence:
+        pooled_draws, fold_draws = _paired_errors(evidence, order, kept, statistic, seed)
+        with np.errstate(invalid="ignore"):
+            pooled_error = np.nanstd(pooled_draws - pooled_draws[:, [best_at]], axis=0)
+            fold_best = np.nanargmax(per_fold.to_numpy(), axis=0)
+            for k in range(len(kept)):
+                fold_error[:, k] = np.nanstd(fold_draws[:, k, :] - fold_draws[:, k, [fold_best[k]]], axis=0)
+    pooled["shortfall"] = best - pooled["pooled"]
+    pooled["shortfall_error"] = pooled_error
+    ties = whole & (pooled["shortfall"] <= tolerance + pooled_error)
+    fold_shortfall = per_fold.max(axis=0).to_numpy()[None, :] - per_fold.to_numpy()
+    stable_in_folds = (np.nan_to_num(fold_shortfall, nan=np.inf) <= tolerance + fold_error).all(axis=1)
+    pooled["worst_shortfall"] = np.nanmax(np.where(np.isnan(fold_shortfall), np.inf, fold_shortfall), axis=1)
+    stable = ties & stable_in_folds
     pooled["in_contention"] = stable
     label = statistic.replace("_", " ")
+    margin = "plus one standard error of the paired difference" if evidence else "(no survey errors given)"
     if stable.any():
         chosen = pooled.loc[stable, "candidate"].iloc[0]
         rule = (
-            f"{chosen}: the simplest of those within {tolerance:.2f} of the best pooled {label} "
-            f"({best:.3f}) and of the best in every fold"
+            f"{chosen}: the simplest within {tolerance:.2f} {margin} of the best pooled {label} "
+            f"({best:.3f}, {pooled.loc[best_at, 'candidate']}), and of the best in every fold"
         )
     else:
-        chosen = pooled.loc[near, "candidate"].iloc[0]
+        chosen = pooled.loc[ties, "candidate"].iloc[0]
         rule = (
-            f"{chosen}: no candidate was within {tolerance:.2f} of the best in every fold; the simplest "
-            f"within {tolerance:.2f} of the best pooled {label} ({best:.3f})"
+            f"{chosen}: none was within {tolerance:.2f} {margin} of the best in every fold; the simplest "
+            f"within it of the best pooled {label} ({best:.3f}, {pooled.loc[best_at, 'candidate']})"
         )
     return pooled, chosen, rule
 
@@ -300,6 +383,9 @@ def audition(
                     f"to 10× {result.curve_precision:.3f} on {result.curve_survey_households}, "
                     f"survey AUC {result.survey_auc:.3f} ({result.seconds:.0f} s)"
                 )
-    folds = pd.DataFrame([r.__dict__ for r in results])
-    pooled, chosen, rule = choose(folds, [c.name for c in plan.candidates], plan.tolerance, plan.statistic)
+    folds = pd.DataFrame([{k: v for k, v in r.__dict__.items() if k != "evidence"} for r in results])
+    evidence = {(r.candidate, r.fold): r.evidence for r in results if r.evidence is not None}
+    pooled, chosen, rule = choose(
+        folds, [c.name for c in plan.candidates], plan.tolerance, plan.statistic, evidence, config.seed
+    )
     return AuditionResult(folds, pooled, chosen, rule)

@@ -218,7 +218,8 @@ class Audition(_Strict):
     """What the rule compares (training/audition.py): the lists from 1× to 10× the capacity pooled,
     or the capacity's list alone."""
     tolerance: float = Field(default=0.01, ge=0, le=0.2)
-    """A candidate within this much of the best, pooled and in every fold, ties."""
+    """A candidate within this much of the best, plus one standard error of the paired difference,
+    pooled and in every fold, ties (training/audition.py)."""
 
     @field_validator("candidates")
     @classmethod
