@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 
 from features.round_table import build_training_set, survey_days
@@ -43,10 +42,11 @@ def compare_with_champion(data_dir: Path, version: str) -> str | None:
     if champion is None:
         return None
     from serving.scoring.champion import load_served_model  # noqa: PLC0415  (the registry's own reader)
+    from serving.scoring.households import feature_matrix  # noqa: PLC0415
 
     client = mlflow.MlflowClient()
     served = load_served_model(client, client.get_model_version(MODEL_NAME, version))
-    model = served.predict(test[served.features].to_numpy(dtype="float64", na_value=np.nan))
+    model = served.predict(feature_matrix(test, served.features))
     truth = round_truth(Path(data_dir), test_date, survey_days(Path(data_dir), test_date))
     figures, tags = champion_comparison(
         test, model, champion, share, minimum, truth, seed, allocation, capacities

@@ -18,6 +18,7 @@ import pandas as pd
 
 from serving.explain.linear import from_pipeline
 from serving.explain.served_model import LinearPlusTrees, ServedModel, TreeModel
+from serving.scoring.households import feature_matrix
 from training.baselines import logistic_pipeline
 from training.calibration import PlattScaling, fold_into_booster
 from training.config import ExperimentConfig
@@ -54,7 +55,7 @@ def _dataset(rows: TrainingRows, categorical: list[str], init_score: np.ndarray 
 
 
 def _values(table: pd.DataFrame, features: list[str]) -> np.ndarray:
-    return table[features].to_numpy(dtype="float64", na_value=np.nan)
+    return feature_matrix(table, features)
 
 
 def _trees(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from serving.explain.served_model import ServedModel, TreeModel
+from serving.scoring.households import feature_matrix
 from training.calibration import PlattScaling, VisitNoiseScaling
 from training.config import ExperimentConfig
 from training.families import FamilyFit, fit_family, lightgbm_params
@@ -61,7 +62,7 @@ class Candidate:
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         """Calibrated risks of a table's rows (its model features by name)."""
-        return self.model.predict(table[self.features].to_numpy(dtype="float64", na_value=np.nan))
+        return self.model.predict(feature_matrix(table, self.features))
 
 
 __all__ = ["Candidate", "LabelledRounds", "fit_candidate", "lightgbm_params"]

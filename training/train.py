@@ -116,13 +116,12 @@ def champion_scores(test: pd.DataFrame) -> tuple[str, np.ndarray] | None:
     except MlflowException:
         return None
     from serving.scoring.champion import load_served_model  # noqa: PLC0415  (the registry's own reader)
+    from serving.scoring.households import feature_matrix  # noqa: PLC0415
 
     model = load_served_model(client, version)
     if not set(model.features) <= set(test.columns):
         return None
-    return str(version.version), model.predict(
-        test[model.features].to_numpy(dtype="float64", na_value=np.nan)
-    )
+    return str(version.version), model.predict(feature_matrix(test, model.features))
 
 
 def _calibration_refusal(data_dir: Path, config: ExperimentConfig, error: NotEnoughSurvey) -> ConfigError:
