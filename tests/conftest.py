@@ -9,11 +9,12 @@ from __future__ import annotations
 import pytest
 
 from tests.support.browser import browser  # noqa: F401  (fixtures, found by name)
-from tests.support.served import models_env, served, server  # noqa: F401
+from tests.support.served import models_env, served, served_mean, server  # noqa: F401
 
 SLOW_FIXTURES = frozenset(
     {
         "served",
+        "served_mean",
         "server",
         "models_env",
         "city",

@@ -13,11 +13,14 @@ declared in the experiment (`statistic`, `tolerance`):
 1. pool each candidate's statistic over the folds (weighted survey households found among those
    listed, over all folds), with a Wilson interval;
 2. a candidate ties with the best when it falls short of the best's pooled figure by no more than
-   `tolerance` plus one standard error of the difference (paired: the same survey households
-   resampled for every candidate; Breiman's one-standard-error rule), and does so in every fold
-   too (stable, not lucky once). A survey that cannot tell two candidates apart makes them tie;
-3. of those that tie, the simplest (the grid is declared simplest first) is chosen; when none is
-   stable in every fold, the simplest that ties pooled.
+   `tolerance` plus `standard_errors` standard errors of the difference (paired: the same survey
+   households resampled for every candidate; one is Breiman's one-standard-error rule, two asks
+   the survey to show a difference at about 95 % before a later candidate displaces an earlier
+   one), and does so in every fold too (stable, not lucky once). A survey that cannot tell two
+   candidates apart makes them tie;
+3. of those that tie, the first declared is chosen (the grid is declared in the experiment's
+   order of preference, which says why: usually the simplest first); when none is stable in every
+   fold, the first declared that ties pooled.
 
 A candidate whose calibration the fold's survey cannot support (training/fitting.py refuses a slope
 it cannot tell from zero) is refused on that fold, said so, and is not in contention (the best is
@@ -111,16 +114,25 @@ class AuditionResult:
     chosen: str
     rule: str
     """The rule as it decided, in one sentence."""
+    evidence: dict[tuple[str, int], SurveyEvidence] | None = None
+    """Each candidate's survey households per fold, to weigh the same evidence by another rule."""
 
 
-def _rounds(table: pd.DataFrame, fold: RoundDates) -> LabelledRounds:
+def round_days(splits: list[RoundDates]) -> list[pd.Timestamp]:
+    """Every round the splits train, validate or test on, once each, in order."""
+    return sorted({pd.Timestamp(d) for split in splits for d in (*split.train, split.validation, split.test)})
+
+
+def rounds_of(table: pd.DataFrame, fold: RoundDates) -> LabelledRounds:
+    """One split's rounds out of a table holding (at least) all of them."""
     train_dates = [pd.Timestamp(d) for d in fold.train]
 
     def of(day) -> pd.DataFrame:
         return table[table["round_date"] == pd.Timestamp(day)].reset_index(drop=True)
 
     return LabelledRounds(
-        train=table[table["round_date"].isin(train_dates)].reset_index(drop=True),
+        # In the split's declared order whatever the table's (the rows' order is LightGBM's input).
+        train=pd.concat([table[table["round_date"] == day] for day in train_dates], ignore_index=True),
         validation=of(fold.validation),
         test=of(fold.test),
     )
@@ -181,10 +193,7 @@ def judge(
         curve_found += float((sample.found * sample.weight * on_list).sum())
         curve_listed += float((sample.weight * on_list).sum())
         largest = on_list if on_list.sum() > largest.sum() else largest
-    truth_precision = float("nan")
-    if truth is not None:
-        true = test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
-        truth_precision = float(np.nanmean(true[listed])) if listed.any() else float("nan")
+    truth_precision = float("nan") if truth is None else listed_truth_precision(test, truth, listed)
     return FoldResult(
         candidate=candidate.name,
         fold=fold_index + 1,
@@ -205,6 +214,12 @@ def judge(
         size=fitted.size,
         evidence=SurveyEvidence(sample.found, sample.weight, among.astype(np.float64), hits),
     )
+
+
+def listed_truth_precision(test: pd.DataFrame, truth: pd.DataFrame, listed: np.ndarray) -> float:
+    """The share of a list's households the truth holds isolated (a synthetic city's report only)."""
+    true = test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
+    return float(np.nanmean(true[listed])) if listed.any() else float("nan")
 
 
 def _weighted_auc(found: np.ndarray, weight: np.ndarray, score: np.ndarray) -> float:
@@ -268,6 +283,7 @@ def choose(
     statistic: str = "precision_at_capacity",
     evidence: dict[tuple[str, int], SurveyEvidence] | None = None,
     seed: int = 7,
+    standard_errors: float = 1.0,
 ) -> tuple[pd.DataFrame, str, str]:
     """The rule (module docstring) over the per-fold figures and, when given, each candidate's
     survey evidence per fold (for the paired errors; without it, the tolerance alone); returns the
@@ -329,27 +345,37 @@ def choose(
                 fold_error[:, k] = np.nanstd(fold_draws[:, k, :] - fold_draws[:, k, [fold_best[k]]], axis=0)
     pooled["shortfall"] = best - pooled["pooled"]
     pooled["shortfall_error"] = pooled_error
-    ties = whole & (pooled["shortfall"] <= tolerance + pooled_error)
+    ties = whole & (pooled["shortfall"] <= tolerance + standard_errors * pooled_error)
     fold_shortfall = per_fold.max(axis=0).to_numpy()[None, :] - per_fold.to_numpy()
-    stable_in_folds = (np.nan_to_num(fold_shortfall, nan=np.inf) <= tolerance + fold_error).all(axis=1)
+    stable_in_folds = (
+        np.nan_to_num(fold_shortfall, nan=np.inf) <= tolerance + standard_errors * fold_error
+    ).all(axis=1)
     pooled["worst_shortfall"] = np.nanmax(np.where(np.isnan(fold_shortfall), np.inf, fold_shortfall), axis=1)
     stable = ties & stable_in_folds
     pooled["in_contention"] = stable
     label = statistic.replace("_", " ")
-    margin = "plus one standard error of the paired difference" if evidence else "(no survey errors given)"
+    margin = (
+        f"plus {_errors_in_words(standard_errors)} of the paired difference"
+        if evidence
+        else "(no survey errors given)"
+    )
     if stable.any():
         chosen = pooled.loc[stable, "candidate"].iloc[0]
         rule = (
-            f"{chosen}: the simplest within {tolerance:.2f} {margin} of the best pooled {label} "
+            f"{chosen}: the first declared within {tolerance:.2f} {margin} of the best pooled {label} "
             f"({best:.3f}, {pooled.loc[best_at, 'candidate']}), and of the best in every fold"
         )
     else:
         chosen = pooled.loc[ties, "candidate"].iloc[0]
         rule = (
-            f"{chosen}: none was within {tolerance:.2f} {margin} of the best in every fold; the simplest "
+            f"{chosen}: none was within {tolerance:.2f} {margin} of the best in every fold; the first declared "
             f"within it of the best pooled {label} ({best:.3f}, {pooled.loc[best_at, 'candidate']})"
         )
     return pooled, chosen, rule
+
+
+def _errors_in_words(standard_errors: float) -> str:
+    return "one standard error" if standard_errors == 1 else f"{standard_errors:g} standard errors"
 
 
 def audition(
@@ -358,16 +384,19 @@ def audition(
     known_window_days: int,
     truth_of: TruthOf | None = None,
     progress: Callable[[str], None] | None = None,
+    table: pd.DataFrame | None = None,
 ) -> AuditionResult:
-    """Every candidate of the experiment's grid on every fold; the choice by the declared rule."""
+    """Every candidate of the experiment's grid on every fold; the choice by the declared rule.
+    `table`: the rounds' features when the caller built them already (with every fold's rounds),
+    so an audition and the fit that follows it build each round once."""
     plan = config.audition
     if plan is None:
         raise ValueError(f"experiment {config.name} declares no [audition]")
-    days = sorted({pd.Timestamp(d) for fold in plan.folds for d in (*fold.train, fold.validation, fold.test)})
-    table, _ = build_training_set(Path(data_dir), days)
+    if table is None:
+        table, _ = build_training_set(Path(data_dir), round_days(plan.folds))
     results = []
     for index, fold in enumerate(plan.folds):
-        rounds = _rounds(table, fold)
+        rounds = rounds_of(table, fold)
         truth = truth_of(pd.Timestamp(fold.test), rounds.test) if truth_of else None
         for candidate in plan.candidates:
             result = judge(candidate, config, index, fold, rounds, known_window_days, truth)
@@ -386,6 +415,12 @@ def audition(
     folds = pd.DataFrame([{k: v for k, v in r.__dict__.items() if k != "evidence"} for r in results])
     evidence = {(r.candidate, r.fold): r.evidence for r in results if r.evidence is not None}
     pooled, chosen, rule = choose(
-        folds, [c.name for c in plan.candidates], plan.tolerance, plan.statistic, evidence, config.seed
+        folds,
+        [c.name for c in plan.candidates],
+        plan.tolerance,
+        plan.statistic,
+        evidence,
+        config.seed,
+        plan.standard_errors,
     )
-    return AuditionResult(folds, pooled, chosen, rule)
+    return AuditionResult(folds, pooled, chosen, rule, evidence)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -175,21 +175,24 @@ class LightGBMParams(_Strict):
     early_stopping_rounds: int = Field(default=50, gt=0)
 
 
-FAMILIES = ("lightgbm", "logistic", "logistic_plus_trees")
+Family = Literal["lightgbm", "logistic", "logistic_plus_trees", "logistic_and_trees"]
+FAMILIES: tuple[str, ...] = get_args(Family)
 """The model families anbu trains and serves with exact reasons (serving/explain/served_model.py)."""
 
 
 class ModelChoice(_Strict):
-    family: Literal["lightgbm", "logistic", "logistic_plus_trees"] = "lightgbm"
+    family: Family = "lightgbm"
     """lightgbm: trees ([lightgbm]); logistic: a logistic regression on imputed, standardised
-    features and one-hot codes; logistic_plus_trees: LightGBM boosted from the logistic's score."""
+    features and one-hot codes; logistic_plus_trees: LightGBM boosted from the logistic's score;
+    logistic_and_trees: the mean of the two models' log-odds, each fitted on its own and put on
+    the validation round's outcome scale first."""
     logistic_c: float = Field(default=0.5, gt=0)
     """The logistic regression's inverse regularisation strength."""
 
 
 class AuditionCandidate(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
-    family: Literal["lightgbm", "logistic", "logistic_plus_trees"]
+    family: Family
     logistic_c: float = Field(default=0.5, gt=0)
     lightgbm: dict[str, float | int] = Field(default_factory=dict)
     """LightGBM settings that differ from the experiment's [lightgbm] (trees, leaves, leaf size, ...)."""
@@ -213,13 +216,17 @@ class Audition(_Strict):
     folds: list[RoundDates] = Field(min_length=1)
     """Each an earlier train / validation / test split; the test rounds should each hold a sweep."""
     candidates: list[AuditionCandidate] = Field(min_length=2)
-    """Simplest first: on a tie the earlier one is chosen."""
+    """In order of preference (usually the simplest first): on a tie the earlier one is chosen."""
     statistic: Literal["precision_curve", "precision_at_capacity"] = "precision_curve"
     """What the rule compares (training/audition.py): the lists from 1× to 10× the capacity pooled,
     or the capacity's list alone."""
     tolerance: float = Field(default=0.01, ge=0, le=0.2)
-    """A candidate within this much of the best, plus one standard error of the paired difference,
-    pooled and in every fold, ties (training/audition.py)."""
+    """A candidate within this much of the best, plus `standard_errors` standard errors of the
+    paired difference, pooled and in every fold, ties (training/audition.py)."""
+    standard_errors: float = Field(default=1.0, ge=0, le=4)
+    """How many standard errors of the paired difference a tie allows beyond the tolerance: 1 is
+    Breiman's rule; 2 moves off the preferred candidate only on a difference the survey shows at
+    about 95 %."""
 
     @field_validator("candidates")
     @classmethod

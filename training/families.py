@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from serving.explain.linear import from_pipeline
-from serving.explain.served_model import LinearPlusTrees, ServedModel, TreeModel
+from serving.explain.served_model import FAMILY_LINEAR_AND_TREES, LinearPlusTrees, ServedModel, TreeModel
 from serving.scoring.households import feature_matrix
 from training.baselines import logistic_pipeline
 from training.calibration import PlattScaling, fold_into_booster
-from training.config import ExperimentConfig
+from training.config import FAMILIES, ExperimentConfig
 from training.framing import TrainingRows
 
 RawScorer = Callable[[pd.DataFrame], np.ndarray]
@@ -163,4 +163,68 @@ def fit_family(
             ),
             size=f"logistic regression plus LightGBM boosted from it, {_trees_used(booster)} trees",
         )
-    raise ValueError(f"model.family {family!r}: the families are lightgbm, logistic and logistic_plus_trees")
+    if family == "logistic_and_trees":
+        return _logistic_and_trees(config, train, valid, features, categorical)
+    raise ValueError(f"model.family {family!r}: the families are {', '.join(FAMILIES)}")
+
+
+def _logistic_and_trees(
+    config: ExperimentConfig,
+    train: TrainingRows,
+    valid: TrainingRows,
+    features: list[str],
+    categorical: list[str],
+) -> FamilyFit:
+    """The mean of a logistic regression's and LightGBM's log-odds, each fitted on its own rows and
+    put on the scale of the validation round's outcomes first (each part's raw score times half its
+    slope there: trees' raw scores are often more confident than a regularised regression's, and an
+    unscaled mean would lean on whichever is).
+
+    Neither family ranks best on every city, nor on every round of one city, and the survey of a
+    round is rarely enough to say which will; the mean hedges between them (experiments/audition.md).
+    Served exactly as a sum, each part carrying its half of the mean, calibration folded into both."""
+    pipeline = _logistic(config, features, categorical, train)
+    linear = from_pipeline(pipeline, features, categorical, _values(train.features, features))
+    booster = _trees(config, train, valid, categorical)
+    best = booster.best_iteration or None
+    linear_scale = 0.5 * _outcome_slope(pipeline.decision_function(valid.features[features]), valid)
+    trees_scale = 0.5 * _outcome_slope(
+        booster.predict(valid.features[features], raw_score=True, num_iteration=best), valid
+    )
+
+    def refit(rows: TrainingRows) -> RawScorer:
+        own = _logistic(config, features, categorical, rows)
+        trees = _refit_trees(config, rows, categorical, _trees_used(booster))
+        return lambda table: (
+            linear_scale * own.decision_function(table[features])
+            + trees_scale * trees.predict(table[features], raw_score=True)
+        )
+
+    return FamilyFit(
+        raw=lambda table: (
+            linear_scale * pipeline.decision_function(table[features])
+            + trees_scale * booster.predict(table[features], raw_score=True, num_iteration=best)
+        ),
+        refit=refit,
+        served=lambda scaling: LinearPlusTrees(
+            linear.calibrated(linear_scale * scaling.slope, scaling.intercept),
+            TreeModel(fold_into_booster(booster, PlattScaling(trees_scale * scaling.slope, 0.0))),
+            FAMILY_LINEAR_AND_TREES,
+        ),
+        size=f"mean of a logistic regression and LightGBM, {_trees_used(booster)} trees",
+    )
+
+
+def _outcome_slope(raw: np.ndarray, rows: TrainingRows) -> float:
+    """The slope of the rows' outcomes on a raw score (a weighted one-feature logistic fit): how far
+    one unit of this model's log-odds goes in the outcomes' own; 1 when the rows cannot say (no
+    outcome varies), 0 when the outcomes do not rise with the score (that part then adds nothing,
+    and a mean of two such parts is refused by calibration's slope check)."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    label = np.asarray(rows.label, dtype=float)
+    if len(label) == 0 or label.min() == label.max():
+        return 1.0
+    fit = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), label, sample_weight=rows.weight)
+    slope = float(fit.coef_[0, 0])
+    return max(slope, 0.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from features.round_table import build_training_set, survey_calendar, survey_day
 from serving.explain.served_model import TreeModel
 from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE, ServedPyfunc
 from synthetic.truth import round_truth
-from training.audition import AuditionResult, audition
+from training.audition import AuditionResult, audition, round_days, rounds_of
 from training.baselines import logistic_pipeline, todays_rule_score
 from training.config import ConfigError, ExperimentConfig
 from training.evaluation import TestRoundEvaluation, evaluate_test_round, rankings
@@ -74,20 +74,16 @@ def shuffled_labels(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return shuffled
 
 
-def load_rounds(data_dir: Path, config: ExperimentConfig) -> LabelledRounds:
-    dates = [pd.Timestamp(d) for d in (*config.rounds.train, config.rounds.validation, config.rounds.test)]
-    table, _ = build_training_set(data_dir, dates)
-    train_dates = [pd.Timestamp(d) for d in config.rounds.train]
-    train = table[table["round_date"].isin(train_dates)].reset_index(drop=True)
-    if config.label.shuffled_seed is not None:
-        train = shuffled_labels(train, config.label.shuffled_seed)
-    return LabelledRounds(
-        train=train,
-        validation=table[table["round_date"] == pd.Timestamp(config.rounds.validation)].reset_index(
-            drop=True
-        ),
-        test=table[table["round_date"] == pd.Timestamp(config.rounds.test)].reset_index(drop=True),
-    )
+def load_rounds(
+    data_dir: Path, config: ExperimentConfig, table: pd.DataFrame | None = None
+) -> LabelledRounds:
+    """The experiment's rounds, out of `table` when an audition built them already."""
+    if table is None:
+        table, _ = build_training_set(data_dir, round_days([config.rounds]))
+    rounds = rounds_of(table, config.rounds)
+    if config.label.shuffled_seed is None:
+        return rounds
+    return replace(rounds, train=shuffled_labels(rounds.train, config.label.shuffled_seed))
 
 
 def score_test_round(
@@ -282,18 +278,22 @@ def train_experiment(
     known_window_days = settings.known_window_days
     configure()
     judge = truth_of_round or partial(round_truth, data_dir)
-    auditioned = None
+    auditioned = table = None
     if config.audition is not None:
+        # One build of every round the folds and the experiment use (they share most of them).
+        table, _ = build_training_set(data_dir, round_days([*config.audition.folds, config.rounds]))
         auditioned = audition(
             data_dir,
             config,
             known_window_days,
             lambda day, test: judge(day, survey_days(data_dir, day)),
             progress=progress,
+            table=table,
         )
         chosen = next(c for c in config.audition.candidates if c.name == auditioned.chosen)
         config = chosen.applied(config, config.rounds).model_copy(update={"name": config.name})
-    rounds = load_rounds(data_dir, config)
+    rounds = load_rounds(data_dir, config, table)
+    del table  # the folds' rounds are not needed again; the fit and its reports hold the city's
     round_findings = training_round_findings(data_dir, config) if check_rounds else {}
     test_date = pd.Timestamp(config.rounds.test)
     truth = judge(test_date, survey_days(data_dir, test_date))

@@ -325,6 +325,11 @@ class OutcomesResponse(BaseModel):
 class ModelResponse(BaseModel):
     model_name: str
     model_version: str
+    model_family: str = Field(
+        description="What kind of model serves: lightgbm, logistic, logistic_plus_trees or "
+        "logistic_and_trees (the experiment's audition chooses it where it declares one); every "
+        "family's reasons are its own exact attributions."
+    )
     run_id: str
     round_served: str
     round_model_version: str = Field(

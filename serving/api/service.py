@@ -386,6 +386,7 @@ class Anbu:
         return ModelResponse(
             model_name=MODEL_NAME,
             model_version=self.champion.version,
+            model_family=self.champion.model.family,
             run_id=self.champion.run_id,
             round_served=str(self.as_of.date()),
             round_model_version=self.rounds.served.model_version,

@@ -167,6 +167,8 @@ def from_pipeline(pipeline, features: list[str], categorical: list[str], trainin
     terms: dict[str, NumericTerm | CategoricalTerm] = {}
     at = 0
     for name, transformer, columns in preprocess.transformers_:
+        if len(columns) == 0:
+            continue  # scikit-learn leaves a step with no columns unfitted
         if name == "numeric":
             imputer, scaler = transformer.steps[0][1], transformer.steps[1][1]
             kept = [c for c, v in zip(columns, imputer.statistics_, strict=True) if not np.isnan(v)]

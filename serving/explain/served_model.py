@@ -21,6 +21,9 @@ from serving.explain.linear import LinearScore
 from serving.explain.tree_shap import PathExplainer
 
 FAMILY_LINEAR_PLUS_TREES = "logistic_plus_trees"
+FAMILY_LINEAR_AND_TREES = "logistic_and_trees"
+"""Served as a sum too: each part carries its share of the mean, its raw score times half its slope
+on the validation round's outcomes (training/families.py)."""
 
 
 @runtime_checkable
@@ -70,11 +73,12 @@ class TreeModel:
 
 @dataclass(frozen=True)
 class LinearPlusTrees:
-    """A logistic regression's log-odds plus trees boosted from it (LightGBM with the logistic's
-    score as its starting score): the served log-odds are the sum, and so are the exact
-    contributions, the base values included (each part's attributions are exact for its own
-    output, and attributions add over a sum of models). Calibration is folded into both parts:
-    Platt's slope into the linear weights and the leaves, its intercept into the linear part."""
+    """A logistic regression's log-odds plus trees: boosted from it (LightGBM with the logistic's
+    score as its starting score, `logistic_plus_trees`) or fitted beside it and averaged with it
+    (`logistic_and_trees`, each part scaled by its share of the mean). The served log-odds are the sum, and so
+    are the exact contributions, the base values included (each part's attributions are exact for
+    its own output, and attributions add over a sum of models). Calibration is folded into both
+    parts: Platt's slope into the linear weights and the leaves, its intercept into the linear part."""
 
     linear: LinearScore
     trees: TreeModel
@@ -117,9 +121,10 @@ def model_from_text(text: str) -> ServedModel:
     family = document.get("family")
     if family == FAMILY_LINEAR:
         return LinearScore.from_text(text)
-    if family == FAMILY_LINEAR_PLUS_TREES:
+    if family in (FAMILY_LINEAR_PLUS_TREES, FAMILY_LINEAR_AND_TREES):
         return LinearPlusTrees(
             LinearScore.from_text(json.dumps(document["linear"])),
             TreeModel(lgb.Booster(model_str=document["trees"])),
+            family,
         )
     raise ValueError(f"a served model of family {family!r}, which this version of anbu cannot serve")

@@ -19,7 +19,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from serving.explain.served_model import ServedModel, TreeModel, model_from_text
+from serving.explain.served_model import LinearPlusTrees, ServedModel, TreeModel, model_from_text
 from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
@@ -54,8 +54,13 @@ class Champion:
     @property
     def explainer(self) -> PathExplainer | ServedModel:
         """What gives the exact contributions: a tree model's path tables (built once), or the
-        model itself."""
-        return self.model.explainer if isinstance(self.model, TreeModel) else self.model
+        model itself (a logistic plus trees builds its trees' tables here too, at start, not on the
+        first request)."""
+        if isinstance(self.model, TreeModel):
+            return self.model.explainer
+        if isinstance(self.model, LinearPlusTrees):
+            _ = self.model.trees.explainer
+        return self.model
 
     @cached_property
     def plan(self) -> ReasonPlan:

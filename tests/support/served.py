@@ -8,6 +8,7 @@ promotion, and `bentoml serve` in a subprocess called over HTTP.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,6 +78,44 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
         # The served round goes through the health gate, as `anbu score` takes it.
         score_round(data, ROUND, champion, health=health_for_scoring(data, ROUND, champion, None))
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # set_tracking_uri exported it; keep tests independent
+    return Served(data, store, champion.version)
+
+
+@pytest.fixture(scope="session")
+def served_mean(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Served:
+    """The same city served by a champion of another family: the mean of a logistic regression and
+    LightGBM (training/families.py), in a store of its own, on a copy of the delivery (scored
+    rounds are filed by model version, and both stores start at version 1). Only the served round
+    is scored (not the one before it): not a stand-in for `served`."""
+    from anbu.data_folder import DataFolder
+    from serving.health.gate import health_for_scoring
+    from serving.scoring.champion import load_champion
+    from serving.scoring.rounds import score_round
+    from training.config import ModelChoice
+
+    root = tmp_path_factory.mktemp("serving-mean")
+    data = root / "city"
+    written = DataFolder(served.data)
+    outputs = {
+        written.scores().name,
+        written.records.name,
+        written.lists.name,
+        written.health(ROUND).parent.name,
+    }
+    shutil.copytree(served.data, data, ignore=lambda folder, names: [n for n in names if n in outputs])
+    store = root / "models"
+    config = load_experiment(BASELINE)
+    config = config.model_copy(update={"model": ModelChoice(family="logistic_and_trees")})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANBU_MODELS_DIR", str(store))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        train_experiment(data, config, BASELINE, Settings())
+        decision = promote(None, load_gates(ROOT / "experiments" / "promotion.toml"), SERVE_ANYWAY)
+        assert decision.promote, decision.reasons
+        champion = load_champion()
+        assert champion.model.family == "logistic_and_trees"
+        score_round(data, ROUND, champion, health=health_for_scoring(data, ROUND, champion, None))
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
     return Served(data, store, champion.version)
 
 

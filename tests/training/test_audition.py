@@ -45,11 +45,11 @@ def _folds(rows: dict[str, list[float]], truth: float = float("nan")) -> pd.Data
     return pd.DataFrame(records)
 
 
-def test_the_simplest_candidate_within_tolerance_everywhere_is_chosen() -> None:
+def test_the_first_declared_candidate_within_tolerance_everywhere_is_chosen() -> None:
     folds = _folds({"logistic": [0.60, 0.55, 0.58], "lightgbm": [0.605, 0.555, 0.585]})
     pooled, chosen, rule = choose(folds, ["logistic", "lightgbm"], tolerance=0.01)
     assert chosen == "logistic" and pooled["in_contention"].all()
-    assert rule.startswith("logistic: the simplest")
+    assert rule.startswith("logistic: the first declared")
 
 
 def test_a_candidate_best_once_but_far_behind_in_another_fold_is_not_in_contention() -> None:
@@ -63,7 +63,7 @@ def test_a_candidate_best_once_but_far_behind_in_another_fold_is_not_in_contenti
     assert chosen == "tuned"  # the simpler logistic fell 0.015 short of the best in fold 1
 
 
-def test_when_none_is_stable_the_simplest_near_the_best_pooled_is_chosen() -> None:
+def test_when_none_is_stable_the_first_declared_near_the_best_pooled_is_chosen() -> None:
     folds = _folds({"a": [0.50, 0.70], "b": [0.70, 0.50], "c": [0.40, 0.40]})
     pooled, chosen, rule = choose(folds, ["c", "a", "b"], tolerance=0.01)
     assert not pooled["in_contention"].any()
@@ -93,9 +93,10 @@ def test_a_candidate_the_survey_cannot_calibrate_on_a_fold_is_out_and_a_fold_ref
     assert chosen == "logistic"
 
 
-def _evidence(precisions: dict[str, list[float]], households: int, seed: int = 0):
+def _evidence(precisions: dict[str, list[float]], households: int, seed: int = 0, exact: bool = False):
     """Survey evidence per candidate and fold: `households` survey households a fold, the first
-    fifth of them on every list, found at the candidate's precision (the rest never listed)."""
+    fifth of them on every list, found at the candidate's precision (the rest never listed); drawn
+    at random, or `exact`: that share of them exactly, shuffled."""
     from training.audition import SurveyEvidence
 
     rng = np.random.default_rng(seed)
@@ -104,7 +105,11 @@ def _evidence(precisions: dict[str, list[float]], households: int, seed: int = 0
         for fold, precision in enumerate(values, start=1):
             listed = households // 5
             found = np.zeros(households)
-            found[:listed] = rng.random(listed) < precision
+            found[:listed] = (
+                rng.permutation(np.arange(listed) < round(precision * listed))
+                if exact
+                else rng.random(listed) < precision
+            )
             hits = np.r_[np.ones(listed), np.zeros(households - listed)]
             evidence[(name, fold)] = SurveyEvidence(found, np.ones(households), hits, hits * 6)
     return evidence
@@ -135,7 +140,9 @@ def _figures(evidence) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_a_survey_that_cannot_tell_candidates_apart_serves_the_simplest_and_a_clear_one_the_better() -> None:
+def test_a_survey_that_cannot_tell_candidates_apart_serves_the_first_declared_and_a_clear_one_the_better() -> (
+    None
+):
     precisions = {"logistic": [0.30, 0.30], "lightgbm": [0.36, 0.36]}
     thin = _evidence(precisions, households=60)  # 12 listed survey households a fold
     pooled, chosen, rule = choose(_figures(thin), ["logistic", "lightgbm"], 0.01, "precision_curve", thin)
@@ -144,6 +151,25 @@ def test_a_survey_that_cannot_tell_candidates_apart_serves_the_simplest_and_a_cl
     rich = _evidence(precisions, households=20_000)  # 4,000 a fold
     pooled, chosen, _ = choose(_figures(rich), ["logistic", "lightgbm"], 0.01, "precision_curve", rich)
     assert chosen == "lightgbm", pooled
+
+
+def test_two_standard_errors_keep_the_first_declared_until_the_survey_shows_the_difference() -> None:
+    """Between a thin survey and a rich one: a difference one standard error can see but two
+    cannot moves the choice under Breiman's rule and not under the declared stricter one."""
+    precisions = {"mean": [0.30, 0.30], "lightgbm": [0.36, 0.36]}
+    middle = _evidence(precisions, households=900, exact=True)  # 180 listed survey households a fold
+    figures = _figures(middle)
+    _, breiman, _ = choose(figures, ["mean", "lightgbm"], 0.01, "precision_curve", middle, standard_errors=1)
+    pooled, strict, rule = choose(
+        figures, ["mean", "lightgbm"], 0.01, "precision_curve", middle, standard_errors=2
+    )
+    assert breiman == "lightgbm", pooled
+    assert strict == "mean" and "2 standard errors" in rule, pooled
+    rich = _evidence(precisions, households=20_000)
+    _, clear, _ = choose(
+        _figures(rich), ["mean", "lightgbm"], 0.01, "precision_curve", rich, standard_errors=2
+    )
+    assert clear == "lightgbm"
 
 
 def test_the_truth_never_moves_the_choice() -> None:

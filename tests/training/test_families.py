@@ -29,7 +29,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return city
 
 
-@pytest.mark.parametrize("family", ["logistic", "logistic_plus_trees"])
+@pytest.mark.parametrize("family", ["logistic", "logistic_plus_trees", "logistic_and_trees"])
 def test_a_family_is_trained_registered_and_served_with_exact_reasons(
     city: Path, family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import bentoml
 import httpx
+import pandas as pd
 
 from serving.keys.key_file import add_key
 from tests.support.local_server import bentoml_server
 from tests.support.served import ROUND
+
+
+def _home_of(tag: str) -> str:
+    """The BentoML home the Bento was built into: BentoML reads BENTOML_HOME once per process, so
+    a later test's setting does not move where this process builds."""
+    return str(Path(bentoml.bentos.get(tag).path).parents[2])
 
 
 def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, tmp_path, monkeypatch) -> None:
@@ -35,8 +42,62 @@ def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, t
         "ANBU_KEYS": str(tmp_path / "keys.toml"),
         "ANBU_RECORDS_URL": str(tmp_path / "records.sqlite"),
         "ANBU_MODELS_DIR": str(tmp_path / "no-store-here"),  # the registry is out of reach
+        "BENTOML_HOME": _home_of(tag),
     }
     with bentoml_server(tag, environment, tmp_path / "server.log", cwd=tmp_path) as url:
         model = httpx.post(url + "/model", json={}, headers={"X-API-Key": key}, timeout=30).json()
     assert model["model_version"] == served.version
     assert not (tmp_path / "no-store-here").exists()
+
+
+def test_a_bento_of_a_champion_of_another_family_scores_and_explains_as_the_scored_round(
+    served_mean, tmp_path, monkeypatch
+) -> None:
+    """The mean of a logistic regression and LightGBM is packed as its own text: the Bento says
+    which family serves, and the features of a household score to the risk and the reasons its
+    scored round holds."""
+    import pyarrow.parquet as pq
+
+    from features.round_table import build_round
+    from serving.api.bento import build_bento
+    from serving.scoring.households import scored_frame
+    from serving.scoring.rounds import scores_path
+
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    monkeypatch.setenv("ANBU_MODELS_DIR", str(served_mean.store))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tag = build_bento()
+    scored = scored_frame(pq.read_table(scores_path(served_mean.data, ROUND, served_mean.version)))
+    sample = scored.sort_values("rank").head(5)
+    table, _ = build_round(served_mean.data, ROUND)
+    key = add_key(tmp_path / "keys.toml", "bento-test", "admin")
+    environment = {
+        **os.environ,
+        "ANBU_DATA": str(served_mean.data),
+        "ANBU_AS_OF": str(ROUND.date()),
+        "ANBU_KEYS": str(tmp_path / "keys.toml"),
+        "ANBU_RECORDS_URL": str(tmp_path / "records.sqlite"),
+        "ANBU_MODELS_DIR": str(tmp_path / "no-store-here"),
+        "BENTOML_HOME": _home_of(tag),
+    }
+    with bentoml_server(tag, environment, tmp_path / "server.log", cwd=tmp_path) as url:
+        headers = {"X-API-Key": key}
+        model = httpx.post(url + "/model", json={}, headers=headers, timeout=30).json()
+        features = [f["name"] for f in model["features"]]
+        rows = table.set_index("household_id").loc[sample["household_id"], features]
+        households = [
+            {
+                "household_id": household_id,
+                "features": {f: (None if pd.isna(v) else float(v)) for f, v in row.items()},
+            }
+            for household_id, row in rows.iterrows()
+        ]
+        answer = httpx.post(
+            url + "/score_features", json={"request": {"households": households}}, headers=headers, timeout=30
+        )
+    assert model["model_family"] == "logistic_and_trees"
+    assert answer.status_code == 200, answer.text
+    for given, expected in zip(answer.json()["scores"], sample.itertuples(), strict=True):
+        assert given["household_id"] == expected.household_id
+        assert abs(given["risk"] - expected.risk) < 1e-12
+        assert [r["code"] for r in given["reasons"]] == [r["code"] for r in expected.reasons]

@@ -58,3 +58,25 @@ def test_an_unknown_engine_is_refused(models_env, tmp_path) -> None:
     )
     assert result.exit_code != 0
     assert "--engine 'hadoop'" in result.output
+
+
+def test_spark_serves_a_champion_of_another_family_as_the_single_machine_path_does(
+    served_mean, tmp_path, monkeypatch
+) -> None:
+    """The mean of a logistic regression and LightGBM reaches the executors as its own text
+    (serving/explain/served_model.py), not as a booster: the same risks and reasons."""
+    monkeypatch.setenv("ANBU_MODELS_DIR", str(served_mean.store))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = tmp_path / f"{ROUND.date()}.parquet"
+    args = ["score", "--data", str(served_mean.data), "--as-of", str(ROUND.date()), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--engine", "spark", "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+
+    on_spark = scored_frame(pq.read_table(out)).sort_values("household_id", ignore_index=True)
+    single = scored_frame(pq.read_table(scores_path(served_mean.data, ROUND, served_mean.version)))
+    single = single.sort_values("household_id", ignore_index=True)
+    assert len(on_spark) == len(single)
+    assert np.abs(on_spark["risk"].to_numpy() - single["risk"].to_numpy()).max() < 1e-12
+    np.testing.assert_array_equal(on_spark["rank"].to_numpy(), single["rank"].to_numpy())
+    for column in SCORE_COLUMNS[9:]:
+        assert values(on_spark[column]) == values(single[column]), column
