@@ -101,7 +101,9 @@ class LinearPlusTrees:
         return expit(self.raw_score(values))
 
     def contributions(self, values: np.ndarray) -> np.ndarray:
-        return self.linear.contributions(values) + self.trees.contributions(values)
+        contributions = self.trees.contributions(values)
+        contributions += self.linear.contributions(values)
+        return contributions
 
     def to_text(self) -> str:
         return json.dumps(

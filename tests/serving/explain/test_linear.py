@@ -85,3 +85,16 @@ def test_calibration_folds_in_and_the_text_keeps_every_digit(fitted) -> None:
     assert np.array_equal(again.contributions(rows), calibrated.contributions(rows))
     with pytest.raises(ValueError, match="not a logistic model"):
         LinearScore.from_text('{"family": "lightgbm"}')
+
+
+def test_the_terms_of_a_block_are_each_features_own_term_to_the_last_bit(fitted) -> None:
+    """The numeric terms are computed side by side for speed; each must still be exactly what the
+    feature's own term gives (a served reason must not move with how many rows were scored)."""
+    _, linear, _ = fitted
+    rows = _unseen(np.random.default_rng(6))
+    together = linear.term_matrix(rows)
+    for j, name in enumerate(FEATURES):
+        term = linear.terms.get(name)
+        alone = term.of(rows[:, j]) if term is not None else np.zeros(len(rows))
+        np.testing.assert_array_equal(together[:, j], alone, err_msg=name)
+    np.testing.assert_array_equal(linear.term_matrix(rows[:7]), together[:7])
