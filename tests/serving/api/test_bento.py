@@ -20,6 +20,20 @@ def _home_of(tag: str) -> str:
     return str(Path(bentoml.bentos.get(tag).path).parents[2])
 
 
+def _bento_environment(tag: str, data: Path, folder: Path) -> dict[str, str]:
+    """A served Bento's settings: the city's round, keys and records in `folder`, and the registry
+    out of reach (ANBU_MODELS_DIR names a folder that must never be created)."""
+    return {
+        **os.environ,
+        "ANBU_DATA": str(data),
+        "ANBU_AS_OF": str(ROUND.date()),
+        "ANBU_KEYS": str(folder / "keys.toml"),
+        "ANBU_RECORDS_URL": str(folder / "records.sqlite"),
+        "ANBU_MODELS_DIR": str(folder / "no-store-here"),
+        "BENTOML_HOME": _home_of(tag),
+    }
+
+
 def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, tmp_path, monkeypatch) -> None:
     from serving.api.bento import build_bento
 
@@ -35,15 +49,7 @@ def test_a_built_bento_serves_its_packed_champion_without_the_registry(served, t
     assert packed == {"anbu", "features", "training", "serving"}
 
     key = add_key(tmp_path / "keys.toml", "bento-test", "admin")
-    environment = {
-        **os.environ,
-        "ANBU_DATA": str(served.data),
-        "ANBU_AS_OF": str(ROUND.date()),
-        "ANBU_KEYS": str(tmp_path / "keys.toml"),
-        "ANBU_RECORDS_URL": str(tmp_path / "records.sqlite"),
-        "ANBU_MODELS_DIR": str(tmp_path / "no-store-here"),  # the registry is out of reach
-        "BENTOML_HOME": _home_of(tag),
-    }
+    environment = _bento_environment(tag, served.data, tmp_path)
     with bentoml_server(tag, environment, tmp_path / "server.log", cwd=tmp_path) as url:
         model = httpx.post(url + "/model", json={}, headers={"X-API-Key": key}, timeout=30).json()
     assert model["model_version"] == served.version
@@ -71,15 +77,7 @@ def test_a_bento_of_a_champion_of_another_family_scores_and_explains_as_the_scor
     sample = scored.sort_values("rank").head(5)
     table, _ = build_round(served_mean.data, ROUND)
     key = add_key(tmp_path / "keys.toml", "bento-test", "admin")
-    environment = {
-        **os.environ,
-        "ANBU_DATA": str(served_mean.data),
-        "ANBU_AS_OF": str(ROUND.date()),
-        "ANBU_KEYS": str(tmp_path / "keys.toml"),
-        "ANBU_RECORDS_URL": str(tmp_path / "records.sqlite"),
-        "ANBU_MODELS_DIR": str(tmp_path / "no-store-here"),
-        "BENTOML_HOME": _home_of(tag),
-    }
+    environment = _bento_environment(tag, served_mean.data, tmp_path)
     with bentoml_server(tag, environment, tmp_path / "server.log", cwd=tmp_path) as url:
         headers = {"X-API-Key": key}
         model = httpx.post(url + "/model", json={}, headers=headers, timeout=30).json()
