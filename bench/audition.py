@@ -44,7 +44,7 @@ from features.round_table import build_training_set, survey_days  # noqa: E402
 from synthetic.truth import round_truth  # noqa: E402
 from training.audition import audition, listed_truth_precision, round_days, rounds_of  # noqa: E402
 from training.config import ExperimentConfig, load_experiment  # noqa: E402
-from training.evaluation import Ranking  # noqa: E402
+from training.evaluation import rankings  # noqa: E402
 from training.fitting import fit_candidate  # noqa: E402
 from training.survey import NotEnoughSurvey  # noqa: E402
 
@@ -69,12 +69,9 @@ def _candidates_on_test_round(data: Path, config: ExperimentConfig, table: pd.Da
         except NotEnoughSurvey:
             precision[candidate.name] = float("nan")
             continue
-        ranking = Ranking(
-            fitted.predict(rounds.test),
-            rounds.test["gu"].astype("str").to_numpy(),
-            config.evaluation.allocation,
-            True,
-        )
+        ranking = rankings(rounds.test, {"model": fitted.predict(rounds.test)}, config.evaluation.allocation)[
+            "model"
+        ]
         listed = ranking.lists(config.evaluation.capacity_share)
         precision[candidate.name] = listed_truth_precision(rounds.test, truth, listed)
     return precision

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from training.estimates import Estimate, Sample, curve_gain, estimate, exact  # noqa: E402
 from training.evaluation import Ranking, curve_lists  # noqa: E402
+from training.metrics import weighted_auc  # noqa: E402
 from training.survey import SurveySample  # noqa: E402
 
 TEST_ROUND = pd.Timestamp("2026-07-31")  # experiments/baseline.toml's test round
@@ -102,12 +103,6 @@ def difference_estimator(lists: dict[str, np.ndarray], risk: np.ndarray):
         )
 
     return statistic
-
-
-def weighted_auc(found: np.ndarray, weight: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float("nan") if found.min() == found.max() else roc_auc_score(found, score, sample_weight=weight)
 
 
 def auc_gain(sample: SurveySample, member: np.ndarray, other: np.ndarray, seed: int) -> Estimate:

@@ -44,8 +44,9 @@ import pandas as pd
 from features.round_table import build_training_set
 from training.config import AuditionCandidate, ExperimentConfig, RoundDates
 from training.estimates import share_estimate
-from training.evaluation import Ranking
+from training.evaluation import rankings, truth_positives
 from training.fitting import LabelledRounds, fit_candidate
+from training.metrics import weighted_auc
 from training.survey import NotEnoughSurvey, SurveySample
 
 TruthOf = Callable[[pd.Timestamp, pd.DataFrame], pd.DataFrame | None]
@@ -180,7 +181,7 @@ def judge(
         raise NotEnoughSurvey(
             f"audition fold {fold_index + 1}: the test round {fold.test} has no survey visits"
         )
-    ranking = Ranking(risk, test["gu"].astype("str").to_numpy(), config.evaluation.allocation, True)
+    ranking = rankings(test, {"model": risk}, config.evaluation.allocation)["model"]
     listed = ranking.lists(config.evaluation.capacity_share)
     among = listed[sample.positions]
     precision = share_estimate(sample.found, sample.weight, among)
@@ -204,7 +205,7 @@ def judge(
         listed_survey_households=int(among.sum()),
         found_weight=float((sample.found * sample.weight * among).sum()),
         listed_weight=float((sample.weight * among).sum()),
-        survey_auc=_weighted_auc(sample.found, sample.weight, risk[sample.positions]),
+        survey_auc=weighted_auc(sample.found, sample.weight, risk[sample.positions]),
         curve_precision=curve_found / curve_listed if curve_listed else float("nan"),
         curve_found_weight=curve_found,
         curve_listed_weight=curve_listed,
@@ -218,18 +219,8 @@ def judge(
 
 def listed_truth_precision(test: pd.DataFrame, truth: pd.DataFrame, listed: np.ndarray) -> float:
     """The share of a list's households the truth holds isolated (a synthetic city's report only)."""
-    true = test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
+    true = truth_positives(test, truth)
     return float(np.nanmean(true[listed])) if listed.any() else float("nan")
-
-
-def _weighted_auc(found: np.ndarray, weight: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
-
-    return (
-        float("nan")
-        if found.min() == found.max()
-        else float(roc_auc_score(found, score, sample_weight=weight))
-    )
 
 
 STATISTICS = {

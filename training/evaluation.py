@@ -140,6 +140,12 @@ def compare_lists(
     raise AssertionError("unreachable")
 
 
+def truth_positives(test: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Each test-round household's `true_positive` in a synthetic city's truth (NaN where the
+    truth has no row for it), in the round's order."""
+    return test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
+
+
 def evaluate_test_round(
     test: pd.DataFrame,
     scores: dict[str, np.ndarray],
@@ -199,11 +205,7 @@ def evaluate_test_round(
             result.tags.update(tags)
     if truth is not None:
         result.truth_groups = _truth(result, test, ranked, truth, groups, capacity_share, min_group_positives)
-    true_positive = (
-        test[["household_id"]].join(truth, on="household_id")["true_positive"].to_numpy(dtype=float)
-        if truth is not None
-        else None
-    )
+    true_positive = truth_positives(test, truth) if truth is not None else None
     surveyed = sample if sample.households >= MIN_EVALUATION_SURVEY_HOUSEHOLDS else None
     result.figures.include(
         discovery_figures(test, ranked, capacity_share, surveyed, true_positive, known_window_days)

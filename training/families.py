@@ -54,10 +54,6 @@ def _dataset(rows: TrainingRows, categorical: list[str], init_score: np.ndarray 
     )
 
 
-def _values(table: pd.DataFrame, features: list[str]) -> np.ndarray:
-    return feature_matrix(table, features)
-
-
 def _trees(
     config: ExperimentConfig,
     train: TrainingRows,
@@ -125,7 +121,7 @@ def fit_family(
         )
     if family == "logistic":
         pipeline = _logistic(config, features, categorical, train)
-        training_values = _values(train.features, features)
+        training_values = feature_matrix(train.features, features)
         return FamilyFit(
             raw=lambda table: pipeline.decision_function(table[features]),
             refit=lambda rows: _logistic(config, features, categorical, rows).decision_function,
@@ -136,20 +132,21 @@ def fit_family(
         )
     if family == "logistic_plus_trees":
         pipeline = _logistic(config, features, categorical, train)
-        linear = from_pipeline(pipeline, features, categorical, _values(train.features, features))
+        linear = from_pipeline(pipeline, features, categorical, feature_matrix(train.features, features))
 
         def start(table: pd.DataFrame) -> np.ndarray:
-            return linear.raw_score(_values(table, features))
+            return linear.raw_score(feature_matrix(table, features))
 
         booster = _trees(config, train, valid, categorical, (start(train.features), start(valid.features)))
         best = booster.best_iteration or None
 
         def refit(rows: TrainingRows) -> RawScorer:
-            values = _values(rows.features, features)
+            values = feature_matrix(rows.features, features)
             own = from_pipeline(_logistic(config, features, categorical, rows), features, categorical, values)
             trees = _refit_trees(config, rows, categorical, _trees_used(booster), own.raw_score(values))
             return lambda table: (
-                own.raw_score(_values(table, features)) + trees.predict(table[features], raw_score=True)
+                own.raw_score(feature_matrix(table, features))
+                + trees.predict(table[features], raw_score=True)
             )
 
         return FamilyFit(
@@ -184,7 +181,7 @@ def _logistic_and_trees(
     round is rarely enough to say which will; the mean hedges between them (experiments/audition.md).
     Served exactly as a sum, each part carrying its half of the mean, calibration folded into both."""
     pipeline = _logistic(config, features, categorical, train)
-    linear = from_pipeline(pipeline, features, categorical, _values(train.features, features))
+    linear = from_pipeline(pipeline, features, categorical, feature_matrix(train.features, features))
     booster = _trees(config, train, valid, categorical)
     best = booster.best_iteration or None
     linear_scale = 0.5 * _outcome_slope(pipeline.decision_function(valid.features[features]), valid)

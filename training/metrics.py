@@ -29,6 +29,16 @@ def top_k_mask(score: np.ndarray, k: int) -> np.ndarray:
     return mask
 
 
+def weighted_auc(found: np.ndarray, weight: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC of a score over survey households, each weighted by the households it stands for;
+    NaN when the survey found all or none of them."""
+    return (
+        float("nan")
+        if found.min() == found.max()
+        else float(roc_auc_score(found, score, sample_weight=weight))
+    )
+
+
 def precision_recall_at(y_true: np.ndarray, selected: np.ndarray) -> tuple[float, float]:
     y = np.asarray(y_true, dtype=bool)
     hits = int((y & selected).sum())

@@ -6,6 +6,7 @@ logs them. Figures use matplotlib's non-interactive backend: runs happen on serv
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from features.reference import districts  # noqa: E402
+from serving.scoring.households import feature_matrix  # noqa: E402
 from training.evaluation import GROUPINGS  # noqa: E402
 
 _ROMANISED = dict(zip(districts()["gu"], districts()["gu_en"], strict=True))
@@ -146,22 +148,31 @@ def survey_fairness_chart(table: pd.DataFrame, out: Path) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class ExplainedSample:
+    """A sample of the test round with the served model's exact contributions (base value left
+    out): what the importance table and the SHAP summary both show, computed once."""
+
+    rows: pd.DataFrame
+    contributions: np.ndarray
+
+
+def explained_sample(model, features: pd.DataFrame, sample: int = 3_000, seed: int = 7) -> ExplainedSample:
+    rows = features.sample(min(sample, len(features)), random_state=seed)
+    return ExplainedSample(rows, model.contributions(feature_matrix(rows, list(rows.columns)))[:, :-1])
+
+
 def feature_importance(
-    model,
-    features: pd.DataFrame,
-    out_csv: Path,
-    out_png: Path,
-    top: int = 25,
-    sample: int = 3_000,
-    seed: int = 7,
+    model, explained: ExplainedSample, out_csv: Path, out_png: Path, top: int = 25
 ) -> pd.DataFrame:
     """What carries the model: a tree model's total gain and split count per feature; for any
-    family, the mean absolute contribution to the log-odds on a sample of the test round (the
-    measure the reasons are chosen by). The chart shows the family's own measure."""
-    rows = features.sample(min(sample, len(features)), random_state=seed)
-    contributions = model.contributions(rows.to_numpy(dtype="float64", na_value=np.nan))[:, :-1]
+    family, the mean absolute contribution to the log-odds on the sample (the measure the reasons
+    are chosen by). The chart shows the family's own measure."""
     table = pd.DataFrame(
-        {"feature": list(features.columns), "mean_abs_contribution": np.abs(contributions).mean(axis=0)}
+        {
+            "feature": list(explained.rows.columns),
+            "mean_abs_contribution": np.abs(explained.contributions).mean(axis=0),
+        }
     )
     booster = getattr(model, "booster", None)
     if booster is not None:
@@ -186,7 +197,7 @@ def feature_importance(
     return table
 
 
-def shap_summary(model, features: pd.DataFrame, out: Path, sample: int = 3_000, seed: int = 7) -> Path:
+def shap_summary(explained: ExplainedSample, out: Path) -> Path:
     """SHAP summary (beeswarm) of the calibrated model on a sample of the test round.
 
     The contributions are the served model's own exact ones (for trees, LightGBM's pred_contrib,
@@ -195,10 +206,13 @@ def shap_summary(model, features: pd.DataFrame, out: Path, sample: int = 3_000, 
     """
     import shap  # noqa: PLC0415  (heavy; only needed here)
 
-    rows = features.sample(min(sample, len(features)), random_state=seed)
-    contributions = model.contributions(rows.to_numpy(dtype="float64", na_value=np.nan))[:, :-1]
+    rows = explained.rows
     shap.summary_plot(
-        contributions, rows.astype("float64"), feature_names=list(rows.columns), max_display=20, show=False
+        explained.contributions,
+        rows.astype("float64"),
+        feature_names=list(rows.columns),
+        max_display=20,
+        show=False,
     )
     figure = plt.gcf()
     figure.set_size_inches(8, 8)

@@ -40,6 +40,7 @@ from training.framing import frame_rows
 from training.model_card import CardFacts, render, round_sizes
 from training.reports import (
     calibration_plot,
+    explained_sample,
     fairness_chart,
     feature_importance,
     precision_at_capacity_curve,
@@ -163,16 +164,14 @@ def _log_reports(
             config.evaluation.min_group_positives,
             evaluation_dir / "fairness_by_group.png",
         )
+    explained = explained_sample(candidate.model, test[candidate.features], seed=config.seed)
     importance = feature_importance(
         candidate.model,
-        test[candidate.features],
+        explained,
         explanation / "feature_importance.csv",
         explanation / "feature_importance.png",
-        seed=config.seed,
     )
-    shap_summary(
-        candidate.model, test[candidate.features], explanation / "shap_summary.png", seed=config.seed
-    )
+    shap_summary(explained, explanation / "shap_summary.png")
     return importance["feature"].head(8).tolist()
 
 
