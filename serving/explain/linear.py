@@ -92,9 +92,8 @@ class LinearScore:
 
     @cached_property
     def _numeric(self) -> tuple[np.ndarray, ...]:
-        """The numeric terms side by side (columns, then each parameter as a row vector), so a
-        block of households is one set of array operations rather than one per feature: Seoul's
-        round is 4 million rows."""
+        """The numeric terms side by side (their columns, then each parameter as a vector), for the
+        compiled pass over a block of households (`_numeric_terms`)."""
         columns = [j for j, name in enumerate(self.features) if isinstance(self.terms.get(name), NumericTerm)]
         terms = [self.terms[self.features[j]] for j in columns]
         return (
@@ -129,6 +128,10 @@ class LinearScore:
             if isinstance(term, CategoricalTerm):
                 out[:, j] = term.of(values[:, j])
         return out
+
+    def warm(self) -> None:
+        """The numeric terms' arrays and compiled pass made ready (serving/explain/served_model.py)."""
+        self.term_matrix(np.full((1, len(self.features)), np.nan))
 
     def raw_score(self, values: np.ndarray) -> np.ndarray:
         """The log-odds."""

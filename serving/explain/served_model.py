@@ -43,6 +43,15 @@ class ServedModel(Protocol):
 
     def to_text(self) -> str: ...
 
+    def warm(self) -> None:
+        """Build once what the contributions need (path tables, compiled code), so a service pays
+        for it at start rather than on its first request."""
+        ...
+
+
+def _one_missing_row(model: ServedModel) -> np.ndarray:
+    return np.full((1, len(model.features)), np.nan)
+
 
 @dataclass(frozen=True)
 class TreeModel:
@@ -69,6 +78,9 @@ class TreeModel:
 
     def to_text(self) -> str:
         return self.booster.model_to_string()
+
+    def warm(self) -> None:
+        self.explainer.contributions(_one_missing_row(self))
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,10 @@ class LinearPlusTrees:
         contributions = self.trees.contributions(values)
         contributions += self.linear.contributions(values)
         return contributions
+
+    def warm(self) -> None:
+        self.trees.warm()
+        self.linear.warm()
 
     def to_text(self) -> str:
         return json.dumps(

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
+from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from serving.explain.served_model import LinearPlusTrees, ServedModel, TreeModel, model_from_text
+from serving.explain.served_model import ServedModel, TreeModel, model_from_text
 from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
@@ -53,14 +54,10 @@ class Champion:
 
     @property
     def explainer(self) -> PathExplainer | ServedModel:
-        """What gives the exact contributions: a tree model's path tables (built once), or the
-        model itself (a logistic plus trees builds its trees' tables here too, at start, not on the
-        first request)."""
-        if isinstance(self.model, TreeModel):
-            return self.model.explainer
-        if isinstance(self.model, LinearPlusTrees):
-            _ = self.model.trees.explainer
-        return self.model
+        """What gives the exact contributions, made ready here (at a service's start, not on its
+        first request): a tree model's path tables, or the model itself."""
+        self.model.warm()
+        return self.model.explainer if isinstance(self.model, TreeModel) else self.model
 
     @cached_property
     def plan(self) -> ReasonPlan:
@@ -100,11 +97,12 @@ def champion_version(alias: str = CHAMPION) -> str:
     return str(_registered(alias)[1].version)
 
 
-def load_served_model(client: MlflowClient, version: ModelVersion) -> ServedModel:
+def load_served_model(client: MlflowClient, version: ModelVersion, run: Run | None = None) -> ServedModel:
     """The served form of a registered version, whatever its family: a LightGBM version through
     the LightGBM flavour (probabilities, not pyfunc labels), another family from the served text
-    its run logged beside its pyfunc."""
-    family = client.get_run(version.run_id).data.params.get("model.family", "lightgbm")
+    its run logged beside its pyfunc. `run`: the version's run, when the caller has read it."""
+    run = run or client.get_run(version.run_id)
+    family = run.data.params.get("model.family", "lightgbm")
     if family == "lightgbm":
         return TreeModel(mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}"))
     with tempfile.TemporaryDirectory(prefix="anbu-model-") as folder:
@@ -115,8 +113,8 @@ def load_served_model(client: MlflowClient, version: ModelVersion) -> ServedMode
 def load_champion(alias: str = CHAMPION) -> Champion:
     """The model behind `alias`, in its served form."""
     client, version = _registered(alias)
-    model = load_served_model(client, version)
     run = client.get_run(version.run_id)
+    model = load_served_model(client, version, run)
     return Champion(
         model=model,
         version=str(version.version),

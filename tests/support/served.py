@@ -57,26 +57,32 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    from serving.health.gate import health_for_scoring
-    from serving.scoring.champion import load_champion
-    from serving.scoring.rounds import score_round
-
     root = tmp_path_factory.mktemp("serving")
     data = root / "city"
     # Enough households that the validation survey holds what calibration needs (training refuses
     # fewer than 15 survey positives); 6,000 was on the edge of it.
     generate_city(data, households=9_000, months=24, seed=3)
-    store = root / "models"
+    return _trained_and_scored(data, root / "models", load_experiment(BASELINE), [PREVIOUS, ROUND])
+
+
+def _trained_and_scored(data: Path, store: Path, config, rounds: list[pd.Timestamp]) -> Served:
+    """`anbu train`, `anbu promote` and `anbu score` of each round in a store of its own; the served
+    round (the last) through the health gate, as `anbu score` takes it."""
+    from serving.health.gate import health_for_scoring
+    from serving.scoring.champion import load_champion
+    from serving.scoring.rounds import score_round
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANBU_MODELS_DIR", str(store))
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        train_experiment(data, load_experiment(BASELINE), BASELINE, Settings())
+        train_experiment(data, config, BASELINE, Settings())
         decision = promote(None, load_gates(ROOT / "experiments" / "promotion.toml"), SERVE_ANYWAY)
         assert decision.promote, decision.reasons
         champion = load_champion()
-        score_round(data, PREVIOUS, champion)
-        # The served round goes through the health gate, as `anbu score` takes it.
-        score_round(data, ROUND, champion, health=health_for_scoring(data, ROUND, champion, None))
+        assert champion.model.family == config.model.family
+        for day in rounds[:-1]:
+            score_round(data, day, champion)
+        score_round(data, rounds[-1], champion, health=health_for_scoring(data, rounds[-1], champion, None))
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # set_tracking_uri exported it; keep tests independent
     return Served(data, store, champion.version)
 
@@ -88,9 +94,6 @@ def served_mean(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Ser
     rounds are filed by model version, and both stores start at version 1). Only the served round
     is scored (not the one before it): not a stand-in for `served`."""
     from anbu.data_folder import DataFolder
-    from serving.health.gate import health_for_scoring
-    from serving.scoring.champion import load_champion
-    from serving.scoring.rounds import score_round
     from training.config import ModelChoice
 
     root = tmp_path_factory.mktemp("serving-mean")
@@ -103,20 +106,8 @@ def served_mean(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Ser
         written.health(ROUND).parent.name,
     }
     shutil.copytree(served.data, data, ignore=lambda folder, names: [n for n in names if n in outputs])
-    store = root / "models"
-    config = load_experiment(BASELINE)
-    config = config.model_copy(update={"model": ModelChoice(family="logistic_and_trees")})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ANBU_MODELS_DIR", str(store))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        train_experiment(data, config, BASELINE, Settings())
-        decision = promote(None, load_gates(ROOT / "experiments" / "promotion.toml"), SERVE_ANYWAY)
-        assert decision.promote, decision.reasons
-        champion = load_champion()
-        assert champion.model.family == "logistic_and_trees"
-        score_round(data, ROUND, champion, health=health_for_scoring(data, ROUND, champion, None))
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    return Served(data, store, champion.version)
+    config = load_experiment(BASELINE).model_copy(update={"model": ModelChoice(family="logistic_and_trees")})
+    return _trained_and_scored(data, root / "models", config, [ROUND])
 
 
 @pytest.fixture
