@@ -40,7 +40,7 @@ from training.promotion_history import (
     refresh_card,
     registered_version,
 )
-from training.tracking import CHAMPION, MODEL_NAME, configure
+from training.tracking import CHAMPION, EXPLANATION_REFUSED, MODEL_NAME, configure
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Decision:
     compare_first: bool = False
     """Refused because the run was compared with another champion than the one serving: `anbu
     promote --data DIR` compares them and the version can be judged again."""
+    unexplainable: bool = False
+    """Refused because no exact explanation covers the model: no override can serve it."""
 
 
 def _low(estimate: Estimated | None) -> float:
@@ -73,6 +75,10 @@ def decide(
     version: str,
 ) -> Decision:
     """Apply the gates to a candidate's survey estimates; pure, so every branch is testable."""
+    refusal = tags.get(EXPLANATION_REFUSED)
+    if refusal:
+        reason = f"its reasons could not be exact, so it is never served: {refusal}"
+        return Decision(version, False, [reason], "explanation", unexplainable=True)
     figures = Figures(candidate)
     if not figures.estimated_from_survey:
         why = tags.get("survey_evaluation", "the run has no survey estimates")
@@ -207,16 +213,16 @@ def promote(version: str | None, gates: PromotionGates, override: Override | Non
     else:
         run = client.get_run(candidate.run_id)
         judged = decide(run.data.metrics, run.data.tags, serving, gates, version)
-        overridden = not judged.promote and override is not None
+        overridden = not judged.promote and override is not None and not judged.unexplainable
         if judged.promote:
             verdict = Verdict.PROMOTED
         else:
             verdict = Verdict.PROMOTED_BY_OVERRIDE if overridden else Verdict.REFUSED
-        unneeded = (
-            []
-            if override is None or overridden
-            else ["an override was given and not needed: the gates passed"]
-        )
+        unneeded = []
+        if override is not None and judged.promote:
+            unneeded = ["an override was given and not needed: the gates passed"]
+        elif override is not None and judged.unexplainable:
+            unneeded = ["an override cannot serve a model without exact reasons"]
         record = DecisionRecord(
             **common,
             verdict=verdict,

@@ -22,6 +22,8 @@ MODEL_NAME = "isolation-risk"
 """The registered model every experiment's candidate is registered under."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+EXPLANATION_REFUSED = "explanation.refused"
+"""Set on a run whose model no exact explanation covers, with the reason: promotion refuses it."""
 EXPERIMENT_NAME = "anbu-isolation-risk"
 
 

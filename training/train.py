@@ -27,7 +27,7 @@ from features.health.delivery import delivery_findings
 from features.health.findings import Finding
 from features.health.reference import REFERENCE_ARTIFACT, Reference
 from features.round_table import build_training_set, survey_calendar, survey_days, survey_sources
-from serving.explain.served_model import TreeModel
+from serving.explain.served_model import TreeModel, explanation_refusal
 from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE, ServedPyfunc
 from synthetic.truth import round_truth
 from training.audition import AuditionResult, audition, round_days, rounds_of
@@ -48,7 +48,7 @@ from training.reports import (
     survey_fairness_chart,
 )
 from training.survey import NotEnoughSurvey, SurveySample, count_provenance, survey_provenance
-from training.tracking import CHALLENGER, CHAMPION, MODEL_NAME, configure
+from training.tracking import CHALLENGER, CHAMPION, EXPLANATION_REFUSED, MODEL_NAME, configure
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,10 @@ def _log_reports(
     candidate: Candidate,
     config: ExperimentConfig,
     folder: Path,
+    explainable: bool = True,
 ) -> list[str]:
-    """Curves, fairness tables and charts, importance and SHAP; returns the top features."""
+    """Curves, fairness tables and charts, importance and SHAP; returns the top features (none for
+    a model no exact explanation covers: it is refused at promotion, and its reasons are not shown)."""
     test = rounds.test
     evaluation_dir, explanation = folder / "evaluation", folder / "explanation"
     evaluation_dir.mkdir()
@@ -164,6 +166,8 @@ def _log_reports(
             config.evaluation.min_group_positives,
             evaluation_dir / "fairness_by_group.png",
         )
+    if not explainable:
+        return []
     explained = explained_sample(candidate.model, test[candidate.features], seed=config.seed)
     importance = feature_importance(
         candidate.model,
@@ -300,8 +304,11 @@ def train_experiment(
         candidate = fit_candidate(config, rounds, known_window_days)
     except NotEnoughSurvey as error:
         raise _calibration_refusal(data_dir, config, error) from None
+    refusal = explanation_refusal(candidate.model)
     with mlflow.start_run(run_name=config.name) as run:
         mlflow.set_tags({"experiment_config": config.name, "label_framing": config.label.framing})
+        if refusal is not None:
+            mlflow.set_tag(EXPLANATION_REFUSED, refusal)
         mlflow.log_params({**_flat_params(config), "known_window_days": known_window_days})
         mlflow.log_artifact(str(config_path), artifact_path="config")
         if auditioned is not None:
@@ -363,7 +370,9 @@ def train_experiment(
         figures = Figures(metrics)
         mlflow.set_tags(evaluation.tags)
         with tempfile.TemporaryDirectory() as folder:
-            top_features = _log_reports(evaluation, rounds, scores, candidate, config, Path(folder))
+            top_features = _log_reports(
+                evaluation, rounds, scores, candidate, config, Path(folder), explainable=refusal is None
+            )
             provenance.to_csv(Path(folder) / "evaluation" / "survey_provenance.csv", index=False)
             mlflow.log_artifacts(folder)
             card = Path(folder) / "model_card.md"

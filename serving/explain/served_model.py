@@ -18,6 +18,7 @@ from scipy.special import expit
 
 from serving.explain.linear import FAMILY as FAMILY_LINEAR
 from serving.explain.linear import LinearScore
+from serving.explain.tree_model import refusal_of
 from serving.explain.tree_shap import PathExplainer
 
 FAMILY_LINEAR_PLUS_TREES = "logistic_plus_trees"
@@ -129,6 +130,13 @@ class LinearPlusTrees:
                 "trees": self.trees.to_text(),
             }
         )
+
+
+def explanation_refusal(model: ServedModel) -> str | None:
+    """Why the model's reasons could not be exact (one sentence), or None: such a model is refused
+    at promotion and never served."""
+    trees = model.trees if isinstance(model, LinearPlusTrees) else model
+    return refusal_of(trees.booster) if isinstance(trees, TreeModel) else None
 
 
 def model_from_text(text: str) -> ServedModel:

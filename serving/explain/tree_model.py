@@ -21,7 +21,20 @@ MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 
 
 class UnsupportedModel(ValueError):
-    """A model the path explainer does not cover (several classes, linear trees)."""
+    """A model no exact explanation covers (several classes, linear trees): refused, never approximated."""
+
+
+SEVERAL_CLASSES = (
+    "it grows several trees per iteration (several classes), and a served risk is explained as one"
+)
+LINEAR_TREES = "its trees are linear (linear_tree): each leaf is a linear model, which tree SHAP leaves out"
+
+
+def refusal_of(booster: lgb.Booster) -> str | None:
+    """Why no exact explanation covers the booster, without reading its trees into arrays."""
+    if booster.num_model_per_iteration() != 1:
+        return SEVERAL_CLASSES
+    return LINEAR_TREES if "\nis_linear=1" in booster.model_to_string() else None
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class Forest:
     @classmethod
     def of(cls, booster: lgb.Booster) -> Forest:
         if booster.num_model_per_iteration() != 1:
-            raise UnsupportedModel("the path explainer covers models with one tree per iteration")
+            raise UnsupportedModel(SEVERAL_CLASSES)
         return parse_model_text(booster.model_to_string(), booster.num_feature())
 
 
@@ -85,7 +98,7 @@ def parse_model_text(text: str, features: int) -> Forest:
         body = block.split("\n\n", 1)[0]
         fields = dict(line.split("=", 1) for line in body.splitlines()[1:] if "=" in line)
         if fields.get("is_linear", "0").strip() == "1":
-            raise UnsupportedModel("linear trees are not covered by the path explainer")
+            raise UnsupportedModel(LINEAR_TREES)
         leaves = int(fields["num_leaves"])
         leaf_value = _numbers(fields, "leaf_value", np.float64)
         leaf_count = (

@@ -1,20 +1,27 @@
-"""Exact tree SHAP for a whole city: each leaf's share precomputed for every way a household can
-agree with its path, then looked up.
+"""Exact tree SHAP for a whole city: each small subtree's share precomputed for every way a
+household can meet it, then looked up.
 
 LightGBM's `pred_contrib` — what shap's TreeExplainer calls for a LightGBM booster — runs the
 recursive tree SHAP algorithm for every household in every tree, O(leaves · depth²) each: about
-150 µs a household on 2 cores, ten minutes for Seoul. The same numbers can be computed with less
-work. A tree's SHAP values are a sum over its leaves; a leaf's part depends on a household only
-through which of the leaf's path features it *agrees* with (whether it satisfies every split on
-that feature along the path) — d bits for a path with d distinct features. So for each leaf, the
-contributions for all 2^d agreement sets are computed once per model (the extend/unwind
-recursion of Lundberg et al. on the path, as GPUTreeShap and Fast TreeSHAP v2 do), and a
-household costs one pass over its trees' splits and one table row per leaf: O(leaves · d).
-Leaves with more than TABLE_FEATURES distinct features are computed per household instead.
+800 µs a household at 300 trees on 2 cores, an hour for Seoul. The same numbers can be computed
+with much less work. A tree's SHAP values are a sum over its leaves, and a leaf's part depends on a
+household only through which of the leaf's path features it *agrees* with (whether it satisfies
+every split on that feature along the path). So for a subtree of a few splits, the sum over its
+leaves depends only on (a) whether the household agrees with each feature tested above the
+subtree and (b) which way it goes at each of the subtree's own splits. Those few bits index a table
+computed once per model (the extend/unwind recursion of Lundberg et al. for every leaf, as
+GPUTreeShap and Fast TreeSHAP v2 do per leaf). A household then costs one pass over its trees'
+splits and one table row per subtree: a tree of 31 leaves is about a dozen rows instead of 31 leaf
+paths, and the rows are half the memory of per-leaf tables.
+
+The split decisions are made for a block of households at once, split by split over a transposed
+block, so the comparisons run branch-free (QuickScorer's idea); each tree's tables are then read by
+the whole block while they are in cache. Table memory is bounded (`TABLE_BUDGET`): when a large
+model's tables would not fit, the subtrees are made smaller. A leaf whose own path is too wide for
+any table is computed per household.
 
 Nothing is approximated; only the order of floating-point additions differs from LightGBM's, and
-the tests hold every household of a sample to `pred_contrib` within 1e-9 (the issue asks 1e-6).
-The compiled kernel runs blocks of households in parallel on all cores.
+the tests hold every household of a sample to `pred_contrib` within 1e-9.
 """
 
 from __future__ import annotations
@@ -25,33 +32,59 @@ import lightgbm as lgb
 import numba
 import numpy as np
 
-from serving.explain.tree_model import MISSING_NAN, MISSING_ZERO, ZERO_THRESHOLD, Forest, UnsupportedModel
+from serving.explain.tree_model import MISSING_NONE, MISSING_ZERO, ZERO_THRESHOLD, Forest, UnsupportedModel
 
 MAX_SPLITS = 64
 """Splits per tree that fit the one-word decision pattern (trees of up to 65 leaves)."""
 
-TABLE_FEATURES = 12
-"""Paths with at most this many distinct features get a table (2^12 rows × 12 values = 384 KiB)."""
+TABLE_BITS = 14
+"""Most index bits of one table (2^14 rows × its features); measured best at 300 × 31 (bench/city_scoring.py)."""
 
-BLOCK = 128
-"""Households per parallel task."""
+MIN_TABLE_BITS = 8
+"""The table size a large model's tables are cut down to, at most, to fit the budget."""
+
+GROUP_SPLITS = 5
+"""Most splits of a subtree that shares one table (6 leaves or more, one row read instead of six)."""
+
+TABLE_BUDGET = 1 << 30
+"""Bytes of tables one model may take (1 GiB): a 500 × 63 model's largest layout would take 2.7 GiB."""
+
+BLOCK = 512
+"""Households per parallel task: their split decisions are made together, tree by tree."""
 
 
 @dataclass(frozen=True)
-class Paths:
-    """Every leaf's root-to-leaf path, concatenated; tree t owns paths `tree_offset[t]:tree_offset[t+1]`."""
+class SubtreeTables:
+    """Every tree cut into subtrees ("groups"); tree t owns groups `tree_offset[t]:tree_offset[t+1]`.
+
+    A group's table row is indexed by `index_bits` bits: first one bit per feature tested above the
+    group (the household agrees with every such split), then one bit per split of the group (the
+    household goes left there). A row holds the group's contribution to each of its features."""
 
     tree_offset: np.ndarray  # int64[T+1]
-    leaf: np.ndarray  # int64[P]: global leaf index
-    went_left: np.ndarray  # uint64[P]: bit s set where the path goes left at the tree's split s
-    feature_offset: np.ndarray  # int64[P+1]
-    feature: np.ndarray  # int64[D]: the path's distinct features, first appearance first
-    feature_splits: np.ndarray  # uint64[D]: bit s set where the path tests that feature at split s
-    zero_fraction: np.ndarray  # float64[D]: share of training rows that follow the path there
-    table_offset: np.ndarray  # int64[P]: start in `table`, or -1 when computed per household
+    went_left: np.ndarray  # uint64[G]: bit s set where the path to the group goes left at split s
+    prefix_offset: np.ndarray  # int64[G+1]
+    prefix_splits: np.ndarray  # uint64[...]: per feature above the group, the splits testing it
+    split_offset: np.ndarray  # int64[G+1]
+    split: np.ndarray  # uint64[...]: the group's own splits (tree-local)
+    feature_offset: np.ndarray  # int64[G+1]
+    feature: np.ndarray  # int64[...]: the group's features, those above it first
+    table_offset: np.ndarray  # int64[G]: start in `table`, or -1 for a leaf computed per household
     table: np.ndarray  # float64
-    bias: np.ndarray  # float64[T]: each tree's expected value
-    widest: int  # most distinct features on one path
+    leaf_offset: np.ndarray  # int64[G+1]: the group's leaves, as entries below
+    leaf_value: np.ndarray  # float64[E]
+    leaf_feature_offset: np.ndarray  # int64[E+1]
+    leaf_slot: np.ndarray  # int64[...]: the leaf's distinct path features, as group feature slots
+    leaf_zero: np.ndarray  # float64[...]: share of training rows that follow the path on that feature
+    leaf_split_mask: np.ndarray  # int64[...]: the group split bits that test that feature on the path
+    leaf_split_left: np.ndarray  # int64[...]: the directions the path takes there
+    index_bits: np.ndarray  # int64[G]
+    bias: float  # the sum of every tree's expected value
+    widest: int  # most distinct features on one leaf's path
+
+    @property
+    def groups(self) -> int:
+        return len(self.went_left)
 
 
 def _count(forest: Forest, tree: int, child: int) -> float:
@@ -60,83 +93,188 @@ def _count(forest: Forest, tree: int, child: int) -> float:
     return float(forest.leaf_count[forest.leaf_offset[tree] + ~child])
 
 
-def build_paths(forest: Forest, table_features: int = TABLE_FEATURES) -> Paths:
-    """Walk every tree once (per model, not per household) and tabulate its leaves."""
-    tree_offset, leaves = [0], []
-    went_left: list[int] = []
-    feature_offset, features, feature_splits, zero_fractions = [0], [], [], []
-    bias = np.zeros(forest.trees)
-    for tree in range(forest.trees):
-        first_split, first_leaf = forest.split_offset[tree], forest.leaf_offset[tree]
-        leaf_count = forest.leaf_count[first_leaf : forest.leaf_offset[tree + 1]]
-        leaf_value = forest.leaf_value[first_leaf : forest.leaf_offset[tree + 1]]
-        if forest.split_offset[tree + 1] == first_split:  # a single leaf: only the expected value
-            bias[tree] = leaf_value[0]
-            tree_offset.append(tree_offset[-1])
-            continue
-        total = forest.split_count[first_split]
+class _Layout:
+    """The cut of every tree into groups at a given table size, before anything is tabulated."""
+
+    def __init__(self, forest: Forest, table_bits: int) -> None:
+        self.forest, self.table_bits = forest, table_bits
+        self.tree_offset = [0]
+        self.went_left: list[int] = []
+        self.prefix_offset, self.prefix_splits = [0], []
+        self.split_offset, self.split = [0], []
+        self.feature_offset, self.feature = [0], []
+        self.leaf_offset, self.leaf_value, self.leaf_feature_offset = [0], [], [0]
+        self.leaf_slot, self.leaf_zero, self.leaf_split_mask, self.leaf_split_left = [], [], [], []
+        self.index_bits: list[int] = []
+        self.bias = 0.0
+        for tree in range(forest.trees):
+            self._tree(tree)
+            self.tree_offset.append(len(self.went_left))
+
+    def _tree(self, tree: int) -> None:
+        f = self.forest
+        first_split, first_leaf = f.split_offset[tree], f.leaf_offset[tree]
+        leaf_value = f.leaf_value[first_leaf : f.leaf_offset[tree + 1]]
+        if f.split_offset[tree + 1] == first_split:  # a single leaf: only the expected value
+            self.bias += leaf_value[0]
+            return
+        leaf_count = f.leaf_count[first_leaf : f.leaf_offset[tree + 1]]
+        total = f.split_count[first_split]
         expected = 0.0
         for leaf in range(len(leaf_value)):  # LightGBM's Tree::ExpectedValue, in its order
             expected += (leaf_count[leaf] / total) * leaf_value[leaf]
-        bias[tree] = expected
-        stack: list[tuple[int, list[tuple[int, bool]]]] = [(0, [])]
-        found: dict[int, list[tuple[int, bool]]] = {}
-        while stack:
-            node, steps = stack.pop()
-            if node < 0:
-                found[~node] = steps
-                continue
-            stack.append((int(forest.right[first_split + node]), [*steps, (node, False)]))
-            stack.append((int(forest.left[first_split + node]), [*steps, (node, True)]))
-        for leaf in sorted(found):
-            slots: dict[int, int] = {}
-            zero: list[float] = []
-            splits: list[int] = []
-            left_bits = 0
-            for node, left in found[leaf]:
-                feature = int(forest.feature[first_split + node])
-                child = int(forest.left[first_split + node] if left else forest.right[first_split + node])
-                share = _count(forest, tree, child) / _count(forest, tree, node)
-                if feature not in slots:
-                    slots[feature] = len(zero)
-                    zero.append(1.0)
-                    splits.append(0)
-                zero[slots[feature]] *= share
-                splits[slots[feature]] |= 1 << node
-                left_bits |= int(left) << node
-            leaves.append(first_leaf + leaf)
-            went_left.append(left_bits)
-            features.extend(slots)
-            feature_splits.extend(splits)
-            zero_fractions.extend(zero)
-            feature_offset.append(len(features))
-        tree_offset.append(len(leaves))
-    feature_offset_array = np.array(feature_offset, dtype=np.int64)
-    widths = np.diff(feature_offset_array)
-    tabled = widths <= table_features
-    sizes = np.where(tabled, (1 << np.minimum(widths, table_features)) * widths, 0)
-    table_offset = np.where(tabled, np.concatenate([[0], np.cumsum(sizes)[:-1]]), -1).astype(np.int64)
-    zero_array = np.array(zero_fractions, dtype=np.float64)
-    leaf_array = np.array(leaves, dtype=np.int64)
+        self.bias += expected
+        self._tree_index, self._first_split = tree, first_split
+        self._subtree_splits: dict[int, list[int]] = {}
+        self._splits_below(0)
+        self._visit(0, [])
+
+    def _children(self, node: int) -> tuple[int, int]:
+        at = self._first_split + node
+        return int(self.forest.left[at]), int(self.forest.right[at])
+
+    def _feature(self, node: int) -> int:
+        return int(self.forest.feature[self._first_split + node])
+
+    def _splits_below(self, node: int) -> list[int]:
+        if node < 0:
+            return []
+        left, right = self._children(node)
+        below = [node, *self._splits_below(left), *self._splits_below(right)]
+        self._subtree_splits[node] = below
+        return below
+
+    def _visit(self, node: int, prefix: list[tuple[int, bool]]) -> None:
+        if node >= 0:
+            above = len({self._feature(n) for n, _ in prefix})
+            own = len(self._subtree_splits[node])
+            if own > GROUP_SPLITS or above + own > self.table_bits:
+                left, right = self._children(node)
+                self._visit(left, [*prefix, (node, True)])
+                self._visit(right, [*prefix, (node, False)])
+                return
+        self._emit(node, prefix)
+
+    def _leaves(self, node: int) -> list[tuple[int, list[tuple[int, bool]]]]:
+        """(leaf, steps from `node` down to it) for every leaf under `node`."""
+        if node < 0:
+            return [(~node, [])]
+        left, right = self._children(node)
+        return [
+            (leaf, [(node, went), *steps])
+            for child, went in ((left, True), (right, False))
+            for leaf, steps in self._leaves(child)
+        ]
+
+    def _emit(self, root: int, prefix: list[tuple[int, bool]]) -> None:
+        slots: dict[int, int] = {}
+        for node, _ in prefix:
+            slots.setdefault(self._feature(node), len(slots))
+        above = len(slots)
+        splits_of, went_left = [0] * above, 0
+        for node, left in prefix:
+            splits_of[slots[self._feature(node)]] |= 1 << node
+            went_left |= int(left) << node
+        own = [] if root < 0 else self._subtree_splits[root]
+        bit = {node: k for k, node in enumerate(own)}
+        for node in own:
+            slots.setdefault(self._feature(node), len(slots))
+        self.went_left.append(went_left)
+        self.prefix_splits.extend(splits_of)
+        self.prefix_offset.append(len(self.prefix_splits))
+        self.split.extend(own)
+        self.split_offset.append(len(self.split))
+        self.feature.extend(slots)
+        self.feature_offset.append(len(self.feature))
+        self.index_bits.append(above + len(own))
+        first_leaf = self.forest.leaf_offset[self._tree_index]
+        for leaf, below in self._leaves(root):
+            zero: dict[int, float] = {}
+            split_mask: dict[int, int] = {}
+            split_left: dict[int, int] = {}
+            for node, left in prefix + below:
+                feature = self._feature(node)
+                child = self._children(node)[0 if left else 1]
+                share = _count(self.forest, self._tree_index, child) / _count(
+                    self.forest, self._tree_index, node
+                )
+                zero[feature] = zero.get(feature, 1.0) * share
+            for node, left in below:
+                feature = self._feature(node)
+                split_mask[feature] = split_mask.get(feature, 0) | (1 << bit[node])
+                split_left[feature] = split_left.get(feature, 0) | (int(left) << bit[node])
+            self.leaf_value.append(float(self.forest.leaf_value[first_leaf + leaf]))
+            for feature, share in zero.items():  # first appearance on the path first
+                self.leaf_slot.append(slots[feature])
+                self.leaf_zero.append(share)
+                self.leaf_split_mask.append(split_mask.get(feature, 0))
+                self.leaf_split_left.append(split_left.get(feature, 0))
+            self.leaf_feature_offset.append(len(self.leaf_slot))
+        self.leaf_offset.append(len(self.leaf_value))
+
+    def table_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's table length (0 for a leaf too wide for one), and its start."""
+        bits = np.array(self.index_bits, dtype=np.int64)
+        width = np.diff(np.array(self.feature_offset, dtype=np.int64))
+        tabled = bits <= self.table_bits
+        sizes = np.where(tabled, (np.int64(1) << np.minimum(bits, self.table_bits)) * width, 0)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        return sizes, np.where(tabled, starts, -1).astype(np.int64)
+
+
+def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TABLE_BUDGET) -> SubtreeTables:
+    """Cut every tree into groups (smaller ones while the tables would pass `budget` bytes), then
+    tabulate them: once per model, not per household."""
+    for bits in range(table_bits, min(table_bits, MIN_TABLE_BITS) - 1, -1):
+        layout = _Layout(forest, bits)
+        sizes, starts = layout.table_sizes()
+        if sizes.sum() * 8 <= budget:
+            break
+    as_int = {
+        k: np.array(getattr(layout, k), dtype=np.int64)
+        for k in (
+            "tree_offset",
+            "prefix_offset",
+            "split_offset",
+            "feature_offset",
+            "feature",
+            "leaf_offset",
+            "leaf_feature_offset",
+            "leaf_slot",
+            "leaf_split_mask",
+            "leaf_split_left",
+            "index_bits",
+        )
+    }
+    leaf_value = np.array(layout.leaf_value, dtype=np.float64)
+    leaf_zero = np.array(layout.leaf_zero, dtype=np.float64)
+    widths = np.diff(as_int["leaf_feature_offset"])
     table = _tabulate(
-        feature_offset_array,
-        zero_array,
-        forest.leaf_value[leaf_array] if len(leaf_array) else np.empty(0),
-        table_offset,
+        starts,
+        as_int["index_bits"],
+        as_int["feature_offset"],
+        as_int["prefix_offset"],
+        as_int["leaf_offset"],
+        leaf_value,
+        as_int["leaf_feature_offset"],
+        as_int["leaf_slot"],
+        leaf_zero,
+        as_int["leaf_split_mask"],
+        as_int["leaf_split_left"],
         int(sizes.sum()),
+        int(widths.max(initial=0)),
     )
-    return Paths(
-        tree_offset=np.array(tree_offset, dtype=np.int64),
-        leaf=leaf_array,
-        went_left=np.array(went_left, dtype=np.uint64),
-        feature_offset=feature_offset_array,
-        feature=np.array(features, dtype=np.int64),
-        feature_splits=np.array(feature_splits, dtype=np.uint64),
-        zero_fraction=zero_array,
-        table_offset=table_offset,
+    return SubtreeTables(
+        went_left=np.array(layout.went_left, dtype=np.uint64),
+        prefix_splits=np.array(layout.prefix_splits, dtype=np.uint64),
+        split=np.array(layout.split, dtype=np.uint64),
+        table_offset=starts,
         table=table,
-        bias=bias,
+        leaf_value=leaf_value,
+        leaf_zero=leaf_zero,
+        bias=layout.bias,
         widest=int(widths.max(initial=0)),
+        **as_int,
     )
 
 
@@ -167,41 +305,95 @@ def _path_shap(zero, one, value, out, weight) -> None:
         out[j] = total * (o - z) * value
 
 
-@numba.njit(cache=True)
-def _tabulate(feature_offset, zero_fraction, leaf_value, table_offset, size):
-    table = np.empty(size, dtype=np.float64)
-    for path in range(len(table_offset)):
-        start = table_offset[path]
+@numba.njit(cache=True, inline="always")
+def _leaf_shap(
+    entry,
+    index,
+    above,
+    leaf_value,
+    leaf_feature_offset,
+    leaf_slot,
+    leaf_zero,
+    leaf_split_mask,
+    leaf_split_left,
+    zero,
+    one,
+    share,
+    weight,
+):
+    """A group's leaf for the household (or table row) `index`: its features agree when the bit of a
+    feature above the group is set and the group's splits on it go the path's way."""
+    first = leaf_feature_offset[entry]
+    d = leaf_feature_offset[entry + 1] - first
+    splits = index >> above
+    for j in range(d):
+        k = first + j
+        slot = leaf_slot[k]
+        agrees = (slot >= above or (index >> slot) & 1 == 1) and (
+            splits & leaf_split_mask[k]
+        ) == leaf_split_left[k]
+        zero[j] = leaf_zero[k]
+        one[j] = 1.0 if agrees else 0.0
+    _path_shap(zero[:d], one[:d], leaf_value[entry], share[:d], weight)
+    return d
+
+
+@numba.njit(parallel=True, cache=True)
+def _tabulate(
+    table_offset,
+    index_bits,
+    feature_offset,
+    prefix_offset,
+    leaf_offset,
+    leaf_value,
+    leaf_feature_offset,
+    leaf_slot,
+    leaf_zero,
+    leaf_split_mask,
+    leaf_split_left,
+    size,
+    widest,
+):
+    table = np.zeros(size, dtype=np.float64)
+    for group in numba.prange(len(table_offset)):
+        start = table_offset[group]
         if start < 0:
             continue
-        first = feature_offset[path]
-        d = feature_offset[path + 1] - first
-        zero = zero_fraction[first : first + d]
-        one = np.empty(d)
-        weight = np.empty(d + 1)
-        for mask in range(1 << d):
-            for j in range(d):
-                one[j] = 1.0 if (mask >> j) & 1 else 0.0
-            _path_shap(zero, one, leaf_value[path], table[start + mask * d : start + (mask + 1) * d], weight)
+        zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
+        weight = np.empty(widest + 2)
+        width = feature_offset[group + 1] - feature_offset[group]
+        above = prefix_offset[group + 1] - prefix_offset[group]
+        for index in range(1 << index_bits[group]):
+            row = start + index * width
+            for entry in range(leaf_offset[group], leaf_offset[group + 1]):
+                d = _leaf_shap(
+                    entry,
+                    index,
+                    above,
+                    leaf_value,
+                    leaf_feature_offset,
+                    leaf_slot,
+                    leaf_zero,
+                    leaf_split_mask,
+                    leaf_split_left,
+                    zero,
+                    one,
+                    share,
+                    weight,
+                )
+                first = leaf_feature_offset[entry]
+                for j in range(d):
+                    table[row + leaf_slot[first + j]] += share[j]
     return table
 
 
-@numba.njit(cache=True, inline="always")
-def _goes_left(value, threshold, default_left, missing_type, categorical, bits, first_word, words):
-    if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD:  # LightGBM reads rows sparsely: these become 0
-        value = 0.0
-    if categorical:  # Tree::CategoricalDecision: NaN and negative codes go right
-        if np.isnan(value):
-            return False
-        code = int(value)
-        if code < 0 or code // 32 >= words:
-            return False
-        return (bits[first_word + code // 32] >> np.uint32(code % 32)) & np.uint32(1) == 1
-    if np.isnan(value) and missing_type != MISSING_NAN:  # Tree::NumericalDecision
-        value = 0.0
-    if (missing_type == MISSING_ZERO and value == 0.0) or (missing_type == MISSING_NAN and np.isnan(value)):
-        return default_left
-    return value <= threshold
+def split_rules(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
+    """Where each numeric split sends a missing value and a zero (LightGBM's Tree::NumericalDecision:
+    with no missing-value rule a NaN is read as 0; with zero-as-missing both go the default way)."""
+    zero_goes_left = forest.threshold >= 0.0
+    missing_left = np.where(forest.missing_type == MISSING_NONE, zero_goes_left, forest.default_left)
+    zero_left = np.where(forest.missing_type == MISSING_ZERO, forest.default_left, zero_goes_left)
+    return missing_left.astype(np.bool_), zero_left.astype(np.bool_)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -210,132 +402,192 @@ def _explain(
     split_offset,
     feature,
     threshold,
-    default_left,
-    missing_type,
+    missing_left,
+    zero_left,
     categorical,
     category_offset,
     category_bits,
     tree_offset,
-    leaf,
-    leaf_value,
     went_left,
+    prefix_offset,
+    prefix_splits,
+    group_split_offset,
+    group_split,
     feature_offset,
-    path_feature,
-    feature_splits,
-    zero_fraction,
+    group_feature,
     table_offset,
     table,
+    leaf_offset,
+    leaf_value,
+    leaf_feature_offset,
+    leaf_slot,
+    leaf_zero,
+    leaf_split_mask,
+    leaf_split_left,
     bias,
     widest,
+    block_size,
     out,
 ):
-    households, width = values.shape[0], out.shape[1]
+    households, features = values.shape
+    width = out.shape[1]
     trees = len(split_offset) - 1
-    blocks = (households + BLOCK - 1) // BLOCK
+    blocks = (households + block_size - 1) // block_size
     for block in numba.prange(blocks):
-        # Tree by tree over a block of households, so one tree's tables stay in cache.
-        one = np.empty(widest + 1)
-        share = np.empty(widest + 1)
+        start = block * block_size
+        n = min(households, start + block_size) - start
+        # The block transposed, with what LightGBM reads as zero (|value| <= 1e-35) made exactly 0.
+        column = np.empty((features, n))
+        for r in range(n):
+            for f in range(features):
+                value = values[start + r, f]
+                column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
+        patterns = np.empty(n, dtype=np.uint64)
+        zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
         weight = np.empty(widest + 2)
-        end = min(households, (block + 1) * BLOCK)
         for tree in range(trees):
             first_split = split_offset[tree]
-            for row in range(block * BLOCK, end):
-                pattern = np.uint64(0)  # bit s: the household goes left at split s
-                for split in range(first_split, split_offset[tree + 1]):
+            patterns[:] = 0  # bit s: the household goes left at the tree's split s
+            for split in range(first_split, split_offset[tree + 1]):
+                at = np.uint64(split - first_split)
+                values_of = column[feature[split]]
+                if categorical[split]:  # Tree::CategoricalDecision: NaN and negative codes go right
                     first_word = category_offset[split]
-                    left = _goes_left(
-                        values[row, feature[split]],
-                        threshold[split],
-                        default_left[split],
-                        missing_type[split],
-                        categorical[split],
-                        category_bits,
-                        first_word,
-                        category_offset[split + 1] - first_word,
-                    )
-                    pattern |= np.uint64(left) << np.uint64(split - first_split)
-                out[row, width - 1] += bias[tree]
-                for path in range(tree_offset[tree], tree_offset[tree + 1]):
-                    first = feature_offset[path]
-                    d = feature_offset[path + 1] - first
-                    strays = pattern ^ went_left[path]  # splits where the household leaves the path
-                    mask = 0  # bit j: the household agrees with every split on feature j
-                    for j in range(d):
-                        mask |= np.int64((strays & feature_splits[first + j]) == 0) << j
-                    start = table_offset[path]
-                    if start >= 0:
-                        base = start + mask * d
-                        for j in range(d):
-                            out[row, path_feature[first + j]] += table[base + j]
-                    else:
-                        for j in range(d):
-                            one[j] = 1.0 if (mask >> j) & 1 else 0.0
-                        _path_shap(
-                            zero_fraction[first : first + d],
-                            one[:d],
-                            leaf_value[leaf[path]],
-                            share[:d],
+                    words = category_offset[split + 1] - first_word
+                    for r in range(n):
+                        value = values_of[r]
+                        if np.isnan(value):
+                            continue
+                        code = int(value)
+                        if code >= 0 and code // 32 < words:
+                            bit = (
+                                category_bits[first_word + code // 32] >> np.uint32(code % 32)
+                            ) & np.uint32(1)
+                            patterns[r] |= np.uint64(bit) << at
+                else:  # branch-free, so the block's comparisons vectorise
+                    limit = threshold[split]
+                    if_missing = np.uint64(missing_left[split]) << at
+                    if_zero = np.uint64(zero_left[split]) << at
+                    for r in range(n):
+                        value = values_of[r]
+                        bit = np.uint64(value <= limit) << at
+                        bit = if_zero if value == 0.0 else bit
+                        bit = if_missing if value != value else bit
+                        patterns[r] |= bit
+            for r in range(n):
+                pattern = patterns[r]
+                row = start + r
+                for group in range(tree_offset[tree], tree_offset[tree + 1]):
+                    strays = pattern ^ went_left[group]  # splits above the group the household leaves
+                    first = prefix_offset[group]
+                    above = prefix_offset[group + 1] - first
+                    index = 0
+                    for j in range(above):
+                        index |= np.int64((strays & prefix_splits[first + j]) == 0) << j
+                    first = group_split_offset[group]
+                    for j in range(group_split_offset[group + 1] - first):
+                        index |= np.int64((pattern >> group_split[first + j]) & np.uint64(1)) << (above + j)
+                    first = feature_offset[group]
+                    begin = table_offset[group]
+                    if begin >= 0:
+                        begin += index * (feature_offset[group + 1] - first)
+                        for j in range(feature_offset[group + 1] - first):
+                            out[row, group_feature[first + j]] += table[begin + j]
+                    else:  # a single leaf too wide for a table: its path, for this household
+                        entry = leaf_offset[group]
+                        d = _leaf_shap(
+                            entry,
+                            index,
+                            above,
+                            leaf_value,
+                            leaf_feature_offset,
+                            leaf_slot,
+                            leaf_zero,
+                            leaf_split_mask,
+                            leaf_split_left,
+                            zero,
+                            one,
+                            share,
                             weight,
                         )
                         for j in range(d):
-                            out[row, path_feature[first + j]] += share[j]
+                            out[row, group_feature[first + leaf_slot[leaf_feature_offset[entry] + j]]] += (
+                                share[j]
+                            )
+        for r in range(n):
+            out[start + r, width - 1] += bias
 
 
 class PathExplainer:
-    """`pred_contrib` for one booster by the path tables: the same values, much less work.
+    """`pred_contrib` for one booster by the subtree tables: the same values, much less work.
 
-    Models the tables do not cover (trees of more than 65 leaves, several classes, linear trees)
-    are explained by LightGBM's own `pred_contrib`, so every model still gets exact reasons."""
+    Trees of more than 65 leaves are explained by LightGBM's own `pred_contrib` (exact, slower).
+    A model no exact explanation covers — linear trees, whose leaves are linear models LightGBM's
+    SHAP leaves out, or several classes — has a `refusal` and no contributions: it is refused at
+    promotion and never served."""
 
-    def __init__(self, booster: lgb.Booster, table_features: int = TABLE_FEATURES) -> None:
+    def __init__(
+        self, booster: lgb.Booster, table_bits: int = TABLE_BITS, budget: int = TABLE_BUDGET
+    ) -> None:
         self.booster = booster
         self.features = booster.num_feature()
-        self.unsupported: str | None = None
+        self.refusal: str | None = None
+        self.beyond_tables: str | None = None
         try:
             self.forest = Forest.of(booster)
-            widest_tree = int(np.diff(self.forest.split_offset).max(initial=0))
-            if widest_tree > MAX_SPLITS:
-                raise UnsupportedModel(
-                    f"a tree has {widest_tree} splits; the tables cover up to {MAX_SPLITS}"
-                )
-            self.paths = build_paths(self.forest, table_features)
         except UnsupportedModel as reason:
-            self.unsupported = str(reason)
+            self.refusal = str(reason)
+            return
+        widest_tree = int(np.diff(self.forest.split_offset).max(initial=0))
+        if widest_tree > MAX_SPLITS:
+            self.beyond_tables = f"a tree has {widest_tree} splits; the tables cover up to {MAX_SPLITS}"
+            return
+        self.tables = build_tables(self.forest, table_bits, budget)
+        self.missing_left, self.zero_left = split_rules(self.forest)
 
-    def contributions(self, values: np.ndarray) -> np.ndarray:
+    def contributions(self, values: np.ndarray, block: int = BLOCK) -> np.ndarray:
         """float64[households, features + 1]: per-feature SHAP values, then the expected value."""
+        if self.refusal is not None:
+            raise UnsupportedModel(self.refusal)
         values = np.ascontiguousarray(values, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != self.features:
             raise ValueError(
                 f"expected a matrix of {self.features} feature columns, got shape {values.shape}"
             )
-        if self.unsupported is not None:
+        if self.beyond_tables is not None:
             return np.asarray(self.booster.predict(values, pred_contrib=True), dtype=np.float64)
         out = np.zeros((len(values), self.features + 1), dtype=np.float64)
-        f, p = self.forest, self.paths
+        f, t = self.forest, self.tables
         _explain(
             values,
             f.split_offset,
             f.feature,
             f.threshold,
-            f.default_left,
-            f.missing_type,
+            self.missing_left,
+            self.zero_left,
             f.categorical,
             f.category_offset,
             f.category_bits,
-            p.tree_offset,
-            p.leaf,
-            f.leaf_value,
-            p.went_left,
-            p.feature_offset,
-            p.feature,
-            p.feature_splits,
-            p.zero_fraction,
-            p.table_offset,
-            p.table,
-            p.bias,
-            p.widest,
+            t.tree_offset,
+            t.went_left,
+            t.prefix_offset,
+            t.prefix_splits,
+            t.split_offset,
+            t.split,
+            t.feature_offset,
+            t.feature,
+            t.table_offset,
+            t.table,
+            t.leaf_offset,
+            t.leaf_value,
+            t.leaf_feature_offset,
+            t.leaf_slot,
+            t.leaf_zero,
+            t.leaf_split_mask,
+            t.leaf_split_left,
+            t.bias,
+            t.widest,
+            block,
             out,
         )
         return out

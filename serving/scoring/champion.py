@@ -20,8 +20,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from serving.explain.served_model import ServedModel, TreeModel, model_from_text
+from serving.explain.served_model import ServedModel, TreeModel, explanation_refusal, model_from_text
 from serving.explain.served_pyfunc import SERVED_ARTIFACT, SERVED_FILE
+from serving.explain.tree_model import UnsupportedModel
 from serving.explain.tree_shap import PathExplainer
 from serving.scoring.reasons import ReasonPlan
 from training.promotion_history import served_promotion
@@ -115,6 +116,11 @@ def load_champion(alias: str = CHAMPION) -> Champion:
     client, version = _registered(alias)
     run = client.get_run(version.run_id)
     model = load_served_model(client, version, run)
+    refusal = explanation_refusal(model)
+    if refusal is not None:  # a version the alias reached without promotion's check
+        raise UnsupportedModel(
+            f"model version {version.version} cannot be served with exact reasons: {refusal}"
+        )
     return Champion(
         model=model,
         version=str(version.version),

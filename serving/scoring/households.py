@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy.special import expit
 
 from features.output_schema import OutputSchema
 from serving.scoring.reasons import REASONS_TYPE, choose, reason_lists
@@ -60,8 +61,11 @@ def score_households(champion: Champion, table: pa.Table | pd.DataFrame) -> pa.T
     `table` holds ID_COLUMNS and the model's features (a round table, or a block of one)."""
     frame = table.to_pandas() if isinstance(table, pa.Table) else table
     values = feature_matrix(frame, champion.features)
-    risk = np.asarray(champion.model.predict(values), dtype=np.float64)
-    chosen = choose(champion.model.contributions(values), values, champion.plan)
+    contributions = champion.model.contributions(values)
+    # The exact contributions sum to the served log-odds (tests/serving/explain), so the risk is read
+    # from them rather than from a second pass over every tree.
+    risk = expit(contributions.sum(axis=1))
+    chosen = choose(contributions, values, champion.plan)
     columns: dict[str, pa.Array] = {
         "household_id": pa.array(frame["household_id"].astype(str).to_numpy(), pa.string()),
         "round_date": pa.array(frame["round_date"].to_numpy(dtype="datetime64[us]")),

@@ -24,7 +24,7 @@ from training.model_card import CARD, decisions_section, with_decisions
 from training.promotion import decide, promote
 from training.promotion_gates import Override, PromotionGates, load_gates
 from training.promotion_history import DecisionRecord, Verdict, append, history, served_promotion
-from training.tracking import CHAMPION, MODEL_NAME, configure
+from training.tracking import CHAMPION, EXPLANATION_REFUSED, MODEL_NAME, configure
 
 ROOT = Path(__file__).parents[2]
 GATES = PromotionGates(
@@ -520,3 +520,9 @@ def test_a_refusal_for_a_stale_comparison_prints_the_command_that_compares_this_
     assert f"anbu promote --version {second} --data DIR --gates {gates}" in hint
     default = _anbu("promote", "--version", second)
     assert f"to compare them: anbu promote --version {second} --data DIR    (DIR:" in default.output
+
+
+def test_a_run_whose_model_no_exact_explanation_covers_is_refused_whatever_its_figures() -> None:
+    decision = decide(GOOD, {**TAGS, EXPLANATION_REFUSED: "its trees are linear"}, None, GATES, "1")
+    assert not decision.promote and decision.unexplainable
+    assert decision.reasons == ["its reasons could not be exact, so it is never served: its trees are linear"]

@@ -17,12 +17,14 @@ from mlflow.entities import Run
 from anbu.settings import Settings
 from features.contract.files import write_source
 from features.contract.schemas import SOURCES_BY_NAME
+from serving.explain.tree_model import LINEAR_TREES
 from synthetic.generator import generate_city
 from training.comparison import compare_with_champion
 from training.config import ConfigError, load_experiment
 from training.promotion import promote
 from training.promotion_gates import Override, PromotionGates, load_gates
-from training.tracking import MODEL_NAME
+from training.promotion_history import Verdict
+from training.tracking import EXPLANATION_REFUSED, MODEL_NAME
 from training.train import TrainingResult, train_experiment
 
 BASELINE = Path(__file__).parents[2] / "experiments" / "baseline.toml"
@@ -320,3 +322,27 @@ def test_the_shuffled_label_control_leaves_the_validation_and_test_rounds_as_the
     labelled = plain.train["label"].notna()
     assert control.train["label"].notna().equals(labelled)
     assert (control.train.loc[labelled, "label"] != plain.train.loc[labelled, "label"]).mean() > 0.05
+
+
+def test_a_model_no_exact_explanation_covers_is_trained_and_recorded_but_never_promoted(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Path(MlflowClient().tracking_uri.removeprefix("sqlite:///"))
+    shutil.copy(original, tmp_path / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = tmp_path / "linear_trees.toml"
+    text = BASELINE.read_text(encoding="utf-8").replace("[lightgbm]\n", "[lightgbm]\nlinear_tree = true\n")
+    config.write_text(text.replace("n_estimators = 800", "n_estimators = 40"), encoding="utf-8")
+    result = train_experiment(trained.city, load_experiment(config), config, Settings())
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.tags[EXPLANATION_REFUSED] == LINEAR_TREES
+    refused = promote(result.model_version, load_gates(BASELINE.parent / "promotion.toml"))
+    assert refused.verdict is Verdict.REFUSED
+    assert refused.reasons == [f"its reasons could not be exact, so it is never served: {LINEAR_TREES}"]
+    insisted = promote(
+        result.model_version,
+        load_gates(BASELINE.parent / "promotion.toml"),
+        Override("the training tests", "try to serve it anyway"),
+    )
+    assert insisted.verdict is Verdict.REFUSED and not insisted.moved_champion
+    assert insisted.reasons[-1] == "an override cannot serve a model without exact reasons"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -9,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from serving.explain.tree_model import MISSING_NAN, MISSING_ZERO, Forest
+from serving.explain.tree_model import (
+    LINEAR_TREES,
+    MISSING_NAN,
+    MISSING_ZERO,
+    SEVERAL_CLASSES,
+    Forest,
+    UnsupportedModel,
+)
 from serving.explain.tree_shap import PathExplainer
 
 TOLERANCE = 1e-9
@@ -93,11 +102,36 @@ def test_the_missing_value_rules_of_the_model_are_the_ones_exercised() -> None:
 def test_paths_too_wide_for_a_table_are_computed_per_household_and_still_exact() -> None:
     x, y = _data(seed=6)
     booster = _train(x, y, num_leaves=48, min_data_in_leaf=3)
-    explainer = PathExplainer(booster, table_features=3)
-    assert explainer.paths.widest > 3
-    assert (explainer.paths.table_offset < 0).any() and (explainer.paths.table_offset >= 0).any()
+    explainer = PathExplainer(booster, table_bits=3)
+    assert explainer.tables.widest > 3
+    assert (explainer.tables.table_offset < 0).any() and (explainer.tables.table_offset >= 0).any()
     _assert_exact(booster, x, explainer)
     _assert_exact(booster, _edge_rows(booster, x), explainer)
+
+
+def test_subtrees_share_a_table_and_a_tight_budget_makes_them_smaller_not_approximate() -> None:
+    x, y = _data(seed=7)
+    booster = _train(x, y, num_leaves=63, min_data_in_leaf=5, rounds=20)
+    roomy = PathExplainer(booster)
+    leaves = sum(t["num_leaves"] for t in booster.dump_model()["tree_info"])
+    assert roomy.tables.groups < leaves / 2, "most subtrees of a few splits are read as one row"
+    assert (np.diff(roomy.tables.split_offset) > 0).any()
+    budget = PathExplainer(booster, table_bits=9).tables.table.nbytes
+    assert budget < roomy.tables.table.nbytes
+    tight = PathExplainer(booster, budget=budget)
+    assert tight.tables.table.nbytes <= budget
+    assert tight.tables.groups > roomy.tables.groups
+    for explainer in (roomy, tight):
+        _assert_exact(booster, x, explainer)
+        _assert_exact(booster, _edge_rows(booster, x), explainer)
+
+
+@pytest.mark.parametrize("block", [1, 7, 512])
+def test_any_block_of_households_gives_the_same_values(small_model, block: int) -> None:
+    booster, explainer = small_model
+    x, _ = _data(seed=13, n=600)
+    expected = booster.predict(x, pred_contrib=True)
+    assert np.abs(explainer.contributions(x, block=block) - expected).max() <= TOLERANCE
 
 
 def test_single_leaf_trees_add_only_their_value() -> None:
@@ -111,16 +145,32 @@ def test_single_leaf_trees_add_only_their_value() -> None:
     _assert_exact(booster, x)
 
 
-@pytest.mark.parametrize("params", [{"num_leaves": 100, "min_data_in_leaf": 2}, {"objective": "multiclass"}])
-def test_models_beyond_the_tables_fall_back_to_lightgbm_itself(params) -> None:
+def test_trees_beyond_the_tables_fall_back_to_lightgbm_itself() -> None:
+    x, y = _data(seed=5)
+    booster = _train(x, y, num_leaves=100, min_data_in_leaf=2)
+    explainer = PathExplainer(booster)
+    assert explainer.beyond_tables and explainer.refusal is None
+    _assert_exact(booster, x[:300])
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"objective": "multiclass", "num_class": 3}, SEVERAL_CLASSES),
+        ({"linear_tree": True}, LINEAR_TREES),
+    ],
+    ids=["several-classes", "linear-trees"],
+)
+def test_a_model_no_exact_explanation_covers_is_refused_not_approximated(params, reason: str) -> None:
     x, y = _data(seed=5)
     if params.get("objective") == "multiclass":
-        params = {**params, "num_class": 3}
         y = np.digitize(x[:, 4], [-0.5, 0.5])
-    booster = _train(x, y, **params)
-    explainer = PathExplainer(booster)
-    assert explainer.unsupported
-    _assert_exact(booster, x[:300])
+    if params.get("linear_tree"):
+        x = np.nan_to_num(x)
+    explainer = PathExplainer(_train(x, y, **params))
+    assert explainer.refusal == reason
+    with pytest.raises(UnsupportedModel, match=re.escape(reason)):
+        explainer.contributions(x[:3])
 
 
 @pytest.fixture(scope="module")

@@ -105,7 +105,9 @@ def test_the_reasons_of_a_round_rest_on_the_champions_own_shap_values(served, ch
     values = feature_matrix(table, champion.features)
     expected = champion.booster.predict(values, pred_contrib=True)
     assert np.abs(champion.explainer.contributions(values) - expected).max() <= 1e-6
-    assert champion.explainer.unsupported is None, "the champion is explained by the tables, not the fallback"
+    assert champion.explainer.beyond_tables is None, (
+        "the champion is explained by the tables, not the fallback"
+    )
 
 
 def test_anbu_score_killed_with_sigkill_resumes_to_the_file_of_an_uninterrupted_run(
