@@ -27,6 +27,8 @@ the tests hold every household of a sample to `pred_contrib` within 1e-9.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+from math import factorial
 
 import lightgbm as lgb
 import numba
@@ -81,6 +83,7 @@ class SubtreeTables:
     index_bits: np.ndarray  # int64[G]
     bias: float  # the sum of every tree's expected value
     widest: int  # most distinct features on one leaf's path
+    shapley: np.ndarray  # float64[widest+1, widest+1]: shapley_weights(widest)
 
     @property
     def groups(self) -> int:
@@ -249,6 +252,7 @@ def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TAB
     leaf_value = np.array(layout.leaf_value, dtype=np.float64)
     leaf_zero = np.array(layout.leaf_zero, dtype=np.float64)
     widths = np.diff(as_int["leaf_feature_offset"])
+    shapley = shapley_weights(int(widths.max(initial=0)))
     table = _tabulate(
         starts,
         as_int["index_bits"],
@@ -262,7 +266,7 @@ def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TAB
         as_int["leaf_split_mask"],
         as_int["leaf_split_left"],
         int(sizes.sum()),
-        int(widths.max(initial=0)),
+        shapley,
     )
     return SubtreeTables(
         went_left=np.array(layout.went_left, dtype=np.uint64),
@@ -274,35 +278,68 @@ def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TAB
         leaf_zero=leaf_zero,
         bias=layout.bias,
         widest=int(widths.max(initial=0)),
+        shapley=shapley,
         **as_int,
     )
 
 
-@numba.njit(cache=True)
-def _path_shap(zero, one, value, out, weight) -> None:
-    """One leaf's SHAP values for its path's features (LightGBM's ExtendPath and UnwoundPathSum
-    applied to the path's distinct features): out[j] for feature j, given its zero fraction and
-    whether the household agrees (one = 1) or not (0). `weight` is scratch of length d + 1."""
+@numba.njit(cache=True, inline="always")
+def _path_shap(zero, one, value, out, scratch, shapley) -> None:
+    """One leaf's SHAP values for its path's distinct features: out[j] for feature j, given its zero
+    fraction and whether the household agrees (one = 1) or not (0).
+
+    The path-dependent Shapley value of feature j is value · (one_j − zero_j) · Σ_k w_d(k) c_k, with
+    c the coefficients of Π_{i≠j} (zero_i + one_i · t) and w_d(k) = k!(d−1−k)!/d! (`shapley[d]`).
+    With A the features the household agrees with and Q(t) = Π_{i∈A} (zero_i + t), every feature
+    it disagrees with gets the same value, −value · Π_{i∉A} zero_i · Σ_k w_d(k) Q_k, and a feature
+    j in A gets value · (1 − zero_j) · Π_{i∉A} zero_i · Σ_k w_d(k) [Q / (t + zero_j)]_k. That is
+    O(|A|²) multiply-adds and no division (LightGBM's extend/unwind recursion is O(d²) with
+    divisions), written without data-dependent branches, and the divisions by (t + zero_j) run side
+    by side for every j. `scratch` is float64[4, d + 2]."""
     d = len(zero)
-    weight[0] = 1.0
-    for depth in range(1, d + 1):
-        z, o = zero[depth - 1], one[depth - 1]
-        weight[depth] = 0.0
-        for i in range(depth - 1, -1, -1):
-            weight[i + 1] += o * weight[i] * (i + 1) / (depth + 1)
-            weight[i] = z * weight[i] * (depth - i) / (depth + 1)
+    weights = shapley[d]
+    product, agreeing, quotient, total = scratch[0], scratch[1], scratch[2], scratch[3]
+    n = 0
+    scale = value
+    for i in range(d):
+        z = zero[i]
+        agrees = one[i] != 0
+        agreeing[n] = z
+        n += agrees
+        scale *= 1.0 if agrees else z
+    product[0] = 1.0
+    for i in range(n):
+        z = agreeing[i]
+        product[i + 1] = product[i]
+        for k in range(i, 0, -1):
+            product[k] = z * product[k] + product[k - 1]
+        product[0] = z * product[0]
+    whole = 0.0
+    for k in range(n + 1):
+        whole += weights[k] * product[k]
+    for m in range(n):
+        quotient[m] = product[n]
+        total[m] = 0.0
+    for k in range(n - 1, -1, -1):  # Q / (t + zero_m) by synthetic division from the top, all m at once
+        weight, coefficient = weights[k], product[k]
+        for m in range(n):
+            total[m] += weight * quotient[m]
+            quotient[m] = coefficient - agreeing[m] * quotient[m]
+    disagreeing = -scale * whole
+    m = 0
     for j in range(d):
-        z, o = zero[j], one[j]
-        next_one = weight[d]
-        total = 0.0
-        for i in range(d - 1, -1, -1):
-            if o != 0:
-                tmp = next_one * (d + 1) / ((i + 1) * o)
-                total += tmp
-                next_one = weight[i] - tmp * z * ((d - i) / (d + 1))
-            else:
-                total += (weight[i] / z) / ((d - i) / (d + 1))
-        out[j] = total * (o - z) * value
+        agrees = one[j] != 0
+        out[j] = scale * (1.0 - zero[j]) * total[min(m, d)] if agrees else disagreeing
+        m += agrees
+
+
+def shapley_weights(widest: int) -> np.ndarray:
+    """w[d, k] = k!(d−1−k)!/d!, the share of coalitions of size k among d players, exactly rounded."""
+    weights = np.zeros((widest + 1, widest + 1))
+    for d in range(1, widest + 1):
+        for k in range(d):
+            weights[d, k] = float(Fraction(factorial(k) * factorial(d - 1 - k), factorial(d)))
+    return weights
 
 
 @numba.njit(cache=True, inline="always")
@@ -319,7 +356,8 @@ def _leaf_shap(
     zero,
     one,
     share,
-    weight,
+    scratch,
+    shapley,
 ):
     """A group's leaf for the household (or table row) `index`: its features agree when the bit of a
     feature above the group is set and the group's splits on it go the path's way."""
@@ -329,12 +367,12 @@ def _leaf_shap(
     for j in range(d):
         k = first + j
         slot = leaf_slot[k]
-        agrees = (slot >= above or (index >> slot) & 1 == 1) and (
-            splits & leaf_split_mask[k]
-        ) == leaf_split_left[k]
+        agrees = ((slot >= above) | ((index >> slot) & 1 == 1)) & (
+            (splits & leaf_split_mask[k]) == leaf_split_left[k]
+        )
         zero[j] = leaf_zero[k]
         one[j] = 1.0 if agrees else 0.0
-    _path_shap(zero[:d], one[:d], leaf_value[entry], share[:d], weight)
+    _path_shap(zero[:d], one[:d], leaf_value[entry], share[:d], scratch, shapley)
     return d
 
 
@@ -352,15 +390,16 @@ def _tabulate(
     leaf_split_mask,
     leaf_split_left,
     size,
-    widest,
+    shapley,
 ):
+    widest = shapley.shape[0] - 1
     table = np.zeros(size, dtype=np.float64)
     for group in numba.prange(len(table_offset)):
         start = table_offset[group]
         if start < 0:
             continue
         zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
-        weight = np.empty(widest + 2)
+        scratch = np.empty((4, widest + 2))
         width = feature_offset[group + 1] - feature_offset[group]
         above = prefix_offset[group + 1] - prefix_offset[group]
         for index in range(1 << index_bits[group]):
@@ -379,7 +418,8 @@ def _tabulate(
                     zero,
                     one,
                     share,
-                    weight,
+                    scratch,
+                    shapley,
                 )
                 first = leaf_feature_offset[entry]
                 for j in range(d):
@@ -425,10 +465,11 @@ def _explain(
     leaf_split_mask,
     leaf_split_left,
     bias,
-    widest,
+    shapley,
     block_size,
     out,
 ):
+    widest = shapley.shape[0] - 1
     households, features = values.shape
     width = out.shape[1]
     trees = len(split_offset) - 1
@@ -444,7 +485,7 @@ def _explain(
                 column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
         patterns = np.empty(n, dtype=np.uint64)
         zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
-        weight = np.empty(widest + 2)
+        scratch = np.empty((4, widest + 2))
         for tree in range(trees):
             first_split = split_offset[tree]
             patterns[:] = 0  # bit s: the household goes left at the tree's split s
@@ -508,7 +549,8 @@ def _explain(
                             zero,
                             one,
                             share,
-                            weight,
+                            scratch,
+                            shapley,
                         )
                         for j in range(d):
                             out[row, group_feature[first + leaf_slot[leaf_feature_offset[entry] + j]]] += (
@@ -586,7 +628,7 @@ class PathExplainer:
             t.leaf_split_mask,
             t.leaf_split_left,
             t.bias,
-            t.widest,
+            t.shapley,
             block,
             out,
         )
