@@ -51,7 +51,7 @@ GROUP_SPLITS = 5
 TABLE_BUDGET = 1 << 30
 """Bytes of tables one model may take (1 GiB): a 500 × 63 model's largest layout would take 2.7 GiB."""
 
-BLOCK = 512
+BLOCK = 1024
 """Households per parallel task: their split decisions are made together, tree by tree."""
 
 
@@ -436,6 +436,89 @@ def split_rules(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
     return missing_left.astype(np.bool_), zero_left.astype(np.bool_)
 
 
+LANES = 64
+"""Households whose wide leaves are computed side by side (the polynomial arithmetic vectorises)."""
+
+
+@numba.njit(cache=True)
+def _wide_leaves(
+    first_group,
+    end_group,
+    patterns,
+    start,
+    went_left,
+    prefix_offset,
+    prefix_splits,
+    feature_offset,
+    group_feature,
+    table_offset,
+    leaf_offset,
+    leaf_value,
+    leaf_feature_offset,
+    leaf_slot,
+    leaf_zero,
+    shapley,
+    lanes,
+    out,
+):
+    """A tree's leaves too wide for a table, for a block of households, LANES at a time.
+
+    The same identities as `_path_shap`, written over every path feature whether the household
+    agrees or not, so that all households run the same arithmetic: P(t) = Π_i (zero_i + one_i t),
+    a feature the household disagrees with gets −value · Σ_k w_d(k) P_k, and one it agrees with gets
+    value · (1 − zero_j) · Σ_k w_d(k) [P / (t + zero_j)]_k. `lanes` is float64[2·widest + 5, LANES]."""
+    n = len(patterns)
+    for group in range(first_group, end_group):
+        if table_offset[group] >= 0:
+            continue
+        entry = leaf_offset[group]
+        first = leaf_feature_offset[entry]
+        d = leaf_feature_offset[entry + 1] - first
+        value = leaf_value[entry]
+        weights = shapley[d]
+        agree = lanes[: d + 1]  # agree[j]: the household agrees with path feature j
+        poly = lanes[d + 1 : 2 * d + 2]  # P's coefficients, t^0 .. t^d
+        whole, quotient, total = lanes[2 * d + 2], lanes[2 * d + 3], lanes[2 * d + 4]
+        for begin in range(0, n, LANES):
+            m = min(LANES, n - begin)
+            for j in range(d):
+                splits = prefix_splits[prefix_offset[group] + leaf_slot[first + j]]
+                for r in range(m):
+                    strays = patterns[begin + r] ^ went_left[group]
+                    agree[j, r] = 1.0 if (strays & splits) == 0 else 0.0
+            for r in range(m):
+                poly[0, r] = 1.0
+            for k in range(1, d + 1):
+                for r in range(m):
+                    poly[k, r] = 0.0
+            for i in range(d):
+                z = leaf_zero[first + i]
+                for k in range(i + 1, 0, -1):
+                    for r in range(m):
+                        poly[k, r] = z * poly[k, r] + agree[i, r] * poly[k - 1, r]
+                for r in range(m):
+                    poly[0, r] = z * poly[0, r]
+            for r in range(m):
+                whole[r] = 0.0
+            for k in range(d):
+                for r in range(m):
+                    whole[r] += weights[k] * poly[k, r]
+            for j in range(d):
+                z = leaf_zero[first + j]
+                column = group_feature[feature_offset[group] + leaf_slot[first + j]]
+                for r in range(m):
+                    quotient[r] = poly[d, r]
+                    total[r] = 0.0
+                for k in range(d - 1, -1, -1):  # P / (t + z) by synthetic division from the top
+                    weight = weights[k]
+                    for r in range(m):
+                        total[r] += weight * quotient[r]
+                        quotient[r] = poly[k, r] - z * quotient[r]
+                for r in range(m):
+                    agreed = (1.0 - z) * total[r]
+                    out[start + begin + r, column] += value * (agreed if agree[j, r] != 0.0 else -whole[r])
+
+
 @numba.njit(parallel=True, cache=True)
 def _explain(
     values,
@@ -484,8 +567,7 @@ def _explain(
                 value = values[start + r, f]
                 column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
         patterns = np.empty(n, dtype=np.uint64)
-        zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
-        scratch = np.empty((4, widest + 2))
+        lanes = np.empty((2 * widest + 5, LANES))  # scratch of _wide_leaves
         for tree in range(trees):
             first_split = split_offset[tree]
             patterns[:] = 0  # bit s: the household goes left at the tree's split s
@@ -519,6 +601,8 @@ def _explain(
                 pattern = patterns[r]
                 row = start + r
                 for group in range(tree_offset[tree], tree_offset[tree + 1]):
+                    if table_offset[group] < 0:
+                        continue  # a leaf too wide for a table: _wide_leaves, below
                     strays = pattern ^ went_left[group]  # splits above the group the household leaves
                     first = prefix_offset[group]
                     above = prefix_offset[group + 1] - first
@@ -534,28 +618,26 @@ def _explain(
                         begin += index * (feature_offset[group + 1] - first)
                         for j in range(feature_offset[group + 1] - first):
                             out[row, group_feature[first + j]] += table[begin + j]
-                    else:  # a single leaf too wide for a table: its path, for this household
-                        entry = leaf_offset[group]
-                        d = _leaf_shap(
-                            entry,
-                            index,
-                            above,
-                            leaf_value,
-                            leaf_feature_offset,
-                            leaf_slot,
-                            leaf_zero,
-                            leaf_split_mask,
-                            leaf_split_left,
-                            zero,
-                            one,
-                            share,
-                            scratch,
-                            shapley,
-                        )
-                        for j in range(d):
-                            out[row, group_feature[first + leaf_slot[leaf_feature_offset[entry] + j]]] += (
-                                share[j]
-                            )
+            _wide_leaves(
+                tree_offset[tree],
+                tree_offset[tree + 1],
+                patterns,
+                start,
+                went_left,
+                prefix_offset,
+                prefix_splits,
+                feature_offset,
+                group_feature,
+                table_offset,
+                leaf_offset,
+                leaf_value,
+                leaf_feature_offset,
+                leaf_slot,
+                leaf_zero,
+                shapley,
+                lanes,
+                out,
+            )
         for r in range(n):
             out[start + r, width - 1] += bias
 
