@@ -277,13 +277,17 @@ def test_the_logged_signature_accepts_missing_values_in_every_feature(trained) -
     assert {spec.type.name for spec in inputs} == {"double"}
 
 
+def _copy_of_the_store(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the store, so the other tests keep seeing version 1 as the newest."""
+    original = Path(MlflowClient().tracking_uri.removeprefix("sqlite:///"))
+    shutil.copy(original, folder / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+
+
 def test_a_later_candidate_is_compared_with_the_champion_on_the_same_survey_households(
     trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A copy of the store, so the other tests keep seeing version 1 as the newest.
-    original = Path(MlflowClient().tracking_uri.removeprefix("sqlite:///"))
-    shutil.copy(original, tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _copy_of_the_store(tmp_path, monkeypatch)
     gates = load_gates(BASELINE.parent / "promotion.toml")
     first = promote("1", gates, Override("the training tests", "a champion to compare with"))
     card = mlflow.artifacts.download_artifacts(run_id=trained.result.run_id, artifact_path="model_card.md")
@@ -327,9 +331,7 @@ def test_the_shuffled_label_control_leaves_the_validation_and_test_rounds_as_the
 def test_a_model_no_exact_explanation_covers_is_trained_and_recorded_but_never_promoted(
     trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Path(MlflowClient().tracking_uri.removeprefix("sqlite:///"))
-    shutil.copy(original, tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _copy_of_the_store(tmp_path, monkeypatch)
     config = tmp_path / "linear_trees.toml"
     text = BASELINE.read_text(encoding="utf-8").replace("[lightgbm]\n", "[lightgbm]\nlinear_tree = true\n")
     config.write_text(text.replace("n_estimators = 800", "n_estimators = 40"), encoding="utf-8")
