@@ -9,8 +9,9 @@ household only through which of the leaf's path features it *agrees* with (wheth
 every split on that feature along the path). So for a subtree of a few splits, the sum over its
 leaves depends only on (a) whether the household agrees with each feature tested above the
 subtree and (b) which way it goes at each of the subtree's own splits. Those few bits index a table
-computed once per model (the extend/unwind recursion of Lundberg et al. for every leaf, as
-GPUTreeShap and Fast TreeSHAP v2 do per leaf). A household then costs one pass over its trees'
+computed once per model (each leaf's path-dependent Shapley values, `_path_shap`: the values of
+Lundberg et al.'s extend/unwind recursion, which GPUTreeShap and Fast TreeSHAP v2 tabulate per
+leaf, from one polynomial and without division). A household then costs one pass over its trees'
 splits and one table row per subtree: a tree of 31 leaves is about a dozen rows instead of 31 leaf
 paths, and the rows are half the memory of per-leaf tables.
 
@@ -18,7 +19,9 @@ The split decisions are made for a block of households at once, split by split o
 block, so the comparisons run branch-free (QuickScorer's idea); each tree's tables are then read by
 the whole block while they are in cache. Table memory is bounded (`TABLE_BUDGET`): when a large
 model's tables would not fit, the subtrees are made smaller. A leaf whose own path is too wide for
-any table is computed per household.
+any table is computed for 64 households side by side, in arithmetic that does not branch on their
+values (`_wide_leaves`). Deep models are where this is slowest: a 500-tree, 63-leaf model has
+thousands of such leaves (bench/city_scoring.py).
 
 Nothing is approximated; only the order of floating-point additions differs from LightGBM's, and
 the tests hold every household of a sample to `pred_contrib` within 1e-9.
