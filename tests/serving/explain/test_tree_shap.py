@@ -83,8 +83,9 @@ def _assert_exact(booster: lgb.Booster, rows: np.ndarray, explainer: PathExplain
         {"use_missing": False},
         {"num_leaves": 64, "min_data_in_leaf": 2, "max_depth": -1, "rounds": 15},
         {"num_leaves": 7, "learning_rate": 0.3, "rounds": 120},
+        {"num_leaves": 2, "rounds": 500},
     ],
-    ids=["nan-missing", "zero-as-missing", "no-missing", "deep-paths", "many-small-trees"],
+    ids=["nan-missing", "zero-as-missing", "no-missing", "deep-paths", "many-small-trees", "500-stumps"],
 )
 def test_contributions_equal_lightgbm_pred_contrib_on_ordinary_and_edge_values(params) -> None:
     x, y = _data(seed=len(params))
