@@ -40,7 +40,10 @@ def measured_anbu(*args: str, environment: dict[str, str] | None = None) -> tupl
             check=False,
         )
         seconds = time.perf_counter() - started
-        peak_kib, status = (int(part) for part in launched.stdout.split())
+        reported = launched.stdout.split()
+        peak_kib, status = (
+            (int(part) for part in reported) if len(reported) == 2 else (0, launched.returncode or 1)
+        )
         if status != 0:
             errors.seek(0)
             raise SystemExit(f"anbu {' '.join(args)} failed:\n{errors.read().decode()[-3000:]}")

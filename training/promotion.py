@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from serving.explain.tree_model import LINEAR_TREES
 from training.config import ConfigError
 from training.figures import Estimated, Figure, Figures, quoted
 from training.promotion_gates import Override, PromotionGates
@@ -212,7 +213,9 @@ def promote(version: str | None, gates: PromotionGates, override: Override | Non
         )
     else:
         run = client.get_run(candidate.run_id)
-        judged = decide(run.data.metrics, run.data.tags, serving, gates, version)
+        judged = decide(
+            run.data.metrics, _with_refusal(run.data.tags, run.data.params), serving, gates, version
+        )
         overridden = not judged.promote and override is not None and not judged.unexplainable
         if judged.promote:
             verdict = Verdict.PROMOTED
@@ -239,6 +242,14 @@ def promote(version: str | None, gates: PromotionGates, override: Override | Non
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     refresh_card(client, candidate.run_id, [*earlier, record])
     return record
+
+
+def _with_refusal(tags: dict[str, str], params: dict[str, str]) -> dict[str, str]:
+    """The run's tags, with the refusal a run trained before training tagged it would have had: its
+    logged parameters say whether its trees were linear (its objective is always binary)."""
+    if EXPLANATION_REFUSED not in tags and params.get("lightgbm.linear_tree", "").lower() in ("true", "1"):
+        return {**tags, EXPLANATION_REFUSED: LINEAR_TREES}
+    return tags
 
 
 def newest_version() -> str:

@@ -229,8 +229,9 @@ class _Layout:
 
 
 def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TABLE_BUDGET) -> SubtreeTables:
-    """Cut every tree into groups (smaller ones while the tables would pass `budget` bytes), then
-    tabulate them: once per model, not per household."""
+    """Cut every tree into groups (smaller ones while the tables would pass `budget` bytes, down to
+    MIN_TABLE_BITS: a model of many thousands of deep trees may still pass it there), then tabulate
+    them: once per model, not per household."""
     for bits in range(table_bits, min(table_bits, MIN_TABLE_BITS) - 1, -1):
         layout = _Layout(forest, bits)
         sizes, starts = layout.table_sizes()

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from anbu.cli import app
+from serving.explain.tree_model import LINEAR_TREES
 from training.config import ConfigError
 from training.model_card import CARD, decisions_section, with_decisions
 from training.promotion import decide, promote
@@ -180,10 +181,16 @@ def test_an_override_needs_a_name_and_a_reason() -> None:
         Override("Kim", "")
 
 
-def _register(metrics: dict[str, float], tags: dict[str, str] | None = None, card: str | None = None) -> str:
+def _register(
+    metrics: dict[str, float],
+    tags: dict[str, str] | None = None,
+    card: str | None = None,
+    params: dict[str, str] | None = None,
+) -> str:
     """A registered version with the run's figures (and card); promotion never loads the model."""
     with mlflow.start_run() as run:
         mlflow.log_metrics(metrics)
+        mlflow.log_params(params or {})
         mlflow.set_tags(tags or TAGS)
         if card is not None:
             mlflow.log_text(card, CARD)
@@ -526,3 +533,10 @@ def test_a_run_whose_model_no_exact_explanation_covers_is_refused_whatever_its_f
     decision = decide(GOOD, {**TAGS, EXPLANATION_REFUSED: "its trees are linear"}, None, GATES, "1")
     assert not decision.promote and decision.unexplainable
     assert decision.reasons == ["its reasons could not be exact, so it is never served: its trees are linear"]
+
+
+def test_a_linear_tree_run_trained_before_runs_were_tagged_is_refused_too(store: Path) -> None:
+    version = _register(GOOD, params={"lightgbm.linear_tree": "True"})
+    insisted = promote(version, GATES, Override("Kim Minji (data team)", "it ranked well"))
+    assert insisted.verdict is Verdict.REFUSED and not insisted.moved_champion
+    assert insisted.reasons[0] == f"its reasons could not be exact, so it is never served: {LINEAR_TREES}"
