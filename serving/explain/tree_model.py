@@ -30,11 +30,13 @@ SEVERAL_CLASSES = (
 LINEAR_TREES = "its trees are linear (linear_tree): each leaf is a linear model, which tree SHAP leaves out"
 
 
-def refusal_of(booster: lgb.Booster) -> str | None:
-    """Why no exact explanation covers the booster, without reading its trees into arrays."""
+def refusal_of(booster: lgb.Booster, text: str | None = None) -> str | None:
+    """Why no exact explanation covers the booster, without reading its trees into arrays.
+    `text`: its model text, when the caller has written it already."""
     if booster.num_model_per_iteration() != 1:
         return SEVERAL_CLASSES
-    return LINEAR_TREES if "\nis_linear=1" in booster.model_to_string() else None
+    text = booster.model_to_string() if text is None else text
+    return LINEAR_TREES if "\nis_linear=1" in text else None
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,11 @@ class Forest:
 
     @classmethod
     def of(cls, booster: lgb.Booster) -> Forest:
-        if booster.num_model_per_iteration() != 1:
-            raise UnsupportedModel(SEVERAL_CLASSES)
-        return parse_model_text(booster.model_to_string(), booster.num_feature())
+        text = booster.model_to_string()
+        refusal = refusal_of(booster, text)
+        if refusal is not None:
+            raise UnsupportedModel(refusal)
+        return parse_model_text(text, booster.num_feature())
 
 
 def _numbers(fields: dict[str, str], key: str, dtype) -> np.ndarray:
@@ -97,8 +101,6 @@ def parse_model_text(text: str, features: int) -> Forest:
     for block in text.split("\nTree=")[1:]:
         body = block.split("\n\n", 1)[0]
         fields = dict(line.split("=", 1) for line in body.splitlines()[1:] if "=" in line)
-        if fields.get("is_linear", "0").strip() == "1":
-            raise UnsupportedModel(LINEAR_TREES)
         leaves = int(fields["num_leaves"])
         leaf_value = _numbers(fields, "leaf_value", np.float64)
         leaf_count = (
