@@ -18,10 +18,12 @@ paths, and the rows are half the memory of per-leaf tables.
 The split decisions are made for a block of households at once, split by split over a transposed
 block, so the comparisons run branch-free (QuickScorer's idea); each tree's tables are then read by
 the whole block while they are in cache. Table memory is bounded (`TABLE_BUDGET`): when a large
-model's tables would not fit, the subtrees are made smaller. A leaf whose own path is too wide for
-any table is computed for 64 households side by side, in arithmetic that does not branch on their
-values (`_wide_leaves`). Deep models are where this is slowest: a 500-tree, 63-leaf model has
-thousands of such leaves (bench/city_scoring.py).
+model's tables would not fit, the subtrees are made smaller. Leaves whose paths are too wide for
+any table go to the region passes (path_regions.py): one pass down and one up the tree for 64
+households side by side, polynomials kept at Gauss–Legendre points, about (edges × points) work
+per tree however deep its leaves. For deep models that beats the tables outright (a 500-tree,
+63-leaf model has thousands of leaves too wide for them), so each model gets whichever of "the
+largest tables within the budget" and "no tables" `_cost` finds cheaper per household.
 
 Nothing is approximated; only the order of floating-point additions differs from LightGBM's, and
 the tests hold every household of a sample to `pred_contrib` within 1e-9.
@@ -37,6 +39,7 @@ import lightgbm as lgb
 import numba
 import numpy as np
 
+from serving.explain.path_regions import LANES, PathRegions, Step, explain_region, path_regions, region_work
 from serving.explain.tree_model import MISSING_NONE, MISSING_ZERO, ZERO_THRESHOLD, Forest, UnsupportedModel
 
 MAX_SPLITS = 64
@@ -53,6 +56,11 @@ GROUP_SPLITS = 5
 
 TABLE_BUDGET = 1 << 30
 """Bytes of tables one model may take (1 GiB): a 500 × 63 model's largest layout would take 2.7 GiB."""
+
+TABLE_READ_COST = 1.5
+"""A table value read (or index bit) costs about 1.5 (edge × point) steps of the region passes:
+0.67 against 0.44–0.51 ns per household on this project's 2-core machine, fitted over the demo
+champion, 300 × 31 and 500 × 63 at table sizes 0–14 bits (issue 37's notes)."""
 
 BLOCK = 1024
 """Households per parallel task: their split decisions are made together, tree by tree."""
@@ -87,23 +95,20 @@ class SubtreeTables:
     bias: float  # the sum of every tree's expected value
     widest: int  # most distinct features on one leaf's path
     shapley: np.ndarray  # float64[widest+1, widest+1]: shapley_weights(widest)
+    regions: PathRegions  # the leaves no table holds
 
     @property
     def groups(self) -> int:
         return len(self.went_left)
 
 
-def _count(forest: Forest, tree: int, child: int) -> float:
-    if child >= 0:
-        return float(forest.split_count[forest.split_offset[tree] + child])
-    return float(forest.leaf_count[forest.leaf_offset[tree] + ~child])
-
-
 class _Layout:
     """The cut of every tree into groups at a given table size, before anything is tabulated."""
 
-    def __init__(self, forest: Forest, table_bits: int) -> None:
-        self.forest, self.table_bits = forest, table_bits
+    def __init__(self, forest: Forest, table_bits: int, entries: bool = True) -> None:
+        """`entries`: also list every tabled leaf's path features (what `_tabulate` reads); without
+        them the layout only tells its table sizes and costs, which is all choosing one needs."""
+        self.forest, self.table_bits, self.entries = forest, table_bits, entries
         self.tree_offset = [0]
         self.went_left: list[int] = []
         self.prefix_offset, self.prefix_splits = [0], []
@@ -112,6 +117,7 @@ class _Layout:
         self.leaf_offset, self.leaf_value, self.leaf_feature_offset = [0], [], [0]
         self.leaf_slot, self.leaf_zero, self.leaf_split_mask, self.leaf_split_left = [], [], [], []
         self.index_bits: list[int] = []
+        self.wide: dict[int, list[tuple[int, list[Step]]]] = {}  # per tree: (leaf, path) no table holds
         self.bias = 0.0
         for tree in range(forest.trees):
             self._tree(tree)
@@ -120,27 +126,38 @@ class _Layout:
     def _tree(self, tree: int) -> None:
         f = self.forest
         first_split, first_leaf = f.split_offset[tree], f.leaf_offset[tree]
-        leaf_value = f.leaf_value[first_leaf : f.leaf_offset[tree + 1]]
-        if f.split_offset[tree + 1] == first_split:  # a single leaf: only the expected value
+        end_split, end_leaf = f.split_offset[tree + 1], f.leaf_offset[tree + 1]
+        leaf_value = f.leaf_value[first_leaf:end_leaf]
+        if end_split == first_split:  # a single leaf: only the expected value
             self.bias += leaf_value[0]
             return
-        leaf_count = f.leaf_count[first_leaf : f.leaf_offset[tree + 1]]
+        leaf_count = f.leaf_count[first_leaf:end_leaf]
         total = f.split_count[first_split]
         expected = 0.0
         for leaf in range(len(leaf_value)):  # LightGBM's Tree::ExpectedValue, in its order
             expected += (leaf_count[leaf] / total) * leaf_value[leaf]
         self.bias += expected
-        self._tree_index, self._first_split = tree, first_split
+        self._tree_index = tree
+        # Python lists of the tree's arrays: the walk below reads them millions of times at 500 trees.
+        self._features = f.feature[first_split:end_split].tolist()
+        self._left, self._right = (
+            f.left[first_split:end_split].tolist(),
+            f.right[first_split:end_split].tolist(),
+        )
+        self._split_counts = f.split_count[first_split:end_split].tolist()
+        self._leaf_counts, self._leaf_values = leaf_count.tolist(), leaf_value.tolist()
         self._subtree_splits: dict[int, list[int]] = {}
         self._splits_below(0)
-        self._visit(0, [])
+        self._visit(0, [], frozenset())
 
     def _children(self, node: int) -> tuple[int, int]:
-        at = self._first_split + node
-        return int(self.forest.left[at]), int(self.forest.right[at])
+        return self._left[node], self._right[node]
 
     def _feature(self, node: int) -> int:
-        return int(self.forest.feature[self._first_split + node])
+        return self._features[node]
+
+    def _count(self, child: int) -> float:
+        return self._split_counts[child] if child >= 0 else self._leaf_counts[~child]
 
     def _splits_below(self, node: int) -> list[int]:
         if node < 0:
@@ -150,14 +167,14 @@ class _Layout:
         self._subtree_splits[node] = below
         return below
 
-    def _visit(self, node: int, prefix: list[tuple[int, bool]]) -> None:
+    def _visit(self, node: int, prefix: list[Step], above: frozenset[int]) -> None:
         if node >= 0:
-            above = len({self._feature(n) for n, _ in prefix})
             own = len(self._subtree_splits[node])
-            if own > GROUP_SPLITS or above + own > self.table_bits:
+            if own > GROUP_SPLITS or len(above) + own > self.table_bits:
                 left, right = self._children(node)
-                self._visit(left, [*prefix, (node, True)])
-                self._visit(right, [*prefix, (node, False)])
+                inner = above | {self._features[node]}
+                self._visit(left, [*prefix, (node, True)], inner)
+                self._visit(right, [*prefix, (node, False)], inner)
                 return
         self._emit(node, prefix)
 
@@ -182,7 +199,6 @@ class _Layout:
             splits_of[slots[self._feature(node)]] |= 1 << node
             went_left |= int(left) << node
         own = [] if root < 0 else self._subtree_splits[root]
-        bit = {node: k for k, node in enumerate(own)}
         for node in own:
             slots.setdefault(self._feature(node), len(slots))
         self.went_left.append(went_left)
@@ -193,30 +209,34 @@ class _Layout:
         self.feature.extend(slots)
         self.feature_offset.append(len(self.feature))
         self.index_bits.append(above + len(own))
-        first_leaf = self.forest.leaf_offset[self._tree_index]
+        if above + len(own) > self.table_bits:  # only a leaf is cut this far: `_visit`
+            self.wide.setdefault(self._tree_index, []).append((~root, prefix))
+        elif self.entries:
+            self._leaf_entries(root, prefix, slots, {node: k for k, node in enumerate(own)})
+        self.leaf_offset.append(len(self.leaf_value))
+
+    def _leaf_entries(
+        self, root: int, prefix: list[Step], slots: dict[int, int], bit: dict[int, int]
+    ) -> None:
         for leaf, below in self._leaves(root):
             zero: dict[int, float] = {}
             split_mask: dict[int, int] = {}
             split_left: dict[int, int] = {}
             for node, left in prefix + below:
                 feature = self._feature(node)
-                child = self._children(node)[0 if left else 1]
-                share = _count(self.forest, self._tree_index, child) / _count(
-                    self.forest, self._tree_index, node
-                )
-                zero[feature] = zero.get(feature, 1.0) * share
+                child = self._left[node] if left else self._right[node]
+                zero[feature] = zero.get(feature, 1.0) * (self._count(child) / self._count(node))
             for node, left in below:
                 feature = self._feature(node)
                 split_mask[feature] = split_mask.get(feature, 0) | (1 << bit[node])
                 split_left[feature] = split_left.get(feature, 0) | (int(left) << bit[node])
-            self.leaf_value.append(float(self.forest.leaf_value[first_leaf + leaf]))
+            self.leaf_value.append(self._leaf_values[leaf])
             for feature, share in zero.items():  # first appearance on the path first
                 self.leaf_slot.append(slots[feature])
                 self.leaf_zero.append(share)
                 self.leaf_split_mask.append(split_mask.get(feature, 0))
                 self.leaf_split_left.append(split_left.get(feature, 0))
             self.leaf_feature_offset.append(len(self.leaf_slot))
-        self.leaf_offset.append(len(self.leaf_value))
 
     def table_sizes(self) -> tuple[np.ndarray, np.ndarray]:
         """Each group's table length (0 for a leaf too wide for one), and its start."""
@@ -228,15 +248,40 @@ class _Layout:
         return sizes, np.where(tabled, starts, -1).astype(np.int64)
 
 
-def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TABLE_BUDGET) -> SubtreeTables:
-    """Cut every tree into groups (smaller ones while the tables would pass `budget` bytes, down to
-    MIN_TABLE_BITS: a model of many thousands of deep trees may still pass it there), then tabulate
-    them: once per model, not per household."""
-    for bits in range(table_bits, min(table_bits, MIN_TABLE_BITS) - 1, -1):
-        layout = _Layout(forest, bits)
-        sizes, starts = layout.table_sizes()
-        if sizes.sum() * 8 <= budget:
+def _table_work(layout: _Layout) -> int:
+    """Values read and index bits gathered per household by the layout's tables."""
+    bits = np.array(layout.index_bits, dtype=np.int64)
+    width = np.diff(np.array(layout.feature_offset, dtype=np.int64))
+    return int((width + bits)[bits <= layout.table_bits].sum())
+
+
+def _cost(forest: Forest, layout: _Layout) -> float:
+    """Per-household work of a layout, in region steps: its table reads plus its region passes."""
+
+    def feature_of(tree: int, node: int) -> int:
+        return int(forest.feature[forest.split_offset[tree] + node])
+
+    return TABLE_READ_COST * _table_work(layout) + region_work(layout.wide, feature_of)
+
+
+def build_tables(forest: Forest, table_bits: int | None = None, budget: int = TABLE_BUDGET) -> SubtreeTables:
+    """Cut every tree into groups and tabulate them, once per model. `table_bits` None: the largest
+    tables within `budget` (down to MIN_TABLE_BITS) or none at all, whichever `_cost` finds cheaper
+    per household; a number: tables of at most that many index bits, made smaller while they pass
+    the budget; 0: no tables, every leaf in the region passes (path_regions.py)."""
+    chosen = None
+    most = TABLE_BITS if table_bits is None else table_bits
+    for bits in range(most, min(most, MIN_TABLE_BITS) - 1, -1) if most > 0 else ():
+        candidate = _Layout(forest, bits, entries=False)
+        if candidate.table_sizes()[0].sum() * 8 <= budget:
+            chosen = candidate
             break
+    if chosen is None or table_bits is None:
+        untabled = _Layout(forest, 0, entries=False)
+        if chosen is None or _cost(forest, untabled) <= _cost(forest, chosen):
+            chosen = untabled
+    layout = _Layout(forest, chosen.table_bits)
+    sizes, starts = layout.table_sizes()
     as_int = {
         k: np.array(getattr(layout, k), dtype=np.int64)
         for k in (
@@ -283,6 +328,7 @@ def build_tables(forest: Forest, table_bits: int = TABLE_BITS, budget: int = TAB
         bias=layout.bias,
         widest=int(widths.max(initial=0)),
         shapley=shapley,
+        regions=path_regions(forest, layout.wide),
         **as_int,
     )
 
@@ -440,89 +486,6 @@ def split_rules(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
     return missing_left.astype(np.bool_), zero_left.astype(np.bool_)
 
 
-LANES = 64
-"""Households whose wide leaves are computed side by side (the polynomial arithmetic vectorises)."""
-
-
-@numba.njit(cache=True)
-def _wide_leaves(
-    first_group,
-    end_group,
-    patterns,
-    start,
-    went_left,
-    prefix_offset,
-    prefix_splits,
-    feature_offset,
-    group_feature,
-    table_offset,
-    leaf_offset,
-    leaf_value,
-    leaf_feature_offset,
-    leaf_slot,
-    leaf_zero,
-    shapley,
-    lanes,
-    out,
-):
-    """A tree's leaves too wide for a table, for a block of households, LANES at a time.
-
-    The same identities as `_path_shap`, written over every path feature whether the household
-    agrees or not, so that all households run the same arithmetic: P(t) = Π_i (zero_i + one_i t),
-    a feature the household disagrees with gets −value · Σ_k w_d(k) P_k, and one it agrees with gets
-    value · (1 − zero_j) · Σ_k w_d(k) [P / (t + zero_j)]_k. `lanes` is float64[2·widest + 5, LANES]."""
-    n = len(patterns)
-    for group in range(first_group, end_group):
-        if table_offset[group] >= 0:
-            continue
-        entry = leaf_offset[group]
-        first = leaf_feature_offset[entry]
-        d = leaf_feature_offset[entry + 1] - first
-        value = leaf_value[entry]
-        weights = shapley[d]
-        agree = lanes[: d + 1]  # agree[j]: the household agrees with path feature j
-        poly = lanes[d + 1 : 2 * d + 2]  # P's coefficients, t^0 .. t^d
-        whole, quotient, total = lanes[2 * d + 2], lanes[2 * d + 3], lanes[2 * d + 4]
-        for begin in range(0, n, LANES):
-            m = min(LANES, n - begin)
-            for j in range(d):
-                splits = prefix_splits[prefix_offset[group] + leaf_slot[first + j]]
-                for r in range(m):
-                    strays = patterns[begin + r] ^ went_left[group]
-                    agree[j, r] = 1.0 if (strays & splits) == 0 else 0.0
-            for r in range(m):
-                poly[0, r] = 1.0
-            for k in range(1, d + 1):
-                for r in range(m):
-                    poly[k, r] = 0.0
-            for i in range(d):
-                z = leaf_zero[first + i]
-                for k in range(i + 1, 0, -1):
-                    for r in range(m):
-                        poly[k, r] = z * poly[k, r] + agree[i, r] * poly[k - 1, r]
-                for r in range(m):
-                    poly[0, r] = z * poly[0, r]
-            for r in range(m):
-                whole[r] = 0.0
-            for k in range(d):
-                for r in range(m):
-                    whole[r] += weights[k] * poly[k, r]
-            for j in range(d):
-                z = leaf_zero[first + j]
-                column = group_feature[feature_offset[group] + leaf_slot[first + j]]
-                for r in range(m):
-                    quotient[r] = poly[d, r]
-                    total[r] = 0.0
-                for k in range(d - 1, -1, -1):  # P / (t + z) by synthetic division from the top
-                    weight = weights[k]
-                    for r in range(m):
-                        total[r] += weight * quotient[r]
-                        quotient[r] = poly[k, r] - z * quotient[r]
-                for r in range(m):
-                    agreed = (1.0 - z) * total[r]
-                    out[start + begin + r, column] += value * (agreed if agree[j, r] != 0.0 else -whole[r])
-
-
 @numba.njit(parallel=True, cache=True)
 def _explain(
     values,
@@ -544,19 +507,28 @@ def _explain(
     group_feature,
     table_offset,
     table,
-    leaf_offset,
-    leaf_value,
-    leaf_feature_offset,
-    leaf_slot,
-    leaf_zero,
-    leaf_split_mask,
-    leaf_split_left,
     bias,
-    shapley,
+    region_edge_offset,
+    region_nodes,
+    region_points,
+    region_parent,
+    region_child,
+    region_split,
+    region_left,
+    region_column,
+    region_earlier,
+    region_earlier_left,
+    region_leaf_value,
+    region_goes,
+    region_strays,
+    region_disagreed,
+    region_agreed_share,
+    region_top_offset,
+    region_top,
+    region_disagreed_share,
     block_size,
     out,
 ):
-    widest = shapley.shape[0] - 1
     households, features = values.shape
     width = out.shape[1]
     trees = len(split_offset) - 1
@@ -571,7 +543,12 @@ def _explain(
                 value = values[start + r, f]
                 column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
         patterns = np.empty(n, dtype=np.uint64)
-        lanes = np.empty((2 * widest + 5, LANES))  # scratch of _wide_leaves
+        nodes, points = (
+            max(1, region_nodes.max()) if len(region_nodes) else 1,
+            region_disagreed_share.shape[1],
+        )
+        power, below = np.empty((nodes, points, LANES)), np.empty((nodes, points, LANES))
+        shares = np.zeros((features, n))  # the regions' shares, by feature
         for tree in range(trees):
             first_split = split_offset[tree]
             patterns[:] = 0  # bit s: the household goes left at the tree's split s
@@ -606,7 +583,7 @@ def _explain(
                 row = start + r
                 for group in range(tree_offset[tree], tree_offset[tree + 1]):
                     if table_offset[group] < 0:
-                        continue  # a leaf too wide for a table: _wide_leaves, below
+                        continue  # a leaf no table holds: the region passes, below
                     strays = pattern ^ went_left[group]  # splits above the group the household leaves
                     first = prefix_offset[group]
                     above = prefix_offset[group + 1] - first
@@ -622,26 +599,35 @@ def _explain(
                         begin += index * (feature_offset[group + 1] - first)
                         for j in range(feature_offset[group + 1] - first):
                             out[row, group_feature[first + j]] += table[begin + j]
-            _wide_leaves(
-                tree_offset[tree],
-                tree_offset[tree + 1],
-                patterns,
-                start,
-                went_left,
-                prefix_offset,
-                prefix_splits,
-                feature_offset,
-                group_feature,
-                table_offset,
-                leaf_offset,
-                leaf_value,
-                leaf_feature_offset,
-                leaf_slot,
-                leaf_zero,
-                shapley,
-                lanes,
-                out,
-            )
+            if region_edge_offset[tree + 1] > region_edge_offset[tree]:
+                explain_region(
+                    tree,
+                    patterns,
+                    region_edge_offset,
+                    region_nodes,
+                    region_points,
+                    region_parent,
+                    region_child,
+                    region_split,
+                    region_left,
+                    region_column,
+                    region_earlier,
+                    region_earlier_left,
+                    region_leaf_value,
+                    region_goes,
+                    region_strays,
+                    region_disagreed,
+                    region_agreed_share,
+                    region_top_offset,
+                    region_top,
+                    region_disagreed_share,
+                    power,
+                    below,
+                    shares,
+                )
+        for f in range(features):
+            for r in range(n):
+                out[start + r, f] += shares[f, r]
         for r in range(n):
             out[start + r, width - 1] += bias
 
@@ -655,7 +641,7 @@ class PathExplainer:
     promotion and never served."""
 
     def __init__(
-        self, booster: lgb.Booster, table_bits: int = TABLE_BITS, budget: int = TABLE_BUDGET
+        self, booster: lgb.Booster, table_bits: int | None = None, budget: int = TABLE_BUDGET
     ) -> None:
         self.booster = booster
         self.features = booster.num_feature()
@@ -686,6 +672,7 @@ class PathExplainer:
             return np.asarray(self.booster.predict(values, pred_contrib=True), dtype=np.float64)
         out = np.zeros((len(values), self.features + 1), dtype=np.float64)
         f, t = self.forest, self.tables
+        r = t.regions
         _explain(
             values,
             f.split_offset,
@@ -706,15 +693,25 @@ class PathExplainer:
             t.feature,
             t.table_offset,
             t.table,
-            t.leaf_offset,
-            t.leaf_value,
-            t.leaf_feature_offset,
-            t.leaf_slot,
-            t.leaf_zero,
-            t.leaf_split_mask,
-            t.leaf_split_left,
             t.bias,
-            t.shapley,
+            r.edge_offset,
+            r.nodes,
+            r.points,
+            r.parent,
+            r.child,
+            r.split,
+            r.left,
+            r.column,
+            r.earlier,
+            r.earlier_left,
+            r.leaf_value,
+            r.goes,
+            r.strays,
+            r.disagreed,
+            r.agreed_share,
+            r.top_offset,
+            r.top,
+            r.disagreed_share,
             block,
             out,
         )

@@ -19,7 +19,7 @@ from serving.explain.tree_model import (
     Forest,
     UnsupportedModel,
 )
-from serving.explain.tree_shap import PathExplainer
+from serving.explain.tree_shap import TABLE_BITS, PathExplainer
 
 TOLERANCE = 1e-9
 
@@ -92,6 +92,19 @@ def test_contributions_equal_lightgbm_pred_contrib_on_ordinary_and_edge_values(p
     booster = _train(x, y, **params)
     _assert_exact(booster, x)
     _assert_exact(booster, _edge_rows(booster, x))
+    untabled = PathExplainer(booster, table_bits=0)  # every leaf by the region passes
+    assert untabled.tables.table.size == 0
+    _assert_exact(booster, x, untabled)
+    _assert_exact(booster, _edge_rows(booster, x), untabled)
+
+
+def test_a_feature_tested_again_below_counts_once_in_the_region_passes() -> None:
+    x, y = _data(seed=4)
+    booster = _train(x, y, num_leaves=64, min_data_in_leaf=2, rounds=15)
+    regions = PathExplainer(booster, table_bits=0).tables.regions
+    assert (regions.earlier != 0).any(), "some split repeats a feature tested above it"
+    assert len(regions.top) > 0, "some split's leaves exclude those under a lower split on its feature"
+    _assert_exact(booster, x, PathExplainer(booster, table_bits=0))
 
 
 def test_the_missing_value_rules_of_the_model_are_the_ones_exercised() -> None:
@@ -100,11 +113,11 @@ def test_the_missing_value_rules_of_the_model_are_the_ones_exercised() -> None:
     assert MISSING_ZERO in Forest.of(_train(x, y, zero_as_missing=True)).missing_type
 
 
-def test_paths_too_wide_for_a_table_are_computed_per_household_and_still_exact() -> None:
+def test_tables_and_region_passes_share_a_tree_and_stay_exact() -> None:
     x, y = _data(seed=6)
     booster = _train(x, y, num_leaves=48, min_data_in_leaf=3)
     explainer = PathExplainer(booster, table_bits=3)
-    assert explainer.tables.widest > 3
+    assert explainer.tables.regions.edges > 0
     assert (explainer.tables.table_offset < 0).any() and (explainer.tables.table_offset >= 0).any()
     _assert_exact(booster, x, explainer)
     _assert_exact(booster, _edge_rows(booster, x), explainer)
@@ -113,16 +126,18 @@ def test_paths_too_wide_for_a_table_are_computed_per_household_and_still_exact()
 def test_subtrees_share_a_table_and_a_tight_budget_makes_them_smaller_not_approximate() -> None:
     x, y = _data(seed=7)
     booster = _train(x, y, num_leaves=63, min_data_in_leaf=5, rounds=20)
-    roomy = PathExplainer(booster)
+    roomy = PathExplainer(booster, table_bits=TABLE_BITS)
     leaves = sum(t["num_leaves"] for t in booster.dump_model()["tree_info"])
     assert roomy.tables.groups < leaves / 2, "most subtrees of a few splits are read as one row"
     assert (np.diff(roomy.tables.split_offset) > 0).any()
     budget = PathExplainer(booster, table_bits=9).tables.table.nbytes
     assert budget < roomy.tables.table.nbytes
-    tight = PathExplainer(booster, budget=budget)
+    tight = PathExplainer(booster, table_bits=TABLE_BITS, budget=budget)
     assert tight.tables.table.nbytes <= budget
     assert tight.tables.groups > roomy.tables.groups
-    for explainer in (roomy, tight):
+    none_fits = PathExplainer(booster, budget=1_000)
+    assert none_fits.tables.table.nbytes == 0, "no table at all rather than tables over the budget"
+    for explainer in (roomy, tight, none_fits):
         _assert_exact(booster, x, explainer)
         _assert_exact(booster, _edge_rows(booster, x), explainer)
 
