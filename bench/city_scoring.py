@@ -94,23 +94,38 @@ from training.tracking import CHAMPION, MODEL_NAME, configure
 client = configure()
 with mlflow.start_run(run_name="bench/city_scoring.py sized model"):
     mlflow.log_param("model.family", "lightgbm")
+    mlflow.log_artifact(sys.argv[2], sys.argv[3])
     info = mlflow.lightgbm.log_model(lgb.Booster(model_file=sys.argv[1]), name="model", registered_model_name=MODEL_NAME)
 client.set_registered_model_alias(MODEL_NAME, CHAMPION, info.registered_model_version)
 """
 
 
-def _scratch_champion(booster, folder: Path) -> dict[str, str]:
+def _scratch_champion(booster, folder: Path, champion) -> dict[str, str]:
     """The environment of a scratch model store (ANBU_MODELS_DIR) whose champion is `booster`, so
-    that `anbu score` itself runs the round with it; the project's own store is never touched."""
+    that `anbu score` itself runs the round with it; the project's own store is never touched.
+    The round's health check reads the real champion's training profile, logged with it here."""
     import subprocess
+
+    import mlflow
+
+    from features.health.reference import REFERENCE_ARTIFACT
 
     store = folder / "sized-store"
     model_file = folder / "sized-model.txt"
     booster.save_model(str(model_file))
+    profile = folder / Path(REFERENCE_ARTIFACT).name
+    profile.write_text(mlflow.artifacts.load_text(f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}"))
     environment = {**os.environ, "ANBU_MODELS_DIR": str(store)}
     environment.pop("MLFLOW_TRACKING_URI", None)
     subprocess.run(
-        [sys.executable, "-c", _REGISTER, str(model_file)],
+        [
+            sys.executable,
+            "-c",
+            _REGISTER,
+            str(model_file),
+            str(profile),
+            str(Path(REFERENCE_ARTIFACT).parent),
+        ],
         cwd=ROOT,
         env=environment,
         check=True,
@@ -234,7 +249,7 @@ def main() -> None:
         runs = [(f"champion v{champion.version}", None, TARGET_MINUTES)]
         if sized:
             trees, leaves = SIZES[-1]
-            environment = _scratch_champion(sized[SIZES[-1]], folder)
+            environment = _scratch_champion(sized[SIZES[-1]], folder, champion)
             runs.append((f"{trees} × {leaves} (trained here)", environment, TARGET_LARGE_MINUTES))
         for name, environment, minutes in runs:
             seconds, gib, scored = _full_round(data, as_of, folder, environment)

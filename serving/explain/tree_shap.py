@@ -19,7 +19,7 @@ The split decisions are made for a block of households at once, split by split o
 block, so the comparisons run branch-free (QuickScorer's idea); each tree's tables are then read by
 the whole block while they are in cache. Table memory is bounded (`TABLE_BUDGET`): when a large
 model's tables would not fit, the subtrees are made smaller. Leaves whose paths are too wide for
-any table go to the region passes (path_regions.py): one pass down and one up the tree for 64
+any table go to the region passes (path_regions.py): one pass down and one up the tree for 128
 households side by side, polynomials kept at Gauss–Legendre points, about (edges × points) work
 per tree however deep its leaves. For deep models that beats the tables outright (a 500-tree,
 63-leaf model has thousands of leaves too wide for them), so each model gets whichever of "the

@@ -142,12 +142,17 @@ def test_subtrees_share_a_table_and_a_tight_budget_makes_them_smaller_not_approx
         _assert_exact(booster, _edge_rows(booster, x), explainer)
 
 
-@pytest.mark.parametrize("block", [1, 7, 512])
-def test_any_block_of_households_gives_the_same_values(small_model, block: int) -> None:
+@pytest.mark.parametrize("table_bits", [None, 0], ids=["as-chosen", "region-passes-only"])
+@pytest.mark.parametrize("block", [1, 7, 129, 512])
+def test_any_block_of_households_gives_the_same_values(small_model, block: int, table_bits) -> None:
     booster, explainer = small_model
+    if table_bits is not None:
+        explainer = PathExplainer(booster, table_bits=table_bits)
     x, _ = _data(seed=13, n=600)
     expected = booster.predict(x, pred_contrib=True)
     assert np.abs(explainer.contributions(x, block=block) - expected).max() <= TOLERANCE
+    one = explainer.contributions(x[:1])  # a single household: the lanes it fills, not a whole block
+    assert np.abs(one - expected[:1]).max() <= TOLERANCE
 
 
 def test_single_leaf_trees_add_only_their_value() -> None:
