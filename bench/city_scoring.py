@@ -109,12 +109,14 @@ def _scratch_champion(booster, folder: Path, champion) -> dict[str, str]:
     import mlflow
 
     from features.health.reference import REFERENCE_ARTIFACT
+    from training.tracking import without_progress_bar
 
     store = folder / "sized-store"
     model_file = folder / "sized-model.txt"
     booster.save_model(str(model_file))
     profile = folder / Path(REFERENCE_ARTIFACT).name
-    profile.write_text(mlflow.artifacts.load_text(f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}"))
+    with without_progress_bar():
+        profile.write_text(mlflow.artifacts.load_text(f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}"))
     environment = {**os.environ, "ANBU_MODELS_DIR": str(store)}
     environment.pop("MLFLOW_TRACKING_URI", None)
     subprocess.run(
