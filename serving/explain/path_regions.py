@@ -28,7 +28,7 @@ the leaves below the next split on the same feature, which count theirs there (`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 
 import numba
@@ -83,6 +83,11 @@ class PathRegions:
     @property
     def edges(self) -> int:
         return len(self.parent)
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The fields in `explain_region`'s order (after `tree` and `patterns`)."""
+        return tuple(getattr(self, field.name) for field in fields(self))
 
     @property
     def work(self) -> int:

@@ -508,24 +508,10 @@ def _explain(
     table_offset,
     table,
     bias,
-    region_edge_offset,
-    region_nodes,
-    region_points,
-    region_parent,
-    region_child,
-    region_split,
-    region_left,
-    region_column,
-    region_earlier,
-    region_earlier_left,
-    region_leaf_value,
-    region_goes,
-    region_strays,
-    region_disagreed,
-    region_agreed_share,
-    region_top_offset,
-    region_top,
-    region_disagreed_share,
+    region,
+    region_trees,
+    most_nodes,
+    most_points,
     block_size,
     out,
 ):
@@ -543,11 +529,8 @@ def _explain(
                 value = values[start + r, f]
                 column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
         patterns = np.empty(n, dtype=np.uint64)
-        nodes, points = (
-            max(1, region_nodes.max()) if len(region_nodes) else 1,
-            region_disagreed_share.shape[1],
-        )
-        power, below = np.empty((nodes, points, LANES)), np.empty((nodes, points, LANES))
+        power = np.empty((most_nodes, most_points, LANES))
+        below = np.empty((most_nodes, most_points, LANES))
         shares = np.zeros((features, n))  # the regions' shares, by feature
         for tree in range(trees):
             first_split = split_offset[tree]
@@ -599,28 +582,11 @@ def _explain(
                         begin += index * (feature_offset[group + 1] - first)
                         for j in range(feature_offset[group + 1] - first):
                             out[row, group_feature[first + j]] += table[begin + j]
-            if region_edge_offset[tree + 1] > region_edge_offset[tree]:
+            if region_trees[tree]:
                 explain_region(
                     tree,
                     patterns,
-                    region_edge_offset,
-                    region_nodes,
-                    region_points,
-                    region_parent,
-                    region_child,
-                    region_split,
-                    region_left,
-                    region_column,
-                    region_earlier,
-                    region_earlier_left,
-                    region_leaf_value,
-                    region_goes,
-                    region_strays,
-                    region_disagreed,
-                    region_agreed_share,
-                    region_top_offset,
-                    region_top,
-                    region_disagreed_share,
+                    *region,
                     power,
                     below,
                     shares,
@@ -694,24 +660,10 @@ class PathExplainer:
             t.table_offset,
             t.table,
             t.bias,
-            r.edge_offset,
-            r.nodes,
-            r.points,
-            r.parent,
-            r.child,
-            r.split,
-            r.left,
-            r.column,
-            r.earlier,
-            r.earlier_left,
-            r.leaf_value,
-            r.goes,
-            r.strays,
-            r.disagreed,
-            r.agreed_share,
-            r.top_offset,
-            r.top,
-            r.disagreed_share,
+            r.arrays,
+            r.nodes > 0,
+            max(1, int(r.nodes.max(initial=0))),
+            r.disagreed_share.shape[1],
             block,
             out,
         )
