@@ -89,31 +89,27 @@ class PathRegions:
         """The fields in `explain_region`'s order (after `tree` and `patterns`)."""
         return tuple(getattr(self, field.name) for field in fields(self))
 
-    @property
-    def work(self) -> int:
-        """Edge × point steps per household: what the passes cost."""
-        return int((np.diff(self.edge_offset) * self.points).sum())
+
+def _points(forest: Forest, tree: int, leaves: list[tuple[int, list[Step]]]) -> int:
+    """Gauss points a tree's region needs: its widest path has d distinct features, a degree d − 1
+    integrand, exact with ⌈d/2⌉ points."""
+    first = forest.split_offset[tree]
+    widest = max(len({int(forest.feature[first + node]) for node, _ in path}) for _, path in leaves)
+    return (widest + 1) // 2
 
 
-def region_work(paths: dict[int, list[tuple[int, list[Step]]]], feature_of) -> int:
+def region_work(forest: Forest, paths: dict[int, list[tuple[int, list[Step]]]]) -> int:
     """What `path_regions` would cost per household for these paths, without building it:
     the distinct edges × the points each tree needs."""
-    work = 0
-    for tree, leaves in paths.items():
-        edges = {step for _, path in leaves for step in path}
-        widest = max(len({feature_of(tree, node) for node, _ in path}) for _, path in leaves)
-        work += len(edges) * ((widest + 1) // 2)
-    return work
+    return sum(
+        len({step for _, path in leaves for step in path}) * _points(forest, tree, leaves)
+        for tree, leaves in paths.items()
+        if leaves
+    )
 
 
 def path_regions(forest: Forest, paths: dict[int, list[tuple[int, list[Step]]]]) -> PathRegions:
     """The regions of the given leaves: `paths[tree]` lists (leaf, steps from the root to it)."""
-    most_points = 1
-    for tree, leaves in paths.items():
-        widest = max(
-            len({int(forest.feature[forest.split_offset[tree] + n]) for n, _ in p}) for _, p in leaves
-        )
-        most_points = max(most_points, (widest + 1) // 2)
     columns: dict[str, list] = {
         k: [] for k in ("parent", "child", "split", "left", "column", "earlier", "earlier_left", "leaf_value")
     }
@@ -140,6 +136,7 @@ def path_regions(forest: Forest, paths: dict[int, list[tuple[int, list[Step]]]])
         nodes.append(region.splits)
         points_of.append(region.points)
         node_points.extend([region.points] * len(region.first))
+    most_points = max([1, *points_of])
     u, weight = _edge_points(np.array(node_points, dtype=np.int64), most_points)
     z_before = np.array(before, dtype=np.float64)[:, None]
     z_after = np.array(after, dtype=np.float64)[:, None]
@@ -193,13 +190,11 @@ class _TreeRegion:
         self.forest, self.first_split = forest, int(forest.split_offset[tree])
         self.first_leaf = int(forest.leaf_offset[tree])
         self.below: dict[int, dict[bool, int]] = {}
-        widest = 0
         for leaf, path in leaves:
             for k, (node, left) in enumerate(path):
                 child = path[k + 1][0] if k + 1 < len(path) else ~leaf
                 self.below.setdefault(node, {})[left] = child
-            widest = max(widest, len({self._feature(node) for node, _ in path}))
-        self.points = (widest + 1) // 2
+        self.points = _points(forest, tree, leaves)
         self.columns: dict[str, list] = {
             k: []
             for k in ("parent", "child", "split", "left", "column", "earlier", "earlier_left", "leaf_value")

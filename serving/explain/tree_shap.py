@@ -257,11 +257,7 @@ def _table_work(layout: _Layout) -> int:
 
 def _cost(forest: Forest, layout: _Layout) -> float:
     """Per-household work of a layout, in region steps: its table reads plus its region passes."""
-
-    def feature_of(tree: int, node: int) -> int:
-        return int(forest.feature[forest.split_offset[tree] + node])
-
-    return TABLE_READ_COST * _table_work(layout) + region_work(layout.wide, feature_of)
+    return TABLE_READ_COST * _table_work(layout) + region_work(forest, layout.wide)
 
 
 def build_tables(forest: Forest, table_bits: int | None = None, budget: int = TABLE_BUDGET) -> SubtreeTables:
