@@ -70,7 +70,10 @@ def score(
         "local[2]", "--spark-master", help="With --engine spark; empty: the master spark-submit sets."
     ),
     block_rows: int = typer.Option(
-        100_000, "--block-rows", min=1, help="Households per block (DuckDB engine): memory and resume unit."
+        None,
+        "--block-rows",
+        min=1,
+        help="Households per block (DuckDB engine): memory and resume unit (default 250,000).",
     ),
     accept_health: str = typer.Option(
         None,

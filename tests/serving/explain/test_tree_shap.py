@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from serving.explain import tree_shap
 from serving.explain.tree_model import (
     LINEAR_TREES,
     MISSING_NAN,
@@ -153,6 +154,35 @@ def test_any_block_of_households_gives_the_same_values(small_model, block: int, 
     assert np.abs(explainer.contributions(x, block=block) - expected).max() <= TOLERANCE
     one = explainer.contributions(x[:1])  # a single household: the lanes it fills, not a whole block
     assert np.abs(one - expected[:1]).max() <= TOLERANCE
+
+
+def test_households_sharing_a_decision_pattern_share_its_values_exactly(small_model) -> None:
+    """Each tree is explained once per distinct pattern: repeated households, and households whose
+    values differ only between two thresholds, get their pattern's values — the right ones."""
+    booster, explainer = small_model
+    x, _ = _data(seed=14, n=300)
+    nudged = x.copy()
+    nudged[:, 3:] = np.nextafter(nudged[:, 3:], np.inf)  # almost surely the same side of every split
+    rows = np.concatenate([x, x[::-1], nudged, np.repeat(x[:5], 40, axis=0)])
+    expected = booster.predict(rows, pred_contrib=True)
+    actual = explainer.contributions(rows)
+    assert np.abs(actual - expected).max() <= TOLERANCE
+    assert np.array_equal(actual[:300], actual[300:600][::-1])  # the same household, the same values
+
+
+@pytest.mark.parametrize("table_bits", [None, 0], ids=["as-chosen", "region-passes-only"])
+@pytest.mark.parametrize(("chunk", "pattern_budget"), [(97, 1 << 28), (1 << 18, 8 * 600 * 7), (64, 8)])
+def test_chunks_of_households_and_groups_of_trees_give_the_same_values(
+    monkeypatch, small_model, chunk: int, pattern_budget: int, table_bits
+) -> None:
+    """Patterns are shared only within a chunk, and held for a group of trees at a time: neither
+    boundary changes a value."""
+    booster, _ = small_model
+    monkeypatch.setattr(tree_shap, "CHUNK", chunk)
+    monkeypatch.setattr(tree_shap, "PATTERN_BUDGET", pattern_budget)
+    x, _ = _data(seed=15, n=600)
+    rows = np.concatenate([x, x[:250]])
+    _assert_exact(booster, rows, PathExplainer(booster, table_bits=table_bits))
 
 
 def test_single_leaf_trees_add_only_their_value() -> None:
