@@ -665,6 +665,25 @@ def _explain(
                 share_of[:count] = 0.0
 
 
+@numba.njit(parallel=True, cache=True)
+def _by_household(shares, bias, out):
+    """`out[household]`: the parts' shares by feature, added up and turned household-major, then the
+    expected value (a block of households at a time, so both sides stay in cache)."""
+    parts, features, households = shares.shape
+    step = 256
+    for block in numba.prange((households + step - 1) // step):
+        start = block * step
+        end = min(households, start + step)
+        for h in range(start, end):
+            out[h, features] = bias
+        for f in range(features):
+            for h in range(start, end):
+                total = shares[0, f, h]
+                for part in range(1, parts):
+                    total += shares[part, f, h]
+                out[h, f] = total
+
+
 def _tree_features(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
     """Each tree's distinct split features: tree t's are `feature[offset[t]:offset[t+1]]`."""
     per_tree = [
@@ -707,7 +726,9 @@ class PathExplainer:
         """float64[households, features + 1]: per-feature SHAP values, then the expected value."""
         if self.refusal is not None:
             raise UnsupportedModel(self.refusal)
-        values = np.ascontiguousarray(values, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        if not (values.flags.c_contiguous or values.flags.f_contiguous):
+            values = np.ascontiguousarray(values)  # a block read by column (pandas) is kept as it is
         if values.ndim != 2 or values.shape[1] != self.features:
             raise ValueError(
                 f"expected a matrix of {self.features} feature columns, got shape {values.shape}"
@@ -763,5 +784,4 @@ class PathExplainer:
                 r.disagreed_share.shape[1],
                 shares,
             )
-        out[:, :-1] = shares.sum(axis=0).T
-        out[:, -1] = t.bias
+        _by_household(shares, t.bias, out)

@@ -154,6 +154,10 @@ def test_any_block_of_households_gives_the_same_values(small_model, block: int, 
     assert np.abs(explainer.contributions(x, block=block) - expected).max() <= TOLERANCE
     one = explainer.contributions(x[:1])  # a single household: the lanes it fills, not a whole block
     assert np.abs(one - expected[:1]).max() <= TOLERANCE
+    by_column = explainer.contributions(np.asfortranarray(x), block=block)  # as pandas hands a block over
+    assert np.abs(by_column - expected).max() <= TOLERANCE
+    every_other = explainer.contributions(x[::2], block=block)  # neither layout: copied first
+    assert np.abs(every_other - expected[::2]).max() <= TOLERANCE
 
 
 def test_households_sharing_a_decision_pattern_share_its_values_exactly(small_model) -> None:
