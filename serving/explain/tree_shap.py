@@ -46,8 +46,21 @@ import lightgbm as lgb
 import numba
 import numpy as np
 
-from serving.explain.path_regions import LANES, PathRegions, Step, explain_region, path_regions, region_work
-from serving.explain.tree_model import MISSING_NONE, MISSING_ZERO, ZERO_THRESHOLD, Forest, UnsupportedModel
+from serving.explain.path_regions import (
+    LANES,
+    PathRegions,
+    Step,
+    explain_region,
+    path_regions,
+    region_work,
+)
+from serving.explain.tree_model import (
+    MISSING_NONE,
+    MISSING_ZERO,
+    ZERO_THRESHOLD,
+    Forest,
+    UnsupportedModel,
+)
 
 MAX_SPLITS = 64
 """Splits per tree that fit the one-word decision pattern (trees of up to 65 leaves)."""
@@ -61,8 +74,10 @@ MIN_TABLE_BITS = 8
 GROUP_SPLITS = 5
 """Most splits of a subtree that shares one table (6 leaves or more, one row read instead of six)."""
 
-TABLE_BUDGET = 1 << 30
-"""Bytes of tables one model may take (1 GiB): a 500 × 63 model's largest layout would take 2.7 GiB."""
+TABLE_BUDGET = 1 << 28
+"""Bytes of tables one model may take (256 MiB): a 500 × 63 model's largest layout would take 2.7 GiB.
+Larger tables are read from memory rather than cache: with 1 GiB of them, Seoul's 500 × 63 ran at
+19,138 households/s on a 250,000-household block, on the passes alone at 21,586 (2026-12-07)."""
 
 TABLE_READ_COST = 1.5
 """A table value read (or index bit) costs about 1.5 (edge × point) steps of the region passes:
@@ -76,6 +91,10 @@ CHUNK = 1 << 18
 """Households explained together: each tree is explained once per distinct decision pattern among
 them, and a larger chunk shares more (at Seoul's 500 × 63: 28 % distinct among 100,000 households,
 22 % among 250,000, 15 % among a million). Costs 8 × (features + 1) bytes a household per thread."""
+
+PARALLEL_FROM = 64
+"""Households from which a batch is explained on every core: below it (one household of the service,
+say) starting the threads takes longer than the work."""
 
 PATTERN_BUDGET = 1 << 28
 """Bytes of decision patterns held at once (256 MiB): a chunk's trees are taken in groups that fit."""
@@ -130,7 +149,12 @@ class _Layout:
         self.split_offset, self.split = [0], []
         self.feature_offset, self.feature = [0], []
         self.leaf_offset, self.leaf_value, self.leaf_feature_offset = [0], [], [0]
-        self.leaf_slot, self.leaf_zero, self.leaf_split_mask, self.leaf_split_left = [], [], [], []
+        self.leaf_slot, self.leaf_zero, self.leaf_split_mask, self.leaf_split_left = (
+            [],
+            [],
+            [],
+            [],
+        )
         self.index_bits: list[int] = []
         self.wide: dict[int, list[tuple[int, list[Step]]]] = {}  # per tree: (leaf, path) no table holds
         self.bias = 0.0
@@ -459,7 +483,11 @@ def _tabulate(
         start = table_offset[group]
         if start < 0:
             continue
-        zero, one, share = np.empty(widest + 1), np.empty(widest + 1), np.empty(widest + 1)
+        zero, one, share = (
+            np.empty(widest + 1),
+            np.empty(widest + 1),
+            np.empty(widest + 1),
+        )
         scratch = np.empty((4, widest + 2))
         width = feature_offset[group + 1] - feature_offset[group]
         above = prefix_offset[group + 1] - prefix_offset[group]
@@ -497,69 +525,76 @@ def split_rules(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
     return missing_left.astype(np.bool_), zero_left.astype(np.bool_)
 
 
+@numba.njit(cache=True)
+def _block_patterns(values, rules, first_tree, start, n, patterns):
+    """`patterns[tree - first_tree, start:start + n]`, bit s: the household goes left at the tree's
+    split s, for the trees from `first_tree` on that `patterns` has rows for. Made for the block of
+    households at once, split by split over the block transposed (in cache for every tree), so the
+    comparisons run branch-free (QuickScorer's idea)."""
+    (
+        split_offset,
+        feature,
+        threshold,
+        missing_left,
+        zero_left,
+        categorical,
+        category_offset,
+        category_bits,
+    ) = rules
+    features = values.shape[1]
+    # The block transposed, with what LightGBM reads as zero (|value| <= 1e-35) made exactly 0.
+    column = np.empty((features, n))
+    for r in range(n):
+        for f in range(features):
+            value = values[start + r, f]
+            column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
+    pattern = np.empty(n, dtype=np.uint64)
+    for row in range(len(patterns)):
+        tree = first_tree + row
+        first_split = split_offset[tree]
+        pattern[:] = 0
+        for split in range(first_split, split_offset[tree + 1]):
+            at = np.uint64(split - first_split)
+            values_of = column[feature[split]]
+            if categorical[split]:  # Tree::CategoricalDecision: NaN and negative codes go right
+                first_word = category_offset[split]
+                words = category_offset[split + 1] - first_word
+                for r in range(n):
+                    value = values_of[r]
+                    if np.isnan(value):
+                        continue
+                    code = int(value)
+                    if code >= 0 and code // 32 < words:
+                        bit = (category_bits[first_word + code // 32] >> np.uint32(code % 32)) & np.uint32(1)
+                        pattern[r] |= np.uint64(bit) << at
+            else:  # branch-free, so the block's comparisons vectorise
+                limit = threshold[split]
+                if_left = np.uint64(1) << at
+                if_missing = np.uint64(missing_left[split]) << at
+                if_zero = np.uint64(zero_left[split]) << at
+                for r in range(n):
+                    value = values_of[r]
+                    bit = if_left if value <= limit else np.uint64(0)
+                    bit = if_zero if value == 0.0 else bit
+                    bit = if_missing if value != value else bit
+                    pattern[r] |= bit
+        patterns[row, start : start + n] = pattern
+
+
 @numba.njit(parallel=True, cache=True)
-def _decision_patterns(
-    values,
-    split_offset,
-    feature,
-    threshold,
-    missing_left,
-    zero_left,
-    categorical,
-    category_offset,
-    category_bits,
-    first_tree,
-    block_size,
-    patterns,
-):
-    """`patterns[tree - first_tree, household]`, bit s: the household goes left at the tree's split s,
-    for the trees from `first_tree` on that `patterns` has rows for. Made for a
-    block of households at once, split by split over the block transposed (in cache for every tree),
-    so the comparisons run branch-free (QuickScorer's idea)."""
-    households, features = values.shape
-    blocks = (households + block_size - 1) // block_size
-    for block in numba.prange(blocks):
+def _decision_patterns(values, rules, first_tree, block_size, patterns):
+    """`_block_patterns` for every block of `block_size` households, the blocks shared out among the cores."""
+    households = len(values)
+    for block in numba.prange((households + block_size - 1) // block_size):
         start = block * block_size
-        n = min(households, start + block_size) - start
-        # The block transposed, with what LightGBM reads as zero (|value| <= 1e-35) made exactly 0.
-        column = np.empty((features, n))
-        for r in range(n):
-            for f in range(features):
-                value = values[start + r, f]
-                column[f, r] = 0.0 if -ZERO_THRESHOLD <= value <= ZERO_THRESHOLD else value
-        pattern = np.empty(n, dtype=np.uint64)
-        for row in range(len(patterns)):
-            tree = first_tree + row
-            first_split = split_offset[tree]
-            pattern[:] = 0
-            for split in range(first_split, split_offset[tree + 1]):
-                at = np.uint64(split - first_split)
-                values_of = column[feature[split]]
-                if categorical[split]:  # Tree::CategoricalDecision: NaN and negative codes go right
-                    first_word = category_offset[split]
-                    words = category_offset[split + 1] - first_word
-                    for r in range(n):
-                        value = values_of[r]
-                        if np.isnan(value):
-                            continue
-                        code = int(value)
-                        if code >= 0 and code // 32 < words:
-                            bit = (
-                                category_bits[first_word + code // 32] >> np.uint32(code % 32)
-                            ) & np.uint32(1)
-                            pattern[r] |= np.uint64(bit) << at
-                else:  # branch-free, so the block's comparisons vectorise
-                    limit = threshold[split]
-                    if_left = np.uint64(1) << at
-                    if_missing = np.uint64(missing_left[split]) << at
-                    if_zero = np.uint64(zero_left[split]) << at
-                    for r in range(n):
-                        value = values_of[r]
-                        bit = if_left if value <= limit else np.uint64(0)
-                        bit = if_zero if value == 0.0 else bit
-                        bit = if_missing if value != value else bit
-                        pattern[r] |= bit
-            patterns[row, start : start + n] = pattern
+        _block_patterns(
+            values,
+            rules,
+            first_tree,
+            start,
+            min(households, start + block_size) - start,
+            patterns,
+        )
 
 
 @numba.njit(cache=True)
@@ -589,99 +624,207 @@ def _distinct(patterns, slot_pattern, slot_index, bits, index, distinct) -> int:
     return count
 
 
-@numba.njit(parallel=True, cache=True)
-def _explain(
+@numba.njit(cache=True)
+def _explain_part(
+    part,
     patterns,
     first_tree,
-    tree_feature_offset,
-    tree_feature,
-    tree_offset,
-    went_left,
-    prefix_offset,
-    prefix_splits,
-    group_split_offset,
-    group_split,
-    feature_offset,
-    group_feature,
-    table_offset,
-    table,
+    tree_features,
+    tables,
     region,
     region_trees,
     most_nodes,
     most_points,
     out,
 ):
-    """Adds the shares of the trees `patterns` has rows for (from `first_tree` on) to
-    `out[part, feature, household]`. A tree's share depends on a household only through its
-    decision pattern, so each tree is explained once per distinct pattern among the households
-    (tables read, region passes run) and the result handed to every household with that pattern.
-    The trees are shared out among the parts, one thread each, each adding into its own `out[part]`."""
+    """Adds the shares of every `parts`-th tree from tree `part` on, of those `patterns` has rows for
+    (from `first_tree` on), to `out[part, feature, household]`, where `parts` is `out`'s length.
+
+    A tree's share depends on a household only through its decision pattern, so each tree is
+    explained once per distinct pattern among the households (tables read, region passes run) and
+    the result handed to every household with that pattern."""
+    tree_feature_offset, tree_feature = tree_features
+    (
+        tree_offset,
+        went_left,
+        prefix_offset,
+        prefix_splits,
+        group_split_offset,
+        group_split,
+        feature_offset,
+        group_feature,
+        table_offset,
+        table,
+    ) = tables
     parts, features, households = out.shape
     trees = len(patterns)
     bits = 1
     while (1 << bits) < 2 * households:
         bits += 1
     size = 1 << bits
-    for part in numba.prange(parts):
-        into = out[part]
-        slot_pattern = np.empty(size, dtype=np.uint64)
-        slot_index = np.empty(size, dtype=np.int64)
-        index = np.empty(households, dtype=np.int64)
-        distinct = np.empty(households, dtype=np.uint64)
-        shares = np.zeros((features, households))  # by distinct pattern
-        power = np.empty((most_nodes, most_points, LANES))
-        below = np.empty((most_nodes, most_points, LANES))
-        for row in range(part, trees, parts):
-            tree = first_tree + row
-            count = _distinct(patterns[row], slot_pattern, slot_index, bits, index, distinct)
-            for u in range(count):
-                pattern = distinct[u]
-                for group in range(tree_offset[tree], tree_offset[tree + 1]):
-                    begin = table_offset[group]
-                    if begin < 0:
-                        continue  # a leaf no table holds: the region passes, below
-                    strays = pattern ^ went_left[group]  # splits above the group the household leaves
-                    first = prefix_offset[group]
-                    above = prefix_offset[group + 1] - first
-                    row = 0
-                    for j in range(above):
-                        row |= np.int64((strays & prefix_splits[first + j]) == 0) << j
-                    first = group_split_offset[group]
-                    for j in range(group_split_offset[group + 1] - first):
-                        row |= np.int64((pattern >> group_split[first + j]) & np.uint64(1)) << (above + j)
-                    first = feature_offset[group]
-                    width = feature_offset[group + 1] - first
-                    begin += row * width
-                    for j in range(width):
-                        shares[group_feature[first + j], u] += table[begin + j]
-            if region_trees[tree]:
-                explain_region(tree, distinct[:count], *region, power, below, shares)
-            for j in range(tree_feature_offset[tree], tree_feature_offset[tree + 1]):
-                f = tree_feature[j]
-                share_of = shares[f]
-                to = into[f]
-                for h in range(households):
-                    to[h] += share_of[index[h]]
-                share_of[:count] = 0.0
+    into = out[part]
+    slot_pattern = np.empty(size, dtype=np.uint64)
+    slot_index = np.empty(size, dtype=np.int64)
+    index = np.empty(households, dtype=np.int64)
+    distinct = np.empty(households, dtype=np.uint64)
+    shares = np.zeros((features, households))  # by distinct pattern
+    power = np.empty((most_nodes, most_points, LANES))
+    below = np.empty((most_nodes, most_points, LANES))
+    for row in range(part, trees, parts):
+        tree = first_tree + row
+        count = _distinct(patterns[row], slot_pattern, slot_index, bits, index, distinct)
+        for u in range(count):
+            pattern = distinct[u]
+            for group in range(tree_offset[tree], tree_offset[tree + 1]):
+                begin = table_offset[group]
+                if begin < 0:
+                    continue  # a leaf no table holds: the region passes, below
+                strays = pattern ^ went_left[group]  # splits above the group the household leaves
+                first = prefix_offset[group]
+                above = prefix_offset[group + 1] - first
+                row = 0
+                for j in range(above):
+                    row |= np.int64((strays & prefix_splits[first + j]) == 0) << j
+                first = group_split_offset[group]
+                for j in range(group_split_offset[group + 1] - first):
+                    row |= np.int64((pattern >> group_split[first + j]) & np.uint64(1)) << (above + j)
+                first = feature_offset[group]
+                width = feature_offset[group + 1] - first
+                begin += row * width
+                for j in range(width):
+                    shares[group_feature[first + j], u] += table[begin + j]
+        if region_trees[tree]:
+            explain_region(tree, distinct[:count], *region, power, below, shares)
+        for j in range(tree_feature_offset[tree], tree_feature_offset[tree + 1]):
+            f = tree_feature[j]
+            share_of = shares[f]
+            to = into[f]
+            for h in range(households):
+                to[h] += share_of[index[h]]
+            share_of[:count] = 0.0
+
+
+@numba.njit(parallel=True, cache=True)
+def _explain(
+    patterns,
+    first_tree,
+    tree_features,
+    tables,
+    region,
+    region_trees,
+    most_nodes,
+    most_points,
+    out,
+):
+    """`_explain_part` for every part of `out`, one thread each, each adding into its own copy."""
+    for part in numba.prange(len(out)):
+        _explain_part(
+            part,
+            patterns,
+            first_tree,
+            tree_features,
+            tables,
+            region,
+            region_trees,
+            most_nodes,
+            most_points,
+            out,
+        )
+
+
+@numba.njit(cache=True)
+def _rows_by_household(shares, bias, start, end, out):
+    """`out[start:end]`: the parts' shares by feature added up, household-major, then the expected value."""
+    parts, features, _ = shares.shape
+    for h in range(start, end):
+        out[h, features] = bias
+    for f in range(features):
+        for h in range(start, end):
+            total = shares[0, f, h]
+            for part in range(1, parts):
+                total += shares[part, f, h]
+            out[h, f] = total
 
 
 @numba.njit(parallel=True, cache=True)
 def _by_household(shares, bias, out):
-    """`out[household]`: the parts' shares by feature, added up and turned household-major, then the
-    expected value (a block of households at a time, so both sides stay in cache)."""
-    parts, features, households = shares.shape
-    step = 256
-    for block in numba.prange((households + step - 1) // step):
-        start = block * step
-        end = min(households, start + step)
-        for h in range(start, end):
-            out[h, features] = bias
-        for f in range(features):
-            for h in range(start, end):
-                total = shares[0, f, h]
-                for part in range(1, parts):
-                    total += shares[part, f, h]
-                out[h, f] = total
+    """`_rows_by_household` for blocks of 256 households, so both sides stay in cache."""
+    households = shares.shape[2]
+    for block in numba.prange((households + 255) // 256):
+        _rows_by_household(shares, bias, block * 256, min(households, block * 256 + 256), out)
+
+
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DE_BRUIJN_POSITION = np.zeros(64, dtype=np.int64)
+for _bit in range(64):
+    _DE_BRUIJN_POSITION[((1 << _bit) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = _bit
+
+
+@numba.njit(cache=True, inline="always")
+def _lowest_bit(word, positions) -> int:
+    """The position of the lowest set bit of `word` (64 for 0): de Bruijn's multiply and look-up."""
+    if word == 0:
+        return 64
+    return positions[((word & (~word + np.uint64(1))) * _DE_BRUIJN) >> np.uint64(58)]
+
+
+@numba.njit(parallel=True, cache=True)
+def _raw_scores(values, rules, not_left, exit_leaf, leaf_offset, leaf_value, positions, block_size, out):
+    """`out[household]`: the sum of the leaf values its decision patterns lead to, tree by tree in the
+    model's order from 0, as LightGBM adds them (GBDT::PredictRaw): the same float64 sum. The leaf is
+    found without walking the tree (QuickScorer): with the leaves numbered left to right, every split
+    the household goes right at removes the leaves left of it, and the leftmost leaf left is its own."""
+    households = len(values)
+    split_offset = rules[0]
+    trees = len(split_offset) - 1
+    for block in numba.prange((households + block_size - 1) // block_size):
+        start = block * block_size
+        n = min(households, start + block_size) - start
+        patterns = np.empty((trees, n), dtype=np.uint64)
+        _block_patterns(values[start : start + n], rules, 0, 0, n, patterns)
+        total = np.zeros(n)
+        left = np.empty(n, dtype=np.uint64)
+        for tree in range(trees):
+            first = split_offset[tree]
+            left[:] = ~np.uint64(0)
+            for split in range(first, split_offset[tree + 1]):
+                at = np.uint64(split - first)
+                keep = not_left[split]
+                for r in range(n):
+                    left[r] &= keep | (np.uint64(0) - ((patterns[tree, r] >> at) & np.uint64(1)))
+            for r in range(n):
+                leaf = exit_leaf[leaf_offset[tree] + _lowest_bit(left[r], positions)]
+                total[r] += leaf_value[leaf_offset[tree] + leaf]
+        out[start : start + n] = total
+
+
+def _exits(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
+    """Per split, the mask of the leaves outside its left subtree; per tree, its leaves in left-to-right
+    order (`exit_leaf[leaf_offset[t] + position]`). A 65th leaf has no bit: it is the one left when
+    every bit is gone."""
+    not_left = np.zeros(len(forest.feature), dtype=np.uint64)
+    exit_leaf = np.zeros(len(forest.leaf_value), dtype=np.int64)
+    for tree in range(forest.trees):
+        first = int(forest.split_offset[tree])
+        if forest.split_offset[tree + 1] > first:
+            order: list[int] = []
+            _left_to_right(forest, first, 0, order, not_left)
+            begin = int(forest.leaf_offset[tree])
+            exit_leaf[begin : begin + len(order)] = order
+    return not_left, exit_leaf
+
+
+def _left_to_right(
+    forest: Forest, first: int, node: int, order: list[int], not_left: np.ndarray
+) -> list[int]:
+    """The positions of the leaves below `node`, numbered left to right into `order` on the way."""
+    if node < 0:
+        order.append(~node)
+        return [len(order) - 1]
+    below = _left_to_right(forest, first, int(forest.left[first + node]), order, not_left)
+    inside = sum(1 << position for position in below if position < 64)
+    not_left[first + node] = np.uint64(~inside & ((1 << 64) - 1))
+    return below + _left_to_right(forest, first, int(forest.right[first + node]), order, not_left)
 
 
 def _tree_features(forest: Forest) -> tuple[np.ndarray, np.ndarray]:
@@ -703,7 +846,10 @@ class PathExplainer:
     promotion and never served."""
 
     def __init__(
-        self, booster: lgb.Booster, table_bits: int | None = None, budget: int = TABLE_BUDGET
+        self,
+        booster: lgb.Booster,
+        table_bits: int | None = None,
+        budget: int = TABLE_BUDGET,
     ) -> None:
         self.booster = booster
         self.features = booster.num_feature()
@@ -721,9 +867,36 @@ class PathExplainer:
         self.tables = build_tables(self.forest, table_bits, budget)
         self.missing_left, self.zero_left = split_rules(self.forest)
         self.tree_feature_offset, self.tree_feature = _tree_features(self.forest)
+        f, t = self.forest, self.tables
+        r = t.regions
+        rules = (
+            f.split_offset,
+            f.feature,
+            f.threshold,
+            self.missing_left,
+            self.zero_left,
+            f.categorical,
+            f.category_offset,
+            f.category_bits,
+        )
+        tables = (
+            t.tree_offset,
+            t.went_left,
+            t.prefix_offset,
+            t.prefix_splits,
+            t.split_offset,
+            t.split,
+            t.feature_offset,
+            t.feature,
+            t.table_offset,
+            t.table,
+        )
+        tree_features = (self.tree_feature_offset, self.tree_feature)
+        regions = (r.arrays, r.nodes > 0, max(1, int(r.nodes.max(initial=0))), r.disagreed_share.shape[1])
+        self._kernel_arguments = (rules, tables, tree_features, regions)  # made once: a call is short
+        self._exits = _exits(f)
 
-    def contributions(self, values: np.ndarray, block: int = BLOCK) -> np.ndarray:
-        """float64[households, features + 1]: per-feature SHAP values, then the expected value."""
+    def _checked(self, values: np.ndarray) -> np.ndarray:
         if self.refusal is not None:
             raise UnsupportedModel(self.refusal)
         values = np.asarray(values, dtype=np.float64)
@@ -733,6 +906,11 @@ class PathExplainer:
             raise ValueError(
                 f"expected a matrix of {self.features} feature columns, got shape {values.shape}"
             )
+        return values
+
+    def contributions(self, values: np.ndarray, block: int = BLOCK) -> np.ndarray:
+        """float64[households, features + 1]: per-feature SHAP values, then the expected value."""
+        values = self._checked(values)
         if self.beyond_tables is not None:
             return np.asarray(self.booster.predict(values, pred_contrib=True), dtype=np.float64)
         out = np.empty((len(values), self.features + 1), dtype=np.float64)
@@ -740,48 +918,42 @@ class PathExplainer:
             self._chunk(values[start : start + CHUNK], block, out[start : start + CHUNK])
         return out
 
+    def raw_scores(self, values: np.ndarray, block: int = BLOCK) -> np.ndarray:
+        """float64[households]: the model's raw score (log-odds), LightGBM's own sum of leaf values
+        in its order, found from the decision patterns made as for the contributions: for a whole
+        round about half of LightGBM's time (its walk down each tree branches on every value)."""
+        values = self._checked(values)
+        if self.beyond_tables is not None:
+            return np.asarray(self.booster.predict(values, raw_score=True), dtype=np.float64)
+        out = np.empty(len(values), dtype=np.float64)
+        f = self.forest
+        not_left, exit_leaf = self._exits
+        rules = self._kernel_arguments[0]
+        _raw_scores(
+            values, rules, not_left, exit_leaf, f.leaf_offset, f.leaf_value, _DE_BRUIJN_POSITION, block, out
+        )
+        return out
+
     def _chunk(self, values: np.ndarray, block: int, out: np.ndarray) -> None:
-        """`out`'s rows for one chunk of households, explained together (see `_explain`)."""
+        """`out`'s rows for one chunk of households, explained together (see `_explain_part`); a
+        batch of fewer than PARALLEL_FROM households on one thread, as starting the others would
+        take longer than the work."""
         f, t = self.forest, self.tables
-        r = t.regions
-        parts = max(1, min(numba.get_num_threads(), f.trees))
-        shares = np.zeros((parts, self.features, len(values)), dtype=np.float64)
-        group = max(1, PATTERN_BUDGET // (8 * max(1, len(values))))
+        households = len(values)
+        serial = households < PARALLEL_FROM
+        parts = 1 if serial else max(1, min(numba.get_num_threads(), f.trees))
+        shares = np.zeros((parts, self.features, households), dtype=np.float64)
+        rules, tables, tree_features, regions = self._kernel_arguments
+        group = max(1, PATTERN_BUDGET // (8 * max(1, households)))
         for first_tree in range(0, f.trees, group):
-            patterns = np.empty((min(group, f.trees - first_tree), len(values)), dtype=np.uint64)
-            _decision_patterns(
-                values,
-                f.split_offset,
-                f.feature,
-                f.threshold,
-                self.missing_left,
-                self.zero_left,
-                f.categorical,
-                f.category_offset,
-                f.category_bits,
-                first_tree,
-                block,
-                patterns,
-            )
-            _explain(
-                patterns,
-                first_tree,
-                self.tree_feature_offset,
-                self.tree_feature,
-                t.tree_offset,
-                t.went_left,
-                t.prefix_offset,
-                t.prefix_splits,
-                t.split_offset,
-                t.split,
-                t.feature_offset,
-                t.feature,
-                t.table_offset,
-                t.table,
-                r.arrays,
-                r.nodes > 0,
-                max(1, int(r.nodes.max(initial=0))),
-                r.disagreed_share.shape[1],
-                shares,
-            )
-        _by_household(shares, t.bias, out)
+            patterns = np.empty((min(group, f.trees - first_tree), households), dtype=np.uint64)
+            if serial:
+                _block_patterns(values, rules, first_tree, 0, households, patterns)
+                _explain_part(0, patterns, first_tree, tree_features, tables, *regions, shares)
+            else:
+                _decision_patterns(values, rules, first_tree, block, patterns)
+                _explain(patterns, first_tree, tree_features, tables, *regions, shares)
+        if serial:
+            _rows_by_household(shares, t.bias, 0, households, out)
+        else:
+            _by_household(shares, t.bias, out)

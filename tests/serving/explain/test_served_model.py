@@ -64,6 +64,17 @@ def test_a_model_rebuilt_from_its_text_serves_the_same_risks_and_reasons(models,
     assert np.abs(model.contributions(values).sum(axis=1) - logit).max() < 1e-9
 
 
+def test_a_large_batch_gets_lightgbms_own_probabilities_to_the_bit(models, monkeypatch) -> None:
+    """From FAST_PREDICT_FROM rows on, the probabilities come from the explainer's raw scores."""
+    from serving.explain import served_model
+
+    tree = models["lightgbm"]
+    values, _ = _rows(2_000, 4)
+    monkeypatch.setattr(served_model, "FAST_PREDICT_FROM", 1_000)
+    assert np.array_equal(tree.predict(values), tree.booster.predict(values))
+    assert np.array_equal(tree.predict(values[:10]), tree.booster.predict(values[:10]))
+
+
 def test_the_tree_models_contributions_are_lightgbms_own(models) -> None:
     tree = models["lightgbm"]
     values, _ = _rows(500, 3)

@@ -93,6 +93,8 @@ def test_contributions_equal_lightgbm_pred_contrib_on_ordinary_and_edge_values(p
     booster = _train(x, y, **params)
     _assert_exact(booster, x)
     _assert_exact(booster, _edge_rows(booster, x))
+    raw = booster.predict(x, raw_score=True)  # the same sums, in the same order
+    assert np.array_equal(PathExplainer(booster).raw_scores(x), raw)
     untabled = PathExplainer(booster, table_bits=0)  # every leaf by the region passes
     assert untabled.tables.table.size == 0
     _assert_exact(booster, x, untabled)
@@ -200,12 +202,23 @@ def test_single_leaf_trees_add_only_their_value() -> None:
     _assert_exact(booster, x)
 
 
+def test_a_65_leaf_tree_finds_its_last_leaf_without_a_bit_for_it() -> None:
+    x, y = _data(seed=6, n=8_000)
+    booster = _train(x, y, num_leaves=65, min_data_in_leaf=2, rounds=5)
+    assert max(t["num_leaves"] for t in booster.dump_model()["tree_info"]) == 65
+    explainer = PathExplainer(booster)
+    assert explainer.beyond_tables is None
+    for rows in (x, _edge_rows(booster, x)):
+        assert np.array_equal(explainer.raw_scores(rows), booster.predict(rows, raw_score=True))
+
+
 def test_trees_beyond_the_tables_fall_back_to_lightgbm_itself() -> None:
     x, y = _data(seed=5)
     booster = _train(x, y, num_leaves=100, min_data_in_leaf=2)
     explainer = PathExplainer(booster)
     assert explainer.beyond_tables and explainer.refusal is None
     _assert_exact(booster, x[:300])
+    assert np.array_equal(explainer.raw_scores(x[:300]), booster.predict(x[:300], raw_score=True))
 
 
 @pytest.mark.parametrize(
