@@ -746,6 +746,22 @@ def _rows_by_household(shares, bias, start, end, out):
             out[h, f] = total
 
 
+@numba.njit(cache=True)
+def _explain_serially(
+    values, rules, tree_features, tables, region, region_trees, most_nodes, most_points, bias, out
+):
+    """A small batch on this thread, in one call: its patterns, its trees, its rows (what `_chunk`
+    does in steps on every core)."""
+    households = len(values)
+    patterns = np.empty((len(rules[0]) - 1, households), dtype=np.uint64)
+    _block_patterns(values, rules, 0, 0, households, patterns)
+    shares = np.zeros((1, out.shape[1] - 1, households))
+    _explain_part(
+        0, patterns, 0, tree_features, tables, region, region_trees, most_nodes, most_points, shares
+    )
+    _rows_by_household(shares, bias, 0, households, out)
+
+
 @numba.njit(parallel=True, cache=True)
 def _by_household(shares, bias, out):
     """`_rows_by_household` for blocks of 256 households, so both sides stay in cache."""
@@ -940,20 +956,15 @@ class PathExplainer:
         take longer than the work."""
         f, t = self.forest, self.tables
         households = len(values)
-        serial = households < PARALLEL_FROM
-        parts = 1 if serial else max(1, min(numba.get_num_threads(), f.trees))
-        shares = np.zeros((parts, self.features, households), dtype=np.float64)
         rules, tables, tree_features, regions = self._kernel_arguments
+        if households < PARALLEL_FROM:
+            _explain_serially(values, rules, tree_features, tables, *regions, t.bias, out)
+            return
+        parts = max(1, min(numba.get_num_threads(), f.trees))
+        shares = np.zeros((parts, self.features, households), dtype=np.float64)
         group = max(1, PATTERN_BUDGET // (8 * max(1, households)))
         for first_tree in range(0, f.trees, group):
             patterns = np.empty((min(group, f.trees - first_tree), households), dtype=np.uint64)
-            if serial:
-                _block_patterns(values, rules, first_tree, 0, households, patterns)
-                _explain_part(0, patterns, first_tree, tree_features, tables, *regions, shares)
-            else:
-                _decision_patterns(values, rules, first_tree, block, patterns)
-                _explain(patterns, first_tree, tree_features, tables, *regions, shares)
-        if serial:
-            _rows_by_household(shares, t.bias, 0, households, out)
-        else:
-            _by_household(shares, t.bias, out)
+            _decision_patterns(values, rules, first_tree, block, patterns)
+            _explain(patterns, first_tree, tree_features, tables, *regions, shares)
+        _by_household(shares, t.bias, out)
