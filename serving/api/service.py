@@ -69,6 +69,7 @@ from serving.refusal import Refused
 from serving.scoring.champion import Champion, NoChampion, load_champion
 from serving.scoring.households import band_of
 from serving.scoring.reasons import explain
+from serving.scoring.reasons import warm as warm_reasons
 from serving.scoring.rounds import RoundUnreadable
 from serving.scoring.served_rounds import ServedRounds, settle
 from training.tracking import MODEL_NAME
@@ -138,6 +139,7 @@ class Anbu:
         self.champion: Champion = champion
         self.plan = champion.plan
         self.explainer = champion.explainer  # built at start (path tables), not on a request
+        warm_reasons(self.plan)
         self.as_of = as_of
         self.rounds = ServedRounds(self.settings.folder.root, self.as_of, champion.version).load()
         settle()

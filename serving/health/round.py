@@ -183,20 +183,18 @@ class _RoundColumns:
     def read(cls, path: Path, champion: Champion) -> _RoundColumns:
         source = pq.ParquetFile(path)
         round_schema().check(source.schema_arrow, path, need=["gu", *champion.features])
-        features = {
-            name: source.read(columns=[name]).column(0).to_numpy().astype("float64")
-            for name in champion.features
-        }
         households = source.metadata.num_rows
-        # Scored from the columns just read, a block of rows at a time (no second read of the file,
-        # no copy of the whole matrix): the model's features in its order, float64 with NaN.
+        # One column-major matrix, filled column by column: each feature is a view of it (no copy
+        # per feature), and a block of rows is what the model predicts from (no stacking).
+        matrix = np.empty((households, len(champion.features)), dtype=np.float64, order="F")
+        for column, name in enumerate(champion.features):
+            matrix[:, column] = source.read(columns=[name]).column(0).to_numpy()
+        features = {name: matrix[:, column] for column, name in enumerate(champion.features)}
         risk = [
-            champion.model.predict(
-                np.column_stack([features[f][start : start + SCORE_BLOCK] for f in champion.features])
-            )
+            champion.model.predict(matrix[start : start + SCORE_BLOCK])
             for start in range(0, households, SCORE_BLOCK)
         ]
-        district = np.asarray(source.read(columns=["gu"]).column(0).to_pylist(), dtype=object)
+        district = source.read(columns=["gu"]).column(0).to_numpy(zero_copy_only=False).astype(object)
         return cls(households, features, np.concatenate(risk) if risk else np.zeros(0), district)
 
 

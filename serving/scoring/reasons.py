@@ -8,19 +8,20 @@ risk count; a reason needs the household's value to show it (a count above zero,
 protected attributes and features the catalogue marks as never-a-reason are dropped, and at most
 four remain. Each is rendered from the catalogue sentence with the household's own values.
 
-Choosing works on whole matrices, and a city's sentences are rendered once per distinct
-(feature, value) and shared (`reason_lists`), so millions of households are array operations,
-not a Python loop per household.
+Choosing is one compiled pass over the households (serving/scoring/reason_choice.py), and a
+city's sentences are rendered once per distinct (feature, value) and shared (`reason_lists`), so
+millions of households are never a Python loop per household.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -89,13 +90,24 @@ class ReasonPlan:
         )
         return cls(list(features), groups, membership, catalogue, history)
 
+    @cached_property
+    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each group's features as (start per group, then their columns in the model's order) and,
+        per feature, when its value shows its reason: the choosing kernel's form of `membership`."""
+        from serving.scoring.reason_choice import SHOWN_WHEN_KNOWN, SHOWN_WHEN_POSITIVE
 
-def _shows(feature: Feature, values: np.ndarray) -> np.ndarray:
-    """Whether each household's value can carry this feature's reason."""
-    known = ~np.isnan(values)
-    if feature.reason_when == "present":
-        return known
-    return known & (values > 0)
+        columns = [np.flatnonzero(self.membership[:, group]) for group in range(len(self.groups))]
+        start = np.zeros(len(columns) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in columns], out=start[1:])
+        members = np.concatenate([*columns, np.empty(0, dtype=np.int64)]).astype(np.int64)
+        shown_when = np.array(
+            [
+                SHOWN_WHEN_KNOWN if self.catalogue[name].reason_when == "present" else SHOWN_WHEN_POSITIVE
+                for name in self.features
+            ],
+            dtype=np.int64,
+        )
+        return start, members, shown_when
 
 
 def _format_value(feature: Feature, value: float, language: str) -> str:
@@ -146,7 +158,7 @@ def render(feature: Feature, value: float) -> tuple[str, str]:
 @dataclass(frozen=True)
 class ChosenReasons:
     """Up to MAX_REASONS reasons per household as matrices (households × slots, strongest first);
-    a slot without a reason has group -1."""
+    a slot without a reason has group and column -1."""
 
     group: np.ndarray
     column: np.ndarray
@@ -158,53 +170,35 @@ class ChosenReasons:
         return len(self.group)
 
 
-_AHEAD = 1e6
-"""Added to non-history strengths when ordering (log-odds never come near it)."""
-
-
 def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> ChosenReasons:
-    """The reasons of every household, from its contributions (features + expected value)."""
-    households = len(values)
-    k = min(MAX_REASONS, len(plan.groups))
-    if k == 0:
-        empty = np.empty((households, 0))
-        return ChosenReasons(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
-    contributions = contributions[:, : len(plan.features)]
-    shows = np.zeros_like(values, dtype=bool)
-    for column, name in enumerate(plan.features):
-        shows[:, column] = _shows(plan.catalogue[name], values[:, column])
-    # A group's contribution counts everything the model used; whether it can be shown depends
-    # on any of its features having a value that says it.
-    group_contribution = contributions @ plan.membership
-    group_shown = (shows.astype(float) @ plan.membership) > 0
-    strength = np.where(group_shown & (group_contribution > MIN_CONTRIBUTION), group_contribution, -np.inf)
+    """The reasons of every household, from its contributions (features + expected value), in one
+    compiled pass (serving/scoring/reason_choice.py holds the rules)."""
+    from serving.scoring.reason_choice import choose_reasons
+
+    slots = min(MAX_REASONS, len(plan.groups))
+    member_start, members, shown_when = plan.members
     history = plan.history if plan.history is not None else np.zeros(len(plan.groups), dtype=bool)
-    if history.any():
-        # The share is of what would be shown: the k strongest reasons, not every small one.
-        finite = np.where(np.isfinite(strength), strength, 0.0)
-        total = -np.partition(-finite, k - 1, axis=1)[:, :k].sum(axis=1, keepdims=True)
-        minor = history[None, :] & (strength < HISTORY_SHARE * total)
-        strength = np.where(minor, -np.inf, strength)
-    # Chosen by strength; shown with every other reason before any history reason.
-    top = np.argpartition(-strength, k - 1, axis=1)[:, :k]
-    key = np.where(np.isfinite(strength), strength + np.where(history, 0.0, _AHEAD)[None, :], -np.inf)
-    order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    # Within a group, the sentence shown is that of its largest contributor with a value to show.
-    leading = np.where(shows, contributions, -np.inf)
-    lead_column = np.zeros((households, len(plan.groups)), dtype=np.int64)
-    for group_index in range(len(plan.groups)):
-        members = np.flatnonzero(plan.membership[:, group_index])
-        lead_column[:, group_index] = members[np.argmax(leading[:, members], axis=1)]
-    top_strength = np.take_along_axis(strength, top, axis=1)
-    top_column = np.take_along_axis(lead_column, top, axis=1)
-    chosen = np.isfinite(top_strength)
-    return ChosenReasons(
-        group=np.where(chosen, top, -1),
-        column=top_column,
-        value=np.take_along_axis(values, top_column, axis=1),
-        strength=top_strength,
+    group, column, value, strength = choose_reasons(
+        contributions,
+        values,
+        member_start,
+        members,
+        shown_when,
+        history,
+        slots,
+        MIN_CONTRIBUTION,
+        HISTORY_SHARE,
     )
+    return ChosenReasons(group, column, value, strength)
+
+
+def warm(plan: ReasonPlan) -> None:
+    """Compile the choosing for the layouts a service's requests come in (one household; several,
+    read by column from pandas) at its start, not on its first requests."""
+    width = len(plan.features)
+    for households, order in ((1, "C"), (2, "F")):
+        values = np.full((households, width), np.nan, order=order)
+        choose(np.zeros((households, width + 1)), values, plan)
 
 
 def explain(
@@ -241,10 +235,14 @@ def reason_lists(chosen: ChosenReasons, plan: ReasonPlan) -> pa.ListArray:
     sentence rendered once for the whole block."""
     present = chosen.group >= 0  # a household's reasons fill its first slots (see `choose`)
     group, column, value = chosen.group[present], chosen.column[present], chosen.value[present]
-    pairs = np.stack([column.astype(np.float64), value], axis=1)
-    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    rendered = [_rendered(plan.features[int(c)], float(v)) for c, v in distinct]
-    sentence = pa.array(inverse.ravel().astype(np.int64))
+    # Distinct (feature, value) pairs by hashing, not sorting: a city's are millions of pairs.
+    value_code, values = pd.factorize(value, use_na_sentinel=False)
+    pair_code, pairs = pd.factorize(value_code.astype(np.int64) * len(plan.features) + column)
+    rendered = [
+        _rendered(plan.features[int(c)], float(v))
+        for c, v in zip(pairs % len(plan.features), values[pairs // len(plan.features)], strict=True)
+    ]
+    sentence = pa.array(pair_code.astype(np.int64))
     return _reasons_array(
         present.sum(axis=1),
         pa.array(plan.groups, pa.string()).take(pa.array(group)),
