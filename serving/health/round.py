@@ -18,6 +18,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from mlflow.exceptions import MlflowException
 
@@ -194,7 +195,9 @@ class _RoundColumns:
             champion.model.predict(matrix[start : start + SCORE_BLOCK])
             for start in range(0, households, SCORE_BLOCK)
         ]
-        district = source.read(columns=["gu"]).column(0).to_numpy(zero_copy_only=False).astype(object)
+        # As plain strings first: a dictionary column's nulls would come out as another district.
+        district = source.read(columns=["gu"]).column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
+        district = district.astype(object)
         return cls(households, features, np.concatenate(risk) if risk else np.zeros(0), district)
 
 

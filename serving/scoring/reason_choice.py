@@ -25,7 +25,8 @@ SHOWN_WHEN_POSITIVE = 1
 PARALLEL_FROM = 64
 """Households from which the choice runs on every core (below it, starting threads costs more)."""
 
-_HOUSEHOLDS_PER_TASK = 4096
+MOST_PER_TASK = 4096
+"""Households a parallel task takes at most (fewer when a batch would otherwise leave a core idle)."""
 
 
 @numba.njit(cache=True, inline="always")
@@ -121,8 +122,8 @@ def _choose_serially(contributions, values, plan, out):
 
 
 @numba.njit(parallel=True, cache=True)
-def _choose_in_parallel(contributions, values, plan, out):
-    households, size = len(values), _HOUSEHOLDS_PER_TASK
+def _choose_in_parallel(contributions, values, plan, out, size):
+    households = len(values)
     for task in numba.prange((households + size - 1) // size):
         scratch = _scratch(plan, out[0].shape[1])
         for household in range(task * size, min(households, (task + 1) * size)):
@@ -161,6 +162,20 @@ def choose_reasons(
         float(min_contribution),
         float(history_share),
     )
-    kernel = _choose_serially if households < PARALLEL_FROM else _choose_in_parallel
-    kernel(contributions, values, plan, out)
+    if values.ndim != 2 or values.shape[1] != len(shown_when):
+        raise ValueError(f"expected a matrix of {len(shown_when)} feature columns, got shape {values.shape}")
+    if (
+        contributions.ndim != 2
+        or contributions.shape[0] != households
+        or contributions.shape[1] < values.shape[1]
+    ):
+        raise ValueError(
+            f"expected contributions for {households} households and {values.shape[1]} features, "
+            f"got shape {contributions.shape}"
+        )
+    if households < PARALLEL_FROM:
+        _choose_serially(contributions, values, plan, out)
+    else:
+        size = max(PARALLEL_FROM, min(MOST_PER_TASK, -(-households // numba.get_num_threads())))
+        _choose_in_parallel(contributions, values, plan, out, size)
     return out

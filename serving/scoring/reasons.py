@@ -194,9 +194,11 @@ def choose(contributions: np.ndarray, values: np.ndarray, plan: ReasonPlan) -> C
 
 def warm(plan: ReasonPlan) -> None:
     """Compile the choosing for the layouts a service's requests come in (one household; several,
-    read by column from pandas) at its start, not on its first requests."""
+    read by column from pandas; enough to run on every core) at its start, not on its first requests."""
+    from serving.scoring.reason_choice import PARALLEL_FROM
+
     width = len(plan.features)
-    for households, order in ((1, "C"), (2, "F")):
+    for households, order in ((1, "C"), (2, "F"), (PARALLEL_FROM, "F")):
         values = np.full((households, width), np.nan, order=order)
         choose(np.zeros((households, width + 1)), values, plan)
 

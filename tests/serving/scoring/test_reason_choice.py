@@ -105,3 +105,14 @@ def test_a_household_without_reasons_has_only_empty_slots() -> None:
     chosen = choose(contributions, values, plan)
     assert chosen.group.tolist() == [[-1, -1, -1]] and chosen.column.tolist() == [[-1, -1, -1]]
     assert np.isnan(chosen.value).all() and (chosen.strength == -np.inf).all()
+
+
+def test_contributions_that_do_not_fit_the_values_are_refused_not_read_past() -> None:
+    plan = ReasonPlan.for_features(["crisis_utility_3m", "age", "lives_alone"])
+    values = np.ones((2, 3))
+    with pytest.raises(ValueError, match="contributions for 2 households and 3 features"):
+        choose(np.ones((2, 2)), values, plan)
+    with pytest.raises(ValueError, match="contributions for 2 households"):
+        choose(np.ones((1, 4)), values, plan)
+    with pytest.raises(ValueError, match="3 feature columns"):
+        choose(np.ones((2, 4)), np.ones((2, 2)), plan)
