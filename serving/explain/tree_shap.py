@@ -27,8 +27,8 @@ pattern or not, against `pred_contrib`).
 
 Table memory is bounded (`TABLE_BUDGET`): when a large model's tables would not fit, the subtrees
 are made smaller. Leaves whose paths are too wide for any table go to the region passes
-(path_regions.py): one pass down and one up the tree for 128 households side by side, polynomials kept at Gauss–Legendre points, about (edges × points) work
-per tree however deep its leaves. For deep models that beats the tables outright (a 500-tree,
+(path_regions.py): one pass down and one up the tree for 128 households side by side, polynomials
+kept at Gauss–Legendre points, about (edges × points) work per tree however deep its leaves. For deep models that beats the tables outright (a 500-tree,
 63-leaf model has thousands of leaves too wide for them), so each model gets whichever of "the
 largest tables within the budget" and "no tables" `_cost` finds cheaper per household.
 
@@ -600,18 +600,7 @@ def _distinct(patterns, slot_pattern, slot_index, bits, index, distinct) -> int:
 
 
 @numba.njit(cache=True)
-def _explain_part(
-    part,
-    patterns,
-    first_tree,
-    tree_features,
-    tables,
-    region,
-    region_trees,
-    most_nodes,
-    most_points,
-    out,
-):
+def _explain_part(part, patterns, first_tree, tree_features, tables, regions, out):
     """Adds the shares of every `parts`-th tree from tree `part` on, of those `patterns` has rows for
     (from `first_tree` on), to `out[part, feature, household]`, where `parts` is `out`'s length.
 
@@ -619,6 +608,7 @@ def _explain_part(
     explained once per distinct pattern among the households (tables read, region passes run) and
     the result handed to every household with that pattern."""
     tree_feature_offset, tree_feature = tree_features
+    region, region_trees, most_nodes, most_points = regions
     (
         tree_offset,
         went_left,
@@ -680,31 +670,13 @@ def _explain_part(
 
 
 @numba.njit(parallel=True, cache=True)
-def _explain(
-    patterns,
-    first_tree,
-    tree_features,
-    tables,
-    region,
-    region_trees,
-    most_nodes,
-    most_points,
-    out,
-):
-    """`_explain_part` for every part of `out`, one thread each, each adding into its own copy."""
+def _explain(patterns, first_tree, tree_features, tables, region, region_trees, most_nodes, most_points, out):
+    """`_explain_part` for every part of `out`, one thread each, each adding into its own copy. The
+    region arguments come one by one, and are bundled inside the loop: a parallel loop refuses a
+    tuple that holds arrays and numbers."""
     for part in numba.prange(len(out)):
-        _explain_part(
-            part,
-            patterns,
-            first_tree,
-            tree_features,
-            tables,
-            region,
-            region_trees,
-            most_nodes,
-            most_points,
-            out,
-        )
+        regions = (region, region_trees, most_nodes, most_points)
+        _explain_part(part, patterns, first_tree, tree_features, tables, regions, out)
 
 
 @numba.njit(cache=True)
@@ -723,18 +695,14 @@ def _rows_by_household(shares, bias, start, end, out):
 
 
 @numba.njit(cache=True)
-def _explain_serially(
-    values, rules, tree_features, tables, region, region_trees, most_nodes, most_points, bias, out
-):
+def _explain_serially(values, rules, tree_features, tables, regions, bias, out):
     """A small batch on this thread, in one call: its patterns, its trees, its rows (what `_chunk`
     does in steps on every core)."""
     households = len(values)
     patterns = np.empty((len(rules[0]) - 1, households), dtype=np.uint64)
     _block_patterns(values, rules, 0, 0, households, patterns)
     shares = np.zeros((1, out.shape[1] - 1, households))
-    _explain_part(
-        0, patterns, 0, tree_features, tables, region, region_trees, most_nodes, most_points, shares
-    )
+    _explain_part(0, patterns, 0, tree_features, tables, regions, shares)
     _rows_by_household(shares, bias, 0, households, out)
 
 
@@ -854,16 +822,13 @@ class PathExplainer:
             self.beyond_tables = f"a tree has {widest_tree} splits; the tables cover up to {MAX_SPLITS}"
             return
         self.tables = build_tables(self.forest, table_bits, budget)
-        self.missing_left, self.zero_left = split_rules(self.forest)
-        self.tree_feature_offset, self.tree_feature = _tree_features(self.forest)
         f, t = self.forest, self.tables
         r = t.regions
         rules = (
             f.split_offset,
             f.feature,
             f.threshold,
-            self.missing_left,
-            self.zero_left,
+            *split_rules(f),
             f.categorical,
             f.category_offset,
             f.category_bits,
@@ -880,7 +845,7 @@ class PathExplainer:
             t.table_offset,
             t.table,
         )
-        tree_features = (self.tree_feature_offset, self.tree_feature)
+        tree_features = _tree_features(f)
         regions = (r.arrays, r.nodes > 0, max(1, int(r.nodes.max(initial=0))), r.disagreed_share.shape[1])
         self._kernel_arguments = (rules, tables, tree_features, regions)  # made once: a call is short
 
@@ -935,7 +900,7 @@ class PathExplainer:
         households = len(values)
         rules, tables, tree_features, regions = self._kernel_arguments
         if households < PARALLEL_FROM:
-            _explain_serially(values, rules, tree_features, tables, *regions, t.bias, out)
+            _explain_serially(values, rules, tree_features, tables, regions, t.bias, out)
             return
         parts = max(1, min(numba.get_num_threads(), f.trees))
         shares = np.zeros((parts, self.features, households), dtype=np.float64)

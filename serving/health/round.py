@@ -186,7 +186,8 @@ class _RoundColumns:
         round_schema().check(source.schema_arrow, path, need=["gu", *champion.features])
         households = source.metadata.num_rows
         # One column-major matrix, filled column by column: each feature is a view of it (no copy
-        # per feature), and a block of rows is what the model predicts from (no stacking).
+        # per feature), and the model predicts from a block of its rows (made contiguous by the
+        # explainer, not stacked column by column here).
         matrix = np.empty((households, len(champion.features)), dtype=np.float64, order="F")
         for column, name in enumerate(champion.features):
             matrix[:, column] = source.read(columns=[name]).column(0).to_numpy()

@@ -56,8 +56,6 @@ def _choose_household(contributions, values, household, plan, scratch, out):
         lead[group] = column
     if any_history:
         # The share is of what would be shown: the k strongest reasons, not every small one.
-        for slot in range(slots):
-            top[slot] = -1
         _strongest(strength, top)
         shown_total = 0.0
         for slot in range(slots):
@@ -66,8 +64,6 @@ def _choose_household(contributions, values, household, plan, scratch, out):
         for group in range(groups):
             if history[group] and strength[group] < history_share * shown_total:
                 strength[group] = -np.inf
-    for slot in range(slots):
-        top[slot] = -1
     _strongest(strength, top)
     # Shown with every other reason before any history reason, each part strongest first.
     slot_out = 0
@@ -91,9 +87,10 @@ def _choose_household(contributions, values, household, plan, scratch, out):
 
 @numba.njit(cache=True, inline="always")
 def _strongest(strength: np.ndarray, top: np.ndarray) -> None:
-    """`top` (all -1 on entry) ← the groups of the largest finite strengths, strongest first; of
-    equal strengths the earlier group."""
+    """`top` ← the groups of the largest finite strengths, strongest first (-1 where there are
+    fewer); of equal strengths the earlier group."""
     slots = len(top)
+    top[:] = -1
     for group in range(len(strength)):
         if strength[group] == -np.inf:
             continue
